@@ -1,0 +1,1 @@
+//! Loading stack files.

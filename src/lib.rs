@@ -1,0 +1,14 @@
+//! `infra`: infrastructure as code for AWS.
+//!
+//! Data flows one way: a stack (file or program) is loaded and validated into a
+//! [`model::Stack`]; state is loaded by [`state`]; AWS is read by [`provider`];
+//! [`plan::plan`] diffs the three without I/O; [`apply`] executes the plan,
+//! writing state after every step. See ARCHITECTURE.md.
+
+pub mod apply;
+pub mod config;
+pub mod model;
+pub mod plan;
+pub mod provider;
+pub mod render;
+pub mod state;

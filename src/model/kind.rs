@@ -1,0 +1,46 @@
+//! The resource kinds `infra` manages, and the way from a kind to its schema.
+
+use std::fmt;
+
+use super::schema::Schema;
+use crate::provider;
+
+/// A kind of AWS resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    SecurityGroup,
+    Instance,
+    Volume,
+    VolumeAttachment,
+}
+
+impl Kind {
+    /// Every kind, in the order refresh and rendering list them.
+    pub const ALL: &'static [Kind] =
+        &[Kind::SecurityGroup, Kind::Instance, Kind::Volume, Kind::VolumeAttachment];
+
+    /// The kind's static schema.
+    pub fn schema(self) -> &'static Schema {
+        match self {
+            Kind::SecurityGroup => &provider::security_group::SCHEMA,
+            Kind::Instance => &provider::instance::SCHEMA,
+            Kind::Volume => &provider::volume::SCHEMA,
+            Kind::VolumeAttachment => &provider::volume_attachment::SCHEMA,
+        }
+    }
+
+    /// The name used in stack files (`type = "ec2.instance"`).
+    pub fn type_name(self) -> &'static str {
+        self.schema().type_name
+    }
+
+    pub fn from_type_name(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.type_name() == name)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.type_name())
+    }
+}

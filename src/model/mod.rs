@@ -1,0 +1,285 @@
+//! The model: what a stack declares, independent of where it was declared.
+//!
+//! A stack file and a Rust program both produce a [`Stack`]; [`Stack::validate`]
+//! is the one set of checks both go through (schemas, references, cycles).
+//! Errors carry a [`Path`] into the declaration, which the stack-file loader maps
+//! to a file, line and column.
+
+pub mod kind;
+pub mod schema;
+pub mod value;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+pub use kind::Kind;
+pub use value::{Part, Props, Ref, Value, map};
+
+/// Tag keys that mark what a stack owns.
+pub const TAG_STACK: &str = "infra:stack";
+pub const TAG_NAME: &str = "infra:name";
+
+/// A declared stack: settings and resources by logical name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stack {
+    pub name: String,
+    /// The AWS region; when absent, the standard AWS chain decides.
+    pub region: Option<String>,
+    /// Tags every taggable resource carries, beside the `infra:*` ones.
+    pub tags: BTreeMap<String, String>,
+    pub resources: BTreeMap<String, Resource>,
+    /// Named values shown by `infra output`; usually references.
+    pub outputs: BTreeMap<String, Value>,
+}
+
+/// What AWS holds for one resource.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    pub id: String,
+    /// Properties in the shape of the kind's schema (normalised by the planner).
+    /// A property AWS does not report in a batched read is absent.
+    pub props: Props,
+    /// Output attributes (`id`, `private_ip`, ...).
+    pub outputs: Props,
+}
+
+/// One declared resource.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    pub kind: Kind,
+    pub props: Props,
+    /// Dependencies beyond those its references imply.
+    pub depends_on: Vec<String>,
+    /// Properties whose drift is expected and never acted on.
+    pub ignore_changes: Vec<String>,
+}
+
+impl Resource {
+    pub fn new(kind: Kind) -> Self {
+        Resource { kind, props: Props::new(), depends_on: Vec::new(), ignore_changes: Vec::new() }
+    }
+
+    /// Sets a property (builder style).
+    pub fn prop(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.props.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// Every resource this one depends on, by references or explicitly.
+    pub fn dependencies(&self) -> BTreeSet<&str> {
+        let mut deps: BTreeSet<&str> = self.depends_on.iter().map(String::as_str).collect();
+        for v in self.props.values() {
+            deps.extend(v.refs().into_iter().map(|r| r.resource.as_str()));
+        }
+        deps
+    }
+}
+
+impl Stack {
+    pub fn new(name: impl Into<String>) -> Self {
+        Stack { name: name.into(), ..Stack::default() }
+    }
+
+    /// Adds a resource (builder style).
+    pub fn resource(mut self, name: &str, resource: Resource) -> Self {
+        self.resources.insert(name.to_string(), resource);
+        self
+    }
+
+    /// Adds an output (builder style).
+    pub fn output(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.outputs.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// All checks that need no AWS: names, schemas, references and cycles.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        for (name, res) in &self.resources {
+            let at = Path::root().key("resources").key(name);
+            if !valid_name(name) {
+                return Err(ValidationError::new(at, format!("invalid resource name `{name}`"))
+                    .hint("use letters, digits, `_` and `-`, starting with a letter"));
+            }
+            res.kind.schema().validate(&res.props, &at)?;
+            for (prop, v) in &res.props {
+                for r in v.refs() {
+                    self.check_ref(r, name, &at.key(prop))?;
+                }
+            }
+            for (i, dep) in res.depends_on.iter().enumerate() {
+                if !self.resources.contains_key(dep) {
+                    return Err(ValidationError::new(
+                        at.key("depends_on").index(i),
+                        format!("`depends_on` names `{dep}`, which is not a resource of this stack"),
+                    ));
+                }
+            }
+            for (i, prop) in res.ignore_changes.iter().enumerate() {
+                if res.kind.schema().field(prop).is_none() {
+                    return Err(ValidationError::new(
+                        at.key("ignore_changes").index(i),
+                        format!("`ignore_changes` names `{prop}`, which is not a property of {}", res.kind),
+                    ));
+                }
+            }
+        }
+        for (name, v) in &self.outputs {
+            for r in v.refs() {
+                self.check_ref(r, name, &Path::root().key("outputs").key(name))?;
+            }
+        }
+        self.order().map(|_| ())
+    }
+
+    fn check_ref(&self, r: &Ref, from: &str, at: &Path) -> Result<(), ValidationError> {
+        let Some(target) = self.resources.get(&r.resource) else {
+            let names: Vec<&str> = self.resources.keys().map(String::as_str).collect();
+            return Err(ValidationError::new(
+                at.clone(),
+                format!("`${{{r}}}` refers to `{}`, which is not a resource of this stack", r.resource),
+            )
+            .hint(format!("resources: {}", names.join(", "))));
+        };
+        if r.resource == from {
+            return Err(ValidationError::new(at.clone(), format!("`${{{r}}}` refers to its own resource")));
+        }
+        let schema = target.kind.schema();
+        if !schema.has_attr(&r.attr) {
+            let mut attrs = vec!["id"];
+            attrs.extend(schema.outputs.iter().copied().filter(|a| *a != "id"));
+            return Err(ValidationError::new(
+                at.clone(),
+                format!("`${{{r}}}`: {} has no attribute `{}`", target.kind, r.attr),
+            )
+            .hint(format!("attributes: {}", attrs.join(", "))));
+        }
+        Ok(())
+    }
+
+    /// Resource names in dependency order (dependencies first, ties by name),
+    /// or the error naming a cycle.
+    pub fn order(&self) -> Result<Vec<String>, ValidationError> {
+        let deps: BTreeMap<&str, BTreeSet<&str>> =
+            self.resources.iter().map(|(n, r)| (n.as_str(), r.dependencies())).collect();
+        topo_order(&deps).map_err(|cycle| {
+            let first = cycle[0].to_string();
+            let shown = cycle.iter().chain(std::iter::once(&cycle[0])).copied().collect::<Vec<_>>();
+            ValidationError::new(
+                Path::root().key("resources").key(&first),
+                format!("dependency cycle: {}", shown.join(" -> ")),
+            )
+            .hint("a resource cannot depend on itself, directly or through others")
+        })
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Kahn's algorithm over a name -> dependencies map, smallest name first among
+/// the ready ones, so the order is deterministic. Dependencies that are not keys
+/// are ignored. On a cycle, returns the names on it.
+pub fn topo_order<'a>(deps: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Result<Vec<String>, Vec<&'a str>> {
+    let mut remaining: BTreeMap<&str, BTreeSet<&str>> = deps
+        .iter()
+        .map(|(n, d)| (*n, d.iter().copied().filter(|x| deps.contains_key(x)).collect()))
+        .collect();
+    let mut order = Vec::with_capacity(deps.len());
+    while !remaining.is_empty() {
+        let ready: Vec<&str> = remaining.iter().filter(|(_, d)| d.is_empty()).map(|(n, _)| *n).collect();
+        if ready.is_empty() {
+            return Err(find_cycle(&remaining));
+        }
+        for n in &ready {
+            remaining.remove(n);
+        }
+        for d in remaining.values_mut() {
+            for n in &ready {
+                d.remove(n);
+            }
+        }
+        order.extend(ready.into_iter().map(str::to_string));
+    }
+    Ok(order)
+}
+
+fn find_cycle<'a>(remaining: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Vec<&'a str> {
+    // Every remaining node has a remaining dependency: walk until a node repeats.
+    let mut path: Vec<&str> = Vec::new();
+    let mut node = *remaining.keys().next().expect("a cycle has nodes");
+    loop {
+        if let Some(pos) = path.iter().position(|n| *n == node) {
+            return path[pos..].to_vec();
+        }
+        path.push(node);
+        node = remaining[node].iter().next().copied().expect("each node on a cycle has a dependency");
+    }
+}
+
+/// A place in a stack declaration: `resources.web_sg.ingress[2].ports`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Path(pub Vec<Seg>);
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+impl Path {
+    pub fn root() -> Path {
+        Path(Vec::new())
+    }
+    pub fn key(&self, k: &str) -> Path {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(k.to_string()));
+        p
+    }
+    pub fn index(&self, i: usize) -> Path {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(i));
+        p
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A declaration that cannot be planned: where, what, and how to fix it.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ValidationError {
+    pub path: Path,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ValidationError {
+    pub fn new(path: Path, message: impl Into<String>) -> Self {
+        ValidationError { path, message: message.into(), hint: None }
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    /// Re-roots a path that was relative to `at`.
+    pub fn under(mut self, at: &Path) -> Self {
+        let mut p = at.clone();
+        p.0.extend(self.path.0);
+        self.path = p;
+        self
+    }
+}

@@ -1,0 +1,252 @@
+//! The diff itself: desired against recorded-and-observed, resource by resource
+//! in dependency order, so a resource that will be created or replaced makes the
+//! attributes others take from it unknown until apply.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Action, Change, Drift, Plan, Reason, Step};
+use crate::model::{Kind, Observed, Props, Ref, Stack, TAG_NAME, TAG_STACK, ValidationError, Value, topo_order};
+use crate::state::State;
+
+/// What refresh found, by logical name: `Some` for a resource AWS has, `None`
+/// for one recorded in state that AWS no longer has. Names not read are absent.
+pub type Refreshed = BTreeMap<String, Option<Observed>>;
+
+/// A stack that cannot be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{resource}: {message}")]
+    Refused { resource: String, message: String },
+}
+
+/// A resource's properties and outputs as far as they are known at plan time.
+struct Known {
+    id: String,
+    props: Props,
+    outputs: Props,
+}
+
+/// Computes the plan. Pure: the same inputs always give the same plan.
+pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan, PlanError> {
+    let order = stack.order()?;
+    // Attributes known now, by resource; absent means "known after apply".
+    let mut known: BTreeMap<&str, Known> = BTreeMap::new();
+    let mut steps = Vec::new();
+    let mut drift = Vec::new();
+
+    for name in &order {
+        let res = &stack.resources[name];
+        let schema = res.kind.schema();
+        let declared = schema.normalized(&with_tags(stack, name, res.kind, &res.props));
+        let lookup = |r: &Ref| lookup(&known, r);
+        let mut resolved: Props = declared.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
+        resolved = schema.normalized(&resolved);
+
+        let recorded = prior.resources.get(name);
+        if let Some(rec) = recorded {
+            if rec.kind != res.kind {
+                return Err(PlanError::Refused {
+                    resource: name.clone(),
+                    message: format!(
+                        "its type changed from {} to {}; give the new resource another name",
+                        rec.kind, res.kind
+                    ),
+                });
+            }
+        }
+        let observed = refreshed.get(name.as_str());
+        let mut step = Step {
+            name: name.clone(),
+            kind: res.kind,
+            action: Action::Create,
+            id: None,
+            reason: None,
+            changes: Vec::new(),
+            depends_on: res.dependencies().into_iter().map(str::to_string).collect(),
+            desired: declared.clone(),
+            prior: None,
+        };
+
+        let current = match (recorded, observed) {
+            (None, _) => {
+                step.reason = Some(Reason::New);
+                None
+            }
+            (Some(_), Some(None)) => {
+                step.reason = Some(Reason::DeletedOutOfBand);
+                drift.push(Drift { name: name.clone(), kind: res.kind, changes: Vec::new(), deleted: true });
+                None
+            }
+            (Some(rec), obs) => {
+                let obs = obs.and_then(Option::as_ref);
+                let live = obs.map(|o| schema.normalized(&o.props));
+                let mut current = rec.props.clone();
+                if let Some(live) = &live {
+                    let changes = diff_props(schema, &rec.props, live, &res.ignore_changes, true);
+                    if !changes.is_empty() {
+                        drift.push(Drift { name: name.clone(), kind: res.kind, changes, deleted: false });
+                    }
+                    current.extend(live.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                let mut outputs = rec.outputs.clone();
+                if let Some(o) = obs {
+                    outputs.extend(o.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                Some((rec.id.clone(), current, outputs))
+            }
+        };
+
+        match current {
+            None => {
+                step.changes = resolved
+                    .iter()
+                    .map(|(k, v)| change(schema, k, None, Some(v.clone()), false))
+                    .collect();
+            }
+            Some((id, current, outputs)) => {
+                // Ignored properties keep what AWS has.
+                for prop in &res.ignore_changes {
+                    match current.get(prop) {
+                        Some(v) => {
+                            resolved.insert(prop.clone(), v.clone());
+                            step.desired.insert(prop.clone(), v.clone());
+                        }
+                        None => {
+                            resolved.remove(prop);
+                            step.desired.remove(prop);
+                        }
+                    }
+                }
+                let changes = diff_props(schema, &current, &resolved, &res.ignore_changes, false);
+                let forced: Vec<String> =
+                    changes.iter().filter(|c| c.forces_replace).map(|c| c.prop.clone()).collect();
+                step.action = if !forced.is_empty() {
+                    step.reason = Some(Reason::ForcedBy(forced));
+                    Action::Replace
+                } else if !changes.is_empty() {
+                    if let Some(check) = schema.check_update {
+                        check(&current, &resolved)
+                            .map_err(|message| PlanError::Refused { resource: name.clone(), message })?;
+                    }
+                    Action::Update
+                } else {
+                    Action::NoOp
+                };
+                step.changes = changes;
+                step.id = Some(id.clone());
+                step.prior = Some(current.clone());
+                if matches!(step.action, Action::NoOp | Action::Update) {
+                    known.insert(name, Known { id, props: current, outputs });
+                }
+            }
+        }
+        steps.push(step);
+    }
+
+    steps.extend(deletions(stack, prior));
+
+    let outputs = stack
+        .outputs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| lookup(&known, r))))
+        .collect();
+    Ok(Plan { stack: stack.name.clone(), steps, drift, outputs, serial: prior.serial, lineage: prior.lineage.clone() })
+}
+
+/// The stack's tags, the resource's own, and the ownership tags, for a taggable kind.
+fn with_tags(stack: &Stack, name: &str, kind: Kind, props: &Props) -> Props {
+    let mut props = props.clone();
+    if !kind.schema().taggable {
+        return props;
+    }
+    let mut tags: BTreeMap<String, Value> =
+        stack.tags.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    if let Some(Value::Map(own)) = props.get("tags") {
+        tags.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    tags.insert(TAG_STACK.to_string(), Value::from(stack.name.as_str()));
+    tags.insert(TAG_NAME.to_string(), Value::from(name));
+    props.insert("tags".to_string(), Value::Map(tags));
+    props
+}
+
+fn lookup(known: &BTreeMap<&str, Known>, r: &Ref) -> Value {
+    let Some(k) = known.get(r.resource.as_str()) else { return Value::Unknown };
+    if r.attr == "id" {
+        return Value::Str(k.id.clone());
+    }
+    k.outputs.get(&r.attr).or_else(|| k.props.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
+}
+
+fn change(schema: &crate::model::schema::Schema, prop: &str, before: Option<Value>, after: Option<Value>, forces: bool) -> Change {
+    let secret = schema.field(prop).is_some_and(|f| f.secret);
+    Change { prop: prop.to_string(), before, after, forces_replace: forces, secret }
+}
+
+/// The properties that differ between `before` and `after`. For drift
+/// (`only_shared`), only properties both sides know are compared, since a batched
+/// read does not report every property.
+fn diff_props(
+    schema: &crate::model::schema::Schema,
+    before: &Props,
+    after: &Props,
+    ignore: &[String],
+    only_shared: bool,
+) -> Vec<Change> {
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let mut out = Vec::new();
+    for k in keys {
+        if ignore.contains(k) {
+            continue;
+        }
+        let (b, a) = (before.get(k), after.get(k));
+        if only_shared && (b.is_none() || a.is_none()) {
+            continue;
+        }
+        // A property no longer declared, with no default, is left as AWS has it.
+        if a.is_none() && !only_shared {
+            continue;
+        }
+        let differs = match a {
+            Some(Value::Unknown) => true,
+            Some(a) if !a.is_known() => true,
+            _ => a != b,
+        };
+        if differs {
+            let forces = !only_shared && schema.field(k).is_some_and(|f| f.force_new);
+            out.push(change(schema, k, b.cloned(), a.cloned(), forces));
+        }
+    }
+    out
+}
+
+/// Resources recorded in state but no longer declared: deleted, dependents first.
+fn deletions(stack: &Stack, prior: &State) -> Vec<Step> {
+    let gone: BTreeMap<&str, BTreeSet<&str>> = prior
+        .resources
+        .iter()
+        .filter(|(n, _)| !stack.resources.contains_key(*n))
+        .map(|(n, r)| (n.as_str(), r.depends_on.iter().map(String::as_str).collect()))
+        .collect();
+    let order = topo_order(&gone).unwrap_or_else(|_| gone.keys().map(|s| s.to_string()).collect());
+    order
+        .into_iter()
+        .rev()
+        .map(|name| {
+            let rec = &prior.resources[&name];
+            Step {
+                kind: rec.kind,
+                action: Action::Delete,
+                id: Some(rec.id.clone()),
+                reason: Some(Reason::RemovedFromStack),
+                changes: Vec::new(),
+                depends_on: rec.depends_on.clone(),
+                desired: Props::new(),
+                prior: Some(rec.props.clone()),
+                name,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,149 @@
+//! The planner: a pure, synchronous function from (desired stack, recorded state,
+//! refreshed observation) to a typed [`Plan`]. No I/O, no async, deterministic.
+
+mod diff;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{Kind, Props, Value};
+
+pub use diff::{PlanError, Refreshed, plan};
+
+/// What a step does to a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    /// Delete, then create (a property that cannot change in place changed).
+    Replace,
+    Delete,
+}
+
+impl Action {
+    /// The symbol shown before the resource in a rendered plan.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::NoOp => "unchanged",
+            Action::Create => "create",
+            Action::Update => "update in place",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// One property's change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub prop: String,
+    /// `None`: not set before (or the resource is new).
+    pub before: Option<Value>,
+    /// `None`: removed (or the resource is deleted). May be `Unknown`.
+    pub after: Option<Value>,
+    /// This change alone would force a replacement.
+    pub forces_replace: bool,
+    /// The property is secret: renderers show `[secret]`.
+    pub secret: bool,
+}
+
+/// Why a step exists beyond its property changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Not in state: new in the stack file.
+    New,
+    /// In state, but AWS no longer has it.
+    DeletedOutOfBand,
+    /// In state, but no longer in the stack file.
+    RemovedFromStack,
+    /// Properties that cannot change in place changed.
+    ForcedBy(Vec<String>),
+}
+
+/// One step of a plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub name: String,
+    pub kind: Kind,
+    pub action: Action,
+    /// The cloud id the step acts on (none for a create).
+    pub id: Option<String>,
+    pub reason: Option<Reason>,
+    pub changes: Vec<Change>,
+    /// Resources this one depends on (creation order; reversed for deletion).
+    pub depends_on: Vec<String>,
+    /// The desired properties, normalised, with references still unresolved:
+    /// the executor resolves them from the outputs of the steps before.
+    pub desired: Props,
+    /// The properties as recorded in state (for update and delete).
+    pub prior: Option<Props>,
+}
+
+/// A property that AWS holds differently from what state recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drift {
+    pub name: String,
+    pub kind: Kind,
+    pub changes: Vec<Change>,
+    /// AWS no longer has the resource at all.
+    pub deleted: bool,
+}
+
+/// A whole plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub stack: String,
+    /// Every resource, in dependency order (deletions last, dependents first).
+    pub steps: Vec<Step>,
+    pub drift: Vec<Drift>,
+    /// The stack's outputs as far as they are known now.
+    pub outputs: BTreeMap<String, Value>,
+    /// The state this plan was computed from.
+    pub serial: u64,
+    pub lineage: Option<String>,
+}
+
+/// Counts of steps by action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for step in &self.steps {
+            match step.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => s.unchanged += 1,
+            }
+        }
+        s
+    }
+
+    /// Whether applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.steps.iter().any(|s| s.action != Action::NoOp)
+    }
+}

@@ -1,0 +1,148 @@
+//! Providers: one module per resource kind behind the [`Provider`] trait. This is
+//! the only layer that talks to AWS.
+//!
+//! A provider reads many resources of its kind in batched, paginated calls, finds
+//! what carries a stack's ownership tags, and creates, updates and deletes one
+//! resource, waiting until AWS says it is ready. Everything it reports comes back
+//! as an [`Observed`]: the cloud id, properties in the shape the stack declares
+//! them, and output attributes.
+
+pub mod instance;
+pub mod security_group;
+pub mod volume;
+pub mod volume_attachment;
+pub mod wait;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+
+pub use crate::model::Observed;
+use crate::model::{Kind, Props};
+
+/// What a provider needs to know about the step it runs.
+#[derive(Clone)]
+pub struct Ctx {
+    pub stack: String,
+    /// The resource's logical name.
+    pub name: String,
+    /// An idempotency token for create calls that take one.
+    pub client_token: String,
+    pub progress: Progress,
+}
+
+impl Ctx {
+    pub fn status(&self, msg: &str) {
+        self.progress.report(&self.name, msg);
+    }
+}
+
+/// Where providers report what they are waiting for.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<dyn Fn(&str, &str) + Send + Sync>>);
+
+impl Progress {
+    pub fn new(f: impl Fn(&str, &str) + Send + Sync + 'static) -> Self {
+        Progress(Some(Arc::new(f)))
+    }
+    pub fn report(&self, resource: &str, msg: &str) {
+        if let Some(f) = &self.0 {
+            f(resource, msg)
+        }
+    }
+}
+
+/// An AWS call that failed, or a wait that ran out.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{op} failed: {code}: {message}")]
+    Aws { op: &'static str, code: String, message: String },
+    #[error("timed out after {secs}s waiting for {what}")]
+    Timeout { what: String, secs: u64 },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ProviderError {
+    /// The AWS error code, when AWS gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ProviderError::Aws { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Turns an SDK error into a [`ProviderError`] naming the operation and AWS's code.
+pub fn aws_error<E, R>(op: &'static str, err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> ProviderError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    let code = err.code().unwrap_or("Unknown").to_string();
+    let message = match err.message() {
+        Some(m) => m.to_string(),
+        None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+    };
+    ProviderError::Aws { op, code, message }
+}
+
+/// One kind's operations against AWS.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn kind(&self) -> Kind;
+
+    /// Reads every given resource in batched, paginated calls. An id AWS does not
+    /// know (or knows as deleted) is absent from the result.
+    async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError>;
+
+    /// Resources that carry `infra:stack = stack`, by their `infra:name` tag.
+    /// Kinds without tags return nothing.
+    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError>;
+
+    /// Creates the resource and waits until it is ready.
+    async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError>;
+
+    /// Changes a resource in place from `before` to `after` (both normalised) and
+    /// waits until the change has taken effect.
+    async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError>;
+
+    /// Deletes the resource and waits until it is gone. Deleting what is already
+    /// gone succeeds.
+    async fn delete(&self, ctx: &Ctx, id: &str, props: &Props) -> Result<(), ProviderError>;
+}
+
+/// One provider per kind, sharing the AWS configuration.
+pub struct Providers {
+    by_kind: BTreeMap<Kind, Box<dyn Provider>>,
+}
+
+impl Providers {
+    pub fn new(config: &SdkConfig) -> Self {
+        let ec2 = aws_sdk_ec2::Client::new(config);
+        let ssm = aws_sdk_ssm::Client::new(config);
+        let mut by_kind: BTreeMap<Kind, Box<dyn Provider>> = BTreeMap::new();
+        by_kind.insert(Kind::SecurityGroup, Box::new(security_group::SecurityGroups::new(ec2.clone())));
+        by_kind.insert(Kind::Instance, Box::new(instance::Instances::new(ec2.clone(), ssm)));
+        by_kind.insert(Kind::Volume, Box::new(volume::Volumes::new(ec2.clone())));
+        by_kind.insert(Kind::VolumeAttachment, Box::new(volume_attachment::VolumeAttachments::new(ec2)));
+        Providers { by_kind }
+    }
+
+    pub fn get(&self, kind: Kind) -> &dyn Provider {
+        self.by_kind.get(&kind).map(|p| p.as_ref()).expect("every kind has a provider")
+    }
+}
+
+/// Tags for a new resource: the declared ones (which the planner has already
+/// merged with the stack's and the ownership tags).
+pub fn tags_of(props: &Props) -> Vec<(String, String)> {
+    props
+        .get("tags")
+        .and_then(|t| t.as_map())
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default()
+}

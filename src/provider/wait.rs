@@ -1,0 +1,67 @@
+//! Waiting for AWS to reach a state: polls that start fast and back off.
+//!
+//! The first poll comes about 200 ms after the call that started the change, so a
+//! resource that is ready quickly is noticed quickly; the interval then grows by
+//! half each time, up to 15 s, until the timeout.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::{Ctx, ProviderError};
+
+/// How a wait polls.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { first: Duration::from_millis(200), max: Duration::from_secs(15), timeout: Duration::from_secs(900) }
+    }
+}
+
+impl Backoff {
+    /// The intervals between polls, without the timeout applied.
+    pub fn intervals(self) -> impl Iterator<Item = Duration> {
+        std::iter::successors(Some(self.first), move |d| Some((d.mul_f64(1.5)).min(self.max)))
+    }
+}
+
+/// Polls `check` until it returns `Some`, reporting `what` with the elapsed time.
+/// `check` returns `Ok(None)` for "not yet".
+pub async fn until<T, F, Fut>(ctx: &Ctx, what: &str, backoff: Backoff, mut check: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let start = Instant::now();
+    for interval in backoff.intervals() {
+        tokio::time::sleep(interval).await;
+        if let Some(done) = check().await? {
+            return Ok(done);
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= backoff.timeout {
+            return Err(ProviderError::Timeout { what: what.to_string(), secs: elapsed.as_secs() });
+        }
+        ctx.status(&format!("waiting for {what} ({}s)", elapsed.as_secs()));
+    }
+    unreachable!("intervals never end")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_start_at_200ms_and_back_off_to_15s() {
+        let got: Vec<Duration> = Backoff::default().intervals().take(20).collect();
+        assert_eq!(got[0], Duration::from_millis(200));
+        assert_eq!(got[1], Duration::from_millis(300));
+        assert!(got.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(*got.last().unwrap(), Duration::from_secs(15));
+    }
+}
