@@ -7,8 +7,10 @@
 
 pub mod apply;
 pub mod config;
+pub mod engine;
 pub mod model;
 pub mod plan;
 pub mod provider;
+pub mod refresh;
 pub mod render;
 pub mod state;

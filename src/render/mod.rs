@@ -1,1 +1,199 @@
-//! Rendering plans.
+//! Rendering plans and outputs: text for people, JSON for programs.
+//!
+//! Text is a tree: one line per resource with its action symbol (`+ ~ -/+ -`),
+//! then its property changes, names aligned; set-like properties show members
+//! added and removed; multi-line strings show a unified diff. Styles are ANSI
+//! codes always; the CLI writes through `anstream`, which strips them when the
+//! output is not a terminal or `NO_COLOR` is set.
+
+mod json;
+mod value;
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use crate::model::Value;
+use crate::model::schema::Ty;
+use crate::plan::{Action, Change, Drift, Plan, Reason, Step};
+
+pub use json::{plan_json, outputs_json};
+pub use value::inline;
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const MAGENTA: Style = AnsiColor::Magenta.on_default();
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+fn style_of(action: Action) -> Style {
+    match action {
+        Action::Create => GREEN,
+        Action::Update => YELLOW,
+        Action::Replace => MAGENTA,
+        Action::Delete => RED,
+        Action::NoOp => DIM,
+    }
+}
+
+fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// The plan as a person reads it.
+pub fn plan_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        out.push_str(&drift_text(&plan.drift));
+        out.push('\n');
+    }
+    let changed: Vec<&Step> = plan.steps.iter().filter(|s| s.action != Action::NoOp).collect();
+    if changed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} Stack `{}` matches its {} resource(s).",
+            paint(GREEN, "No changes."),
+            plan.stack,
+            plan.steps.len()
+        );
+        return out;
+    }
+    let _ = writeln!(out, "Stack `{}` plan:\n", plan.stack);
+    let width = changed.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for step in changed {
+        step_text(&mut out, step, width);
+    }
+    let s = plan.summary();
+    let _ = writeln!(
+        out,
+        "{} {} to add, {} to change, {} to replace, {} to destroy, {} unchanged.",
+        paint(BOLD, "Plan:"),
+        s.create,
+        s.update,
+        s.replace,
+        s.delete,
+        s.unchanged
+    );
+    out
+}
+
+fn step_text(out: &mut String, step: &Step, width: usize) {
+    let style = style_of(step.action);
+    let id = step.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
+    let why = match &step.reason {
+        Some(Reason::DeletedOutOfBand) => " [deleted outside infra]".to_string(),
+        Some(Reason::RemovedFromStack) => " [no longer in the stack]".to_string(),
+        Some(Reason::ForcedBy(props)) => format!(" [replace: {} cannot change in place]", props.join(", ")),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{} {:width$}  {}{}{}",
+        paint(style, &format!("{:>3}", step.action.symbol())),
+        paint(BOLD, &step.name),
+        step.kind,
+        paint(DIM, &id),
+        paint(style, &why),
+    );
+    let pwidth = step.changes.iter().map(|c| c.prop.len()).max().unwrap_or(0);
+    for c in &step.changes {
+        change_text(out, step, c, pwidth);
+    }
+    out.push('\n');
+}
+
+fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
+    let indent = "      ";
+    let forces = if c.forces_replace { paint(MAGENTA, "  # forces replacement") } else { String::new() };
+    let show = |v: &Value| if c.secret { "[secret]".to_string() } else { inline(v) };
+    match (&c.before, &c.after) {
+        (None, Some(after)) => {
+            let _ = writeln!(out, "{indent}{} {:width$} = {}{forces}", paint(GREEN, "+"), c.prop, show(after));
+        }
+        (Some(before), None) => {
+            let _ = writeln!(out, "{indent}{} {:width$} = {}{forces}", paint(RED, "-"), c.prop, show(before));
+        }
+        (Some(before), Some(after)) => {
+            let field = step.kind.schema().field(&c.prop);
+            let is_set = field.is_some_and(|f| matches!(f.ty, Ty::Set(_)));
+            let multiline = |v: &Value| v.as_str().is_some_and(|s| s.contains('\n'));
+            if c.secret {
+                let _ = writeln!(out, "{indent}{} {:width$} = [secret] -> [secret]{forces}", paint(YELLOW, "~"), c.prop);
+            } else if let (true, Some(b), Some(a)) = (is_set, before.as_list(), after.as_list()) {
+                let _ = writeln!(out, "{indent}{} {}{forces}", paint(YELLOW, "~"), c.prop);
+                for gone in b.iter().filter(|v| !a.contains(v)) {
+                    let _ = writeln!(out, "{indent}    {} {}", paint(RED, "-"), inline(gone));
+                }
+                for new in a.iter().filter(|v| !b.contains(v)) {
+                    let _ = writeln!(out, "{indent}    {} {}", paint(GREEN, "+"), inline(new));
+                }
+            } else if multiline(before) || multiline(after) {
+                let _ = writeln!(out, "{indent}{} {}{forces}", paint(YELLOW, "~"), c.prop);
+                out.push_str(&unified(before.as_str().unwrap_or(""), after.as_str().unwrap_or(""), &format!("{indent}    ")));
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{indent}{} {:width$} = {} -> {}{forces}",
+                    paint(YELLOW, "~"),
+                    c.prop,
+                    show(before),
+                    show(after)
+                );
+            }
+        }
+        (None, None) => {}
+    }
+}
+
+/// A unified diff of two texts, each line indented.
+pub fn unified(before: &str, after: &str, indent: &str) -> String {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let mut out = String::new();
+    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+        let _ = writeln!(out, "{indent}{}", paint(DIM, &hunk.header().to_string()));
+        for change in hunk.iter_changes() {
+            let (sign, style) = match change.tag() {
+                similar::ChangeTag::Delete => ("-", RED),
+                similar::ChangeTag::Insert => ("+", GREEN),
+                similar::ChangeTag::Equal => (" ", Style::new()),
+            };
+            let line = change.to_string_lossy();
+            let _ = writeln!(out, "{indent}{}", paint(style, &format!("{sign}{}", line.trim_end_matches('\n'))));
+        }
+    }
+    out
+}
+
+/// Drift: what AWS holds differently from what state recorded.
+pub fn drift_text(drift: &[Drift]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n", paint(YELLOW, "Drift: AWS differs from the recorded state:"));
+    for d in drift {
+        if d.deleted {
+            let _ = writeln!(out, "  {} {}  {}  deleted outside infra", paint(RED, "!"), paint(BOLD, &d.name), d.kind);
+            continue;
+        }
+        let _ = writeln!(out, "  {} {}  {}", paint(YELLOW, "!"), paint(BOLD, &d.name), d.kind);
+        let width = d.changes.iter().map(|c| c.prop.len()).max().unwrap_or(0);
+        for c in &d.changes {
+            let show = |v: &Option<Value>| match v {
+                _ if c.secret => "[secret]".to_string(),
+                Some(v) => inline(v),
+                None => "(none)".to_string(),
+            };
+            let _ = writeln!(out, "      {:width$}  recorded {}, live {}", c.prop, show(&c.before), show(&c.after));
+        }
+    }
+    out
+}
+
+/// Outputs as aligned `name = value` lines.
+pub fn outputs_text(outputs: &std::collections::BTreeMap<String, Value>) -> String {
+    let width = outputs.keys().map(String::len).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in outputs {
+        let _ = writeln!(out, "{k:width$} = {}", inline(v));
+    }
+    out
+}

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub use lock::{Lock, LockInfo};
 
-use crate::model::{Kind, Props};
+use crate::model::{Kind, Props, Ref, Value};
 
 /// The state format version this binary writes and reads.
 pub const VERSION: u32 = 1;
@@ -28,6 +28,18 @@ pub struct State {
     pub resources: BTreeMap<String, Recorded>,
     /// Mutating calls that were started but whose outcome was not recorded.
     pub pending: Vec<Pending>,
+}
+
+impl State {
+    /// The recorded value of `${resource.attr}`: the id, an output or a
+    /// property; `Unknown` when state has no such resource or attribute.
+    pub fn attr(&self, r: &Ref) -> Value {
+        let Some(rec) = self.resources.get(&r.resource) else { return Value::Unknown };
+        if r.attr == "id" {
+            return Value::Str(rec.id.clone());
+        }
+        rec.outputs.get(&r.attr).or_else(|| rec.props.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
+    }
 }
 
 /// One resource as `infra` last left it.

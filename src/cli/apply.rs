@@ -1,0 +1,74 @@
+//! `infra apply`: reconcile AWS with the stack file.
+
+use std::sync::Arc;
+
+use anyhow::bail;
+use infra::apply::Options;
+use infra::engine::{Engine, Planned};
+
+use super::Exit;
+use super::common::{self, StackArgs};
+use super::progress;
+
+/// Show the plan, ask for confirmation, then make the changes, recording state
+/// after every step.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// How a mutating command runs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// At most N AWS operations at once.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+}
+
+pub async fn exec(args: Args) -> anyhow::Result<Exit> {
+    let stack = common::load_stack(&args.stack)?;
+    let engine = common::engine(&stack).await;
+    let _lock = engine.lock("apply")?;
+    let planned = engine.plan(&stack, false).await?;
+    execute(&engine, planned, &args.run, "Apply").await
+}
+
+/// Shows the plan, confirms, executes it with progress, and reports.
+pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb: &str) -> anyhow::Result<Exit> {
+    for name in &planned.adopted {
+        common::print(&format!("{name}: found by its tags, adopted into state\n"));
+    }
+    common::print(&infra::render::plan_text(&planned.plan));
+    if !planned.plan.has_changes() {
+        if !planned.adopted.is_empty() {
+            engine.store.save(&mut planned.state)?;
+        }
+        return Ok(Exit::Ok);
+    }
+    let question = format!("\n{verb} these changes to stack `{}`?", planned.plan.stack);
+    if !common::confirm(&question, run.yes)? {
+        bail!("{verb} cancelled; nothing was changed");
+    }
+    let reporter = Arc::new(progress::Reporter::new());
+    let options = Options { parallelism: run.parallelism as usize };
+    let started = std::time::Instant::now();
+    let result = engine.apply(&mut planned, &options, reporter.clone()).await;
+    reporter.finish();
+    result?;
+    let s = planned.plan.summary();
+    common::print(&format!(
+        "\n{verb} complete in {:.1}s: {} added, {} changed, {} replaced, {} destroyed.\n",
+        started.elapsed().as_secs_f64(),
+        s.create,
+        s.update,
+        s.replace,
+        s.delete
+    ));
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,87 @@
+//! What the commands share: finding and loading the stack, connecting the
+//! engine, confirmations, and printing errors.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use anstyle::{AnsiColor, Style};
+use anyhow::{Context, bail};
+
+use infra::engine::{Engine, aws_config};
+use infra::model::Stack;
+
+/// Selects the stack a command acts on.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StackArgs {
+    /// The stack, as in stacks/<STACK>.toml; may be left out when there is only one.
+    #[arg(short, long, value_name = "STACK")]
+    pub stack: Option<String>,
+}
+
+/// Where state files live, relative to the project directory.
+pub const STATE_DIR: &str = "state";
+
+/// Loads and validates the selected stack file. No AWS call is made.
+pub fn load_stack(args: &StackArgs) -> anyhow::Result<Stack> {
+    let names = infra::config::list_stacks(Path::new("."))?;
+    let name = match (&args.stack, names.as_slice()) {
+        (Some(name), _) => name.clone(),
+        (None, [only]) => only.clone(),
+        (None, []) => bail!("no stack found: expected a file stacks/<name>.toml in {}", cwd()),
+        (None, many) => bail!("several stacks found, choose one with --stack: {}", many.join(", ")),
+    };
+    let path = Path::new("stacks").join(format!("{name}.toml"));
+    if !path.exists() {
+        let known = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+        bail!("no stack `{name}`: {} does not exist (stacks: {known})", path.display());
+    }
+    Ok(infra::config::load_file(&path)?)
+}
+
+fn cwd() -> String {
+    std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into())
+}
+
+/// The engine for a stack, configured from the standard AWS chain.
+pub async fn engine(stack: &Stack) -> Engine {
+    let config = aws_config(stack.region.as_deref()).await;
+    Engine::new(&config, Path::new(STATE_DIR), &stack.name)
+}
+
+/// Asks before a change: on a terminal, a typed `yes`; elsewhere, only `--yes`.
+pub fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to continue without confirmation: standard input is not a terminal; pass --yes");
+    }
+    let mut out = anstream::stderr();
+    write!(out, "{question} Only `yes` is accepted: ")?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).context("reading the answer")?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Prints an error and its causes to standard error.
+pub fn print_error(e: &anyhow::Error) {
+    let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+    let mut err = anstream::stderr();
+    let _ = writeln!(err, "{red}error:{red:#} {e}");
+    for cause in e.chain().skip(1) {
+        let _ = writeln!(err, "  caused by: {cause}");
+    }
+}
+
+/// Writes text (with styles, stripped when not a terminal or NO_COLOR is set).
+pub fn print(text: &str) {
+    let mut out = anstream::stdout();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Writes a JSON document on its own line.
+pub fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}

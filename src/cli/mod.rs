@@ -1,0 +1,92 @@
+//! The command line: arguments, then an operation of the engine, then rendering.
+//! Each command is a thin module: its clap arguments and an `exec`.
+
+mod apply;
+mod common;
+mod destroy;
+mod output;
+mod plan;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Infrastructure as code for AWS.
+///
+/// A stack is declared in `stacks/<name>.toml`; its recorded state lives in
+/// `state/<name>.json`. `infra plan` shows what would change, `infra apply`
+/// makes it so, `infra destroy` removes everything the stack owns.
+///
+/// AWS credentials and region come from the standard AWS chain (environment,
+/// profile, SSO, instance role); `AWS_ENDPOINT_URL` points every call elsewhere,
+/// such as a local emulator.
+///
+/// Exit codes: 0 success (or no changes), 1 error, 2 changes present
+/// (`plan --detailed-exitcode`).
+#[derive(Parser, Debug)]
+#[command(name = "infra", version, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Plan(plan::Args),
+    Apply(apply::Args),
+    Destroy(destroy::Args),
+    Output(output::Args),
+}
+
+/// What a command asks the process to exit with.
+pub enum Exit {
+    Ok,
+    Changes,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(1),
+            };
+        }
+    };
+    if let Some(dir) = &cli.dir {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            common::print_error(&anyhow::anyhow!("cannot change to directory {}: {e}", dir.display()));
+            return ExitCode::from(1);
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            common::print_error(&anyhow::anyhow!("cannot start the async runtime: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Plan(args) => plan::exec(args).await,
+            Command::Apply(args) => apply::exec(args).await,
+            Command::Destroy(args) => destroy::exec(args).await,
+            Command::Output(args) => output::exec(args).await,
+        }
+    });
+    match result {
+        Ok(Exit::Ok) => ExitCode::SUCCESS,
+        Ok(Exit::Changes) => ExitCode::from(2),
+        Err(e) => {
+            common::print_error(&e);
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Plans and outputs as JSON, for programs. Unknown values are `{"unknown": true}`;
+//! secrets are the string `"[secret]"`.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as J, json};
+
+use crate::model::Value;
+use crate::plan::{Change, Plan, Reason};
+
+/// The format version of `--json` plan output.
+pub const FORMAT_VERSION: u32 = 1;
+
+fn value(v: &Value) -> J {
+    match v {
+        Value::Unknown => json!({ "unknown": true }),
+        Value::List(items) => J::Array(items.iter().map(value).collect()),
+        Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), value(v))).collect()),
+        other => other.to_json(),
+    }
+}
+
+fn change(c: &Change) -> J {
+    let show = |v: &Option<Value>| match v {
+        None => J::Null,
+        Some(_) if c.secret => J::String("[secret]".into()),
+        Some(v) => value(v),
+    };
+    json!({
+        "property": c.prop,
+        "before": show(&c.before),
+        "after": show(&c.after),
+        "forces_replace": c.forces_replace,
+    })
+}
+
+fn reason(r: &Option<Reason>) -> J {
+    match r {
+        None => J::Null,
+        Some(Reason::ForcedBy(props)) => json!({ "replace_forced_by": props }),
+        Some(other) => serde_json::to_value(other).unwrap_or(J::Null),
+    }
+}
+
+/// The whole plan as JSON.
+pub fn plan_json(plan: &Plan) -> J {
+    json!({
+        "format_version": FORMAT_VERSION,
+        "stack": plan.stack,
+        "serial": plan.serial,
+        "lineage": plan.lineage,
+        "has_changes": plan.has_changes(),
+        "summary": plan.summary(),
+        "steps": plan.steps.iter().map(|s| json!({
+            "resource": s.name,
+            "type": s.kind.type_name(),
+            "action": s.action,
+            "id": s.id,
+            "reason": reason(&s.reason),
+            "depends_on": s.depends_on,
+            "changes": s.changes.iter().map(change).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "drift": plan.drift.iter().map(|d| json!({
+            "resource": d.name,
+            "type": d.kind.type_name(),
+            "deleted": d.deleted,
+            "changes": d.changes.iter().map(change).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "outputs": outputs_json(&plan.outputs),
+    })
+}
+
+/// Outputs as a JSON object.
+pub fn outputs_json(outputs: &BTreeMap<String, Value>) -> J {
+    J::Object(outputs.iter().map(|(k, v)| (k.clone(), value(v))).collect())
+}
