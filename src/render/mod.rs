@@ -18,7 +18,7 @@ use crate::model::schema::Ty;
 use crate::plan::{Action, Change, Drift, Plan, Reason, Step};
 
 pub use json::{plan_json, outputs_json};
-pub use value::inline;
+pub use value::{block, inline};
 
 const GREEN: Style = AnsiColor::Green.on_default();
 const YELLOW: Style = AnsiColor::Yellow.on_default();
@@ -89,9 +89,9 @@ fn step_text(out: &mut String, step: &Step, width: usize) {
     };
     let _ = writeln!(
         out,
-        "{} {:width$}  {}{}{}",
+        "{} {}  {}{}{}",
         paint(style, &format!("{:>3}", step.action.symbol())),
-        paint(BOLD, &step.name),
+        paint(BOLD, &format!("{:width$}", step.name)),
         step.kind,
         paint(DIM, &id),
         paint(style, &why),
@@ -106,7 +106,7 @@ fn step_text(out: &mut String, step: &Step, width: usize) {
 fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
     let indent = "      ";
     let forces = if c.forces_replace { paint(MAGENTA, "  # forces replacement") } else { String::new() };
-    let show = |v: &Value| if c.secret { "[secret]".to_string() } else { inline(v) };
+    let show = |v: &Value| if c.secret { "[secret]".to_string() } else { block(v, indent, 110) };
     match (&c.before, &c.after) {
         (None, Some(after)) => {
             let _ = writeln!(out, "{indent}{} {:width$} = {}{forces}", paint(GREEN, "+"), c.prop, show(after));
@@ -169,20 +169,21 @@ pub fn unified(before: &str, after: &str, indent: &str) -> String {
 pub fn drift_text(drift: &[Drift]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", paint(YELLOW, "Drift: AWS differs from the recorded state:"));
+    let width = drift.iter().map(|d| d.name.len()).max().unwrap_or(0);
     for d in drift {
         if d.deleted {
-            let _ = writeln!(out, "  {} {}  {}  deleted outside infra", paint(RED, "!"), paint(BOLD, &d.name), d.kind);
+            let _ = writeln!(out, "  {} {}  {}  deleted outside infra", paint(RED, "!"), paint(BOLD, &format!("{:width$}", d.name)), d.kind);
             continue;
         }
-        let _ = writeln!(out, "  {} {}  {}", paint(YELLOW, "!"), paint(BOLD, &d.name), d.kind);
-        let width = d.changes.iter().map(|c| c.prop.len()).max().unwrap_or(0);
+        let _ = writeln!(out, "  {} {}  {}", paint(YELLOW, "!"), paint(BOLD, &format!("{:width$}", d.name)), d.kind);
+        let pwidth = d.changes.iter().map(|c| c.prop.len()).max().unwrap_or(0);
         for c in &d.changes {
             let show = |v: &Option<Value>| match v {
                 _ if c.secret => "[secret]".to_string(),
                 Some(v) => inline(v),
                 None => "(none)".to_string(),
             };
-            let _ = writeln!(out, "      {:width$}  recorded {}, live {}", c.prop, show(&c.before), show(&c.after));
+            let _ = writeln!(out, "      {:pwidth$}  recorded {}, live {}", c.prop, show(&c.before), show(&c.after));
         }
     }
     out

@@ -30,6 +30,28 @@ pub fn inline(v: &Value) -> String {
     }
 }
 
+/// The value on one line when it fits in `width` columns, else a list or table
+/// laid out one member per line, indented under `indent`.
+pub fn block(v: &Value, indent: &str, width: usize) -> String {
+    let line = inline(v);
+    if line.len() <= width {
+        return line;
+    }
+    let inner = format!("{indent}    ");
+    match v {
+        Value::List(items) => {
+            let body: String = items.iter().map(|i| format!("{inner}{},\n", block(i, &inner, width))).collect();
+            format!("[\n{body}{indent}]")
+        }
+        Value::Map(m) => {
+            let body: String =
+                m.iter().map(|(k, v)| format!("{inner}{} = {},\n", key(k), block(v, &inner, width))).collect();
+            format!("{{\n{body}{indent}}}")
+        }
+        _ => line,
+    }
+}
+
 fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
 }

@@ -1,0 +1,36 @@
+# Developer and CI entry points. CI runs .ci/run, which runs `make test`.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+
+PORT ?= 4566
+VENV_PYTHON := .venv/bin/python
+
+.PHONY: all venv build test emulator demo bench
+
+all: build
+
+# The project-local virtualenv with the pinned AWS emulator (moto); a no-op when current.
+venv:
+	bash tests/emulator/ensure-venv.sh
+
+build:
+	cargo build
+
+test: venv
+	if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --no-fail-fast; \
+	else \
+		echo "cargo-nextest not installed; falling back to cargo test" >&2; \
+		cargo test --no-fail-fast; \
+	fi
+
+# The emulator in the foreground on 127.0.0.1:$(PORT); stop it with Ctrl-C.
+emulator: venv
+	exec $(VENV_PYTHON) tests/emulator/server.py --port $(PORT) --ignore-stdin
+
+# plan, apply, plan, output, destroy of stacks/dev.toml against a throwaway emulator.
+demo:
+	bash scripts/demo.sh
+
+bench:
+	@echo "not yet"

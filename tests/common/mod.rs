@@ -1,0 +1,263 @@
+//! The integration-test harness: a local AWS emulator per test, and helpers to run the
+//! `infra` binary against it. Include it from a test file with `mod common;`.
+//!
+//! Each [`Emulator`] is its own moto server (tests/emulator/server.py) on a free loopback
+//! port, so tests never share AWS state and can run in parallel. The server exits when
+//! the `Emulator` is dropped, and also when the test process dies: it watches its stdin,
+//! whose write end only this process holds.
+#![allow(dead_code)] // every test binary compiles this module but uses only part of it
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long `Emulator::start` waits for the server's `INFRA_EMULATOR_PORT=` line.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const PORT_LINE_PREFIX: &str = "INFRA_EMULATOR_PORT=";
+const REGION: &str = "us-east-1";
+
+/// A running emulator (moto's server) on `127.0.0.1`.
+pub struct Emulator {
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    port: u16,
+    child: Child,
+    /// The server's stderr (moto's request log), kept for failure messages.
+    stderr_log: tempfile::NamedTempFile,
+}
+
+impl Emulator {
+    /// Ensures the venv (runs tests/emulator/ensure-venv.sh), starts server.py on port 0,
+    /// waits for the port line (timeout 60s with a clear panic message including the
+    /// server's stderr).
+    pub fn start() -> Emulator {
+        ensure_venv();
+        let root = repo_root();
+        let python = venv_python();
+        let script = root.join("tests/emulator/server.py");
+
+        let stderr_log = tempfile::Builder::new()
+            .prefix("infra-emulator-")
+            .suffix(".log")
+            .tempfile()
+            .expect("create a temporary file for the emulator's stderr");
+        let stderr_file = stderr_log.reopen().expect("open the emulator's stderr log for writing");
+
+        let mut command = Command::new(&python);
+        command
+            .arg("-u")
+            .arg(&script)
+            .args(["--port", "0"])
+            .current_dir(&root)
+            // Kept open (and never written) for the emulator's lifetime: when this
+            // process goes away, the server sees end-of-file and exits.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr_file));
+        remove_aws_env(&mut command);
+        let mut child = command.spawn().unwrap_or_else(|error| {
+            panic!("cannot start the AWS emulator ({} {}): {error}", python.display(), script.display())
+        });
+
+        // Read stdout on a thread so that the wait can time out.
+        let stdout = child.stdout.take().expect("the emulator's stdout is piped");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut seen = String::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = line.trim().strip_prefix(PORT_LINE_PREFIX) {
+                    let _ = sender.send(Ok(port.to_owned()));
+                    return;
+                }
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            let _ = sender.send(Err(seen));
+        });
+
+        let outcome = receiver.recv_timeout(START_TIMEOUT);
+        let failure = match outcome {
+            Ok(Ok(port)) => match port.parse::<u16>() {
+                Ok(port) if port != 0 => {
+                    return Emulator { endpoint: format!("http://127.0.0.1:{port}"), port, child, stderr_log };
+                }
+                _ => format!("it printed an invalid port line: {PORT_LINE_PREFIX}{port}"),
+            },
+            Ok(Err(stdout)) => format!(
+                "it closed its stdout without printing {PORT_LINE_PREFIX}<port> \
+                 (exit status: {}); its stdout was:\n{stdout}",
+                exit_status_when_exiting(&mut child)
+            ),
+            Err(_) => format!("it printed no {PORT_LINE_PREFIX}<port> line within {}s", START_TIMEOUT.as_secs()),
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        let stderr = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
+        panic!(
+            "the AWS emulator ({} {} --port 0) did not start: {failure}\n\
+             --- emulator stderr ---\n{stderr}--- end of emulator stderr ---",
+            python.display(),
+            script.display()
+        );
+    }
+
+    /// The emulator's TCP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Everything the server wrote to stderr so far (moto's request log, errors), for
+    /// failure messages.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr_log.path()).unwrap_or_default()
+    }
+
+    /// Env vars for a child `infra` process or for the SDK: AWS_ENDPOINT_URL=<endpoint>,
+    /// AWS_ACCESS_KEY_ID=testing, AWS_SECRET_ACCESS_KEY=testing, AWS_REGION=us-east-1,
+    /// AWS_EC2_METADATA_DISABLED=true, and AWS_CONFIG_FILE/AWS_SHARED_CREDENTIALS_FILE
+    /// pointing to /dev/null so no real profile is read.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", REGION),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+    }
+
+    /// An `aws_config::SdkConfig` pointing at the emulator (static test credentials,
+    /// region us-east-1), for checking results through the SDK in tests. It ignores the
+    /// test process's environment and profile files, so it can never reach real AWS.
+    ///
+    /// S3 clients built from it need `force_path_style(true)` (see DESIGN.md).
+    // aws-config's own names for the profile-file types are deprecated aliases of
+    // aws-runtime's, which is not a dependency of ours.
+    #[allow(deprecated)]
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+        let no_profiles = ProfileFiles::builder()
+            .with_file(ProfileFileKind::Config, "/dev/null")
+            .with_file(ProfileFileKind::Credentials, "/dev/null")
+            .build();
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .empty_test_environment()
+            .profile_files(no_profiles)
+            .endpoint_url(self.endpoint.clone())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "infra-test-emulator",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the built `infra` binary with `args` in `dir`, with the emulator's env (and no
+/// other `AWS_*` variable), stdin null, NO_COLOR=1; returns (exit code, stdout, stderr).
+/// The exit code is -1 if `infra` was killed by a signal.
+pub fn run_infra(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
+    command.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    remove_aws_env(&mut command);
+    command.envs(emu.env()).env("NO_COLOR", "1");
+    let output =
+        command.output().unwrap_or_else(|error| panic!("cannot run infra {args:?} in {}: {error}", dir.display()));
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A fresh temporary project dir containing a copy of the repo's stacks/dev.toml as
+/// stacks/dev.toml and an empty state/ dir.
+pub fn dev_project() -> tempfile::TempDir {
+    let project =
+        tempfile::Builder::new().prefix("infra-project-").tempdir().expect("create a temporary project directory");
+    let stacks = project.path().join("stacks");
+    std::fs::create_dir(&stacks).expect("create stacks/");
+    std::fs::create_dir(project.path().join("state")).expect("create state/");
+    let source = repo_root().join("stacks/dev.toml");
+    std::fs::copy(&source, stacks.join("dev.toml"))
+        .unwrap_or_else(|error| panic!("cannot copy {}: {error}", source.display()));
+    project
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn venv_python() -> PathBuf {
+    repo_root().join(".venv/bin/python")
+}
+
+/// Runs tests/emulator/ensure-venv.sh once per test process (it locks against other
+/// processes itself, and is quick once the venv is up to date).
+fn ensure_venv() {
+    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = RESULT.get_or_init(|| {
+        let script = repo_root().join("tests/emulator/ensure-venv.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| format!("cannot run bash {}: {error}", script.display()))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} failed ({}):\n{}{}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    if let Err(message) = result {
+        panic!("cannot prepare the AWS emulator's virtualenv: {message}");
+    }
+}
+
+/// Clears every inherited `AWS_*` variable (profiles, real credentials, service-specific
+/// endpoint overrides such as AWS_ENDPOINT_URL_EC2) from a child's environment.
+fn remove_aws_env(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+}
+
+/// The exit status of a server that closed its stdout, which normally means it is exiting.
+fn exit_status_when_exiting(child: &mut Child) -> String {
+    for _ in 0..50 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.to_string();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    "still running after 5s".to_owned()
+}

@@ -1,0 +1,241 @@
+//! Golden tests of the planner and its renderers: no AWS, no emulator.
+//!
+//! Each scenario starts from the dev stack, "applies" plans in memory (fake ids
+//! and outputs), changes the stack, state or observation, and compares the
+//! rendered plan with `tests/golden/plan/<name>.txt` (and `.json`).
+//! `UPDATE_GOLDEN=1 cargo test --test plan_golden` rewrites the files.
+
+use std::path::Path;
+
+use infra::model::{Kind, Observed, Props, Stack, Value, map};
+use infra::plan::{Action, Plan, Refreshed, plan};
+use infra::state::{Recorded, State};
+
+fn dev_stack() -> Stack {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/dev.toml");
+    infra::config::load_file(&path).expect("the dev stack loads")
+}
+
+fn fake_outputs(kind: Kind, id: &str) -> Props {
+    let mut out = Props::new();
+    out.insert("id".into(), Value::from(id));
+    match kind {
+        Kind::Instance => {
+            out.insert("availability_zone".into(), Value::from("us-east-1a"));
+            out.insert("private_ip".into(), Value::from("172.31.10.20"));
+        }
+        Kind::Volume => {
+            out.insert("availability_zone".into(), Value::from("us-east-1a"));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Carries out a plan in memory, as a perfect cloud would.
+fn fake_apply(plan: &Plan, state: &mut State) {
+    for step in &plan.steps {
+        match step.action {
+            Action::NoOp => {}
+            Action::Delete => {
+                state.resources.remove(&step.name);
+            }
+            action => {
+                let props: Props = step.desired.iter().map(|(k, v)| (k.clone(), v.resolve(&|r| state.attr(r)))).collect();
+                assert!(props.values().all(Value::is_known), "{}: unresolved {props:?}", step.name);
+                let id = match (action, &step.id) {
+                    (Action::Update, Some(id)) => id.clone(),
+                    _ => format!("{}-{}-{}", step.kind.type_name().replace('.', "-"), step.name, state.serial),
+                };
+                let props = step.kind.schema().normalized(&props);
+                let outputs = fake_outputs(step.kind, &id);
+                state.resources.insert(
+                    step.name.clone(),
+                    Recorded { kind: step.kind, id, props, outputs, depends_on: step.depends_on.clone() },
+                );
+            }
+        }
+    }
+    state.serial += 1;
+}
+
+/// What AWS reports for everything in state: exactly what was recorded.
+fn observe(state: &State) -> Refreshed {
+    state
+        .resources
+        .iter()
+        .map(|(n, r)| (n.clone(), Some(Observed { id: r.id.clone(), props: r.props.clone(), outputs: r.outputs.clone() })))
+        .collect()
+}
+
+fn applied(stack: &Stack) -> State {
+    let mut state = State::default();
+    let p = plan(stack, &state, &Refreshed::new()).unwrap();
+    fake_apply(&p, &mut state);
+    state
+}
+
+fn golden(name: &str, plan: &Plan) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/plan");
+    let text = anstream::adapter::strip_str(&infra::render::plan_text(plan)).to_string();
+    let json = serde_json::to_string_pretty(&infra::render::plan_json(plan)).unwrap() + "\n";
+    for (ext, actual) in [("txt", text), ("json", json)] {
+        let path = dir.join(format!("{name}.{ext}"));
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("{} is missing; run with UPDATE_GOLDEN=1", path.display()));
+        if expected != actual {
+            panic!(
+                "{} differs from the plan:\n{}",
+                path.display(),
+                infra::render::unified(&expected, &actual, "  ")
+            );
+        }
+    }
+}
+
+fn actions(p: &Plan) -> Vec<(String, Action)> {
+    p.steps.iter().map(|s| (s.name.clone(), s.action)).collect()
+}
+
+#[test]
+fn a_new_stack_plans_every_resource_as_a_create_with_unknowns_from_dependencies() {
+    let p = plan(&dev_stack(), &State::default(), &Refreshed::new()).unwrap();
+    assert_eq!(p.summary().create, 4);
+    let attach = p.steps.iter().find(|s| s.name == "data_attachment").unwrap();
+    let instance_id = attach.changes.iter().find(|c| c.prop == "instance_id").unwrap();
+    assert_eq!(instance_id.after, Some(Value::Unknown));
+    golden("create", &p);
+}
+
+#[test]
+fn a_plan_right_after_apply_has_no_changes() {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    assert!(!p.has_changes(), "{}", infra::render::plan_text(&p));
+    assert!(p.drift.is_empty());
+    golden("noop", &p);
+}
+
+#[test]
+fn a_new_instance_type_a_bigger_volume_and_a_new_port_update_in_place() {
+    let mut stack = dev_stack();
+    let state = applied(&stack);
+    let host = stack.resources.get_mut("host").unwrap();
+    host.props.insert("instance_type".into(), Value::from("t3.large"));
+    stack.resources.get_mut("data").unwrap().props.insert("size".into(), Value::Int(50));
+    let sg = stack.resources.get_mut("data_sg").unwrap();
+    let Some(Value::List(rules)) = sg.props.get_mut("ingress") else { panic!("ingress is a list") };
+    rules.push(map([
+        ("ports", Value::Int(9300)),
+        ("cidrs", Value::List(vec![Value::from("172.31.0.0/16")])),
+        ("description", Value::from("elasticsearch transport")),
+    ]));
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    assert_eq!(
+        actions(&p),
+        vec![
+            ("data".into(), Action::Update),
+            ("data_sg".into(), Action::Update),
+            ("host".into(), Action::Update),
+            ("data_attachment".into(), Action::NoOp),
+        ]
+    );
+    golden("update", &p);
+}
+
+#[test]
+fn new_user_data_replaces_the_host_and_its_attachment_and_says_why() {
+    let mut stack = dev_stack();
+    let state = applied(&stack);
+    let host = stack.resources.get_mut("host").unwrap();
+    host.props.insert("user_data".into(), Value::from("#!/bin/sh\necho hello\n"));
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    let acts = actions(&p);
+    assert!(acts.contains(&("host".into(), Action::Replace)));
+    // The data volume is declared apart from the host: it survives.
+    assert!(acts.contains(&("data".into(), Action::NoOp)));
+    assert!(acts.contains(&("data_attachment".into(), Action::Replace)));
+    golden("replace", &p);
+}
+
+#[test]
+fn a_multi_line_change_renders_as_a_unified_diff() {
+    let mut stack = dev_stack();
+    let host = stack.resources.get_mut("host").unwrap();
+    host.props.insert("user_data".into(), Value::from("#!/bin/sh\nyum install -y docker\necho one\n"));
+    let state = applied(&stack);
+    let host = stack.resources.get_mut("host").unwrap();
+    host.props.insert("user_data".into(), Value::from("#!/bin/sh\nyum install -y docker\necho two\n"));
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    let text = anstream::adapter::strip_str(&infra::render::plan_text(&p)).to_string();
+    assert!(text.contains("-echo one") && text.contains("+echo two"), "{text}");
+    golden("replace_diff", &p);
+}
+
+#[test]
+fn a_resource_removed_from_the_stack_is_deleted_after_its_dependents() {
+    let mut stack = dev_stack();
+    let state = applied(&stack);
+    stack.resources.remove("data_attachment");
+    stack.resources.remove("host");
+    stack.outputs.remove("instance_id");
+    stack.outputs.remove("private_ip");
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    let deletes: Vec<&str> =
+        p.steps.iter().filter(|s| s.action == Action::Delete).map(|s| s.name.as_str()).collect();
+    assert_eq!(deletes, vec!["data_attachment", "host"]);
+    golden("delete", &p);
+}
+
+#[test]
+fn changes_made_behind_the_tools_back_show_as_drift_and_are_planned_back() {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    let mut seen = observe(&state);
+    let host = seen.get_mut("host").unwrap().as_mut().unwrap();
+    host.props.insert("instance_type".into(), Value::from("t3.xlarge"));
+    seen.insert("data_attachment".into(), None);
+    let p = plan(&stack, &state, &seen).unwrap();
+    assert_eq!(p.drift.len(), 2);
+    let acts = actions(&p);
+    assert!(acts.contains(&("host".into(), Action::Update)));
+    assert!(acts.contains(&("data_attachment".into(), Action::Create)));
+    golden("drift", &p);
+}
+
+#[test]
+fn shrinking_a_volume_is_refused_when_planning() {
+    let mut stack = dev_stack();
+    let state = applied(&stack);
+    stack.resources.get_mut("data").unwrap().props.insert("size".into(), Value::Int(10));
+    let err = plan(&stack, &state, &observe(&state)).unwrap_err();
+    assert!(err.to_string().starts_with("data: size cannot shrink from 30 GiB to 10 GiB"), "{err}");
+}
+
+#[test]
+fn ignored_properties_never_change() {
+    let mut stack = dev_stack();
+    let state = applied(&stack);
+    let mut seen = observe(&state);
+    let host = seen.get_mut("host").unwrap().as_mut().unwrap();
+    host.props.insert("instance_type".into(), Value::from("t3.xlarge"));
+    stack.resources.get_mut("host").unwrap().ignore_changes.push("instance_type".into());
+    let p = plan(&stack, &state, &seen).unwrap();
+    assert!(!p.has_changes(), "{}", infra::render::plan_text(&p));
+    assert!(p.drift.is_empty());
+}
+
+#[test]
+fn the_same_inputs_always_give_the_same_plan() {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    let a = plan(&stack, &state, &observe(&state)).unwrap();
+    let b = plan(&stack, &state, &observe(&state)).unwrap();
+    assert_eq!(a, b);
+}
