@@ -1,0 +1,22 @@
+//! A stack declared in Rust plans exactly like the same stack in a stack file.
+
+#[path = "../examples/dev_host.rs"]
+#[allow(dead_code)]
+mod dev_host;
+
+use std::path::Path;
+
+use infra::plan::{Refreshed, plan};
+use infra::state::State;
+
+#[test]
+fn the_dev_host_declared_in_code_plans_exactly_like_stacks_dev_toml() {
+    let from_file = infra::config::load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/dev.toml")).unwrap();
+    let from_code = dev_host::dev_host();
+    from_code.validate().unwrap();
+    let a = plan(&from_file, &State::default(), &Refreshed::new()).unwrap();
+    let b = plan(&from_code, &State::default(), &Refreshed::new()).unwrap();
+    assert_eq!(a.steps.len(), 4);
+    assert_eq!(a, b);
+    assert_eq!(infra::render::plan_text(&a), infra::render::plan_text(&b));
+}
