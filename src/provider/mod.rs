@@ -7,6 +7,7 @@
 //! as an [`Observed`]: the cloud id, properties in the shape the stack declares
 //! them, and output attributes.
 
+mod ec2_common;
 pub mod instance;
 pub mod security_group;
 pub mod volume;

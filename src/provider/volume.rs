@@ -6,8 +6,14 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, ResourceType, Volume, VolumeState, VolumeType};
 
-use super::{Ctx, Observed, Provider, ProviderError};
+use super::ec2_common::{
+    FILTER_CHUNK, arn, filter, name_tag, ok_if_gone, put, region, stack_filter, tag_specification, tags_value,
+    update_tags,
+};
+use super::wait::{self, Backoff};
+use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
 use crate::model::schema::{Default, Field, Schema, Ty, no_check};
 use crate::model::{Kind, Props, Value};
 
@@ -16,7 +22,9 @@ const VOLUME_TYPES: &[&str] = &["gp3", "gp2", "io1", "io2", "st1", "sc1", "stand
 pub static SCHEMA: Schema = Schema {
     type_name: "ec2.volume",
     fields: &[
-        Field::new("availability_zone", Ty::Str, "the availability zone; the instance's, to attach it").required().force_new(),
+        Field::new("availability_zone", Ty::Str, "the availability zone; the instance's, to attach it")
+            .required()
+            .force_new(),
         Field::new("size", Ty::Int { min: 1, max: 65536 }, "size in GiB; can grow in place, never shrink").required(),
         Field::new("volume_type", Ty::Enum(VOLUME_TYPES), "the volume type").default(Default::Str("gp3")),
         Field::new("iops", Ty::Int { min: 100, max: 256000 }, "provisioned IOPS (gp3, io1, io2)"),
@@ -41,6 +49,31 @@ fn refuse_shrink(before: &Props, after: &Props) -> Result<(), String> {
     }
 }
 
+/// The error codes that mean the volume is already gone.
+const GONE: &[&str] = &["InvalidVolume.NotFound"];
+
+/// The properties ModifyVolume changes in place.
+const MODIFIABLE: &[&str] = &["size", "volume_type", "iops", "throughput"];
+
+/// A volume being deleted or deleted counts as gone.
+fn is_gone(v: &Volume) -> bool {
+    matches!(v.state(), Some(VolumeState::Deleting | VolumeState::Deleted))
+}
+
+fn int_prop(props: &Props, key: &str) -> Option<i32> {
+    props.get(key).and_then(Value::as_int).map(|i| i as i32)
+}
+
+/// Every volume matching `filters`, all pages (shared with volume attachments).
+pub(super) async fn describe(ec2: &aws_sdk_ec2::Client, filters: Vec<Filter>) -> Result<Vec<Volume>, ProviderError> {
+    let mut pages = ec2.describe_volumes().set_filters(Some(filters)).into_paginator().send();
+    let mut volumes = Vec::new();
+    while let Some(page) = pages.try_next().await.map_err(|e| aws_error("DescribeVolumes", e))? {
+        volumes.extend(page.volumes.unwrap_or_default());
+    }
+    Ok(volumes)
+}
+
 /// EBS volumes, through the EC2 API.
 pub struct Volumes {
     ec2: aws_sdk_ec2::Client,
@@ -50,6 +83,37 @@ impl Volumes {
     pub fn new(ec2: aws_sdk_ec2::Client) -> Self {
         Volumes { ec2 }
     }
+
+    fn observe(&self, v: &Volume) -> Observed {
+        let id = v.volume_id().unwrap_or_default().to_string();
+        let mut props = Props::new();
+        put(&mut props, "availability_zone", v.availability_zone());
+        put(&mut props, "size", v.size().map(i64::from));
+        put(&mut props, "volume_type", v.volume_type().map(|t| t.as_str()));
+        put(&mut props, "iops", v.iops().map(i64::from));
+        put(&mut props, "throughput", v.throughput().map(i64::from));
+        put(&mut props, "encrypted", v.encrypted());
+        props.insert("tags".into(), tags_value(v.tags()));
+        let mut outputs = Props::from([("id".to_string(), Value::from(id.as_str()))]);
+        let arn = match (v.volume_arn(), v.owner_id()) {
+            (Some(a), _) => Some(a.to_string()),
+            (None, Some(owner)) => Some(arn(&region(&self.ec2), owner, &format!("volume/{id}"))),
+            (None, None) => None,
+        };
+        put(&mut outputs, "arn", arn);
+        put(&mut outputs, "availability_zone", v.availability_zone());
+        Observed { id, props, outputs }
+    }
+
+    async fn read_one(&self, id: &str) -> Result<Option<Observed>, ProviderError> {
+        Ok(self.read_many(&[id.to_string()]).await?.remove(id))
+    }
+
+    /// The volume's state; `None` when AWS does not (or not yet) list it.
+    async fn state(&self, id: &str) -> Result<Option<VolumeState>, ProviderError> {
+        let found = describe(&self.ec2, vec![filter("volume-id", &[id.to_string()])]).await?;
+        Ok(found.into_iter().find_map(|v| v.state().cloned()))
+    }
 }
 
 #[async_trait]
@@ -57,20 +121,105 @@ impl Provider for Volumes {
     fn kind(&self) -> Kind {
         Kind::Volume
     }
-    async fn read_many(&self, _ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        let _ = &self.ec2;
-        Err(ProviderError::Invalid("not yet implemented".into()))
+
+    async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let mut found = BTreeMap::new();
+        for chunk in ids.chunks(FILTER_CHUNK) {
+            for v in describe(&self.ec2, vec![filter("volume-id", chunk)]).await? {
+                if !is_gone(&v) {
+                    let o = self.observe(&v);
+                    found.insert(o.id.clone(), o);
+                }
+            }
+        }
+        Ok(found)
     }
-    async fn find_tagged(&self, _stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        Err(ProviderError::Invalid("not yet implemented".into()))
+
+    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let volumes = describe(&self.ec2, vec![stack_filter(stack)]).await?;
+        Ok(volumes
+            .iter()
+            .filter(|v| !is_gone(v))
+            .filter_map(|v| Some((name_tag(v.tags())?, self.observe(v))))
+            .collect())
     }
-    async fn create(&self, _ctx: &Ctx, _props: &Props) -> Result<Observed, ProviderError> {
-        Err(ProviderError::Invalid("not yet implemented".into()))
+
+    async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
+        let props = SCHEMA.normalized(props);
+        let out = self
+            .ec2
+            .create_volume()
+            .set_availability_zone(props.get("availability_zone").and_then(Value::as_str).map(str::to_string))
+            .set_size(int_prop(&props, "size"))
+            .set_volume_type(props.get("volume_type").and_then(Value::as_str).map(VolumeType::from))
+            .set_iops(int_prop(&props, "iops"))
+            .set_throughput(int_prop(&props, "throughput"))
+            .set_encrypted(props.get("encrypted").and_then(Value::as_bool))
+            .set_tag_specifications(tag_specification(ResourceType::Volume, &tags_of(&props)).map(|t| vec![t]))
+            .client_token(&ctx.client_token)
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateVolume", e))?;
+        let id = out.volume_id().unwrap_or_default().to_string();
+        wait::until(ctx, &format!("volume {id} to be available"), Backoff::default(), || async {
+            match self.state(&id).await? {
+                Some(VolumeState::Available) => Ok(Some(())),
+                Some(VolumeState::Error) => Err(ProviderError::Invalid(format!("volume {id} failed to create"))),
+                _ => Ok(None),
+            }
+        })
+        .await?;
+        self.read_one(&id)
+            .await?
+            .ok_or_else(|| ProviderError::Invalid(format!("volume {id} vanished after it was created")))
     }
-    async fn update(&self, _ctx: &Ctx, _id: &str, _b: &Props, _a: &Props) -> Result<Observed, ProviderError> {
-        Err(ProviderError::Invalid("not yet implemented".into()))
+
+    async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
+        let (before, after) = (SCHEMA.normalized(before), SCHEMA.normalized(after));
+        update_tags(&self.ec2, id, &before, &after).await?;
+        let changed: Vec<&str> =
+            MODIFIABLE.iter().copied().filter(|k| after.get(*k).is_some_and(|v| before.get(*k) != Some(v))).collect();
+        if changed.is_empty() {
+            return self
+                .read_one(id)
+                .await?
+                .ok_or_else(|| ProviderError::Invalid(format!("volume {id} no longer exists")));
+        }
+        let new_int = |k: &str| int_prop(&after, k).filter(|_| changed.contains(&k));
+        let new_type =
+            after.get("volume_type").and_then(Value::as_str).filter(|_| changed.contains(&"volume_type"));
+        ctx.status(&format!("modifying {}", changed.join(", ")));
+        self.ec2
+            .modify_volume()
+            .volume_id(id)
+            .set_size(new_int("size"))
+            .set_volume_type(new_type.map(VolumeType::from))
+            .set_iops(new_int("iops"))
+            .set_throughput(new_int("throughput"))
+            .send()
+            .await
+            .map_err(|e| aws_error("ModifyVolume", e))?;
+        // DescribeVolumes shows the new values once the modification is under way.
+        wait::until(
+            ctx,
+            &format!("volume {id} to report its new {}", changed.join(", ")),
+            Backoff::default(),
+            || async {
+                let Some(o) = self.read_one(id).await? else {
+                    return Err(ProviderError::Invalid(format!("volume {id} no longer exists")));
+                };
+                Ok(changed.iter().all(|k| o.props.get(*k) == after.get(*k)).then_some(o))
+            },
+        )
+        .await
     }
-    async fn delete(&self, _ctx: &Ctx, _id: &str, _props: &Props) -> Result<(), ProviderError> {
-        Err(ProviderError::Invalid("not yet implemented".into()))
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        let result = self.ec2.delete_volume().volume_id(id).send().await;
+        ok_if_gone(result.map(|_| ()).map_err(|e| aws_error("DeleteVolume", e)), GONE)?;
+        wait::until(ctx, &format!("volume {id} to be deleted"), Backoff::default(), || async {
+            Ok(matches!(self.state(id).await?, None | Some(VolumeState::Deleted)).then_some(()))
+        })
+        .await
     }
 }

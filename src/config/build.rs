@@ -1,0 +1,345 @@
+//! From TOML text to a [`Stack`]: the file's shape (tables, meta keys, value
+//! types), `${config.KEY}` substitution, and a record of where each part came from.
+//! Schema, reference and cycle checks are left to [`Stack::validate`].
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeString, DeTable, DeValue};
+
+use super::spans::Spans;
+use crate::model::schema::describe;
+use crate::model::{Kind, Part, Path, Resource, Stack, Value};
+
+/// A problem found while building, at a byte range of the file.
+#[derive(Debug)]
+pub struct Problem {
+    pub span: Range<usize>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    fn new(span: Range<usize>, message: impl Into<String>) -> Self {
+        Problem { span, message: message.into(), hint: None }
+    }
+    fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+type Key<'i> = Spanned<DeString<'i>>;
+type Val<'i> = Spanned<DeValue<'i>>;
+
+const TOP_LEVEL: &[&str] = &["stack", "config", "resources", "outputs"];
+const STACK_KEYS: &[&str] = &["region", "tags"];
+
+/// How strings are read: `[config]` values are plain; elsewhere strings may hold
+/// references, and `${config.KEY}` is substituted.
+#[derive(Clone, Copy, PartialEq)]
+enum Strings {
+    Plain,
+    Exprs,
+}
+
+/// Parses `text` and builds the stack it declares, with the spans of its parts.
+pub fn build(name: &str, text: &str) -> Result<(Stack, Spans), Problem> {
+    let doc = DeTable::parse(text).map_err(|e| syntax_problem(text, &e))?;
+    let root = doc.get_ref();
+    for (key, _) in entries(root) {
+        if !TOP_LEVEL.contains(&key_str(key)) {
+            let message = format!("unknown top-level key `{}`", key_str(key));
+            return Err(unknown_key(key, message, TOP_LEVEL, "top-level tables"));
+        }
+    }
+    let mut b = Builder { text, config: BTreeMap::new(), spans: Spans::default() };
+    let mut stack = Stack::new(name);
+    if let Some(config) = root.get("config") {
+        for (key, value) in entries(table(config)?) {
+            let v = b.value(value, &Path::root().key("config").key(key_str(key)), Strings::Plain)?;
+            b.config.insert(key_str(key).to_string(), v);
+        }
+    }
+    if let Some(settings) = root.get("stack") {
+        b.settings(settings, &mut stack)?;
+    }
+    if let Some(resources) = root.get("resources") {
+        for (key, value) in entries(table(resources)?) {
+            let resource = b.resource(key, value)?;
+            stack.resources.insert(key_str(key).to_string(), resource);
+        }
+    }
+    if let Some(outputs) = root.get("outputs") {
+        for (key, value) in entries(table(outputs)?) {
+            let at = Path::root().key("outputs").key(key_str(key));
+            b.spans.record(&at, Some(key.span()), value.span());
+            let v = b.value(value, &at, Strings::Exprs)?;
+            stack.outputs.insert(key_str(key).to_string(), v);
+        }
+    }
+    Ok((stack, b.spans))
+}
+
+struct Builder<'t> {
+    text: &'t str,
+    config: BTreeMap<String, Value>,
+    spans: Spans,
+}
+
+impl Builder<'_> {
+    /// `[stack]`: the region and the stack's tags.
+    fn settings(&mut self, v: &Val, stack: &mut Stack) -> Result<(), Problem> {
+        for (key, value) in entries(table(v)?) {
+            match key_str(key) {
+                "region" => stack.region = Some(self.plain_string(value)?),
+                "tags" => {
+                    for (tag, tv) in entries(table(value)?) {
+                        stack.tags.insert(key_str(tag).to_string(), self.plain_string(tv)?);
+                    }
+                }
+                name => {
+                    let message = format!("unknown key `{name}` in [stack]");
+                    return Err(unknown_key(key, message, STACK_KEYS, "[stack] takes"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `[resources.<name>]`: `type`, the meta keys, and properties.
+    fn resource(&mut self, key: &Key, v: &Val) -> Result<Resource, Problem> {
+        let name = key_str(key);
+        if name == "config" {
+            return Err(Problem::new(key.span(), "`config` cannot name a resource")
+                .hint("`${config.KEY}` refers to the [config] table; choose another name"));
+        }
+        let at = Path::root().key("resources").key(name);
+        self.spans.record(&at, Some(key.span()), v.span());
+        let t = table(v)?;
+        let types: Vec<&str> = Kind::ALL.iter().map(|k| k.type_name()).collect();
+        let Some(ty) = t.get("type") else {
+            return Err(Problem::new(v.span(), format!("resource `{name}` has no `type`"))
+                .hint(format!("add `type = \"...\"`; known types: {}", types.join(", "))));
+        };
+        let DeValue::String(type_name) = ty.get_ref() else {
+            return Err(expected("a resource type string", ty));
+        };
+        let kind = Kind::from_type_name(type_name).ok_or_else(|| {
+            Problem::new(ty.span(), format!("unknown resource type `{type_name}`"))
+                .hint(did_you_mean(type_name, &types).unwrap_or(format!("known types: {}", types.join(", "))))
+        })?;
+        let mut resource = Resource::new(kind);
+        for (key, value) in entries(t) {
+            let prop_at = at.key(key_str(key));
+            self.spans.record(&prop_at, Some(key.span()), value.span());
+            match key_str(key) {
+                "type" => {}
+                "depends_on" => resource.depends_on = self.names(value, &prop_at)?,
+                "ignore_changes" => resource.ignore_changes = self.names(value, &prop_at)?,
+                prop => {
+                    let v = self.value(value, &prop_at, Strings::Exprs)?;
+                    resource.props.insert(prop.to_string(), v);
+                }
+            }
+        }
+        Ok(resource)
+    }
+
+    /// A list of plain names (`depends_on`, `ignore_changes`).
+    fn names(&mut self, v: &Val, at: &Path) -> Result<Vec<String>, Problem> {
+        let DeValue::Array(items) = v.get_ref() else { return Err(expected("a list of names", v)) };
+        let mut names = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            self.spans.record(&at.index(i), None, item.span());
+            match item.get_ref() {
+                DeValue::String(s) => names.push(s.to_string()),
+                _ => return Err(expected("a name string", item)),
+            }
+        }
+        Ok(names)
+    }
+
+    /// Any value, recording the spans of its parts under `at`.
+    fn value(&mut self, v: &Val, at: &Path, strings: Strings) -> Result<Value, Problem> {
+        match v.get_ref() {
+            DeValue::String(s) => self.string(s, v.span(), strings),
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).map(Value::Int).map_err(|_| {
+                let shown = self.text.get(v.span()).unwrap_or(i.as_str());
+                Problem::new(v.span(), format!("number {shown} is out of range"))
+                    .hint(format!("numbers go from {} to {}", i64::MIN, i64::MAX))
+            }),
+            DeValue::Boolean(b) => Ok(Value::Bool(*b)),
+            DeValue::Float(_) => Err(expected("a whole number", v)),
+            DeValue::Datetime(_) => Err(expected("a string", v)),
+            DeValue::Array(items) => {
+                let mut list = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    self.spans.record(&at.index(i), None, item.span());
+                    list.push(self.value(item, &at.index(i), strings)?);
+                }
+                Ok(Value::List(list))
+            }
+            DeValue::Table(t) => {
+                let mut map = BTreeMap::new();
+                for (key, item) in entries(t) {
+                    let item_at = at.key(key_str(key));
+                    self.spans.record(&item_at, Some(key.span()), item.span());
+                    map.insert(key_str(key).to_string(), self.value(item, &item_at, strings)?);
+                }
+                Ok(Value::Map(map))
+            }
+        }
+    }
+
+    /// A string: references parsed, `${config.KEY}` substituted.
+    fn string(&self, s: &str, span: Range<usize>, strings: Strings) -> Result<Value, Problem> {
+        let parsed = Value::parse_str(s)
+            .map_err(|m| Problem::new(span.clone(), m).hint("write `$${` for a literal `${`"))?;
+        match (strings, parsed) {
+            (Strings::Plain, v @ Value::Str(_)) => Ok(v),
+            (Strings::Plain, _) => Err(Problem::new(span, "a config value cannot hold a reference")
+                .hint("config values are plain; write `$${` for a literal `${`")),
+            (Strings::Exprs, Value::Ref(r)) if r.resource == "config" => {
+                self.config_value(&r.attr, &span).cloned()
+            }
+            (Strings::Exprs, Value::Template(parts)) => {
+                let mut out: Vec<Part> = Vec::new();
+                for part in parts {
+                    let part = match part {
+                        Part::Ref(r) if r.resource == "config" => Part::Lit(self.config_text(&r.attr, &span)?),
+                        other => other,
+                    };
+                    match (out.last_mut(), part) {
+                        (Some(Part::Lit(prev)), Part::Lit(lit)) => prev.push_str(&lit),
+                        (_, part) => out.push(part),
+                    }
+                }
+                Ok(match out.as_slice() {
+                    [Part::Lit(lit)] => Value::Str(lit.clone()),
+                    _ => Value::Template(out),
+                })
+            }
+            (Strings::Exprs, v) => Ok(v),
+        }
+    }
+
+    fn config_value(&self, key: &str, span: &Range<usize>) -> Result<&Value, Problem> {
+        self.config.get(key).ok_or_else(|| {
+            let keys: Vec<&str> = self.config.keys().map(String::as_str).collect();
+            let hint = match did_you_mean(key, &keys) {
+                Some(hint) => hint,
+                None if keys.is_empty() => format!("declare it in a [config] table: `{key} = ...`"),
+                None => format!("config keys: {}", keys.join(", ")),
+            };
+            Problem::new(span.clone(), format!("unknown config key `{key}`")).hint(hint)
+        })
+    }
+
+    /// A config value as text inside a longer string.
+    fn config_text(&self, key: &str, span: &Range<usize>) -> Result<String, Problem> {
+        match self.config_value(key, span)? {
+            Value::Str(s) => Ok(s.clone()),
+            Value::Int(i) => Ok(i.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            other => Err(Problem::new(
+                span.clone(),
+                format!("`${{config.{key}}}` is {} and cannot be part of a longer string", describe(other)),
+            )
+            .hint(format!("use it alone, as the whole value: \"${{config.{key}}}\""))),
+        }
+    }
+
+    /// A `[stack]` setting: a string, possibly from config, never a reference.
+    fn plain_string(&self, v: &Val) -> Result<String, Problem> {
+        let DeValue::String(s) = v.get_ref() else { return Err(expected("a string", v)) };
+        match self.string(s, v.span(), Strings::Exprs)? {
+            Value::Str(s) => Ok(s),
+            other => Err(Problem::new(v.span(), format!("expected a plain string, found {}", describe(&other)))
+                .hint("[stack] settings cannot refer to resources")),
+        }
+    }
+}
+
+fn key_str<'a>(key: &'a Key) -> &'a str {
+    key.get_ref().as_ref()
+}
+
+/// A table's entries in the order they appear in the file.
+fn entries<'a, 'i>(t: &'a DeTable<'i>) -> Vec<(&'a Key<'i>, &'a Val<'i>)> {
+    let mut entries: Vec<_> = t.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    entries
+}
+
+fn table<'a, 'i>(v: &'a Val<'i>) -> Result<&'a DeTable<'i>, Problem> {
+    match v.get_ref() {
+        DeValue::Table(t) => Ok(t),
+        _ => Err(expected("a table", v)),
+    }
+}
+
+fn expected(what: &str, v: &Val) -> Problem {
+    let found = match v.get_ref() {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "a number",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    };
+    let problem = Problem::new(v.span(), format!("expected {what}, found {found}"));
+    match v.get_ref() {
+        DeValue::Float(_) => problem.hint("numbers in stack files are whole numbers; quote the value if it is text"),
+        DeValue::Datetime(_) => problem.hint("quote the date to make it a string"),
+        _ => problem,
+    }
+}
+
+/// An unknown key, with a suggestion or the list of the `known` ones.
+fn unknown_key(key: &Key, message: String, known: &[&str], what: &str) -> Problem {
+    let name = key_str(key);
+    Problem::new(key.span(), message)
+        .hint(did_you_mean(name, known).unwrap_or(format!("{what}: {}", known.join(", "))))
+}
+
+/// "did you mean `x`?" for the closest of `known`, when one is close enough.
+pub fn did_you_mean(word: &str, known: &[&str]) -> Option<String> {
+    known
+        .iter()
+        .map(|k| (similar::TextDiff::from_chars(word, *k).ratio(), k))
+        .filter(|(ratio, _)| *ratio >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!("did you mean `{k}`?"))
+}
+
+/// A TOML syntax error, with duplicate keys and tables said plainly.
+fn syntax_problem(text: &str, e: &toml::de::Error) -> Problem {
+    let span = e.span().unwrap_or(0..0);
+    if e.message() != "duplicate key" {
+        let problem = Problem::new(span.clone(), format!("invalid TOML: {}", e.message()));
+        return match text.get(span).filter(|_| e.message().starts_with("string values must be quoted")) {
+            Some(word) => problem.hint(format!("write \"{word}\"")),
+            None => problem,
+        };
+    }
+    let key = text.get(span.clone()).unwrap_or("").trim_matches(|c| c == '"' || c == '\'');
+    let line_start = text.get(..span.start).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+    let line = text.get(line_start..).and_then(|t| t.lines().next()).unwrap_or("").trim();
+    let header = line.strip_prefix('[').and_then(|h| h.split(']').next()).map(|h| h.trim_start_matches('['));
+    let segments: Vec<&str> =
+        header.map(|h| h.split('.').map(|s| s.trim().trim_matches(|c| c == '"' || c == '\'')).collect()).unwrap_or_default();
+    match (segments.as_slice(), header) {
+        (["resources", name], _) if *name == key => {
+            Problem::new(span, format!("duplicate resource name `{key}`"))
+                .hint(format!("[resources.{key}] is declared twice; resource names must be unique"))
+        }
+        ([.., last], Some(header)) if *last == key => {
+            Problem::new(span, format!("duplicate table [{}]", header.trim()))
+                .hint("a table can be declared only once; merge the two")
+        }
+        _ => Problem::new(span, format!("duplicate key `{key}`")).hint("a key can be set only once in a table"),
+    }
+}
