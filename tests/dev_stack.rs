@@ -1,0 +1,208 @@
+//! The dev stack end to end on the emulator, through the `infra` binary, checked
+//! through the AWS SDK: apply, a plan with no changes, in-place updates, one new
+//! rule, destroy.
+
+mod common;
+
+use std::path::Path;
+
+use aws_sdk_ec2::types::Filter;
+use common::{Emulator, dev_project, run_infra};
+
+fn edit(dir: &Path, from: &str, to: &str) {
+    let path = dir.join("stacks/dev.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "stacks/dev.toml has no {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn ok(out: (i32, String, String)) -> String {
+    assert_eq!(out.0, 0, "infra failed:\nstdout:\n{}\nstderr:\n{}", out.1, out.2);
+    out.1
+}
+
+fn stack_filter() -> Filter {
+    Filter::builder().name("tag:infra:stack").values("dev").build()
+}
+
+struct Live {
+    group_id: String,
+    rule_ids: Vec<String>,
+    ingress_ports: Vec<(i32, i32)>,
+    instance_id: String,
+    instance_type: String,
+    instance_state: String,
+    volume_id: String,
+    volume_size: i32,
+    attachment: Option<(String, String)>,
+}
+
+/// Everything tagged as the dev stack's, as AWS reports it.
+async fn live(ec2: &aws_sdk_ec2::Client) -> Live {
+    let groups = ec2.describe_security_groups().filters(stack_filter()).send().await.unwrap();
+    let [group] = groups.security_groups() else { panic!("expected one tagged group: {groups:?}") };
+    let mut ingress_ports: Vec<(i32, i32)> = group
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| {
+            assert!(p.ip_ranges().iter().all(|r| r.cidr_ip() == Some("172.31.0.0/16")), "{p:?}");
+            p.ip_ranges().iter().map(|_| (p.from_port().unwrap(), p.to_port().unwrap()))
+        })
+        .collect();
+    ingress_ports.sort();
+    let rules = ec2
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group.group_id().unwrap()).build())
+        .send()
+        .await
+        .unwrap();
+    let mut rule_ids: Vec<String> = rules
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(false))
+        .map(|r| r.security_group_rule_id().unwrap().to_string())
+        .collect();
+    rule_ids.sort();
+
+    let reservations = ec2
+        .describe_instances()
+        .filters(stack_filter())
+        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").values("stopped").build())
+        .send()
+        .await
+        .unwrap();
+    let instances: Vec<_> = reservations.reservations().iter().flat_map(|r| r.instances()).collect();
+    let [instance] = instances.as_slice() else { panic!("expected one tagged instance: {instances:?}") };
+
+    let volumes = ec2.describe_volumes().filters(stack_filter()).send().await.unwrap();
+    let data: Vec<_> = volumes
+        .volumes()
+        .iter()
+        .filter(|v| v.tags().iter().any(|t| t.key() == Some("infra:name") && t.value() == Some("data")))
+        .collect();
+    let [volume] = data.as_slice() else { panic!("expected one data volume: {volumes:?}") };
+    let attachment = volume.attachments().first().map(|a| {
+        (a.instance_id().unwrap_or_default().to_string(), a.device().unwrap_or_default().to_string())
+    });
+    Live {
+        group_id: group.group_id().unwrap().to_string(),
+        rule_ids,
+        ingress_ports,
+        instance_id: instance.instance_id().unwrap().to_string(),
+        instance_type: instance.instance_type().unwrap().as_str().to_string(),
+        instance_state: instance.state().and_then(|s| s.name()).unwrap().as_str().to_string(),
+        volume_id: volume.volume_id().unwrap().to_string(),
+        volume_size: volume.size().unwrap(),
+        attachment,
+    }
+}
+
+/// How many resources of each kind still carry the dev stack's tag.
+async fn tagged_left(ec2: &aws_sdk_ec2::Client) -> (usize, usize, usize) {
+    let groups = ec2.describe_security_groups().filters(stack_filter()).send().await.unwrap();
+    let reservations = ec2
+        .describe_instances()
+        .filters(stack_filter())
+        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build())
+        .send()
+        .await
+        .unwrap();
+    let instances = reservations.reservations().iter().map(|r| r.instances().len()).sum();
+    let volumes = ec2.describe_volumes().filters(stack_filter()).send().await.unwrap();
+    // Root volumes of terminated instances carry the tags too, until AWS deletes them.
+    let data_volumes = volumes
+        .volumes()
+        .iter()
+        .filter(|v| v.tags().iter().any(|t| t.key() == Some("infra:name") && t.value() == Some("data")))
+        .count();
+    (groups.security_groups().len(), instances, data_volumes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dev_stack_applies_updates_in_place_and_destroys_cleanly() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
+
+    let plan = ok(run_infra(&emu, dir, &["plan", "--stack", "dev"]));
+    assert!(plan.contains("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy"), "{plan}");
+    assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 2, "changes exit 2");
+
+    ok(run_infra(&emu, dir, &["apply", "--stack", "dev", "--yes"]));
+    let first = live(&ec2).await;
+    assert_eq!(first.ingress_ports, vec![(5601, 5601), (6379, 6381), (9200, 9200), (16379, 16381)]);
+    assert_eq!(first.instance_type, "t3.medium");
+    assert_eq!(first.instance_state, "running");
+    assert_eq!(first.attachment, Some((first.instance_id.clone(), "/dev/sdf".to_string())));
+
+    let again = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.0, 0, "a plan right after apply has no changes:\n{}\n{}", again.1, again.2);
+    assert!(again.1.contains("No changes."), "{}", again.1);
+
+    let outputs = ok(run_infra(&emu, dir, &["output", "--json"]));
+    let outputs: serde_json::Value = serde_json::from_str(&outputs).unwrap();
+    assert_eq!(outputs["instance_id"], first.instance_id.as_str());
+    assert_eq!(outputs["volume_id"], first.volume_id.as_str());
+    assert_eq!(outputs["security_group_id"], first.group_id.as_str());
+
+    // A bigger host and a bigger volume: both in place.
+    edit(dir, "instance_type = \"t3.medium\"", "instance_type = \"t3.large\"");
+    edit(dir, "size = 30", "size = 50");
+    let plan = ok(run_infra(&emu, dir, &["plan"]));
+    assert!(plan.contains("0 to add, 2 to change, 0 to replace, 0 to destroy"), "{plan}");
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    let bigger = live(&ec2).await;
+    assert_eq!((bigger.instance_id.as_str(), bigger.instance_type.as_str()), (first.instance_id.as_str(), "t3.large"));
+    assert_eq!(bigger.instance_state, "running");
+    assert_eq!((bigger.volume_id.as_str(), bigger.volume_size), (first.volume_id.as_str(), 50));
+
+    // One more port: exactly one rule authorised, the others untouched.
+    edit(
+        dir,
+        "  { protocol = \"tcp\", ports = 5601,",
+        "  { protocol = \"tcp\", ports = 9300, cidrs = [\"${config.vpc_cidr}\"], description = \"es transport\" },\n  { protocol = \"tcp\", ports = 5601,",
+    );
+    let plan = ok(run_infra(&emu, dir, &["plan", "--json"]));
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let sg_step = plan["steps"].as_array().unwrap().iter().find(|s| s["resource"] == "data_sg").unwrap();
+    assert_eq!(sg_step["action"], "update");
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    let more = live(&ec2).await;
+    assert_eq!(more.group_id, first.group_id);
+    assert_eq!(more.rule_ids.len(), first.rule_ids.len() + 1);
+    assert!(first.rule_ids.iter().all(|id| more.rule_ids.contains(id)), "no existing rule was touched");
+    assert!(more.ingress_ports.contains(&(9300, 9300)));
+    assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0);
+
+    ok(run_infra(&emu, dir, &["destroy", "--yes"]));
+    assert_eq!(tagged_left(&ec2).await, (0, 0, 0));
+    let state = std::fs::read_to_string(dir.join("state/dev.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["resources"], serde_json::json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_without_a_terminal_or_yes_refuses_and_changes_nothing() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let (code, _, stderr) = run_infra(&emu, project.path(), &["apply"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("pass --yes"), "{stderr}");
+    assert!(!project.path().join("state/dev.json").exists());
+    let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
+    assert_eq!(tagged_left(&ec2).await, (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_apply_while_one_holds_the_lock_fails_naming_the_holder() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let store = infra::state::Store::new(project.path().join("state"), "dev");
+    let held = store.lock("apply").unwrap();
+    let (code, _, stderr) = run_infra(&emu, project.path(), &["apply", "--yes"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("stack `dev` is locked by `infra apply`"), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", std::process::id())), "{stderr}");
+    drop(held);
+}
