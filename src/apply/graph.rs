@@ -41,7 +41,8 @@ pub struct Op {
 /// - a create or update runs after the creates and updates of what it depends on;
 /// - a delete runs after the deletes and updates of what depended on it (as state
 ///   records), so nothing is deleted while still in use;
-/// - a replacement's create runs after its delete.
+/// - a replacement's create runs after its delete, or before it for kinds that
+///   create before deleting.
 pub fn operations(plan: &Plan, state: &State) -> Vec<Op> {
     let mut ops: Vec<Op> = Vec::new();
     let mut index: BTreeMap<(&str, OpKind), usize> = BTreeMap::new();
@@ -77,7 +78,11 @@ pub fn operations(plan: &Plan, state: &State) -> Vec<Op> {
             }
         }
         if let (Some(&del), Some(&create)) = (index.get(&(name, OpKind::Delete)), index.get(&(name, OpKind::Create))) {
-            edges.push((del, create));
+            if step.kind.schema().create_before_delete {
+                edges.push((create, del));
+            } else {
+                edges.push((del, create));
+            }
         }
     }
     // Deletes wait for whatever depended on the resource, by what state recorded.

@@ -214,7 +214,10 @@ fn resolve(step: &Step, state: &State) -> Result<Props, String> {
 fn record(state: &mut State, step: &Step, op: OpKind, props: Props, observed: Option<Observed>) {
     match (op, observed) {
         (OpKind::Delete, _) => {
-            state.resources.remove(&step.name);
+            // A create-before-delete replacement has already recorded the new one.
+            if state.resources.get(&step.name).is_some_and(|r| Some(&r.id) == step.id.as_ref()) {
+                state.resources.remove(&step.name);
+            }
         }
         (_, Some(obs)) => {
             state.resources.insert(

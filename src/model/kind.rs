@@ -12,12 +12,32 @@ pub enum Kind {
     Instance,
     Volume,
     VolumeAttachment,
+    Role,
+    InstanceProfile,
+    Bucket,
+    BuildProject,
+    EbApplication,
+    EbVersion,
+    EbEnvironment,
+    Pipeline,
 }
 
 impl Kind {
     /// Every kind, in the order refresh and rendering list them.
-    pub const ALL: &'static [Kind] =
-        &[Kind::SecurityGroup, Kind::Instance, Kind::Volume, Kind::VolumeAttachment];
+    pub const ALL: &'static [Kind] = &[
+        Kind::SecurityGroup,
+        Kind::Instance,
+        Kind::Volume,
+        Kind::VolumeAttachment,
+        Kind::Role,
+        Kind::InstanceProfile,
+        Kind::Bucket,
+        Kind::BuildProject,
+        Kind::EbApplication,
+        Kind::EbVersion,
+        Kind::EbEnvironment,
+        Kind::Pipeline,
+    ];
 
     /// The kind's static schema.
     pub fn schema(self) -> &'static Schema {
@@ -26,6 +46,14 @@ impl Kind {
             Kind::Instance => &provider::instance::SCHEMA,
             Kind::Volume => &provider::volume::SCHEMA,
             Kind::VolumeAttachment => &provider::volume_attachment::SCHEMA,
+            Kind::Role => &provider::iam_role::SCHEMA,
+            Kind::InstanceProfile => &provider::iam_instance_profile::SCHEMA,
+            Kind::Bucket => &provider::s3_bucket::SCHEMA,
+            Kind::BuildProject => &provider::codebuild_project::SCHEMA,
+            Kind::EbApplication => &provider::eb_application::SCHEMA,
+            Kind::EbVersion => &provider::eb_application_version::SCHEMA,
+            Kind::EbEnvironment => &provider::eb_environment::SCHEMA,
+            Kind::Pipeline => &provider::codepipeline::SCHEMA,
         }
     }
 

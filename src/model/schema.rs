@@ -99,7 +99,26 @@ pub struct Schema {
     /// Brings a concrete property map to its canonical form, so that equal
     /// meanings compare equal (sorted sets, canonical CIDRs, flattened rules).
     pub normalize: fn(&mut Props),
+    /// Replacements create the new resource before deleting the old one (for
+    /// resources others keep using until they are pointed at the new one).
+    pub create_before_delete: bool,
+    /// Narrows what AWS reports to what the stack manages, given the recorded
+    /// properties (AWS reports every option setting; a stack declares a few).
+    pub trim_observed: Option<fn(&Props, &mut Props)>,
 }
+
+/// The defaults new schemas start from: `Schema { type_name, fields, ..BASE }`.
+pub const BASE: Schema = Schema {
+    type_name: "",
+    fields: &[],
+    outputs: &["id"],
+    taggable: false,
+    check: no_check,
+    check_update: None,
+    normalize: |_| {},
+    create_before_delete: false,
+    trim_observed: None,
+};
 
 /// A `check` that accepts everything.
 pub fn no_check(_: &Props) -> Result<(), ValidationError> {
@@ -185,6 +204,9 @@ fn normalize_ty(ty: &Ty, v: &mut Value) {
             if let Ok(j) = serde_json::from_str::<serde_json::Value>(s) {
                 *s = canonical_json(&j);
             }
+        }
+        (Ty::Json, v @ Value::Map(_)) if v.is_known() => {
+            *v = Value::Str(canonical_json(&v.to_json()));
         }
         _ => {}
     }

@@ -81,7 +81,13 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
             }
             (Some(rec), obs) => {
                 let obs = obs.and_then(Option::as_ref);
-                let live = obs.map(|o| schema.normalized(&o.props));
+                let live = obs.map(|o| {
+                    let mut live = schema.normalized(&o.props);
+                    if let Some(trim) = schema.trim_observed {
+                        trim(&rec.props, &mut live);
+                    }
+                    live
+                });
                 let mut current = rec.props.clone();
                 if let Some(live) = &live {
                     let changes = diff_props(schema, &rec.props, live, &res.ignore_changes, true);

@@ -50,6 +50,8 @@ pub static SCHEMA: Schema = Schema {
     check: no_check,
     check_update: None,
     normalize: |_| {},
+    create_before_delete: false,
+    trim_observed: None,
 };
 
 /// The error codes that mean the instance is already gone.

@@ -8,7 +8,15 @@
 //! them, and output attributes.
 
 mod ec2_common;
+pub mod codebuild_project;
+pub mod codepipeline;
+pub mod eb_application;
+pub mod eb_application_version;
+pub mod eb_environment;
+pub mod iam_instance_profile;
+pub mod iam_role;
 pub mod instance;
+pub mod s3_bucket;
 pub mod security_group;
 pub mod volume;
 pub mod volume_attachment;
@@ -130,12 +138,30 @@ impl Providers {
         by_kind.insert(Kind::Instance, Box::new(instance::Instances::new(ec2.clone(), ssm)));
         by_kind.insert(Kind::Volume, Box::new(volume::Volumes::new(ec2.clone())));
         by_kind.insert(Kind::VolumeAttachment, Box::new(volume_attachment::VolumeAttachments::new(ec2)));
+        let iam = aws_sdk_iam::Client::new(config);
+        by_kind.insert(Kind::Role, Box::new(iam_role::Roles::new(iam.clone())));
+        by_kind.insert(Kind::InstanceProfile, Box::new(iam_instance_profile::InstanceProfiles::new(iam)));
+        by_kind.insert(Kind::Bucket, Box::new(s3_bucket::Buckets::new(s3_client(config))));
+        by_kind.insert(Kind::BuildProject, Box::new(codebuild_project::BuildProjects::new(aws_sdk_codebuild::Client::new(config))));
+        let eb = aws_sdk_elasticbeanstalk::Client::new(config);
+        by_kind.insert(Kind::EbApplication, Box::new(eb_application::EbApplications::new(eb.clone())));
+        by_kind.insert(Kind::EbVersion, Box::new(eb_application_version::EbVersions::new(eb.clone())));
+        by_kind.insert(Kind::EbEnvironment, Box::new(eb_environment::EbEnvironments::new(eb)));
+        by_kind.insert(Kind::Pipeline, Box::new(codepipeline::Pipelines::new(aws_sdk_codepipeline::Client::new(config))));
         Providers { by_kind }
     }
 
     pub fn get(&self, kind: Kind) -> &dyn Provider {
         self.by_kind.get(&kind).map(|p| p.as_ref()).expect("every kind has a provider")
     }
+}
+
+/// An S3 client. Through a custom endpoint (`AWS_ENDPOINT_URL`: an emulator,
+/// MinIO, a VPC endpoint) buckets are addressed in the path, since such
+/// endpoints do not serve bucket names as host names.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+    aws_sdk_s3::Client::from_conf(s3)
 }
 
 /// Tags for a new resource: the declared ones (which the planner has already

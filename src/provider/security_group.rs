@@ -52,6 +52,8 @@ pub static SCHEMA: Schema = Schema {
     check: check_rules,
     check_update: None,
     normalize,
+    create_before_delete: false,
+    trim_observed: None,
 };
 
 fn check_rules(props: &Props) -> Result<(), ValidationError> {

@@ -37,6 +37,8 @@ pub static SCHEMA: Schema = Schema {
     check: no_check,
     check_update: Some(refuse_shrink),
     normalize: |_| {},
+    create_before_delete: false,
+    trim_observed: None,
 };
 
 /// EBS volumes can grow but never shrink.

@@ -27,6 +27,8 @@ pub static SCHEMA: Schema = Schema {
     check: no_check,
     check_update: None,
     normalize: |_| {},
+    create_before_delete: false,
+    trim_observed: None,
 };
 
 /// The error codes that mean there is nothing left to detach.
