@@ -1,0 +1,137 @@
+//! The command line on bad input: a clear message, exit 1, no change to state,
+//! and no AWS call (AWS is pointed at a closed loopback port, so any call would
+//! fail with a connection error instead of the message expected).
+
+use std::path::Path;
+use std::process::Command;
+
+/// A port nothing listens on: any AWS call would fail to connect.
+const CLOSED_ENDPOINT: &str = "http://127.0.0.1:9";
+
+fn infra(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_infra"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", CLOSED_ENDPOINT)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("infra runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn project(stacks: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    for (name, text) in stacks {
+        std::fs::write(dir.path().join(format!("stacks/{name}.toml")), text).unwrap();
+    }
+    dir
+}
+
+fn dev_toml() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/dev.toml")).unwrap()
+}
+
+#[test]
+fn every_command_rejects_a_broken_stack_file_with_its_location_and_exit_1() {
+    let broken = dev_toml().replace("size = 30", "size = \"thirty\"");
+    let dir = project(&[("dev", &broken)]);
+    for cmd in [&["plan"][..], &["apply", "--yes"], &["destroy", "--yes"], &["output"]] {
+        let (code, _, stderr) = infra(dir.path(), cmd);
+        assert_eq!(code, 1, "{cmd:?}: {stderr}");
+        assert!(stderr.contains("stacks/dev.toml:"), "{cmd:?} names the file and line: {stderr}");
+        assert!(stderr.contains("expected a whole number, found a string"), "{stderr}");
+        assert!(!stderr.contains("dispatch failure") && !stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
+    }
+    assert!(!dir.path().join("state/dev.json").exists());
+}
+
+#[test]
+fn a_corrupted_state_file_is_named_and_left_as_it_was() {
+    let dir = project(&[("dev", &dev_toml())]);
+    let state = dir.path().join("state/dev.json");
+    std::fs::write(&state, "{\"version\": 1, \"serial\": 3, \"stack\": \"dev\", \"resou").unwrap();
+    for cmd in [&["plan"][..], &["apply", "--yes"], &["destroy", "--yes"]] {
+        let (code, _, stderr) = infra(dir.path(), cmd);
+        assert_eq!(code, 1, "{cmd:?}: {stderr}");
+        assert!(stderr.contains("state/dev.json: not a valid state file"), "{stderr}");
+    }
+    let after = std::fs::read_to_string(&state).unwrap();
+    assert!(after.ends_with("\"resou"), "the state file is unchanged");
+    assert!(!dir.path().join("state/dev.lock").exists(), "the lock is released");
+}
+
+#[test]
+fn a_state_file_from_a_newer_infra_is_refused() {
+    let dir = project(&[("dev", &dev_toml())]);
+    std::fs::write(dir.path().join("state/dev.json"), r#"{"version": 7, "serial": 1, "stack": "dev"}"#).unwrap();
+    let (code, _, stderr) = infra(dir.path(), &["plan"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("state version 7 is newer than this infra understands"), "{stderr}");
+}
+
+#[test]
+fn the_stack_may_be_left_out_only_when_there_is_one() {
+    let broken = "[resources.x]\ntype = \"ec2.nothing\"\n";
+    let dir = project(&[("dev", broken), ("prod", broken)]);
+    let (code, _, stderr) = infra(dir.path(), &["plan"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("several stacks found, choose one with --stack: dev, prod"), "{stderr}");
+    let (code, _, stderr) = infra(dir.path(), &["plan", "--stack", "staging"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no stack `staging`"), "{stderr}");
+    let (code, _, stderr) = infra(dir.path(), &["plan", "--stack", "prod"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("stacks/prod.toml:2:8"), "{stderr}");
+}
+
+#[test]
+fn dash_c_runs_as_if_started_in_the_directory() {
+    let dir = project(&[("dev", "[resources.x]\ntype = \"ec2.nothing\"\n")]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = infra(elsewhere.path(), &["-C", dir.path().to_str().unwrap(), "plan"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("stacks/dev.toml:2:8"), "{stderr}");
+}
+
+#[test]
+fn a_wrong_flag_is_an_error_with_exit_1() {
+    let dir = project(&[("dev", &dev_toml())]);
+    let (code, _, stderr) = infra(dir.path(), &["plan", "--no-such-flag"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
+    let (code, _, _) = infra(dir.path(), &["apply", "--parallelism", "0", "--yes"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn help_lists_every_command_and_exits_0() {
+    let dir = project(&[]);
+    let (code, stdout, _) = infra(dir.path(), &["--help"]);
+    assert_eq!(code, 0);
+    for cmd in ["plan", "apply", "destroy", "output"] {
+        assert!(stdout.contains(cmd), "{stdout}");
+    }
+    let (code, stdout, _) = infra(dir.path(), &["plan", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("--detailed-exitcode"), "{stdout}");
+}
