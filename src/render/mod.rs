@@ -107,6 +107,25 @@ fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
     let indent = "      ";
     let forces = if c.forces_replace { paint(MAGENTA, "  # forces replacement") } else { String::new() };
     let show = |v: &Value| if c.secret { "[secret]".to_string() } else { block(v, indent, 110) };
+    let ty = step.kind.schema().field(&c.prop).map(|f| &f.ty);
+    let (sign, style) = match (&c.before, &c.after) {
+        (None, _) => ("+", GREEN),
+        (_, None) => ("-", RED),
+        _ => ("~", YELLOW),
+    };
+    let text = |v: &Option<Value>| v.as_ref().and_then(|v| long_text(ty, v));
+    if c.secret {
+        let _ = writeln!(out, "{indent}{} {:width$} = [secret]{forces}", paint(style, sign), c.prop);
+        return;
+    }
+    // Documents and multi-line strings: a unified diff.
+    if let (Some(_), _) | (_, Some(_)) = (text(&c.before), text(&c.after)) {
+        let before = text(&c.before).unwrap_or_default();
+        let after = text(&c.after).unwrap_or_default();
+        let _ = writeln!(out, "{indent}{} {}{forces}", paint(style, sign), c.prop);
+        out.push_str(&unified(&before, &after, &format!("{indent}    ")));
+        return;
+    }
     match (&c.before, &c.after) {
         (None, Some(after)) => {
             let _ = writeln!(out, "{indent}{} {:width$} = {}{forces}", paint(GREEN, "+"), c.prop, show(after));
@@ -115,12 +134,8 @@ fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
             let _ = writeln!(out, "{indent}{} {:width$} = {}{forces}", paint(RED, "-"), c.prop, show(before));
         }
         (Some(before), Some(after)) => {
-            let field = step.kind.schema().field(&c.prop);
-            let is_set = field.is_some_and(|f| matches!(f.ty, Ty::Set(_)));
-            let multiline = |v: &Value| v.as_str().is_some_and(|s| s.contains('\n'));
-            if c.secret {
-                let _ = writeln!(out, "{indent}{} {:width$} = [secret] -> [secret]{forces}", paint(YELLOW, "~"), c.prop);
-            } else if let (true, Some(b), Some(a)) = (is_set, before.as_list(), after.as_list()) {
+            let is_set = matches!(ty, Some(Ty::Set(_)));
+            if let (true, Some(b), Some(a)) = (is_set, before.as_list(), after.as_list()) {
                 let _ = writeln!(out, "{indent}{} {}{forces}", paint(YELLOW, "~"), c.prop);
                 for gone in b.iter().filter(|v| !a.contains(v)) {
                     let _ = writeln!(out, "{indent}    {} {}", paint(RED, "-"), inline(gone));
@@ -128,9 +143,6 @@ fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
                 for new in a.iter().filter(|v| !b.contains(v)) {
                     let _ = writeln!(out, "{indent}    {} {}", paint(GREEN, "+"), inline(new));
                 }
-            } else if multiline(before) || multiline(after) {
-                let _ = writeln!(out, "{indent}{} {}{forces}", paint(YELLOW, "~"), c.prop);
-                out.push_str(&unified(before.as_str().unwrap_or(""), after.as_str().unwrap_or(""), &format!("{indent}    ")));
             } else {
                 let _ = writeln!(
                     out,
@@ -143,6 +155,27 @@ fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
             }
         }
         (None, None) => {}
+    }
+}
+
+/// The text of a value best shown as lines: a multi-line string, a JSON
+/// document (pretty-printed), or a table of documents.
+fn long_text(ty: Option<&Ty>, v: &Value) -> Option<String> {
+    let pretty = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s).ok().and_then(|j| serde_json::to_string_pretty(&j).ok())
+    };
+    match (ty, v) {
+        (Some(Ty::Json), Value::Str(s)) => pretty(s).map(|p| p + "\n"),
+        (Some(Ty::Map(Ty::Json)), Value::Map(m)) => Some(
+            m.iter()
+                .map(|(k, v)| {
+                    let doc = v.as_str().and_then(pretty).unwrap_or_else(|| inline(v));
+                    format!("# {k}\n{doc}\n")
+                })
+                .collect(),
+        ),
+        (_, Value::Str(s)) if s.contains('\n') => Some(s.clone()),
+        _ => None,
     }
 }
 
