@@ -6,7 +6,8 @@ use super::schema::Schema;
 use crate::provider;
 
 /// A kind of AWS resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Kind {
     SecurityGroup,
     Instance,
@@ -70,5 +71,18 @@ impl Kind {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.type_name())
+    }
+}
+
+impl From<Kind> for &'static str {
+    fn from(k: Kind) -> Self {
+        k.type_name()
+    }
+}
+
+impl TryFrom<String> for Kind {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        Kind::from_type_name(&name).ok_or_else(|| format!("unknown resource type `{name}`"))
     }
 }

@@ -12,7 +12,8 @@ use std::fmt;
 pub type Props = BTreeMap<String, Value>;
 
 /// A property value.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Value {
     Null,
     Bool(bool),
@@ -29,14 +30,15 @@ pub enum Value {
 }
 
 /// A reference to an attribute of another resource in the same stack.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Ref {
     pub resource: String,
     pub attr: String,
 }
 
 /// A piece of a `Template`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Part {
     Lit(String),
     Ref(Ref),

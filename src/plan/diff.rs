@@ -125,7 +125,12 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
                         }
                     }
                 }
-                let changes = diff_props(schema, &current, &resolved, &res.ignore_changes, false);
+                let mut changes = diff_props(schema, &current, &resolved, &res.ignore_changes, false);
+                if let Some(d) = drift.iter().find(|d| &d.name == name) {
+                    for c in &mut changes {
+                        c.reverts_drift = d.changes.iter().any(|dc| dc.prop == c.prop && dc.before == c.after);
+                    }
+                }
                 let forced: Vec<String> =
                     changes.iter().filter(|c| c.forces_replace).map(|c| c.prop.clone()).collect();
                 step.action = if !forced.is_empty() {
@@ -188,7 +193,7 @@ fn lookup(known: &BTreeMap<&str, Known>, r: &Ref) -> Value {
 
 fn change(schema: &crate::model::schema::Schema, prop: &str, before: Option<Value>, after: Option<Value>, forces: bool) -> Change {
     let secret = schema.field(prop).is_some_and(|f| f.secret);
-    Change { prop: prop.to_string(), before, after, forces_replace: forces, secret }
+    Change { prop: prop.to_string(), before, after, forces_replace: forces, secret, reverts_drift: false }
 }
 
 /// The properties that differ between `before` and `after`. For drift

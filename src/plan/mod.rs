@@ -5,14 +5,14 @@ mod diff;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Kind, Props, Value};
 
 pub use diff::{PlanError, Refreshed, plan};
 
 /// What a step does to a resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     NoOp,
@@ -47,7 +47,7 @@ impl Action {
 }
 
 /// One property's change.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub prop: String,
     /// `None`: not set before (or the resource is new).
@@ -58,10 +58,14 @@ pub struct Change {
     pub forces_replace: bool,
     /// The property is secret: renderers show `[secret]`.
     pub secret: bool,
+    /// The change puts back what the stack declares after a change made
+    /// outside infra (drift), rather than carrying out an edit of the stack file.
+    #[serde(default)]
+    pub reverts_drift: bool,
 }
 
 /// Why a step exists beyond its property changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Not in state: new in the stack file.
@@ -75,7 +79,7 @@ pub enum Reason {
 }
 
 /// One step of a plan.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,
     pub kind: Kind,
@@ -94,7 +98,7 @@ pub struct Step {
 }
 
 /// A property that AWS holds differently from what state recorded.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     pub name: String,
     pub kind: Kind,
@@ -104,7 +108,7 @@ pub struct Drift {
 }
 
 /// A whole plan.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub stack: String,
     /// Every resource, in dependency order (deletions last, dependents first).

@@ -31,6 +31,7 @@ fn change(c: &Change) -> J {
         "before": show(&c.before),
         "after": show(&c.after),
         "forces_replace": c.forces_replace,
+        "cause": if c.reverts_drift { "drift" } else { "stack" },
     })
 }
 

@@ -105,7 +105,10 @@ fn step_text(out: &mut String, step: &Step, width: usize) {
 
 fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
     let indent = "      ";
-    let forces = if c.forces_replace { paint(MAGENTA, "  # forces replacement") } else { String::new() };
+    let mut forces = if c.forces_replace { paint(MAGENTA, "  # forces replacement") } else { String::new() };
+    if c.reverts_drift {
+        forces.push_str(&paint(YELLOW, "  # reverts drift"));
+    }
     let show = |v: &Value| if c.secret { "[secret]".to_string() } else { block(v, indent, 110) };
     let ty = step.kind.schema().field(&c.prop).map(|f| &f.ty);
     let (sign, style) = match (&c.before, &c.after) {
