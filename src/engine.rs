@@ -5,14 +5,15 @@
 //! A Rust program can declare a [`Stack`] in code and drive it through the same
 //! [`Engine`] the CLI uses (see `examples/`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 
 use crate::apply::{self, ApplyError, Options, Reporter};
-use crate::model::Stack;
-use crate::plan::{self, Plan, PlanError};
+use crate::bundle::{self, BundleError};
+use crate::model::{Kind, Stack};
+use crate::plan::{self, Drift, Plan, PlanError};
 use crate::provider::Providers;
 use crate::refresh::{self, Observation, RefreshError};
 use crate::state::{Lock, State, StateError, Store};
@@ -23,11 +24,20 @@ pub enum EngineError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
     Refresh(#[from] RefreshError),
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error(
+        "the saved plan is stale: it was made from state serial {plan_serial} (lineage {plan_lineage}), \
+         but the state is now at serial {state_serial} (lineage {state_lineage}); make a new plan"
+    )]
+    Stale { plan_serial: u64, plan_lineage: String, state_serial: u64, state_lineage: String },
+    #[error("the saved plan is for stack `{plan}`, not `{stack}`")]
+    WrongStack { plan: String, stack: String },
 }
 
 /// Loads the AWS configuration from the standard chain (environment, profile,
@@ -42,9 +52,29 @@ pub async fn aws_config(region: Option<&str>) -> SdkConfig {
     loader.load().await
 }
 
+/// What a drift check found.
+#[derive(Debug, Default)]
+pub struct DriftReport {
+    pub stack: String,
+    /// Recorded resources whose live properties differ, or that are gone.
+    pub drift: Vec<Drift>,
+    /// Resources tagged as the stack's that its state does not record:
+    /// (logical name, kind, cloud id).
+    pub unmanaged: Vec<(String, Kind, String)>,
+}
+
+impl DriftReport {
+    pub fn is_clean(&self) -> bool {
+        self.drift.is_empty() && self.unmanaged.is_empty()
+    }
+}
+
 /// One stack's state store and the AWS providers.
 pub struct Engine {
     pub store: Store,
+    /// The project directory, against which local paths in the stack (an
+    /// application version's `source_dir`) are read; `.` unless set.
+    pub base: PathBuf,
     providers: Arc<Providers>,
 }
 
@@ -60,7 +90,7 @@ pub struct Planned {
 
 impl Engine {
     pub fn new(config: &SdkConfig, state_dir: &Path, stack: &str) -> Self {
-        Engine { store: Store::new(state_dir, stack), providers: Arc::new(Providers::new(config)) }
+        Engine { store: Store::new(state_dir, stack), base: PathBuf::from("."), providers: Arc::new(Providers::new(config)) }
     }
 
     /// Takes the stack's lock for a mutating command.
@@ -72,10 +102,15 @@ impl Engine {
     /// the deletion of everything state records instead.
     pub async fn plan(&self, stack: &Stack, destroy: bool) -> Result<Planned, EngineError> {
         let mut state = self.store.load()?;
-        let target = if destroy { Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() } } else { stack.clone() };
+        let mut target = if destroy { Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() } } else { stack.clone() };
+        bundle::prepare(&mut target, &self.base)?;
         let mut observation = refresh::refresh(&self.providers, &target, &state, false).await?;
         let adopted = refresh::adopt(&mut state, &target, &mut observation);
-        let plan = plan::plan(&target, &state, &observation.resources)?;
+        let mut plan = plan::plan(&target, &state, &observation.resources)?;
+        if destroy {
+            // Every step is a deletion; "no longer in the stack" would mislead.
+            plan.steps.iter_mut().for_each(|s| s.reason = None);
+        }
         Ok(Planned { plan, state, adopted, observation })
     }
 
@@ -88,5 +123,66 @@ impl Engine {
     ) -> Result<(), EngineError> {
         apply::apply(&planned.plan, self.providers.clone(), &self.store, &mut planned.state, options, reporter).await?;
         Ok(())
+    }
+
+    /// Compares live AWS with recorded state: drifted properties, resources
+    /// deleted out of band, and tagged resources state does not know.
+    pub async fn drift(&self, stack: &Stack) -> Result<DriftReport, EngineError> {
+        let state = self.store.load()?;
+        let observation = refresh::refresh(&self.providers, stack, &state, true).await?;
+        let plan = plan::plan(stack, &state, &observation.resources)?;
+        let mut unmanaged: Vec<(String, Kind, String)> =
+            observation.unmanaged.iter().map(|(n, (k, o))| (n.clone(), *k, o.id.clone())).collect();
+        for (name, o) in &observation.adoptable {
+            if let Some(decl) = stack.resources.get(name) {
+                unmanaged.push((name.clone(), decl.kind, o.id.clone()));
+            }
+        }
+        unmanaged.sort();
+        Ok(DriftReport { stack: stack.name.clone(), drift: plan.drift, unmanaged })
+    }
+
+    /// Accepts live values into state: drifted properties take their live
+    /// values, resources deleted out of band leave state. Returns what changed
+    /// and the new state (not yet saved).
+    pub async fn refreshed_state(&self, stack: &Stack) -> Result<(Vec<Drift>, State), EngineError> {
+        let mut state = self.store.load()?;
+        let observation = refresh::refresh(&self.providers, stack, &state, false).await?;
+        let plan = plan::plan(stack, &state, &observation.resources)?;
+        for d in &plan.drift {
+            if d.deleted {
+                state.resources.remove(&d.name);
+                continue;
+            }
+            let Some(rec) = state.resources.get_mut(&d.name) else { continue };
+            for c in &d.changes {
+                if let Some(live) = &c.after {
+                    rec.props.insert(c.prop.clone(), live.clone());
+                }
+            }
+            if let Some(Some(o)) = observation.resources.get(&d.name) {
+                rec.outputs.extend(o.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        Ok((plan.drift, state))
+    }
+
+    /// Prepares a saved plan for execution: refused when state has moved on
+    /// since the plan was made.
+    pub fn load_saved(&self, stack: &Stack, plan: Plan) -> Result<Planned, EngineError> {
+        if plan.stack != stack.name {
+            return Err(EngineError::WrongStack { plan: plan.stack, stack: stack.name.clone() });
+        }
+        let state = self.store.load()?;
+        if state.serial != plan.serial || state.lineage != plan.lineage {
+            let none = || "none".to_string();
+            return Err(EngineError::Stale {
+                plan_serial: plan.serial,
+                plan_lineage: plan.lineage.clone().unwrap_or_else(none),
+                state_serial: state.serial,
+                state_lineage: state.lineage.clone().unwrap_or_else(none),
+            });
+        }
+        Ok(Planned { plan, state, adopted: Vec::new(), observation: Observation::default() })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use infra::apply::Options;
 use infra::engine::{Engine, Planned};
 
@@ -16,6 +16,10 @@ use super::progress;
 pub struct Args {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Apply exactly this saved plan (from `infra plan --out FILE`); refused
+    /// when the state has changed since it was made.
+    #[arg(value_name = "PLANFILE")]
+    pub plan: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -35,7 +39,14 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
     let _lock = engine.lock("apply")?;
-    let planned = engine.plan(&stack, false).await?;
+    let planned = match &args.plan {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let plan = infra::plan::from_saved(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            engine.load_saved(&stack, plan)?
+        }
+        None => engine.plan(&stack, false).await?,
+    };
     execute(&engine, planned, &args.run, "Apply").await
 }
 

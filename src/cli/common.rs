@@ -68,9 +68,14 @@ pub fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
 pub fn print_error(e: &anyhow::Error) {
     let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
     let mut err = anstream::stderr();
-    let _ = writeln!(err, "{red}error:{red:#} {e}");
+    let message = e.to_string();
+    let _ = writeln!(err, "{red}error:{red:#} {message}");
     for cause in e.chain().skip(1) {
-        let _ = writeln!(err, "  caused by: {cause}");
+        let cause = cause.to_string();
+        // Errors that wrap another often repeat its text; say each thing once.
+        if !message.contains(&cause) {
+            let _ = writeln!(err, "  caused by: {cause}");
+        }
     }
 }
 
@@ -84,4 +89,16 @@ pub fn print(text: &str) {
 /// Writes a JSON document on its own line.
 pub fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// How a report is printed.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// For people: aligned, coloured on a terminal.
+    #[default]
+    Text,
+    /// For programs.
+    Json,
+    /// For a pull-request comment or a CI job summary.
+    Markdown,
 }

@@ -4,9 +4,11 @@
 mod apply;
 mod common;
 mod destroy;
+mod drift;
 mod output;
 mod plan;
 mod progress;
+mod refresh;
 
 use std::process::ExitCode;
 
@@ -23,7 +25,7 @@ use clap::{Parser, Subcommand};
 /// such as a local emulator.
 ///
 /// Exit codes: 0 success (or no changes), 1 error, 2 changes present
-/// (`plan --detailed-exitcode`).
+/// (`plan --detailed-exitcode`) or drift found (`drift`).
 #[derive(Parser, Debug)]
 #[command(name = "infra", version, max_term_width = 100)]
 pub struct Cli {
@@ -41,6 +43,8 @@ pub enum Command {
     Apply(apply::Args),
     Destroy(destroy::Args),
     Output(output::Args),
+    Drift(drift::Args),
+    Refresh(refresh::Args),
 }
 
 /// What a command asks the process to exit with.
@@ -79,6 +83,8 @@ pub fn main() -> ExitCode {
             Command::Apply(args) => apply::exec(args).await,
             Command::Destroy(args) => destroy::exec(args).await,
             Command::Output(args) => output::exec(args).await,
+            Command::Drift(args) => drift::exec(args).await,
+            Command::Refresh(args) => refresh::exec(args).await,
         }
     });
     match result {

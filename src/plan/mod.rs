@@ -2,6 +2,7 @@
 //! refreshed observation) to a typed [`Plan`]. No I/O, no async, deterministic.
 
 mod diff;
+mod saved;
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Kind, Props, Value};
 
 pub use diff::{PlanError, Refreshed, plan};
+pub use saved::{from_saved, to_saved};
 
 /// What a step does to a resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

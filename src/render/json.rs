@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as J, json};
 
+use crate::engine::DriftReport;
 use crate::model::Value;
 use crate::plan::{Change, Plan, Reason};
 
@@ -74,4 +75,37 @@ pub fn plan_json(plan: &Plan) -> J {
 /// Outputs as a JSON object.
 pub fn outputs_json(outputs: &BTreeMap<String, Value>) -> J {
     J::Object(outputs.iter().map(|(k, v)| (k.clone(), value(v))).collect())
+}
+
+/// A drift report as JSON.
+pub fn drift_json(report: &DriftReport) -> J {
+    json!({
+        "format_version": FORMAT_VERSION,
+        "stack": report.stack,
+        "drifted": !report.is_clean(),
+        "drift": report.drift.iter().map(|d| json!({
+            "resource": d.name,
+            "type": d.kind.type_name(),
+            "deleted": d.deleted,
+            "changes": d.changes.iter().map(drift_change).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "unmanaged": report.unmanaged.iter().map(|(name, kind, id)| json!({
+            "resource": name, "type": kind.type_name(), "id": id,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One drifted property; for lists, also the members added and removed.
+fn drift_change(c: &Change) -> J {
+    let show = |v: &Option<Value>| match v {
+        None => J::Null,
+        Some(_) if c.secret => J::String("[secret]".into()),
+        Some(v) => value(v),
+    };
+    let mut out = json!({ "property": c.prop, "recorded": show(&c.before), "live": show(&c.after) });
+    if let (Some(Value::List(b)), Some(Value::List(a)), false) = (&c.before, &c.after, c.secret) {
+        out["added"] = J::Array(a.iter().filter(|v| !b.contains(v)).map(value).collect());
+        out["removed"] = J::Array(b.iter().filter(|v| !a.contains(v)).map(value).collect());
+    }
+    out
 }

@@ -7,6 +7,7 @@
 //! output is not a terminal or `NO_COLOR` is set.
 
 mod json;
+mod markdown;
 mod value;
 
 use std::fmt::Write;
@@ -17,7 +18,8 @@ use crate::model::Value;
 use crate::model::schema::Ty;
 use crate::plan::{Action, Change, Drift, Plan, Reason, Step};
 
-pub use json::{plan_json, outputs_json};
+pub use json::{drift_json, outputs_json, plan_json};
+pub use markdown::{drift_markdown, plan_markdown};
 pub use value::{block, inline};
 
 const GREEN: Style = AnsiColor::Green.on_default();
@@ -146,6 +148,23 @@ fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
                 for new in a.iter().filter(|v| !b.contains(v)) {
                     let _ = writeln!(out, "{indent}    {} {}", paint(GREEN, "+"), inline(new));
                 }
+            } else if let (Some(b), Some(a)) = (before.as_map(), after.as_map()) {
+                let _ = writeln!(out, "{indent}{} {}{forces}", paint(YELLOW, "~"), c.prop);
+                let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+                for k in keys {
+                    match (b.get(k), a.get(k)) {
+                        (Some(x), Some(y)) if x != y => {
+                            let _ = writeln!(out, "{indent}    {} {k} = {} -> {}", paint(YELLOW, "~"), inline(x), inline(y));
+                        }
+                        (Some(x), None) => {
+                            let _ = writeln!(out, "{indent}    {} {k} = {}", paint(RED, "-"), inline(x));
+                        }
+                        (None, Some(y)) => {
+                            let _ = writeln!(out, "{indent}    {} {k} = {}", paint(GREEN, "+"), inline(y));
+                        }
+                        _ => {}
+                    }
+                }
             } else {
                 let _ = writeln!(
                     out,
@@ -214,15 +233,54 @@ pub fn drift_text(drift: &[Drift]) -> String {
         let _ = writeln!(out, "  {} {}  {}", paint(YELLOW, "!"), paint(BOLD, &format!("{:width$}", d.name)), d.kind);
         let pwidth = d.changes.iter().map(|c| c.prop.len()).max().unwrap_or(0);
         for c in &d.changes {
-            let show = |v: &Option<Value>| match v {
-                _ if c.secret => "[secret]".to_string(),
-                Some(v) => inline(v),
-                None => "(none)".to_string(),
-            };
-            let _ = writeln!(out, "      {:pwidth$}  recorded {}, live {}", c.prop, show(&c.before), show(&c.after));
+            drift_change_text(&mut out, d.kind, c, pwidth);
         }
     }
     out
+}
+
+/// One drifted property: set members and table keys added and removed, or the
+/// recorded and live values.
+fn drift_change_text(out: &mut String, kind: crate::model::Kind, c: &Change, width: usize) {
+    let indent = "      ";
+    if c.secret {
+        let _ = writeln!(out, "{indent}{:width$}  recorded [secret], live [secret]", c.prop);
+        return;
+    }
+    let ty = kind.schema().field(&c.prop).map(|f| &f.ty);
+    match (ty, &c.before, &c.after) {
+        (Some(Ty::Set(_)), Some(Value::List(b)), Some(Value::List(a))) => {
+            let _ = writeln!(out, "{indent}{}", c.prop);
+            for gone in b.iter().filter(|v| !a.contains(v)) {
+                let _ = writeln!(out, "{indent}  {} {}  (removed outside infra)", paint(RED, "-"), inline(gone));
+            }
+            for new in a.iter().filter(|v| !b.contains(v)) {
+                let _ = writeln!(out, "{indent}  {} {}  (added outside infra)", paint(GREEN, "+"), inline(new));
+            }
+        }
+        (_, Some(Value::Map(b)), Some(Value::Map(a))) => {
+            let _ = writeln!(out, "{indent}{}", c.prop);
+            let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for k in keys {
+                match (b.get(k), a.get(k)) {
+                    (Some(x), Some(y)) if x != y => {
+                        let _ = writeln!(out, "{indent}  {} {k}: recorded {}, live {}", paint(YELLOW, "~"), inline(x), inline(y));
+                    }
+                    (Some(x), None) => {
+                        let _ = writeln!(out, "{indent}  {} {k} = {}  (removed outside infra)", paint(RED, "-"), inline(x));
+                    }
+                    (None, Some(y)) => {
+                        let _ = writeln!(out, "{indent}  {} {k} = {}  (added outside infra)", paint(GREEN, "+"), inline(y));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {
+            let show = |v: &Option<Value>| v.as_ref().map(inline).unwrap_or_else(|| "(none)".to_string());
+            let _ = writeln!(out, "{indent}{:width$}  recorded {}, live {}", c.prop, show(&c.before), show(&c.after));
+        }
+    }
 }
 
 /// Outputs as aligned `name = value` lines.
@@ -231,6 +289,22 @@ pub fn outputs_text(outputs: &std::collections::BTreeMap<String, Value>) -> Stri
     let mut out = String::new();
     for (k, v) in outputs {
         let _ = writeln!(out, "{k:width$} = {}", inline(v));
+    }
+    out
+}
+
+/// A drift report for people: drift, then unmanaged resources.
+pub fn drift_report_text(report: &crate::engine::DriftReport) -> String {
+    if report.is_clean() {
+        return format!("{} Stack `{}` matches its recorded state.\n", paint(GREEN, "No drift."), report.stack);
+    }
+    let mut out = if report.drift.is_empty() { String::new() } else { drift_text(&report.drift) };
+    if !report.unmanaged.is_empty() {
+        let _ = writeln!(out, "\n{}\n", paint(YELLOW, "Unmanaged: tagged for this stack but not in its state:"));
+        let width = report.unmanaged.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
+        for (name, kind, id) in &report.unmanaged {
+            let _ = writeln!(out, "  {} {}  {kind}  {id}", paint(YELLOW, "?"), paint(BOLD, &format!("{name:width$}")));
+        }
     }
     out
 }
