@@ -6,6 +6,7 @@
 //! writing state after every step. See ARCHITECTURE.md.
 
 pub mod apply;
+pub mod bundle;
 pub mod config;
 pub mod engine;
 pub mod model;
