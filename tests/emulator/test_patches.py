@@ -1,0 +1,523 @@
+#!/usr/bin/env python3
+"""Checks the compatibility patches in tests/emulator/patches/ through boto3, as a client of
+AWS would see them.
+
+    .venv/bin/python tests/emulator/test_patches.py [ENDPOINT]
+
+With ENDPOINT (e.g. http://127.0.0.1:4566, what tests/emulator_patches.rs passes) it uses
+that emulator; without, it starts tests/emulator/server.py on a free port and stops it at
+the end. Exits 0 when every check passes, 1 otherwise. Every test uses its own names, so
+they share one emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import traceback
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+# Never a real profile or real credentials, whatever the caller's environment holds.
+for _name in [name for name in os.environ if name.startswith("AWS_")]:
+    del os.environ[_name]
+os.environ.update(
+    {
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+
+import boto3  # noqa: E402 - after the environment is cleaned
+from botocore.exceptions import ClientError  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DOCKER = "64bit Amazon Linux 2023 v4.6.0 running Docker"
+ROLE = "arn:aws:iam::123456789012:role/codebuild"
+ENDPOINT = ""
+
+
+def client(service: str):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=boto3.session.Config(s3={"addressing_style": "path"}),
+    )
+
+
+def error_of(call, **kwargs) -> tuple[str, str]:
+    """(code, message) of the ClientError `call(**kwargs)` raises; fails if it succeeds."""
+    try:
+        call(**kwargs)
+    except ClientError as error:
+        return error.response["Error"]["Code"], error.response["Error"].get("Message", "")
+    raise AssertionError(f"{call.__name__}({kwargs}) succeeded; an error was expected")
+
+
+def describe(eb, name: str, **kwargs) -> list[dict]:
+    return eb.describe_environments(EnvironmentNames=[name], **kwargs)["Environments"]
+
+
+def status(eb, name: str) -> str:
+    (env,) = describe(eb, name)
+    return env["Status"]
+
+
+ENV_VARS = "aws:elasticbeanstalk:application:environment"
+LAUNCH = "aws:autoscaling:launchconfiguration"
+
+
+def option(namespace: str, name: str, value: str | None = None) -> dict:
+    setting = {"Namespace": namespace, "OptionName": name}
+    if value is not None:
+        setting["Value"] = value
+    return setting
+
+
+def options(settings: list[dict]) -> dict:
+    return {(o["Namespace"], o["OptionName"]): o.get("Value") for o in settings}
+
+
+def launch(eb, app: str, name: str, **kwargs) -> dict:
+    """CreateEnvironment, then the polls until it is Ready."""
+    env = eb.create_environment(
+        ApplicationName=app, EnvironmentName=name, SolutionStackName=DOCKER, **kwargs
+    )
+    for _ in range(3):
+        assert status(eb, name) == "Launching"
+    assert status(eb, name) == "Ready"
+    return env
+
+
+# Elastic Beanstalk
+
+
+def test_application_versions():
+    eb = client("elasticbeanstalk")
+    eb.create_application(ApplicationName="versions-app")
+    created = eb.create_application_version(
+        ApplicationName="versions-app",
+        VersionLabel="v1",
+        Description="first",
+        SourceBundle={"S3Bucket": "bundles", "S3Key": "v1.zip"},
+    )["ApplicationVersion"]
+    assert created["VersionLabel"] == "v1"
+    assert created["Description"] == "first"
+    assert created["SourceBundle"] == {"S3Bucket": "bundles", "S3Key": "v1.zip"}
+    assert created["Status"] == "Unprocessed"
+    assert created["ApplicationVersionArn"] == (
+        "arn:aws:elasticbeanstalk:us-east-1:123456789012:applicationversion/versions-app/v1"
+    )
+    eb.create_application_version(ApplicationName="versions-app", VersionLabel="v2")
+
+    code, message = error_of(
+        eb.create_application_version, ApplicationName="versions-app", VersionLabel="v1"
+    )
+    assert code == "InvalidParameterValue" and "v1" in message, (code, message)
+    code, _ = error_of(eb.create_application_version, ApplicationName="nope", VersionLabel="v1")
+    assert code == "InvalidParameterValue", code
+    eb.create_application_version(
+        ApplicationName="versions-auto", VersionLabel="v1", AutoCreateApplication=True
+    )
+
+    listed = eb.describe_application_versions(ApplicationName="versions-app")["ApplicationVersions"]
+    assert sorted(v["VersionLabel"] for v in listed) == ["v1", "v2"], listed
+    only = eb.describe_application_versions(ApplicationName="versions-app", VersionLabels=["v2"])
+    assert [v["VersionLabel"] for v in only["ApplicationVersions"]] == ["v2"], only
+    apps = {
+        a["ApplicationName"]: a
+        for a in eb.describe_applications(ApplicationNames=["versions-app"])["Applications"]
+    }
+    assert sorted(apps["versions-app"]["Versions"]) == ["v1", "v2"], apps
+
+    eb.delete_application_version(ApplicationName="versions-app", VersionLabel="v2")
+    listed = eb.describe_application_versions(ApplicationName="versions-app")["ApplicationVersions"]
+    assert [v["VersionLabel"] for v in listed] == ["v1"], listed
+    code, _ = error_of(
+        eb.delete_application_version, ApplicationName="versions-app", VersionLabel="v2"
+    )
+    assert code == "InvalidParameterValue", code
+
+
+def test_delete_application_version_deletes_the_source_bundle_on_request():
+    eb, s3 = client("elasticbeanstalk"), client("s3")
+    s3.create_bucket(Bucket="eb-bundles")
+    s3.put_object(Bucket="eb-bundles", Key="keep.zip", Body=b"zip")
+    s3.put_object(Bucket="eb-bundles", Key="drop.zip", Body=b"zip")
+    eb.create_application(ApplicationName="bundle-app")
+    for label in ("keep", "drop"):
+        eb.create_application_version(
+            ApplicationName="bundle-app",
+            VersionLabel=label,
+            SourceBundle={"S3Bucket": "eb-bundles", "S3Key": f"{label}.zip"},
+        )
+    eb.delete_application_version(ApplicationName="bundle-app", VersionLabel="keep")
+    eb.delete_application_version(
+        ApplicationName="bundle-app", VersionLabel="drop", DeleteSourceBundle=True
+    )
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="eb-bundles").get("Contents", [])]
+    assert keys == ["keep.zip"], keys
+
+
+def test_create_environment_keeps_what_it_was_given():
+    eb = client("elasticbeanstalk")
+    eb.create_application(ApplicationName="create-app")
+    eb.create_application_version(ApplicationName="create-app", VersionLabel="v1")
+    env = eb.create_environment(
+        ApplicationName="create-app",
+        EnvironmentName="create-env",
+        SolutionStackName=DOCKER,
+        VersionLabel="v1",
+        Description="the dev stack",
+        Tags=[{"Key": "infra:stack", "Value": "dev"}],
+        OptionSettings=[
+            option(LAUNCH, "InstanceType", "t3.medium"),
+            option(ENV_VARS, "A", "1"),
+        ],
+    )
+    assert env["Status"] == "Launching" and env["Health"] == "Grey", env
+    assert env["EnvironmentId"].startswith("e-") and len(env["EnvironmentId"]) == 12, env
+    assert env["SolutionStackName"] == DOCKER, env
+    assert env["VersionLabel"] == "v1" and env["Description"] == "the dev stack", env
+    assert env["CNAME"].endswith(".us-east-1.elasticbeanstalk.com"), env
+    assert "PlatformArn" not in env, env
+
+    tags = eb.list_tags_for_resource(ResourceArn=env["EnvironmentArn"])["ResourceTags"]
+    assert tags == [{"Key": "infra:stack", "Value": "dev"}], tags
+
+    settings = eb.describe_configuration_settings(
+        ApplicationName="create-app", EnvironmentName="create-env"
+    )["ConfigurationSettings"]
+    assert [s["DeploymentStatus"] for s in settings] == ["deployed"], settings
+    assert settings[0]["SolutionStackName"] == DOCKER, settings
+    assert options(settings[0]["OptionSettings"]) == {
+        (LAUNCH, "InstanceType"): "t3.medium",
+        (ENV_VARS, "A"): "1",
+    }, settings
+
+    # Names are unique in the region, not only in the application.
+    eb.create_application(ApplicationName="create-other")
+    code, _ = error_of(
+        eb.create_environment,
+        ApplicationName="create-other",
+        EnvironmentName="create-env",
+        SolutionStackName=DOCKER,
+    )
+    assert code == "InvalidParameterValue", code
+    code, _ = error_of(
+        eb.create_environment,
+        ApplicationName="nope",
+        EnvironmentName="nope-env",
+        SolutionStackName=DOCKER,
+    )
+    assert code == "InvalidParameterValue", code
+
+
+def test_environment_lifecycle_counts_polls():
+    eb = client("elasticbeanstalk")
+    eb.create_application(ApplicationName="life-app")
+    eb.create_application_version(ApplicationName="life-app", VersionLabel="v1")
+    for name in ("life-env", "life-other"):
+        eb.create_environment(
+            ApplicationName="life-app", EnvironmentName=name, SolutionStackName=DOCKER
+        )
+
+    for poll in range(3):
+        (env,) = describe(eb, "life-env")
+        assert (env["Status"], env["Health"]) == ("Launching", "Grey"), (poll, env)
+        code, message = error_of(eb.update_environment, EnvironmentName="life-env", Description="x")
+        assert code == "InvalidParameterValue", code
+        assert message == (
+            "Environment named life-env is in an invalid state for this operation. Must be Ready."
+        ), message
+        code, _ = error_of(eb.terminate_environment, EnvironmentName="life-env")
+        assert code == "InvalidParameterValue", code
+    (env,) = describe(eb, "life-env")
+    assert (env["Status"], env["Health"]) == ("Ready", "Green"), env
+    assert env["AbortableOperationInProgress"] is False, env
+    # Polls of one environment do not move another.
+    assert status(eb, "life-other") == "Launching"
+    # Filters.
+    by_id = eb.describe_environments(EnvironmentIds=[env["EnvironmentId"]])["Environments"]
+    assert [e["EnvironmentName"] for e in by_id] == ["life-env"], by_id
+    by_app = eb.describe_environments(ApplicationName="life-app")["Environments"]
+    assert sorted(e["EnvironmentName"] for e in by_app) == ["life-env", "life-other"], by_app
+
+    updated = eb.update_environment(EnvironmentName="life-env", VersionLabel="v1")
+    assert updated["Status"] == "Updating" and updated["VersionLabel"] == "v1", updated
+    for _ in range(3):
+        (env,) = describe(eb, "life-env")
+        assert env["Status"] == "Updating" and env["AbortableOperationInProgress"] is True, env
+    assert status(eb, "life-env") == "Ready"
+
+
+def test_update_environment():
+    eb = client("elasticbeanstalk")
+    eb.create_application(ApplicationName="update-app")
+    eb.create_application_version(ApplicationName="update-app", VersionLabel="v1")
+    eb.create_application_version(ApplicationName="update-app", VersionLabel="v2")
+    launch(
+        eb,
+        "update-app",
+        "update-env",
+        VersionLabel="v1",
+        OptionSettings=[option(ENV_VARS, "A", "1"), option(ENV_VARS, "B", "2")],
+    )
+    code, _ = error_of(
+        eb.update_environment,
+        EnvironmentName="update-env",
+        VersionLabel="v2",
+        OptionSettings=[option("aws:ec2:instances", "InstanceTypes", "t3.small")],
+    )
+    assert code == "InvalidParameterCombination", code
+    code, _ = error_of(eb.update_environment, EnvironmentName="update-env", VersionLabel="v9")
+    assert code == "InvalidParameterValue", code
+    code, message = error_of(eb.update_environment, EnvironmentName="nope-env", Description="x")
+    assert code == "InvalidParameterValue" and "nope-env" in message, (code, message)
+    code, _ = error_of(eb.update_environment, Description="x")
+    assert code == "MissingRequiredParameter", code
+
+    updated = eb.update_environment(
+        EnvironmentName="update-env",
+        Description="new description",
+        OptionSettings=[option(ENV_VARS, "A", "10"), option(LAUNCH, "InstanceType", "t3.medium")],
+        OptionsToRemove=[option(ENV_VARS, "B")],
+    )
+    assert updated["Status"] == "Updating" and updated["Description"] == "new description", updated
+    new = {(ENV_VARS, "A"): "10", (LAUNCH, "InstanceType"): "t3.medium"}
+    # While it deploys: the deployed configuration and the pending draft.
+    settings = eb.describe_configuration_settings(
+        ApplicationName="update-app", EnvironmentName="update-env"
+    )["ConfigurationSettings"]
+    by_status = {s["DeploymentStatus"]: options(s["OptionSettings"]) for s in settings}
+    assert by_status == {
+        "deployed": {(ENV_VARS, "A"): "1", (ENV_VARS, "B"): "2"},
+        "pending": new,
+    }, settings
+    for _ in range(3):
+        assert status(eb, "update-env") == "Updating"
+    assert status(eb, "update-env") == "Ready"
+    settings = eb.describe_configuration_settings(
+        ApplicationName="update-app", EnvironmentName="update-env"
+    )["ConfigurationSettings"]
+    assert [(s["DeploymentStatus"], options(s["OptionSettings"])) for s in settings] == [
+        ("deployed", new)
+    ], settings
+    assert settings[0]["Description"] == "new description", settings
+
+    eb.update_environment(EnvironmentName="update-env", VersionLabel="v2")
+    (env,) = describe(eb, "update-env")
+    assert env["VersionLabel"] == "v2", env
+
+    code, _ = error_of(
+        eb.describe_configuration_settings, ApplicationName="update-app", EnvironmentName="nope-env"
+    )
+    assert code == "InvalidParameterValue", code
+    code, _ = error_of(eb.describe_configuration_settings, ApplicationName="update-app")
+    assert code == "MissingRequiredParameter", code
+
+
+def test_terminate_environment_and_delete_application():
+    eb = client("elasticbeanstalk")
+    eb.create_application(ApplicationName="term-app")
+    eb.create_application_version(ApplicationName="term-app", VersionLabel="v1")
+    launch(eb, "term-app", "term-env", VersionLabel="v1")
+
+    code, _ = error_of(eb.delete_application_version, ApplicationName="term-app", VersionLabel="v1")
+    assert code == "InvalidParameterValue", code
+    code, _ = error_of(eb.delete_application, ApplicationName="term-app")
+    assert code == "InvalidParameterValue", code
+
+    terminated = eb.terminate_environment(EnvironmentName="term-env")
+    assert terminated["Status"] == "Terminating", terminated
+    code, _ = error_of(eb.delete_application, ApplicationName="term-app")
+    assert code == "OperationInProgressFailure", code
+    for _ in range(3):
+        assert status(eb, "term-env") == "Terminating"
+    assert status(eb, "term-env") == "Terminated"
+    assert describe(eb, "term-env") == []
+    deleted = describe(eb, "term-env", IncludeDeleted=True)
+    assert [e["Status"] for e in deleted] == ["Terminated"], deleted
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    assert describe(eb, "term-env", IncludeDeleted=True, IncludedDeletedBackTo=later) == []
+
+    # The name is free again; the version and the application can go.
+    launch(eb, "term-app", "term-env")
+    eb.delete_application_version(ApplicationName="term-app", VersionLabel="v1")
+    eb.delete_application(ApplicationName="term-app", TerminateEnvByForce=True)
+    assert eb.describe_applications(ApplicationNames=["term-app"])["Applications"] == []
+    assert describe(eb, "term-env") == []
+    deleted = describe(eb, "term-env", IncludeDeleted=True)
+    assert [(e["ApplicationName"], e["Status"]) for e in deleted] == [("term-app", "Terminated")] * 2
+
+
+def test_describe_events():
+    eb = client("elasticbeanstalk")
+    eb.create_application(ApplicationName="events-app")
+    before = datetime.now(timezone.utc) - timedelta(seconds=1)
+    env = launch(eb, "events-app", "events-env")
+    eb.update_environment(EnvironmentName="events-env", Description="x")
+    for _ in range(4):
+        status(eb, "events-env")
+    eb.terminate_environment(EnvironmentName="events-env")
+    for _ in range(4):
+        describe(eb, "events-env")
+    launch(eb, "events-app", "events-other")
+
+    events = eb.describe_events(EnvironmentName="events-env")["Events"]
+    assert [e["Message"] for e in events] == [
+        "terminateEnvironment completed successfully.",
+        "terminateEnvironment is starting.",
+        "Environment update completed successfully.",
+        "Environment update is starting.",
+        "Successfully launched environment: events-env",
+        "createEnvironment is starting.",
+    ], events
+    assert all(e["Severity"] == "INFO" and e["ApplicationName"] == "events-app" for e in events)
+    dates = [e["EventDate"] for e in events]
+    assert dates == sorted(dates, reverse=True), dates
+    by_id = eb.describe_events(EnvironmentId=env["EnvironmentId"])["Events"]
+    assert by_id == events, by_id
+    app_events = eb.describe_events(ApplicationName="events-app")["Events"]
+    assert len(app_events) == 8 and app_events[0]["EnvironmentName"] == "events-other", app_events
+    assert len(eb.describe_events(ApplicationName="events-app", MaxRecords=3)["Events"]) == 3
+    assert len(eb.describe_events(EnvironmentName="events-env", StartTime=before)["Events"]) == 6
+    future = datetime.now(timezone.utc) + timedelta(hours=1)
+    assert eb.describe_events(EnvironmentName="events-env", StartTime=future)["Events"] == []
+    assert eb.describe_events(EnvironmentName="events-env", EndTime=before)["Events"] == []
+    assert eb.describe_events(EnvironmentName="events-env", Severity="WARN")["Events"] == []
+
+
+# CodeBuild
+
+
+def project_args(name: str, **overrides) -> dict:
+    args = {
+        "name": name,
+        "source": {"type": "CODEPIPELINE", "buildspec": "version: 0.2\nphases: {}\n"},
+        "artifacts": {"type": "CODEPIPELINE"},
+        "environment": {
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+            "privilegedMode": True,
+            "environmentVariables": [{"name": "STAGE", "value": "dev", "type": "PLAINTEXT"}],
+        },
+        "serviceRole": ROLE,
+        "tags": [{"key": "infra:stack", "value": "dev"}],
+    }
+    args.update(overrides)
+    return args
+
+
+def test_codebuild_create_project_for_codepipeline_needs_no_location():
+    cb = client("codebuild")
+    cb.create_project(**project_args("pipeline-build"))
+    (project,) = cb.batch_get_projects(names=["pipeline-build"])["projects"]
+    assert project["source"] == {"type": "CODEPIPELINE", "buildspec": "version: 0.2\nphases: {}\n"}
+    assert project["artifacts"] == {"type": "CODEPIPELINE"}, project
+    assert project["environment"]["image"] == "aws/codebuild/standard:7.0", project
+    assert project["environment"]["computeType"] == "BUILD_GENERAL1_SMALL", project
+    assert project["environment"]["privilegedMode"] is True, project
+    assert project["environment"]["environmentVariables"] == [
+        {"name": "STAGE", "value": "dev", "type": "PLAINTEXT"}
+    ], project
+    assert project["serviceRole"] == ROLE, project
+    assert project["tags"] == [{"key": "infra:stack", "value": "dev"}], project
+
+    cb.create_project(
+        **project_args(
+            "nosource-build",
+            source={"type": "NO_SOURCE", "buildspec": "x"},
+            artifacts={"type": "NO_ARTIFACTS"},
+        )
+    )
+    # An S3 artifact still needs its bucket.
+    code, _ = error_of(cb.create_project, **project_args("s3-build", artifacts={"type": "S3"}))
+    assert code == "InvalidInputException", code
+
+
+def test_codebuild_update_project():
+    cb = client("codebuild")
+    cb.create_project(**project_args("update-build"))
+    (before,) = cb.batch_get_projects(names=["update-build"])["projects"]
+    time.sleep(0.01)
+    environment = {
+        "type": "LINUX_CONTAINER",
+        "image": "aws/codebuild/standard:8.0",
+        "computeType": "BUILD_GENERAL1_MEDIUM",
+        "privilegedMode": False,
+        "environmentVariables": [{"name": "STAGE", "value": "prod", "type": "PLAINTEXT"}],
+    }
+    updated = cb.update_project(
+        name="update-build",
+        description="builds the image",
+        environment=environment,
+        source={"type": "CODEPIPELINE", "buildspec": "version: 0.2\n"},
+        tags=[{"key": "infra:stack", "value": "prod"}],
+        badgeEnabled=True,
+    )["project"]
+    assert updated["environment"] == environment, updated
+    assert updated["description"] == "builds the image", updated
+    assert updated["badge"]["badgeEnabled"] is True, updated
+    assert updated["lastModified"] >= before["created"], updated
+    (after,) = cb.batch_get_projects(names=["update-build"])["projects"]
+    assert after["environment"] == environment, after
+    assert after["source"]["buildspec"] == "version: 0.2\n", after
+    assert after["tags"] == [{"key": "infra:stack", "value": "prod"}], after
+    assert after["serviceRole"] == ROLE and after["artifacts"] == {"type": "CODEPIPELINE"}, after
+
+    code, _ = error_of(cb.update_project, name="missing-build", description="x")
+    assert code == "ResourceNotFoundException", code
+    code, _ = error_of(cb.update_project, name="update-build", artifacts={"type": "S3"})
+    assert code == "InvalidInputException", code
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "server.py"), "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = server.stdout.readline().strip()
+    if not line.startswith("INFRA_EMULATOR_PORT="):
+        server.kill()
+        sys.exit(f"the emulator did not start (its first line: {line!r})")
+    return server, f"http://127.0.0.1:{line.split('=', 1)[1]}"
+
+
+def main() -> int:
+    global ENDPOINT
+    server = None
+    if len(sys.argv) > 1:
+        ENDPOINT = sys.argv[1]
+    else:
+        server, ENDPOINT = start_server()
+    tests = [(name, f) for name, f in globals().items() if name.startswith("test_") and callable(f)]
+    failed = []
+    try:
+        for name, test in tests:
+            try:
+                test()
+            except Exception:  # noqa: BLE001 - report every failing test, then fail
+                failed.append(name)
+                print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+            else:
+                print(f"ok   {name}", flush=True)
+    finally:
+        if server is not None:
+            server.stdin.close()
+            server.wait(timeout=30)
+    print(f"{len(tests) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
