@@ -54,6 +54,9 @@ def isolate_from_real_aws() -> None:
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            # AWS accounts come with the AWS-managed IAM policies
+            # (arn:aws:iam::aws:policy/...); moto loads them only when asked.
+            "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
         }
     )
 
