@@ -1,18 +1,188 @@
-//! `s3.bucket`: an S3 bucket: versioning, default encryption, public access blocked.
+//! `s3.bucket`: an S3 bucket with versioning, default encryption, public access
+//! blocked, and tags.
 //!
-//! (Not yet implemented: the schema and provider are filled in next.)
+//! S3 has no batched read of bucket settings. `read_many` lists the buckets once
+//! (`ListBuckets`, one call per page) to learn which exist, then reads each
+//! existing one with four calls run concurrently (`GetBucketVersioning`,
+//! `GetBucketEncryption`, `GetPublicAccessBlock`, `GetBucketTagging`): a read
+//! costs 1 + 4 × buckets calls. `find_tagged` reads the tags of every bucket of
+//! the account (one call each), then the settings of those the stack owns; it
+//! only runs when a declared bucket is missing from state.
+//!
+//! `force_destroy` is local: it is never sent to or read from AWS, and only
+//! decides whether `delete` may empty a bucket that still holds objects.
+//!
+//! The bucket name is its id. Without a declared `bucket` it is
+//! `<stack>-<resource>-<8 random hex digits>`, lowercased, with `_` as `-`, at
+//! most 63 characters; a retried create therefore makes a new name, and the
+//! ownership tags are what find the first one.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
+};
+use aws_smithy_types::error::operation::BuildError;
+use futures::{StreamExt, TryStreamExt};
 
-use super::{Ctx, Observed, Provider, ProviderError};
-use crate::model::schema::{BASE, Schema};
-use crate::model::{Kind, Props};
+use super::ec2_common::{ok_if_gone, put};
+use super::iam_role::{owned_by, owned_name};
+use super::wait::{self, Backoff};
+use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
+use crate::model::schema::{BASE, Default, Field, Schema, Ty};
+use crate::model::{Kind, Path, Props, ValidationError, Value};
 
-pub static SCHEMA: Schema = Schema { type_name: "s3.bucket", ..BASE };
+pub static SCHEMA: Schema = Schema {
+    type_name: "s3.bucket",
+    fields: &[
+        Field::new("bucket", Ty::Str, "the bucket name; defaults to <stack>-<resource>-<random>").force_new(),
+        Field::new("versioning", Ty::Bool, "keep every version of every object").default(Default::Bool(true)),
+        Field::new("encryption", Ty::Enum(&["AES256", "aws:kms"]), "default encryption: S3-managed keys or KMS")
+            .default(Default::Str("AES256")),
+        Field::new("block_public_access", Ty::Bool, "turn on all four public access block settings")
+            .default(Default::Bool(true)),
+        Field::new(
+            "force_destroy",
+            Ty::Bool,
+            "let delete remove every object version first; otherwise a bucket with objects is not deleted",
+        )
+        .default(Default::Bool(false)),
+        Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
+    ],
+    outputs: &["id", "arn", "bucket"],
+    taggable: true,
+    check: check_name,
+    ..BASE
+};
 
-/// The `s3.bucket` provider.
+/// S3's longest bucket name.
+const MAX_NAME: usize = 63;
+
+/// How many buckets are read at once.
+const CONCURRENT_READS: usize = 8;
+
+/// The most keys one DeleteObjects call takes.
+const DELETE_BATCH: usize = 1000;
+
+const NO_SUCH_BUCKET: &str = "NoSuchBucket";
+
+/// A declared bucket name follows S3's rules for general purpose buckets.
+fn check_name(props: &Props) -> Result<(), ValidationError> {
+    let Some(name) = props.get("bucket").and_then(Value::as_str) else { return Ok(()) };
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !(3..=MAX_NAME).contains(&name.len())
+        || !name.chars().all(allowed)
+        || !edge(name.chars().next())
+        || !edge(name.chars().last())
+    {
+        return Err(ValidationError::new(Path::root().key("bucket"), format!("invalid bucket name {name:?}"))
+            .hint("use 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit"));
+    }
+    Ok(())
+}
+
+/// `<stack>-<resource>-<8 random hex digits>`, as S3 allows it.
+fn default_name(ctx: &Ctx) -> String {
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let prefix: String = format!("{}-{}", ctx.stack, ctx.name)
+        .to_lowercase()
+        .replace('_', "-")
+        .chars()
+        .take(MAX_NAME - suffix.len() - 1)
+        .collect();
+    format!("{prefix}-{suffix}")
+}
+
+fn built<T>(r: Result<T, BuildError>) -> Result<T, ProviderError> {
+    r.map_err(|e| ProviderError::Invalid(e.to_string()))
+}
+
+/// The result of a read that S3 answers with `absent_code` when the setting was
+/// never made: `Ok(None)` then.
+fn unless_absent<T>(r: Result<T, ProviderError>, absent_code: &str) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code() == Some(absent_code) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// One bucket's settings and tags, or `None` when the bucket is gone. (Owned
+/// arguments, so that concurrent reads borrow nothing.)
+async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Observed>, ProviderError> {
+    let (versioning, encryption, public_access, tags) = tokio::join!(
+        s3.get_bucket_versioning().bucket(&name).send(),
+        s3.get_bucket_encryption().bucket(&name).send(),
+        s3.get_public_access_block().bucket(&name).send(),
+        s3.get_bucket_tagging().bucket(&name).send(),
+    );
+    let versioning = versioning.map_err(|e| aws_error("GetBucketVersioning", e));
+    let encryption = encryption.map_err(|e| aws_error("GetBucketEncryption", e));
+    let public_access = public_access.map_err(|e| aws_error("GetPublicAccessBlock", e));
+    let tags = tags.map_err(|e| aws_error("GetBucketTagging", e));
+    // Deleted since it was listed.
+    let codes =
+        [versioning.as_ref().err(), encryption.as_ref().err(), public_access.as_ref().err(), tags.as_ref().err()];
+    if codes.iter().flatten().any(|e| e.code() == Some(NO_SUCH_BUCKET)) {
+        return Ok(None);
+    }
+    let versioning = versioning?;
+    let encryption = unless_absent(encryption, "ServerSideEncryptionConfigurationNotFoundError")?;
+    let public_access = unless_absent(public_access, "NoSuchPublicAccessBlockConfiguration")?;
+    let tags = unless_absent(tags, "NoSuchTagSet")?;
+
+    let mut props = Props::new();
+    props.insert("bucket".into(), Value::from(name.as_str()));
+    props.insert("versioning".into(), Value::Bool(versioning.status() == Some(&BucketVersioningStatus::Enabled)));
+    let algorithm = encryption.as_ref().and_then(|e| {
+        let rule = e.server_side_encryption_configuration()?.rules().first()?;
+        Some(rule.apply_server_side_encryption_by_default()?.sse_algorithm().as_str())
+    });
+    put(&mut props, "encryption", algorithm);
+    // Fully blocked only when all four settings are on; anything less reads as false.
+    let blocked = public_access.as_ref().and_then(|p| p.public_access_block_configuration()).is_some_and(|c| {
+        [c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]
+            .iter()
+            .all(|s| *s == Some(true))
+    });
+    props.insert("block_public_access".into(), Value::Bool(blocked));
+    let tag_set = tags.as_ref().map(|t| t.tag_set()).unwrap_or_default();
+    props.insert("tags".into(), tags_value(tag_set));
+
+    let mut outputs = Props::new();
+    outputs.insert("id".into(), Value::from(name.as_str()));
+    outputs.insert("bucket".into(), Value::from(name.as_str()));
+    outputs.insert("arn".into(), Value::from(format!("arn:aws:s3:::{name}")));
+    Ok(Some(Observed { id: name, props, outputs }))
+}
+
+/// A bucket's tags, or `None` when the bucket is gone.
+async fn read_tags(s3: aws_sdk_s3::Client, name: String) -> Result<Option<(String, Value)>, ProviderError> {
+    match s3.get_bucket_tagging().bucket(&name).send().await.map_err(|e| aws_error("GetBucketTagging", e)) {
+        Ok(out) => Ok(Some((name, tags_value(out.tag_set())))),
+        Err(e) if e.code() == Some("NoSuchTagSet") => Ok(Some((name, Value::Map(BTreeMap::new())))),
+        Err(e) if e.code() == Some(NO_SUCH_BUCKET) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn tags_value(tags: &[Tag]) -> Value {
+    Value::Map(tags.iter().map(|t| (t.key().to_string(), Value::from(t.value()))).collect())
+}
+
+/// Runs `reads` at most [`CONCURRENT_READS`] at a time; keeps what they found.
+async fn concurrently<T>(
+    reads: Vec<impl Future<Output = Result<Option<T>, ProviderError>>>,
+) -> Result<Vec<T>, ProviderError> {
+    let found: Vec<Option<T>> = futures::stream::iter(reads).buffer_unordered(CONCURRENT_READS).try_collect().await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// S3 buckets.
 pub struct Buckets {
     client: aws_sdk_s3::Client,
 }
@@ -21,10 +191,159 @@ impl Buckets {
     pub fn new(client: aws_sdk_s3::Client) -> Self {
         Buckets { client }
     }
+
+    /// The names of every bucket of the account, all pages.
+    async fn list_names(&self) -> Result<Vec<String>, ProviderError> {
+        let mut pages = self.client.list_buckets().into_paginator().send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.try_next().await.map_err(|e| aws_error("ListBuckets", e))? {
+            names.extend(page.buckets().iter().filter_map(|b| b.name()).map(str::to_string));
+        }
+        Ok(names)
+    }
+
+    async fn read_one(&self, name: &str) -> Result<Option<Observed>, ProviderError> {
+        read_bucket(self.client.clone(), name.to_string()).await
+    }
+
+    fn region(&self) -> Option<String> {
+        self.client.config().region().map(|r| r.to_string())
+    }
+
+    async fn create_bucket(&self, name: &str) -> Result<(), ProviderError> {
+        // us-east-1 is the default location and refuses to be named as a constraint.
+        let location = self.region().filter(|r| r != "us-east-1").map(|r| {
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(r.as_str())).build()
+        });
+        let call = self.client.create_bucket().bucket(name).set_create_bucket_configuration(location);
+        call.send().await.map_err(|e| aws_error("CreateBucket", e))?;
+        Ok(())
+    }
+
+    /// Whether the bucket can be seen yet (S3 may take a moment after a create).
+    async fn exists(&self, name: &str) -> Result<Option<()>, ProviderError> {
+        match self.client.head_bucket().bucket(name).send().await.map_err(|e| aws_error("HeadBucket", e)) {
+            Ok(_) => Ok(Some(())),
+            Err(e) if matches!(e.code(), Some("NotFound" | NO_SUCH_BUCKET)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_versioning(&self, name: &str, enabled: bool) -> Result<(), ProviderError> {
+        let status = if enabled { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+        let config = VersioningConfiguration::builder().status(status).build();
+        let call = self.client.put_bucket_versioning().bucket(name).versioning_configuration(config);
+        call.send().await.map_err(|e| aws_error("PutBucketVersioning", e))?;
+        Ok(())
+    }
+
+    async fn put_encryption(&self, name: &str, algorithm: &str) -> Result<(), ProviderError> {
+        let default = built(
+            ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::from(algorithm)).build(),
+        )?;
+        let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build();
+        let config = built(ServerSideEncryptionConfiguration::builder().rules(rule).build())?;
+        let call = self.client.put_bucket_encryption().bucket(name).server_side_encryption_configuration(config);
+        call.send().await.map_err(|e| aws_error("PutBucketEncryption", e))?;
+        Ok(())
+    }
+
+    async fn put_public_access_block(&self, name: &str, blocked: bool) -> Result<(), ProviderError> {
+        let config = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(blocked)
+            .ignore_public_acls(blocked)
+            .block_public_policy(blocked)
+            .restrict_public_buckets(blocked)
+            .build();
+        let call = self.client.put_public_access_block().bucket(name).public_access_block_configuration(config);
+        call.send().await.map_err(|e| aws_error("PutPublicAccessBlock", e))?;
+        Ok(())
+    }
+
+    /// Replaces the bucket's tag set (S3 has no per-tag calls); removes it when empty.
+    async fn put_tags(&self, name: &str, tags: &[(String, String)]) -> Result<(), ProviderError> {
+        if tags.is_empty() {
+            let call = self.client.delete_bucket_tagging().bucket(name);
+            call.send().await.map_err(|e| aws_error("DeleteBucketTagging", e))?;
+            return Ok(());
+        }
+        let tag_set =
+            tags.iter().map(|(k, v)| built(Tag::builder().key(k).value(v).build())).collect::<Result<_, _>>()?;
+        let tagging = built(Tagging::builder().set_tag_set(Some(tag_set)).build())?;
+        let call = self.client.put_bucket_tagging().bucket(name).tagging(tagging);
+        call.send().await.map_err(|e| aws_error("PutBucketTagging", e))?;
+        Ok(())
+    }
+
+    /// The first page (up to 1000) of the bucket's object versions and delete markers.
+    async fn some_versions(&self, name: &str) -> Result<Vec<ObjectIdentifier>, ProviderError> {
+        let out = self
+            .client
+            .list_object_versions()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListObjectVersions", e))?;
+        let versions = out.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = out.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+        versions
+            .chain(markers)
+            .filter_map(|(key, version)| Some((key?, version)))
+            .map(|(key, version)| {
+                built(ObjectIdentifier::builder().key(key).set_version_id(version.map(str::to_string)).build())
+            })
+            .collect()
+    }
+
+    /// Deletes the given object versions, [`DELETE_BATCH`] per call.
+    async fn delete_versions(&self, name: &str, versions: Vec<ObjectIdentifier>) -> Result<(), ProviderError> {
+        for batch in versions.chunks(DELETE_BATCH) {
+            let delete = built(Delete::builder().set_objects(Some(batch.to_vec())).quiet(true).build())?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(name)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| aws_error("DeleteObjects", e))?;
+            if let Some(err) = out.errors().first() {
+                return Err(ProviderError::Aws {
+                    op: "DeleteObjects",
+                    code: err.code().unwrap_or("Unknown").to_string(),
+                    message: format!("{}: {}", err.key().unwrap_or_default(), err.message().unwrap_or_default()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Empties the bucket when `force_destroy` allows it (refuses otherwise), then deletes it.
+    async fn try_delete(&self, ctx: &Ctx, name: &str, force_destroy: bool) -> Result<(), ProviderError> {
+        let mut versions = self.some_versions(name).await?;
+        if !versions.is_empty() && !force_destroy {
+            return Err(ProviderError::Invalid(format!(
+                "bucket {name} is not empty; set force_destroy = true to delete it with its objects"
+            )));
+        }
+        // Each pass deletes what the first page lists, until nothing is left.
+        while !versions.is_empty() {
+            ctx.status(&format!("deleting {} object versions", versions.len()));
+            self.delete_versions(name, versions).await?;
+            versions = self.some_versions(name).await?;
+        }
+        self.client.delete_bucket().bucket(name).send().await.map_err(|e| aws_error("DeleteBucket", e))?;
+        Ok(())
+    }
 }
 
-fn todo() -> ProviderError {
-    ProviderError::Invalid("s3.bucket is not implemented yet".into())
+fn bool_prop(props: &Props, key: &str) -> Option<bool> {
+    props.get(key).and_then(Value::as_bool)
+}
+
+/// The value of `key` in `after` when it differs from `before`.
+fn changed<'a>(before: &Props, after: &'a Props, key: &str) -> Option<&'a Value> {
+    after.get(key).filter(|v| before.get(key) != Some(*v))
 }
 
 #[async_trait]
@@ -32,20 +351,104 @@ impl Provider for Buckets {
     fn kind(&self) -> Kind {
         Kind::Bucket
     }
-    async fn read_many(&self, _ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        let _ = &self.client;
-        Err(todo())
+
+    async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let existing = self.list_names().await?;
+        let reads: Vec<_> =
+            existing.into_iter().filter(|n| ids.contains(n)).map(|n| read_bucket(self.client.clone(), n)).collect();
+        Ok(concurrently(reads).await?.into_iter().map(|o| (o.id.clone(), o)).collect())
     }
-    async fn find_tagged(&self, _stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        Err(todo())
+
+    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let reads: Vec<_> = self.list_names().await?.into_iter().map(|n| read_tags(self.client.clone(), n)).collect();
+        let owned: Vec<_> = concurrently(reads)
+            .await?
+            .into_iter()
+            .filter(|(_, tags)| owned_name(tags, stack).is_some())
+            .map(|(name, _)| read_bucket(self.client.clone(), name))
+            .collect();
+        Ok(owned_by(stack, concurrently(owned).await?))
     }
-    async fn create(&self, _ctx: &Ctx, _props: &Props) -> Result<Observed, ProviderError> {
-        Err(todo())
+
+    async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
+        let props = SCHEMA.normalized(props);
+        let name = match props.get("bucket").and_then(Value::as_str) {
+            Some(n) => n.to_string(),
+            None => default_name(ctx),
+        };
+        self.create_bucket(&name).await?;
+        wait::until(ctx, &format!("bucket {name} to appear"), Backoff::default(), || self.exists(&name)).await?;
+        ctx.status("configuring the bucket");
+        self.put_public_access_block(&name, bool_prop(&props, "block_public_access").unwrap_or(true)).await?;
+        let algorithm = props.get("encryption").and_then(Value::as_str).unwrap_or("AES256");
+        self.put_encryption(&name, algorithm).await?;
+        // A bucket is created unversioned; versioning once on can only be suspended.
+        if bool_prop(&props, "versioning").unwrap_or(true) {
+            self.put_versioning(&name, true).await?;
+        }
+        let tags = tags_of(&props);
+        if !tags.is_empty() {
+            self.put_tags(&name, &tags).await?;
+        }
+        self.read_one(&name)
+            .await?
+            .ok_or_else(|| ProviderError::Invalid(format!("bucket {name} vanished after it was created")))
     }
-    async fn update(&self, _ctx: &Ctx, _id: &str, _b: &Props, _a: &Props) -> Result<Observed, ProviderError> {
-        Err(todo())
+
+    async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
+        let (before, after) = (SCHEMA.normalized(before), SCHEMA.normalized(after));
+        if let Some(blocked) = changed(&before, &after, "block_public_access").and_then(Value::as_bool) {
+            self.put_public_access_block(id, blocked).await?;
+        }
+        if let Some(algorithm) = changed(&before, &after, "encryption").and_then(Value::as_str) {
+            self.put_encryption(id, algorithm).await?;
+        }
+        if let Some(enabled) = changed(&before, &after, "versioning").and_then(Value::as_bool) {
+            self.put_versioning(id, enabled).await?;
+        }
+        if changed(&before, &after, "tags").is_some() {
+            self.put_tags(id, &tags_of(&after)).await?;
+        }
+        self.read_one(id).await?.ok_or_else(|| ProviderError::Invalid(format!("bucket {id} no longer exists")))
     }
-    async fn delete(&self, _ctx: &Ctx, _id: &str, _props: &Props) -> Result<(), ProviderError> {
-        Err(todo())
+
+    async fn delete(&self, ctx: &Ctx, id: &str, props: &Props) -> Result<(), ProviderError> {
+        let force_destroy = bool_prop(props, "force_destroy").unwrap_or(false);
+        ok_if_gone(self.try_delete(ctx, id, force_destroy).await, &[NO_SUCH_BUCKET])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::Progress;
+
+    fn ctx(stack: &str, name: &str) -> Ctx {
+        Ctx { stack: stack.into(), name: name.into(), client_token: String::new(), progress: Progress::default() }
+    }
+
+    #[test]
+    fn the_default_name_is_lowercase_with_dashes_and_a_random_suffix() {
+        let name = default_name(&ctx("Dev", "build_artifacts"));
+        assert!(name.starts_with("dev-build-artifacts-"), "{name}");
+        assert_eq!(name.len(), "dev-build-artifacts-".len() + 8);
+        assert!(check_name(&Props::from([("bucket".to_string(), Value::from(name))])).is_ok());
+    }
+
+    #[test]
+    fn a_long_default_name_is_cut_to_63_characters_keeping_the_suffix() {
+        let name = default_name(&ctx(&"s".repeat(40), &"r".repeat(40)));
+        assert_eq!(name.len(), 63);
+        assert!(name.chars().rev().take(8).all(|c| c.is_ascii_hexdigit()), "{name}");
+    }
+
+    #[test]
+    fn a_declared_name_must_follow_s3_rules() {
+        for bad in ["ab", "Upper", "under_score", "-leading", "trailing-", &"a".repeat(64)] {
+            let props = Props::from([("bucket".to_string(), Value::from(bad))]);
+            assert!(check_name(&props).is_err(), "{bad}");
+        }
+        let good = Props::from([("bucket".to_string(), Value::from("my.bucket-1"))]);
+        assert!(check_name(&good).is_ok());
     }
 }
