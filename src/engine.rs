@@ -14,7 +14,7 @@ use crate::apply::{self, ApplyError, Options, Reporter};
 use crate::bundle::{self, BundleError};
 use crate::model::{Kind, Stack};
 use crate::plan::{self, Drift, Plan, PlanError};
-use crate::provider::Providers;
+use crate::provider::{CallStats, Providers};
 use crate::refresh::{self, Observation, RefreshError};
 use crate::state::{Lock, State, StateError, Store};
 
@@ -75,6 +75,8 @@ pub struct Engine {
     /// The project directory, against which local paths in the stack (an
     /// application version's `source_dir`) are read; `.` unless set.
     pub base: PathBuf,
+    /// Every AWS call the engine makes, by operation.
+    pub stats: CallStats,
     providers: Arc<Providers>,
 }
 
@@ -90,7 +92,9 @@ pub struct Planned {
 
 impl Engine {
     pub fn new(config: &SdkConfig, state_dir: &Path, stack: &str) -> Self {
-        Engine { store: Store::new(state_dir, stack), base: PathBuf::from("."), providers: Arc::new(Providers::new(config)) }
+        let stats = CallStats::default();
+        let providers = Arc::new(Providers::with_stats(config, stats.clone()));
+        Engine { store: Store::new(state_dir, stack), base: PathBuf::from("."), stats, providers }
     }
 
     /// Takes the stack's lock for a mutating command.

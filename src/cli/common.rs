@@ -42,10 +42,64 @@ fn cwd() -> String {
     std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into())
 }
 
+/// The call counts of the engine this process made, for `--stats`.
+static CALLS: std::sync::OnceLock<infra::provider::CallStats> = std::sync::OnceLock::new();
+
 /// The engine for a stack, configured from the standard AWS chain.
 pub async fn engine(stack: &Stack) -> Engine {
     let config = aws_config(stack.region.as_deref()).await;
-    Engine::new(&config, Path::new(STATE_DIR), &stack.name)
+    let engine = Engine::new(&config, Path::new(STATE_DIR), &stack.name);
+    let _ = CALLS.set(engine.stats.clone());
+    engine
+}
+
+/// What `--stats` reports: AWS calls by operation, wall time, peak memory.
+pub struct Stats {
+    calls: std::collections::BTreeMap<String, u64>,
+    wall: std::time::Duration,
+    peak_kib: u64,
+}
+
+impl Stats {
+    pub fn collect(wall: std::time::Duration) -> Self {
+        let calls = CALLS.get().map(|c| c.snapshot()).unwrap_or_default();
+        Stats { calls, wall, peak_kib: infra::provider::stats::peak_rss_kib() }
+    }
+
+    fn totals(&self) -> (u64, u64) {
+        let reads = self.calls.iter().filter(|(op, _)| infra::provider::stats::is_read(op)).map(|(_, n)| n).sum();
+        let all: u64 = self.calls.values().sum();
+        (reads, all - reads)
+    }
+
+    pub fn print(&self) {
+        let (reads, writes) = self.totals();
+        let mut err = anstream::stderr();
+        let _ = writeln!(
+            err,
+            "\nstats: {:.3}s wall, {:.1} MiB peak memory, {} AWS calls ({reads} reads, {writes} mutating)",
+            self.wall.as_secs_f64(),
+            self.peak_kib as f64 / 1024.0,
+            reads + writes
+        );
+        let width = self.calls.keys().map(String::len).max().unwrap_or(0);
+        for (op, n) in &self.calls {
+            let _ = writeln!(err, "  {op:width$}  {n:>6}");
+        }
+    }
+
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        let (reads, writes) = self.totals();
+        let doc = serde_json::json!({
+            "wall_seconds": self.wall.as_secs_f64(),
+            "peak_rss_kib": self.peak_kib,
+            "calls": self.calls,
+            "reads": reads,
+            "mutating": writes,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("writing statistics to {}", path.display()))
+    }
 }
 
 /// Asks before a change: on a terminal, a typed `yes`; elsewhere, only `--yes`.

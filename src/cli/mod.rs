@@ -33,6 +33,15 @@ pub struct Cli {
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub dir: Option<std::path::PathBuf>,
 
+    /// After the command, print the AWS API calls it made (by operation), its
+    /// wall time and its peak memory to standard error.
+    #[arg(long, global = true)]
+    pub stats: bool,
+
+    /// After the command, write the same statistics as JSON to FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub stats_json: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -70,6 +79,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    let command = cli.command;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -77,8 +87,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let started = std::time::Instant::now();
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Plan(args) => plan::exec(args).await,
             Command::Apply(args) => apply::exec(args).await,
             Command::Destroy(args) => destroy::exec(args).await,
@@ -87,6 +98,18 @@ pub fn main() -> ExitCode {
             Command::Refresh(args) => refresh::exec(args).await,
         }
     });
+    if cli.stats || cli.stats_json.is_some() {
+        let stats = common::Stats::collect(started.elapsed());
+        if cli.stats {
+            stats.print();
+        }
+        if let Some(path) = &cli.stats_json {
+            if let Err(e) = stats.write_json(path) {
+                common::print_error(&e);
+                return ExitCode::from(1);
+            }
+        }
+    }
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
         Ok(Exit::Changes) => ExitCode::from(2),

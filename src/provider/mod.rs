@@ -18,6 +18,7 @@ pub mod iam_role;
 pub mod instance;
 pub mod s3_bucket;
 pub mod security_group;
+pub mod stats;
 pub mod volume;
 pub mod volume_attachment;
 pub mod wait;
@@ -29,6 +30,7 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 
 pub use crate::model::Observed;
+pub use stats::CallStats;
 use crate::model::{Kind, Props};
 
 /// What a provider needs to know about the step it runs.
@@ -94,9 +96,23 @@ where
     let code = err.code().unwrap_or("Unknown").to_string();
     let message = match err.message() {
         Some(m) => m.to_string(),
-        None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        None => error_chain(&err),
     };
     ProviderError::Aws { op, code, message }
+}
+
+/// An error and its sources, joined with `: ` (without the SDK's debug dump).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
 }
 
 /// One kind's operations against AWS.
@@ -129,25 +145,40 @@ pub struct Providers {
     by_kind: BTreeMap<Kind, Box<dyn Provider>>,
 }
 
+/// A client of one AWS service whose calls are counted in `stats`.
+macro_rules! client {
+    ($sdk:ident, $config:expr, $stats:expr) => {
+        $sdk::Client::from_conf($sdk::config::Builder::from($config).interceptor($stats.clone()).build())
+    };
+}
+
 impl Providers {
     pub fn new(config: &SdkConfig) -> Self {
-        let ec2 = aws_sdk_ec2::Client::new(config);
-        let ssm = aws_sdk_ssm::Client::new(config);
+        Self::with_stats(config, CallStats::default())
+    }
+
+    /// Providers whose AWS calls are all counted in `stats`.
+    pub fn with_stats(config: &SdkConfig, stats: CallStats) -> Self {
+        let ec2 = client!(aws_sdk_ec2, config, stats);
+        let iam = client!(aws_sdk_iam, config, stats);
+        let eb = client!(aws_sdk_elasticbeanstalk, config, stats);
+        let s3 = counted_s3_client(config, &stats);
         let mut by_kind: BTreeMap<Kind, Box<dyn Provider>> = BTreeMap::new();
+        let ssm = client!(aws_sdk_ssm, config, stats);
         by_kind.insert(Kind::SecurityGroup, Box::new(security_group::SecurityGroups::new(ec2.clone())));
         by_kind.insert(Kind::Instance, Box::new(instance::Instances::new(ec2.clone(), ssm)));
         by_kind.insert(Kind::Volume, Box::new(volume::Volumes::new(ec2.clone())));
         by_kind.insert(Kind::VolumeAttachment, Box::new(volume_attachment::VolumeAttachments::new(ec2)));
-        let iam = aws_sdk_iam::Client::new(config);
         by_kind.insert(Kind::Role, Box::new(iam_role::Roles::new(iam.clone())));
         by_kind.insert(Kind::InstanceProfile, Box::new(iam_instance_profile::InstanceProfiles::new(iam)));
-        by_kind.insert(Kind::Bucket, Box::new(s3_bucket::Buckets::new(s3_client(config))));
-        by_kind.insert(Kind::BuildProject, Box::new(codebuild_project::BuildProjects::new(aws_sdk_codebuild::Client::new(config))));
-        let eb = aws_sdk_elasticbeanstalk::Client::new(config);
+        by_kind.insert(Kind::Bucket, Box::new(s3_bucket::Buckets::new(s3.clone())));
+        let codebuild = client!(aws_sdk_codebuild, config, stats);
+        by_kind.insert(Kind::BuildProject, Box::new(codebuild_project::BuildProjects::new(codebuild)));
         by_kind.insert(Kind::EbApplication, Box::new(eb_application::EbApplications::new(eb.clone())));
-        by_kind.insert(Kind::EbVersion, Box::new(eb_application_version::EbVersions::new(eb.clone())));
+        by_kind.insert(Kind::EbVersion, Box::new(eb_application_version::EbVersions::new(eb.clone(), s3)));
         by_kind.insert(Kind::EbEnvironment, Box::new(eb_environment::EbEnvironments::new(eb)));
-        by_kind.insert(Kind::Pipeline, Box::new(codepipeline::Pipelines::new(aws_sdk_codepipeline::Client::new(config))));
+        let codepipeline = client!(aws_sdk_codepipeline, config, stats);
+        by_kind.insert(Kind::Pipeline, Box::new(codepipeline::Pipelines::new(codepipeline)));
         Providers { by_kind }
     }
 
@@ -160,7 +191,14 @@ impl Providers {
 /// MinIO, a VPC endpoint) buckets are addressed in the path, since such
 /// endpoints do not serve bucket names as host names.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+    counted_s3_client(config, &CallStats::default())
+}
+
+fn counted_s3_client(config: &SdkConfig, stats: &CallStats) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(config.endpoint_url().is_some())
+        .interceptor(stats.clone())
+        .build();
     aws_sdk_s3::Client::from_conf(s3)
 }
 
