@@ -134,12 +134,10 @@ pub fn prepare(stack: &mut Stack, base: &Path) -> Result<(), BundleError> {
         let dir = base.join(source_dir);
         if !dir.is_dir() {
             let what = if dir.exists() { "is not a directory" } else { "does not exist" };
-            return Err(BundleError::Resource {
-                at: at("source_dir"),
-                message: format!("{} {what}", dir.display()),
-            });
+            return Err(BundleError::Resource { at: at("source_dir"), message: format!("{} {what}", dir.display()) });
         }
-        let bundle = zip_dir(&dir).map_err(|e| BundleError::Resource { at: at("source_dir"), message: e.to_string() })?;
+        let bundle =
+            zip_dir(&dir).map_err(|e| BundleError::Resource { at: at("source_dir"), message: e.to_string() })?;
         res.props.insert("label".into(), Value::Str(bundle.label()));
     }
     Ok(())

@@ -1,30 +1,547 @@
-//! `elasticbeanstalk.environment`: an Elastic Beanstalk environment on the Docker platform.
+//! `elasticbeanstalk.environment`: an Elastic Beanstalk environment (web server
+//! tier), by default a single t3.medium instance on the newest Docker platform
+//! of Amazon Linux 2023.
 //!
-//! (Not yet implemented: the schema and provider are filled in next.)
+//! The platform is chosen at create: the newest solution stack (by its `vX.Y.Z`)
+//! whose name starts with `solution_stack_prefix` and ends with
+//! `running <platform>`; it is reported as the `solution_stack` output. A read
+//! gives back `solution_stack_prefix` as the words before the version (narrowed
+//! to a shorter declared prefix by `trim_observed`) and `platform` as what
+//! follows `running`.
+//!
+//! Configuration is option settings. `instance_type`, `instance_profile` and
+//! `single_instance` stand for `aws:autoscaling:launchconfiguration`
+//! `InstanceType` / `IamInstanceProfile` and `aws:elasticbeanstalk:environment`
+//! `EnvironmentType`; `option_settings` holds any other setting. AWS reports
+//! every setting of an environment, so the schema's `trim_observed` keeps only
+//! the `option_settings` the stack declares; settings are compared by namespace
+//! and name (a setting's `ResourceName` is not modelled). Their values are
+//! kept in state and shown in plans as they are: no secrets in them.
+//!
+//! Tags are the stack's ones: the `Name` and `elasticbeanstalk:*` tags AWS puts
+//! on every environment are left out of reads and refused in stacks.
+//!
+//! A batched read is one DescribeEnvironments call naming every environment
+//! (terminated and terminating ones count as gone), plus, per environment, one
+//! DescribeConfigurationSettings and one ListTagsForResource call: Elastic
+//! Beanstalk reports neither settings nor tags in bulk.
+//!
+//! Create, update and delete wait for the environment to settle (Ready, or
+//! gone), reporting its status and its newest events (DescribeEvents) as
+//! progress. An update that changes both settings and the version makes two
+//! UpdateEnvironment calls, settings first: AWS refuses both in one call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
+use aws_sdk_elasticbeanstalk::Client;
+use aws_sdk_elasticbeanstalk::types::{
+    ConfigurationDeploymentStatus, ConfigurationOptionSetting, EnvironmentDescription, EnvironmentHealth,
+    EnvironmentStatus, EnvironmentTier, OptionSpecification,
+};
+use aws_smithy_types::DateTime;
+use futures::future::{try_join, try_join_all};
 
-use super::{Ctx, Observed, Provider, ProviderError};
-use crate::model::schema::{BASE, Schema};
-use crate::model::{Kind, Props};
+use super::eb_application::{list_tags, owned_by, tag_list, update_tags};
+use super::ec2_common::put;
+use super::wait::{self, Backoff};
+use super::{Ctx, Observed, Provider, ProviderError, aws_error};
+use crate::model::schema::{BASE, Default, Field, Schema, Ty};
+use crate::model::{Kind, Path, Props, ValidationError, Value};
 
-pub static SCHEMA: Schema = Schema { type_name: "elasticbeanstalk.environment", ..BASE };
+const LAUNCH: &str = "aws:autoscaling:launchconfiguration";
+const ENVIRONMENT: &str = "aws:elasticbeanstalk:environment";
 
-/// The `elasticbeanstalk.environment` provider.
-pub struct EbEnvironments {
-    client: aws_sdk_elasticbeanstalk::Client,
+const SETTING_FIELDS: &[Field] = &[
+    Field::new("namespace", Ty::Str, "the option's namespace: aws:elasticbeanstalk:application:environment, ...")
+        .required(),
+    Field::new("name", Ty::Str, "the option's name").required(),
+    Field::new("value", Ty::Str, "the option's value").required(),
+];
+
+const SETTING: Ty = Ty::Object(SETTING_FIELDS);
+
+pub static SCHEMA: Schema = Schema {
+    type_name: "elasticbeanstalk.environment",
+    fields: &[
+        Field::new(
+            "name",
+            Ty::Str,
+            "the environment name (4-40 letters, digits, hyphens); defaults to <stack>-<resource>",
+        )
+        .force_new(),
+        Field::new("application", Ty::Str, "the application's name").required().force_new(),
+        Field::new("platform", Ty::Str, "what the solution stack runs: its name ends with `running <platform>`")
+            .default(Default::Str("Docker"))
+            .force_new(),
+        Field::new("solution_stack_prefix", Ty::Str, "the start of the solution stack's name")
+            .default(Default::Str("64bit Amazon Linux 2023"))
+            .force_new(),
+        Field::new("version_label", Ty::Str, "the application version to run, usually `${version.label}`"),
+        Field::new("instance_type", Ty::Str, "the EC2 instance type").default(Default::Str("t3.medium")),
+        Field::new("single_instance", Ty::Bool, "one instance without a load balancer").default(Default::Bool(true)),
+        Field::new("instance_profile", Ty::Str, "the instance profile's name, for the instances' permissions"),
+        Field::new("option_settings", Ty::Set(&SETTING), "any other option settings"),
+        Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
+    ],
+    outputs: &["id", "name", "arn", "cname", "endpoint_url", "solution_stack"],
+    taggable: true,
+    check,
+    trim_observed: Some(trim_observed),
+    ..BASE
+};
+
+/// The option settings that properties of their own stand for.
+const CONVENIENCE: &[(&str, &str, &str)] = &[
+    ("instance_type", LAUNCH, "InstanceType"),
+    ("instance_profile", LAUNCH, "IamInstanceProfile"),
+    ("single_instance", ENVIRONMENT, "EnvironmentType"),
+];
+
+fn check(props: &Props) -> Result<(), ValidationError> {
+    if let Some(name) = props.get("name").and_then(Value::as_str) {
+        if !valid_name(name) {
+            return Err(ValidationError::new(Path::root().key("name"), format!("invalid environment name {name:?}"))
+                .hint("use 4 to 40 letters, digits and hyphens, not starting or ending with a hyphen"));
+        }
+    }
+    for key in props.get("tags").and_then(Value::as_map).into_iter().flat_map(|t| t.keys()) {
+        if is_system_tag(key) {
+            return Err(ValidationError::new(
+                Path::root().key("tags").key(key),
+                format!("tag `{key}` is Elastic Beanstalk's"),
+            )
+            .hint("Elastic Beanstalk sets Name and elasticbeanstalk:* tags itself"));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, setting) in props.get("option_settings").and_then(Value::as_list).unwrap_or_default().iter().enumerate() {
+        let Some((namespace, name)) = setting_key(setting) else { continue };
+        let at = Path::root().key("option_settings").index(i);
+        if let Some((prop, ..)) = CONVENIENCE.iter().find(|(_, ns, n)| *ns == namespace && *n == name) {
+            return Err(ValidationError::new(at, format!("{namespace} {name} is set by `{prop}`"))
+                .hint(format!("set `{prop}` instead")));
+        }
+        if !seen.insert((namespace, name)) {
+            return Err(ValidationError::new(at, format!("{namespace} {name} is set twice")));
+        }
+    }
+    Ok(())
 }
 
-impl EbEnvironments {
-    pub fn new(client: aws_sdk_elasticbeanstalk::Client) -> Self {
-        EbEnvironments { client }
+fn valid_name(name: &str) -> bool {
+    (4..=40).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// `<stack>-<resource>` made into a valid environment name.
+fn default_name(stack: &str, resource: &str) -> String {
+    let mut name: String =
+        format!("{stack}-{resource}").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    name.truncate(40);
+    let name = name.trim_matches('-');
+    match name.len() {
+        0 => "infra-env".to_string(),
+        1..4 => format!("{name}-env"),
+        _ => name.to_string(),
     }
 }
 
-fn todo() -> ProviderError {
-    ProviderError::Invalid("elasticbeanstalk.environment is not implemented yet".into())
+/// A declared setting's namespace and name (when they are plain strings).
+fn setting_key(setting: &Value) -> Option<(&str, &str)> {
+    let m = setting.as_map()?;
+    Some((m.get("namespace")?.as_str()?, m.get("name")?.as_str()?))
+}
+
+fn setting_value(namespace: &str, name: &str, value: &str) -> Value {
+    Value::Map(
+        [("namespace", namespace), ("name", name), ("value", value)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::from(v)))
+            .collect(),
+    )
+}
+
+/// Narrows what AWS reports to what the stack manages: of the option settings,
+/// only those the stack declared; of the solution stack's name, the part the
+/// declared `solution_stack_prefix` covers.
+fn trim_observed(recorded: &Props, observed: &mut Props) {
+    if let (Some(want), Some(Value::Str(seen))) =
+        (recorded.get("solution_stack_prefix").and_then(Value::as_str), observed.get_mut("solution_stack_prefix"))
+    {
+        if seen.strip_prefix(want).is_some_and(|rest| rest.starts_with(' ')) {
+            *seen = want.to_string();
+        }
+    }
+    let Some(declared) = recorded.get("option_settings").and_then(Value::as_list) else {
+        observed.remove("option_settings");
+        return;
+    };
+    let declared: BTreeSet<(&str, &str)> = declared.iter().filter_map(setting_key).collect();
+    if let Some(Value::List(settings)) = observed.get_mut("option_settings") {
+        settings.retain(|s| setting_key(s).is_some_and(|k| declared.contains(&k)));
+    }
+}
+
+type Settings = BTreeMap<(String, String), String>;
+
+/// Every option setting the properties declare, convenience ones included.
+fn settings_of(props: &Props) -> Settings {
+    let mut out = Settings::new();
+    let mut set = |ns: &str, name: &str, value: &str| {
+        out.insert((ns.to_string(), name.to_string()), value.to_string());
+    };
+    if let Some(t) = props.get("instance_type").and_then(Value::as_str) {
+        set(LAUNCH, "InstanceType", t);
+    }
+    if let Some(p) = props.get("instance_profile").and_then(Value::as_str) {
+        set(LAUNCH, "IamInstanceProfile", p);
+    }
+    if let Some(single) = props.get("single_instance").and_then(Value::as_bool) {
+        set(ENVIRONMENT, "EnvironmentType", if single { "SingleInstance" } else { "LoadBalanced" });
+    }
+    for ((ns, name), value) in declared_settings(props) {
+        set(&ns, &name, &value);
+    }
+    out
+}
+
+/// The `option_settings` entries alone.
+fn declared_settings(props: &Props) -> Vec<((String, String), String)> {
+    let list = props.get("option_settings").and_then(Value::as_list).unwrap_or_default();
+    list.iter()
+        .filter_map(|s| {
+            let (ns, name) = setting_key(s)?;
+            let value = s.as_map()?.get("value")?.as_str()?;
+            Some(((ns.to_string(), name.to_string()), value.to_string()))
+        })
+        .collect()
+}
+
+fn aws_settings(settings: &Settings) -> Vec<ConfigurationOptionSetting> {
+    settings
+        .iter()
+        .map(|((ns, name), value)| {
+            ConfigurationOptionSetting::builder().namespace(ns).option_name(name).value(value).build()
+        })
+        .collect()
+}
+
+/// The settings to set and those to remove to go from `before` to `after`. A
+/// setting is removed only when `after` declares `option_settings` without it.
+fn setting_changes(before: &Props, after: &Props) -> (Settings, Vec<(String, String)>) {
+    let (had, want) = (settings_of(before), settings_of(after));
+    let set = want.iter().filter(|(k, v)| had.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let remove = if after.contains_key("option_settings") {
+        declared_settings(before).into_iter().map(|(k, _)| k).filter(|k| !want.contains_key(k)).collect()
+    } else {
+        Vec::new()
+    };
+    (set, remove)
+}
+
+/// Properties from what AWS reports: the convenience ones from their settings,
+/// `option_settings` from the rest (settings without a value are left out).
+fn props_from_settings(settings: &[ConfigurationOptionSetting], props: &mut Props) {
+    let mut rest = Vec::new();
+    for s in settings {
+        let (Some(ns), Some(name), Some(value)) = (s.namespace(), s.option_name(), s.value()) else { continue };
+        match (ns, name) {
+            (LAUNCH, "InstanceType") => {
+                props.insert("instance_type".into(), Value::from(value));
+            }
+            (LAUNCH, "IamInstanceProfile") => {
+                props.insert("instance_profile".into(), Value::from(value));
+            }
+            (ENVIRONMENT, "EnvironmentType") => {
+                props.insert("single_instance".into(), Value::Bool(value == "SingleInstance"));
+            }
+            _ => rest.push(setting_value(ns, name, value)),
+        }
+    }
+    rest.sort();
+    rest.dedup();
+    props.insert("option_settings".into(), Value::List(rest));
+}
+
+/// The newest solution stack whose name starts with `prefix` (a whole word of
+/// it) and ends with `running <platform>`, newest by its `vX.Y.Z`.
+fn pick_solution_stack(stacks: &[String], prefix: &str, platform: &str) -> Result<String, String> {
+    let suffix = format!("running {platform}");
+    let matches =
+        |s: &&String| s.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(' ')) && s.ends_with(&suffix);
+    if let Some(best) = stacks.iter().filter(matches).max_by_key(|s| (version_of(s), s.as_str())) {
+        return Ok(best.clone());
+    }
+    let mut near: Vec<&str> = stacks.iter().filter(|s| s.ends_with(&suffix)).map(String::as_str).collect();
+    if near.is_empty() {
+        near = stacks.iter().filter(|s| s.starts_with(prefix)).map(String::as_str).collect();
+    }
+    near.sort_unstable_by(|a, b| b.cmp(a));
+    near.truncate(5);
+    let candidates = if near.is_empty() { "none".to_string() } else { near.join(", ") };
+    Err(format!("no solution stack starts with {prefix:?} and ends with {suffix:?}; candidates: {candidates}"))
+}
+
+/// A solution stack's name in the schema's terms: the words before its version
+/// (`64bit Amazon Linux 2023`) and what it runs (`Docker`).
+fn split_solution_stack(name: &str) -> (Option<String>, Option<String>) {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let version = words.iter().position(|w| is_version(w));
+    let prefix = version.filter(|i| *i > 0).map(|i| words[..i].join(" "));
+    let platform = name.rsplit_once(" running ").map(|(_, p)| p.to_string());
+    (prefix, platform)
+}
+
+fn is_version(word: &str) -> bool {
+    word.strip_prefix('v')
+        .is_some_and(|v| !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+}
+
+/// The `vX.Y.Z` of a solution stack's name, as numbers.
+fn version_of(name: &str) -> Vec<u64> {
+    name.split_whitespace()
+        .find(|w| is_version(w))
+        .map(|w| w[1..].split('.').filter_map(|p| p.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// The tags Elastic Beanstalk puts on every environment (`Name`,
+/// `elasticbeanstalk:environment-name`, `elasticbeanstalk:environment-id`),
+/// which cannot be changed: not the stack's to manage.
+fn is_system_tag(key: &str) -> bool {
+    key == "Name" || key.starts_with("elasticbeanstalk:") || key.starts_with("aws:")
+}
+
+fn without_system_tags(tags: Value) -> Value {
+    match tags {
+        Value::Map(m) => Value::Map(m.into_iter().filter(|(k, _)| !is_system_tag(k)).collect()),
+        other => other,
+    }
+}
+
+/// Now, to whole seconds: where to start reading events (AWS's `StartTime`
+/// includes events at that time).
+fn now() -> DateTime {
+    DateTime::from_secs(DateTime::from(SystemTime::now()).secs())
+}
+
+fn status_of(env: &EnvironmentDescription) -> &str {
+    env.status().map(EnvironmentStatus::as_str).unwrap_or("Unknown")
+}
+
+/// Terminated and terminating environments count as gone.
+fn live(env: &EnvironmentDescription) -> bool {
+    !matches!(env.status(), Some(EnvironmentStatus::Terminated | EnvironmentStatus::Terminating))
+}
+
+/// What a wait has reported so far: the last status and the events shown.
+struct Watch {
+    since: Mutex<DateTime>,
+    shown: Mutex<BTreeSet<(i64, u32, String)>>,
+    status: Mutex<String>,
+}
+
+impl Watch {
+    fn new(since: DateTime) -> Self {
+        Watch { since: Mutex::new(since), shown: Mutex::new(BTreeSet::new()), status: Mutex::new(String::new()) }
+    }
+
+    /// Reports a status change, and every event since the last poll, oldest first.
+    async fn report(
+        &self,
+        client: &Client,
+        ctx: &Ctx,
+        id: &str,
+        env: Option<&EnvironmentDescription>,
+    ) -> Result<(), ProviderError> {
+        let status = env.map(status_of).unwrap_or("Terminated").to_string();
+        if *self.status.lock().unwrap() != status {
+            ctx.status(&format!("status {status}"));
+            *self.status.lock().unwrap() = status.clone();
+        }
+        let since = *self.since.lock().unwrap();
+        let out = client
+            .describe_events()
+            .environment_id(id)
+            .start_time(since)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeEvents", e))?;
+        let mut events: Vec<(i64, u32, String)> = out
+            .events()
+            .iter()
+            .filter_map(|e| {
+                let date = e.event_date()?;
+                Some((date.secs(), date.subsec_nanos(), e.message()?.to_string()))
+            })
+            .collect();
+        events.sort();
+        let mut shown = self.shown.lock().unwrap();
+        for event in events {
+            if !shown.contains(&event) {
+                ctx.status(&format!("{status}: {}", event.2));
+                *self.since.lock().unwrap() = DateTime::from_secs(event.0);
+                shown.insert(event);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Elastic Beanstalk environments.
+pub struct EbEnvironments {
+    client: Client,
+}
+
+impl EbEnvironments {
+    pub fn new(client: Client) -> Self {
+        EbEnvironments { client }
+    }
+
+    /// The environments with these ids (every one when `None`), all pages,
+    /// deleted ones left out.
+    async fn describe(&self, ids: Option<&[String]>) -> Result<Vec<EnvironmentDescription>, ProviderError> {
+        let mut envs = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .describe_environments()
+                .set_environment_ids(ids.map(<[String]>::to_vec))
+                .include_deleted(false)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| aws_error("DescribeEnvironments", e))?;
+            envs.extend(out.environments.unwrap_or_default());
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(envs);
+            }
+        }
+    }
+
+    async fn describe_one(&self, id: &str) -> Result<Option<EnvironmentDescription>, ProviderError> {
+        let envs = self.describe(Some(&[id.to_string()])).await?;
+        Ok(envs.into_iter().find(|e| e.environment_id() == Some(id)))
+    }
+
+    /// The option settings in effect: the deployed configuration, when AWS also
+    /// reports a draft being applied.
+    async fn settings(&self, env: &EnvironmentDescription) -> Result<Vec<ConfigurationOptionSetting>, ProviderError> {
+        let out = self
+            .client
+            .describe_configuration_settings()
+            .set_application_name(env.application_name().map(str::to_string))
+            .set_environment_name(env.environment_name().map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeConfigurationSettings", e))?;
+        let configs = out.configuration_settings();
+        let config = configs
+            .iter()
+            .find(|c| c.deployment_status() == Some(&ConfigurationDeploymentStatus::Deployed))
+            .or(configs.first());
+        Ok(config.map(|c| c.option_settings().to_vec()).unwrap_or_default())
+    }
+
+    async fn observe(&self, env: &EnvironmentDescription) -> Result<Observed, ProviderError> {
+        let arn = env.environment_arn().unwrap_or_default();
+        let (settings, tags) = try_join(self.settings(env), list_tags(&self.client, arn)).await?;
+        let id = env.environment_id().unwrap_or_default().to_string();
+        let mut props = Props::new();
+        put(&mut props, "name", env.environment_name());
+        put(&mut props, "application", env.application_name());
+        put(&mut props, "version_label", env.version_label().filter(|v| !v.is_empty()));
+        let (prefix, platform) = split_solution_stack(env.solution_stack_name().unwrap_or_default());
+        put(&mut props, "solution_stack_prefix", prefix);
+        put(&mut props, "platform", platform);
+        props_from_settings(&settings, &mut props);
+        props.insert("tags".into(), without_system_tags(tags));
+        let mut outputs = Props::new();
+        outputs.insert("id".into(), Value::from(id.as_str()));
+        put(&mut outputs, "name", env.environment_name());
+        put(&mut outputs, "arn", env.environment_arn());
+        put(&mut outputs, "cname", env.cname());
+        put(&mut outputs, "endpoint_url", env.endpoint_url());
+        put(&mut outputs, "solution_stack", env.solution_stack_name());
+        Ok(Observed { id, props, outputs })
+    }
+
+    async fn read_one(&self, id: &str) -> Result<Option<Observed>, ProviderError> {
+        Ok(self.read_many(&[id.to_string()]).await?.remove(id))
+    }
+
+    async fn solution_stack(&self, prefix: &str, platform: &str) -> Result<String, ProviderError> {
+        let out = self
+            .client
+            .list_available_solution_stacks()
+            .send()
+            .await
+            .map_err(|e| aws_error("ListAvailableSolutionStacks", e))?;
+        pick_solution_stack(out.solution_stacks(), prefix, platform).map_err(ProviderError::Invalid)
+    }
+
+    /// Polls the environment until `done` says so, reporting its status and
+    /// events since `since`.
+    async fn wait_env<F>(&self, ctx: &Ctx, id: &str, what: &str, since: DateTime, done: F) -> Result<(), ProviderError>
+    where
+        F: Fn(Option<&EnvironmentDescription>) -> Result<bool, ProviderError> + Send + Sync,
+    {
+        let watch = &Watch::new(since);
+        let done = &done;
+        wait::until(ctx, what, Backoff::default(), || async move {
+            let env = self.describe_one(id).await?;
+            watch.report(&self.client, ctx, id, env.as_ref()).await?;
+            Ok(done(env.as_ref())?.then_some(()))
+        })
+        .await
+    }
+
+    /// Waits until the environment is Ready, failing if it is terminated or
+    /// ends up Ready with a Red health.
+    async fn wait_ready(&self, ctx: &Ctx, id: &str, what: &str, since: DateTime) -> Result<(), ProviderError> {
+        self.wait_env(ctx, id, what, since, |env| {
+            let Some(env) = env.filter(|e| live(e)) else {
+                return Err(ProviderError::Invalid(format!(
+                    "environment {id} was terminated while waiting for {what}; see its events"
+                )));
+            };
+            match env.status() {
+                Some(EnvironmentStatus::Ready) if env.health() == Some(&EnvironmentHealth::Red) => {
+                    Err(ProviderError::Invalid(format!(
+                        "environment {} is Ready but its health is Red; see its events",
+                        env.environment_name().unwrap_or(id)
+                    )))
+                }
+                Some(EnvironmentStatus::Ready) => Ok(true),
+                _ => Ok(false),
+            }
+        })
+        .await
+    }
+
+    /// One UpdateEnvironment call, then a wait until the environment is Ready.
+    async fn update_env(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        what: &str,
+        call: aws_sdk_elasticbeanstalk::operation::update_environment::builders::UpdateEnvironmentFluentBuilder,
+    ) -> Result<(), ProviderError> {
+        let since = now();
+        call.environment_id(id).send().await.map_err(|e| aws_error("UpdateEnvironment", e))?;
+        self.wait_ready(ctx, id, what, since).await
+    }
+}
+
+fn gone(id: &str) -> ProviderError {
+    ProviderError::Invalid(format!("elastic beanstalk environment {id} no longer exists"))
 }
 
 #[async_trait]
@@ -32,20 +549,286 @@ impl Provider for EbEnvironments {
     fn kind(&self) -> Kind {
         Kind::EbEnvironment
     }
-    async fn read_many(&self, _ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        let _ = &self.client;
-        Err(todo())
+
+    async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let envs = self.describe(Some(ids)).await?;
+        let wanted =
+            envs.iter().filter(|e| live(e) && e.environment_id().is_some_and(|id| ids.iter().any(|i| i == id)));
+        let observed = try_join_all(wanted.map(|e| self.observe(e))).await?;
+        Ok(observed.into_iter().map(|o| (o.id.clone(), o)).collect())
     }
-    async fn find_tagged(&self, _stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        Err(todo())
+
+    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let envs: Vec<EnvironmentDescription> = self.describe(None).await?.into_iter().filter(live).collect();
+        let owners =
+            try_join_all(envs.iter().map(|e| list_tags(&self.client, e.environment_arn().unwrap_or_default()))).await?;
+        let mut found = BTreeMap::new();
+        for (env, tags) in envs.iter().zip(owners) {
+            if let Some(name) = owned_by(&tags, stack) {
+                found.insert(name, self.observe(env).await?);
+            }
+        }
+        Ok(found)
     }
-    async fn create(&self, _ctx: &Ctx, _props: &Props) -> Result<Observed, ProviderError> {
-        Err(todo())
+
+    async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
+        let props = SCHEMA.normalized(props);
+        let text = |name: &str| props.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = match props.get("name").and_then(Value::as_str) {
+            Some(n) => n.to_string(),
+            None => default_name(&ctx.stack, &ctx.name),
+        };
+        let stack = self.solution_stack(&text("solution_stack_prefix"), &text("platform")).await?;
+        ctx.status(&format!("creating environment {name} on {stack}"));
+        let since = now();
+        let created = self
+            .client
+            .create_environment()
+            .application_name(text("application"))
+            .environment_name(&name)
+            .solution_stack_name(&stack)
+            .tier(EnvironmentTier::builder().name("WebServer").r#type("Standard").build())
+            .set_version_label(props.get("version_label").and_then(Value::as_str).map(str::to_string))
+            .set_option_settings(Some(aws_settings(&settings_of(&props))))
+            .set_tags(Some(tag_list(&props)).filter(|t| !t.is_empty()))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateEnvironment", e))?;
+        let id = created.environment_id().unwrap_or_default().to_string();
+        self.wait_ready(ctx, &id, &format!("environment {name} to be ready"), since).await?;
+        self.read_one(&id).await?.ok_or_else(|| gone(&id))
     }
-    async fn update(&self, _ctx: &Ctx, _id: &str, _b: &Props, _a: &Props) -> Result<Observed, ProviderError> {
-        Err(todo())
+
+    async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
+        let (before, after) = (SCHEMA.normalized(before), SCHEMA.normalized(after));
+        let current = self.read_one(id).await?.ok_or_else(|| gone(id))?;
+        let name = current.outputs.get("name").and_then(Value::as_str).unwrap_or(id).to_string();
+
+        let (set, remove) = setting_changes(&before, &after);
+        if !set.is_empty() || !remove.is_empty() {
+            let remove = remove
+                .iter()
+                .map(|(ns, n)| OptionSpecification::builder().namespace(ns).option_name(n).build())
+                .collect::<Vec<_>>();
+            let call = self
+                .client
+                .update_environment()
+                .set_option_settings(Some(aws_settings(&set)).filter(|s| !s.is_empty()))
+                .set_options_to_remove(Some(remove).filter(|r| !r.is_empty()));
+            self.update_env(ctx, id, &format!("environment {name} to apply its settings"), call).await?;
+        }
+
+        let version = after.get("version_label").and_then(Value::as_str);
+        if version.is_some() && version != before.get("version_label").and_then(Value::as_str) {
+            let version = version.unwrap_or_default();
+            let call = self.client.update_environment().version_label(version);
+            self.update_env(ctx, id, &format!("environment {name} to deploy {version}"), call).await?;
+        }
+
+        let arn = current.outputs.get("arn").and_then(Value::as_str).unwrap_or_default();
+        let since = now();
+        if update_tags(&self.client, arn, &before, &after).await? {
+            // AWS applies tag changes to the environment's resources with an update.
+            self.wait_ready(ctx, id, &format!("environment {name} to apply its tags"), since).await?;
+        }
+        self.read_one(id).await?.ok_or_else(|| gone(id))
     }
-    async fn delete(&self, _ctx: &Ctx, _id: &str, _props: &Props) -> Result<(), ProviderError> {
-        Err(todo())
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _props: &Props) -> Result<(), ProviderError> {
+        let Some(env) = self.describe_one(id).await? else { return Ok(()) };
+        let name = env.environment_name().unwrap_or(id).to_string();
+        let settled = |e: Option<&EnvironmentDescription>| {
+            e.is_none_or(|e| {
+                matches!(
+                    e.status(),
+                    Some(EnvironmentStatus::Ready | EnvironmentStatus::Terminating | EnvironmentStatus::Terminated)
+                )
+            })
+        };
+        if !settled(Some(&env)) {
+            // AWS terminates only an environment that is not in the middle of an operation.
+            let what = format!("environment {name} to finish {} before terminating it", status_of(&env));
+            self.wait_env(ctx, id, &what, now(), |e| Ok(settled(e))).await?;
+        }
+        let since = now();
+        match self.describe_one(id).await? {
+            None => return Ok(()),
+            Some(e) if e.status() == Some(&EnvironmentStatus::Terminated) => return Ok(()),
+            Some(e) if e.status() == Some(&EnvironmentStatus::Terminating) => {}
+            Some(_) => {
+                self.client
+                    .terminate_environment()
+                    .environment_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("TerminateEnvironment", e))?;
+            }
+        }
+        self.wait_env(ctx, id, &format!("environment {name} to terminate"), since, |e| {
+            Ok(e.is_none_or(|e| e.status() == Some(&EnvironmentStatus::Terminated)))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::map;
+
+    fn setting(ns: &str, name: &str, value: &str) -> Value {
+        setting_value(ns, name, value)
+    }
+
+    #[test]
+    fn the_newest_matching_solution_stack_is_chosen() {
+        let stacks: Vec<String> = [
+            "64bit Amazon Linux 2 v4.2.0 running Docker",
+            "64bit Amazon Linux 2023 v4.6.0 running Docker",
+            "64bit Amazon Linux 2023 v4.10.1 running Docker",
+            "64bit Amazon Linux 2023 v4.11.0 running ECS",
+            "64bit Amazon Linux 2023 v6.6.0 running Node.js 22",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            pick_solution_stack(&stacks, "64bit Amazon Linux 2023", "Docker").unwrap(),
+            "64bit Amazon Linux 2023 v4.10.1 running Docker"
+        );
+        assert_eq!(
+            pick_solution_stack(&stacks, "64bit Amazon Linux 2", "Docker").unwrap(),
+            "64bit Amazon Linux 2 v4.2.0 running Docker"
+        );
+        let err = pick_solution_stack(&stacks, "64bit Windows", "Docker").unwrap_err();
+        assert!(err.contains("candidates: 64bit Amazon Linux 2023 v4.6.0 running Docker"), "{err}");
+    }
+
+    #[test]
+    fn a_solution_stack_reads_back_as_its_prefix_and_platform() {
+        let name = "64bit Amazon Linux 2023 v4.6.0 running Docker";
+        assert_eq!(
+            split_solution_stack(name),
+            (Some("64bit Amazon Linux 2023".to_string()), Some("Docker".to_string()))
+        );
+        let recorded = Props::from([("solution_stack_prefix".to_string(), Value::from("64bit Amazon Linux"))]);
+        let mut observed = Props::from([("solution_stack_prefix".to_string(), Value::from("64bit Amazon Linux 2023"))]);
+        trim_observed(&recorded, &mut observed);
+        assert_eq!(observed["solution_stack_prefix"], Value::from("64bit Amazon Linux"));
+        let mut other = Props::from([("solution_stack_prefix".to_string(), Value::from("64bit Amazon Linux 2"))]);
+        trim_observed(
+            &Props::from([("solution_stack_prefix".to_string(), Value::from("64bit Amazon Linux 2023"))]),
+            &mut other,
+        );
+        assert_eq!(other["solution_stack_prefix"], Value::from("64bit Amazon Linux 2"), "a different stack is drift");
+    }
+
+    #[test]
+    fn the_tags_elastic_beanstalk_sets_are_not_the_stacks() {
+        let tags = map([
+            ("Name", "seed-dev".into()),
+            ("elasticbeanstalk:environment-id", "e-1".into()),
+            ("project", "seed".into()),
+        ]);
+        assert_eq!(without_system_tags(tags), map([("project", "seed".into())]));
+        let declared = Props::from([
+            ("application".to_string(), Value::from("app")),
+            ("tags".to_string(), map([("Name", "web".into())])),
+        ]);
+        assert_eq!(SCHEMA.validate(&declared, &Path::root()).unwrap_err().path.to_string(), "tags.Name");
+    }
+
+    #[test]
+    fn default_names_are_valid_environment_names() {
+        assert_eq!(default_name("dev", "web_env"), "dev-web-env");
+        assert_eq!(default_name("a", "b"), "a-b-env");
+        let long = default_name("development", "a_very_long_resource_name_for_the_environment");
+        assert!(valid_name(&long) && long.len() == 40, "{long}");
+    }
+
+    #[test]
+    fn convenience_properties_become_option_settings_and_come_back() {
+        let props = SCHEMA.normalized(&Props::from([
+            ("instance_profile".to_string(), Value::from("dev-host")),
+            (
+                "option_settings".to_string(),
+                Value::List(vec![setting("aws:elasticbeanstalk:application:environment", "HOST_IP", "10.0.0.5")]),
+            ),
+        ]));
+        let settings = aws_settings(&settings_of(&props));
+        assert_eq!(settings.len(), 4);
+        let mut back = Props::new();
+        props_from_settings(&settings, &mut back);
+        for prop in ["instance_type", "instance_profile", "single_instance", "option_settings"] {
+            assert_eq!(back.get(prop), props.get(prop), "{prop}");
+        }
+    }
+
+    #[test]
+    fn only_declared_settings_are_kept_from_what_aws_reports() {
+        let recorded = Props::from([(
+            "option_settings".to_string(),
+            Value::List(vec![setting("aws:elasticbeanstalk:application:environment", "HOST_IP", "10.0.0.5")]),
+        )]);
+        let mut observed = Props::from([(
+            "option_settings".to_string(),
+            Value::List(vec![
+                setting("aws:elasticbeanstalk:application:environment", "HOST_IP", "10.0.0.6"),
+                setting("aws:elasticbeanstalk:command", "DeploymentPolicy", "AllAtOnce"),
+            ]),
+        )]);
+        trim_observed(&recorded, &mut observed);
+        assert_eq!(
+            observed["option_settings"],
+            Value::List(vec![setting("aws:elasticbeanstalk:application:environment", "HOST_IP", "10.0.0.6")])
+        );
+        let mut observed = Props::from([("option_settings".to_string(), Value::List(vec![]))]);
+        trim_observed(&Props::new(), &mut observed);
+        assert!(!observed.contains_key("option_settings"));
+    }
+
+    #[test]
+    fn an_update_sets_changed_settings_and_removes_undeclared_ones() {
+        let env = "aws:elasticbeanstalk:application:environment";
+        let before = SCHEMA.normalized(&Props::from([(
+            "option_settings".to_string(),
+            Value::List(vec![setting(env, "A", "1"), setting(env, "B", "2")]),
+        )]));
+        let after = SCHEMA.normalized(&Props::from([
+            ("instance_type".to_string(), Value::from("t3.small")),
+            ("option_settings".to_string(), Value::List(vec![setting(env, "A", "3")])),
+        ]));
+        let (set, remove) = setting_changes(&before, &after);
+        assert_eq!(
+            set.into_iter().collect::<Vec<_>>(),
+            vec![
+                ((LAUNCH.to_string(), "InstanceType".to_string()), "t3.small".to_string()),
+                ((env.to_string(), "A".to_string()), "3".to_string()),
+            ]
+        );
+        assert_eq!(remove, vec![(env.to_string(), "B".to_string())]);
+    }
+
+    #[test]
+    fn settings_that_have_their_own_property_are_refused_in_option_settings() {
+        let props = Props::from([
+            ("application".to_string(), Value::from("app")),
+            (
+                "option_settings".to_string(),
+                Value::List(vec![map([
+                    ("namespace", LAUNCH.into()),
+                    ("name", "InstanceType".into()),
+                    ("value", "t3.large".into()),
+                ])]),
+            ),
+        ]);
+        let err = SCHEMA.validate(&props, &Path::root()).unwrap_err();
+        assert_eq!(err.path.to_string(), "option_settings[0]");
+        assert_eq!(err.hint.as_deref(), Some("set `instance_type` instead"));
+        let bad_name =
+            Props::from([("application".to_string(), Value::from("app")), ("name".to_string(), Value::from("-bad"))]);
+        assert!(SCHEMA.validate(&bad_name, &Path::root()).is_err());
     }
 }

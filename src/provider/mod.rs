@@ -175,7 +175,7 @@ impl Providers {
         let codebuild = client!(aws_sdk_codebuild, config, stats);
         by_kind.insert(Kind::BuildProject, Box::new(codebuild_project::BuildProjects::new(codebuild)));
         by_kind.insert(Kind::EbApplication, Box::new(eb_application::EbApplications::new(eb.clone())));
-        by_kind.insert(Kind::EbVersion, Box::new(eb_application_version::EbVersions::new(eb.clone())));
+        by_kind.insert(Kind::EbVersion, Box::new(eb_application_version::EbVersions::new(eb.clone(), s3)));
         by_kind.insert(Kind::EbEnvironment, Box::new(eb_environment::EbEnvironments::new(eb)));
         let codepipeline = client!(aws_sdk_codepipeline, config, stats);
         by_kind.insert(Kind::Pipeline, Box::new(codepipeline::Pipelines::new(codepipeline)));
