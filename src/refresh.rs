@@ -107,7 +107,12 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
     let mut adopted = Vec::new();
     for (name, o) in std::mem::take(&mut obs.adoptable) {
         let Some(decl) = stack.resources.get(&name) else { continue };
-        let props = decl.kind.schema().normalized(&o.props);
+        let schema = decl.kind.schema();
+        let mut props = schema.normalized(&o.props);
+        // Record only what the stack manages (AWS reports every option setting).
+        if let Some(trim) = schema.trim_observed {
+            trim(&schema.normalized(&decl.props), &mut props);
+        }
         state.resources.insert(
             name.clone(),
             Recorded {

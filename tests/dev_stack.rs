@@ -126,7 +126,7 @@ async fn the_dev_stack_applies_updates_in_place_and_destroys_cleanly() {
     let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
 
     let plan = ok(run_infra(&emu, dir, &["plan", "--stack", "dev"]));
-    assert!(plan.contains("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy"), "{plan}");
+    assert!(plan.contains("Plan: 14 to add, 0 to change, 0 to replace, 0 to destroy"), "{plan}");
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 2, "changes exit 2");
 
     ok(run_infra(&emu, dir, &["apply", "--stack", "dev", "--yes"]));

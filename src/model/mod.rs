@@ -103,7 +103,7 @@ impl Stack {
             res.kind.schema().validate(&res.props, &at)?;
             for (prop, v) in &res.props {
                 for r in v.refs() {
-                    self.check_ref(r, name, &at.key(prop))?;
+                    self.check_ref(r, Some(name), &at.key(prop))?;
                 }
             }
             for (i, dep) in res.depends_on.iter().enumerate() {
@@ -125,13 +125,13 @@ impl Stack {
         }
         for (name, v) in &self.outputs {
             for r in v.refs() {
-                self.check_ref(r, name, &Path::root().key("outputs").key(name))?;
+                self.check_ref(r, None, &Path::root().key("outputs").key(name))?;
             }
         }
         self.order().map(|_| ())
     }
 
-    fn check_ref(&self, r: &Ref, from: &str, at: &Path) -> Result<(), ValidationError> {
+    fn check_ref(&self, r: &Ref, from: Option<&str>, at: &Path) -> Result<(), ValidationError> {
         let Some(target) = self.resources.get(&r.resource) else {
             let names: Vec<&str> = self.resources.keys().map(String::as_str).collect();
             return Err(ValidationError::new(
@@ -140,7 +140,7 @@ impl Stack {
             )
             .hint(format!("resources: {}", names.join(", "))));
         };
-        if r.resource == from {
+        if Some(r.resource.as_str()) == from {
             return Err(ValidationError::new(at.clone(), format!("`${{{r}}}` refers to its own resource")));
         }
         let schema = target.kind.schema();

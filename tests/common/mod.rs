@@ -201,7 +201,22 @@ pub fn dev_project() -> tempfile::TempDir {
     let source = repo_root().join("stacks/dev.toml");
     std::fs::copy(&source, stacks.join("dev.toml"))
         .unwrap_or_else(|error| panic!("cannot copy {}: {error}", source.display()));
+    copy_dir(&repo_root().join("deploy"), &project.path().join("deploy"));
     project
+}
+
+/// Copies a directory tree (the bundles a stack deploys from).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display())) {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or_else(|e| panic!("cannot copy {}: {e}", target.display()));
+        }
+    }
 }
 
 fn repo_root() -> PathBuf {
