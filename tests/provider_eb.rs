@@ -109,9 +109,6 @@ fn version_props(app: &str, dir: &Path, label: &str) -> Props {
 }
 
 #[tokio::test]
-#[ignore = "moto 5.2.5 tags only environments (ListTagsForResource and UpdateTagsForResource \
-            answer ResourceNotFoundException for an application ARN), CreateApplication drops \
-            Description and Tags, and UpdateApplication does not exist; no patch yet"]
 async fn an_application_is_created_read_found_by_its_tags_and_deleted() {
     let env = env().await;
     let apps = env.providers.get(Kind::EbApplication);

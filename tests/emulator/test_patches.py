@@ -165,6 +165,91 @@ def test_delete_application_version_deletes_the_source_bundle_on_request():
     assert keys == ["keep.zip"], keys
 
 
+def tag_map(eb, arn: str) -> dict:
+    return {t["Key"]: t["Value"] for t in eb.list_tags_for_resource(ResourceArn=arn)["ResourceTags"]}
+
+
+def test_application_description_and_tags():
+    eb = client("elasticbeanstalk")
+    created = eb.create_application(
+        ApplicationName="described-app",
+        Description="first",
+        Tags=[{"Key": "team", "Value": "seed"}, {"Key": "tier", "Value": "dev"}],
+    )["Application"]
+    assert created["Description"] == "first", created
+    assert "DateCreated" in created and "DateUpdated" in created, created
+    arn = created["ApplicationArn"]
+    assert arn == "arn:aws:elasticbeanstalk:us-east-1:123456789012:application/described-app"
+    (described,) = eb.describe_applications(ApplicationNames=["described-app"])["Applications"]
+    assert described["Description"] == "first", described
+    listed = eb.list_tags_for_resource(ResourceArn=arn)
+    assert listed["ResourceArn"] == arn, listed
+    assert tag_map(eb, arn) == {"team": "seed", "tier": "dev"}
+
+    code, message = error_of(eb.create_application, ApplicationName="described-app")
+    assert code == "InvalidParameterValue" and "already exists" in message, (code, message)
+
+    updated = eb.update_application(ApplicationName="described-app", Description="second")
+    assert updated["Application"]["Description"] == "second", updated
+    assert updated["Application"]["DateUpdated"] >= described["DateUpdated"], updated
+    eb.update_application(ApplicationName="described-app")  # no Description: unchanged
+    (described,) = eb.describe_applications(ApplicationNames=["described-app"])["Applications"]
+    assert described["Description"] == "second", described
+    eb.update_application(ApplicationName="described-app", Description="")  # cleared
+    (described,) = eb.describe_applications(ApplicationNames=["described-app"])["Applications"]
+    assert not described.get("Description"), described
+    code, _ = error_of(eb.update_application, ApplicationName="nope", Description="x")
+    assert code == "InvalidParameterValue", code
+
+    eb.update_tags_for_resource(
+        ResourceArn=arn,
+        TagsToAdd=[{"Key": "tier", "Value": "prod"}, {"Key": "owner", "Value": "ops"}],
+        TagsToRemove=["team", "never-there"],
+    )
+    assert tag_map(eb, arn) == {"tier": "prod", "owner": "ops"}
+    eb.update_tags_for_resource(ResourceArn=arn, TagsToRemove=["owner"])
+    assert tag_map(eb, arn) == {"tier": "prod"}
+
+    # Applications made without tags, or by AutoCreateApplication, have none.
+    eb.create_application_version(
+        ApplicationName="auto-tagged-app", VersionLabel="v1", AutoCreateApplication=True,
+        Tags=[{"Key": "build", "Value": "1"}],
+    )
+    (auto,) = eb.describe_applications(ApplicationNames=["auto-tagged-app"])["Applications"]
+    assert tag_map(eb, auto["ApplicationArn"]) == {}
+    # Application versions are tagged resources too.
+    version_arn = (
+        "arn:aws:elasticbeanstalk:us-east-1:123456789012:applicationversion/auto-tagged-app/v1"
+    )
+    assert tag_map(eb, version_arn) == {"build": "1"}
+    eb.update_tags_for_resource(ResourceArn=version_arn, TagsToAdd=[{"Key": "ok", "Value": "y"}])
+    assert tag_map(eb, version_arn) == {"build": "1", "ok": "y"}
+
+    missing = "arn:aws:elasticbeanstalk:us-east-1:123456789012:application/nope"
+    code, _ = error_of(eb.list_tags_for_resource, ResourceArn=missing)
+    assert code == "ResourceNotFoundException", code
+    code, _ = error_of(
+        eb.update_tags_for_resource, ResourceArn=missing, TagsToAdd=[{"Key": "a", "Value": "b"}]
+    )
+    assert code == "ResourceNotFoundException", code
+
+    eb.delete_application(ApplicationName="described-app")
+    code, _ = error_of(eb.list_tags_for_resource, ResourceArn=arn)
+    assert code == "ResourceNotFoundException", code
+
+
+def test_environment_tags():
+    eb = client("elasticbeanstalk")
+    eb.create_application(ApplicationName="env-tags-app", Tags=[{"Key": "app", "Value": "only"}])
+    env = launch(eb, "env-tags-app", "env-tags", Tags=[{"Key": "env", "Value": "1"}])
+    arn = env["EnvironmentArn"]
+    assert tag_map(eb, arn) == {"env": "1"}, "environments don't inherit the application's tags"
+    eb.update_tags_for_resource(
+        ResourceArn=arn, TagsToAdd=[{"Key": "more", "Value": "2"}], TagsToRemove=["env", "x"]
+    )
+    assert tag_map(eb, arn) == {"more": "2"}
+
+
 def test_create_environment_keeps_what_it_was_given():
     eb = client("elasticbeanstalk")
     eb.create_application(ApplicationName="create-app")

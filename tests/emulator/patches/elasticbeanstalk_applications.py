@@ -1,21 +1,30 @@
 """Elastic Beanstalk applications and their versions: CreateApplicationVersion,
-DescribeApplicationVersions and DeleteApplicationVersion (moto 5.2.5 has none of them), and
+DescribeApplicationVersions, DeleteApplicationVersion and UpdateApplication (moto 5.2.5 has
+none of them), CreateApplication with its Description and Tags (moto 5.2.5 drops both),
 DescribeApplications with its ApplicationNames filter (moto 5.2.5 ignores it) and the
-Versions field.
+Versions, Description, DateCreated and DateUpdated fields, and ListTagsForResource and
+UpdateTagsForResource for application and application version ARNs (moto 5.2.5 finds only
+environments, and answers ResourceNotFoundException for any other ARN).
 
 Written against moto 5.2.5 (see ../requirements.txt). It adds methods to (and replaces
-describe_applications of) moto.elasticbeanstalk.responses.EBResponse, and adds a
-`versions` property to
+create_application and describe_applications of) moto.elasticbeanstalk.responses.EBResponse,
+replaces create_application, list_tags_for_resource and update_tags_for_resource of
+moto.elasticbeanstalk.models.EBBackend, and adds a `versions` property to
 moto.elasticbeanstalk.models.Application; the versions are kept on moto's Application
 objects (attribute `infra_versions`, label -> ApplicationVersion), so DeleteApplication
 deletes them with their application, as on AWS ("Deletes the specified application along
-with all associated versions and configurations.").
+with all associated versions and configurations."). An application's tags are its `tags`
+attribute (a dict, as moto's Environment has).
 
 AWS API reference:
+  https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_CreateApplication.html
+  https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_UpdateApplication.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DescribeApplications.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_CreateApplicationVersion.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DescribeApplicationVersions.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DeleteApplicationVersion.html
+  https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_ListTagsForResource.html
+  https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_UpdateTagsForResource.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_ApplicationVersionDescription.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_ApplicationDescription.html
 """
@@ -26,11 +35,16 @@ from moto.core.exceptions import ServiceException
 
 
 def apply() -> None:
-    from moto.elasticbeanstalk.models import Application
+    from moto.elasticbeanstalk.models import Application, EBBackend
     from moto.elasticbeanstalk.responses import EBResponse
 
     # ApplicationDescription.Versions: "The names of the versions for this application."
     Application.versions = property(lambda app: list(_versions(app)))
+    EBBackend.create_application = backend_create_application
+    EBBackend.list_tags_for_resource = backend_list_tags_for_resource
+    EBBackend.update_tags_for_resource = backend_update_tags_for_resource
+    EBResponse.create_application = create_application
+    EBResponse.update_application = update_application
     EBResponse.describe_applications = describe_applications
     EBResponse.create_application_version = create_application_version
     EBResponse.describe_application_versions = describe_application_versions
@@ -76,6 +90,71 @@ def _invalid(message: str) -> Exception:
     return InvalidParameterValueError(message)
 
 
+def backend_create_application(self, application_name: str, description=None, tags=None):
+    """moto's EBBackend.create_application (which keeps only the name), plus the
+    application's Description, Tags, DateCreated and DateUpdated. AutoCreateApplication in
+    CreateApplicationVersion creates its application through it too. An existing name is
+    moto's InvalidParameterValue "Application X already exists.", as on AWS."""
+    from moto.core.utils import utcnow
+    from moto.elasticbeanstalk.models import Application
+
+    if application_name in self.applications:
+        raise _invalid(f"Application {application_name} already exists.")
+    app = Application(backend=self, application_name=application_name)
+    app.description = description
+    app.tags = dict(tags or {})
+    app.date_created = app.date_updated = utcnow()
+    self.applications[application_name] = app
+    return app
+
+
+def create_application(self):
+    """CreateApplication
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_CreateApplication.html
+    "Creates an application that has one configuration template named default and no
+    application versions." Description: "Your description of the application."
+    Tags.member.N: "Specifies the tags applied to the application. Elastic Beanstalk applies
+    these tags only to the application. Environments that you create in the application
+    don't inherit the tags." Returns "Application: The ApplicationDescription of the
+    application." Not implemented: ResourceLifecycleConfig, and the configuration template
+    named default (there are no configuration templates here).
+    """
+    from moto.core.responses import ActionResult
+
+    app = self.elasticbeanstalk_backend.create_application(
+        application_name=self._get_param("ApplicationName"),
+        description=self._get_param("Description"),
+        tags={tag["Key"]: tag["Value"] for tag in self._get_param("Tags", [])},
+    )
+    return ActionResult({"Application": app})
+
+
+def update_application(self):
+    """UpdateApplication
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_UpdateApplication.html
+    "Updates the specified application to have the specified properties. Note: If a
+    property (for example, description) is not provided, the value remains unchanged. To
+    clear these properties, specify an empty string." ApplicationName: "The name of the
+    application to update. If no such application is found, UpdateApplication returns an
+    InvalidParameterValue error." Description: "A new description for the application.
+    Default: If not specified, AWS Elastic Beanstalk does not update the description."
+    Returns "Application: The ApplicationDescription of the application."
+    ApplicationDescription.DateUpdated: "The date when the application was last modified."
+    """
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+
+    application_name = self._get_param("ApplicationName")
+    app = self.elasticbeanstalk_backend.applications.get(application_name)
+    if app is None:
+        raise _invalid(f"No Application named '{application_name}' found.")
+    description = self._get_param("Description")  # "" when given empty
+    if description is not None:
+        app.description = description or None  # "" clears it
+        app.date_updated = utcnow()
+    return ActionResult({"Application": app})
+
+
 def describe_applications(self):
     """DescribeApplications
     https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DescribeApplications.html
@@ -97,8 +176,7 @@ def describe_applications(self):
 
 def create_application_version(self):
     """CreateApplicationVersion
-    https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DescribeApplications.html
-  https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_CreateApplicationVersion.html
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_CreateApplicationVersion.html
     "Creates an application version for the specified application. You can create an
     application version from a source bundle in Amazon S3 [...] Specify a source bundle in
     S3 with SourceBundle. Omit both SourceBuildInformation and SourceBundle to use the
@@ -208,3 +286,56 @@ def delete_application_version(self):
                 f"version ({error}). The application version was deleted successfully.",
             ) from error
     return EmptyResult()
+
+
+def _tagged_resource(backend, arn: str):
+    """The application, application version or environment with this ARN (each has a
+    `tags` dict), or ResourceNotFoundException: "A resource doesn't exist for the specified
+    Amazon Resource Name (ARN)." Environments are moto's own; terminated ones have left
+    their application and are not found."""
+    from moto.elasticbeanstalk.exceptions import ResourceNotFoundException
+
+    for app in backend.applications.values():
+        if app.arn == arn:
+            if not hasattr(app, "tags"):
+                app.tags = {}
+            return app
+        for version in _versions(app).values():
+            if version.application_version_arn == arn:
+                return version
+        for env in app.environments.values():
+            if env.environment_arn == arn:
+                return env
+    raise ResourceNotFoundException(f"Resource not found for ARN '{arn}'.")
+
+
+def backend_list_tags_for_resource(self, resource_arn: str) -> dict:
+    """ListTagsForResource (moto's EBResponse.list_tags_for_resource builds the response)
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_ListTagsForResource.html
+    "Return the tags applied to an AWS Elastic Beanstalk resource. The response contains a
+    list of tag key-value pairs. Elastic Beanstalk supports tagging of all of its
+    resources." ResourceArn: "Must be the ARN of an Elastic Beanstalk resource." Error
+    ResourceNotFound: "A resource doesn't exist for the specified Amazon Resource Name
+    (ARN)." (code ResourceNotFoundException). Here the resources are applications,
+    application versions and environments.
+    """
+    return _tagged_resource(self, resource_arn).tags
+
+
+def backend_update_tags_for_resource(
+    self, resource_arn: str, tags_to_add: dict, tags_to_remove: list
+) -> None:
+    """UpdateTagsForResource (moto's EBResponse.update_tags_for_resource parses the request)
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_UpdateTagsForResource.html
+    "Update the list of tags applied to an AWS Elastic Beanstalk resource. Two lists can be
+    passed: TagsToAdd for tags to add or update, and TagsToRemove." TagsToAdd: "A list of
+    tags to add or update. If a key of an existing tag is added, the tag's value is
+    updated." TagsToRemove: "A list of tag keys to remove. If a tag key doesn't exist, it is
+    silently ignored." (moto 5.2.5 fails on such a key.) Error ResourceNotFound as for
+    ListTagsForResource. Not implemented: TooManyTags (the reference names no limit) and
+    the check that at least one of TagsToAdd and TagsToRemove is given.
+    """
+    tags = _tagged_resource(self, resource_arn).tags
+    tags.update(tags_to_add)
+    for key in tags_to_remove:
+        tags.pop(key, None)
