@@ -54,6 +54,7 @@ export AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
 mkdir -p "$work/stacks" "$work/state"
 cp stacks/dev.toml "$work/stacks/dev.toml"
+cp -R deploy "$work/deploy"   # the bundles the stack deploys (source_dir)
 
 step "starting the emulator"
 # A coprocess: we hold its stdin, so it also exits if this script is killed outright.

@@ -108,7 +108,7 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
     for (name, o) in std::mem::take(&mut obs.adoptable) {
         let Some(decl) = stack.resources.get(&name) else { continue };
         let schema = decl.kind.schema();
-        let mut props = schema.normalized(&o.props);
+        let mut props = schema.canonical(&o.props);
         // Record only what the stack manages (AWS reports every option setting).
         if let Some(trim) = schema.trim_observed {
             trim(&schema.normalized(&decl.props), &mut props);

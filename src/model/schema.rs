@@ -143,7 +143,8 @@ impl Schema {
         (self.check)(props).map_err(|e| e.under(at))
     }
 
-    /// Fills in defaults and applies set semantics and the kind's own normalisation.
+    /// Declared properties in canonical form: defaults filled in, then
+    /// [`Schema::canonical`].
     pub fn normalized(&self, props: &Props) -> Props {
         let mut out = props.clone();
         for f in self.fields {
@@ -153,6 +154,14 @@ impl Schema {
                 }
             }
         }
+        self.canonical(&out)
+    }
+
+    /// Properties in canonical form, without filling in defaults (for what AWS
+    /// reports, where a missing property means "not reported", not "default"):
+    /// set semantics and the kind's own normalisation.
+    pub fn canonical(&self, props: &Props) -> Props {
+        let mut out = props.clone();
         for f in self.fields {
             if let Some(v) = out.get_mut(f.name) {
                 normalize_ty(&f.ty, v);

@@ -82,7 +82,7 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
             (Some(rec), obs) => {
                 let obs = obs.and_then(Option::as_ref);
                 let live = obs.map(|o| {
-                    let mut live = schema.normalized(&o.props);
+                    let mut live = schema.canonical(&o.props);
                     if let Some(trim) = schema.trim_observed {
                         trim(&rec.props, &mut live);
                     }

@@ -1,0 +1,191 @@
+//! The whole dev stack on the emulator: the host, IAM roles, the artifact
+//! bucket, CodeBuild, Elastic Beanstalk and CodePipeline, applied, checked
+//! through the AWS SDK, updated in place, and destroyed without a trace.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Emulator, dev_project, run_infra};
+use serde_json::Value as J;
+
+fn ok(out: (i32, String, String)) -> String {
+    assert_eq!(out.0, 0, "infra failed:\nstdout:\n{}\nstderr:\n{}", out.1, out.2);
+    out.1
+}
+
+fn edit(dir: &Path, from: &str, to: &str) {
+    let path = dir.join("stacks/dev.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "stacks/dev.toml has no {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn state(dir: &Path) -> J {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("state/dev.json")).unwrap()).unwrap()
+}
+
+fn id(dir: &Path, resource: &str) -> String {
+    state(dir)["resources"][resource]["id"].as_str().unwrap().to_string()
+}
+
+fn output(dir: &Path, resource: &str, attr: &str) -> String {
+    state(dir)["resources"][resource]["outputs"][attr].as_str().unwrap().to_string()
+}
+
+/// The plan's action for each resource, from `infra plan --json`.
+fn actions(plan_json: &str) -> Vec<(String, String)> {
+    let plan: J = serde_json::from_str(plan_json).unwrap();
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "no_op")
+        .map(|s| (s["resource"].as_str().unwrap().to_string(), s["action"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn trust_service(doc: &str) -> String {
+    // IAM returns policy documents URL-encoded.
+    let doc = infra::provider::iam_role::canonical_policy(doc).unwrap_or_else(|| panic!("not a policy: {doc}"));
+    let j: J = serde_json::from_str(&doc).unwrap();
+    let principal = &j["Statement"][0]["Principal"]["Service"];
+    principal.as_str().map(str::to_string).unwrap_or_else(|| principal[0].as_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    let config = emu.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let codebuild = aws_sdk_codebuild::Client::new(&config);
+    let pipelines = aws_sdk_codepipeline::Client::new(&config);
+    let eb = aws_sdk_elasticbeanstalk::Client::new(&config);
+
+    let applied = ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    assert!(applied.contains("14 added"), "{applied}");
+
+    // The pipeline: Source -> Build -> Deploy, wired to the project and environment.
+    let pipeline_name = id(dir, "pipeline");
+    let project_name = id(dir, "build");
+    let app_name = id(dir, "app");
+    let env_name = output(dir, "app_env", "name");
+    let bucket = id(dir, "artifacts");
+    let got = pipelines.get_pipeline().name(&pipeline_name).send().await.unwrap();
+    let declared = got.pipeline().unwrap();
+    let stages: Vec<&str> = declared.stages().iter().map(|s| s.name()).collect();
+    assert_eq!(stages, ["Source", "Build", "Deploy"]);
+    let action = |stage: usize| &declared.stages()[stage].actions()[0];
+    let build_config = action(1).configuration().unwrap();
+    assert_eq!(build_config.get("ProjectName"), Some(&project_name));
+    let deploy_config = action(2).configuration().unwrap();
+    assert_eq!(deploy_config.get("ApplicationName"), Some(&app_name));
+    assert_eq!(deploy_config.get("EnvironmentName"), Some(&env_name));
+    assert_eq!(action(0).configuration().unwrap().get("S3Bucket"), Some(&bucket));
+    assert_eq!(declared.artifact_store().unwrap().location(), bucket);
+
+    // The build project: its role, image and compute type.
+    let projects = codebuild.batch_get_projects().names(&project_name).send().await.unwrap();
+    let p = &projects.projects()[0];
+    assert_eq!(p.service_role(), Some(output(dir, "build_role", "arn").as_str()));
+    let env = p.environment().unwrap();
+    assert_eq!(env.image(), "aws/codebuild/amazonlinux-x86_64-standard:5.0");
+    assert_eq!(env.compute_type().as_str(), "BUILD_GENERAL1_SMALL");
+
+    // The environment: Docker on Amazon Linux 2023, t3.medium, single instance, Ready.
+    let envs = eb.describe_environments().environment_names(&env_name).send().await.unwrap();
+    let e = &envs.environments()[0];
+    let stack = e.solution_stack_name().unwrap();
+    assert!(stack.starts_with("64bit Amazon Linux 2023") && stack.ends_with("running Docker"), "{stack}");
+    assert_eq!(e.status().unwrap().as_str(), "Ready");
+    let settings = eb
+        .describe_configuration_settings()
+        .application_name(&app_name)
+        .environment_name(&env_name)
+        .send()
+        .await
+        .unwrap();
+    let option = |ns: &str, name: &str| {
+        settings.configuration_settings()[0]
+            .option_settings()
+            .iter()
+            .find(|o| o.namespace() == Some(ns) && o.option_name() == Some(name))
+            .and_then(|o| o.value().map(str::to_string))
+    };
+    assert_eq!(option("aws:autoscaling:launchconfiguration", "InstanceType").as_deref(), Some("t3.medium"));
+    assert_eq!(option("aws:elasticbeanstalk:environment", "EnvironmentType").as_deref(), Some("SingleInstance"));
+
+    // The bucket: encrypted, public access fully blocked.
+    let enc = s3.get_bucket_encryption().bucket(&bucket).send().await.unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
+    let block = s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+
+    // The roles' trust policies.
+    for (role, service) in [
+        ("build_role", "codebuild.amazonaws.com"),
+        ("pipeline_role", "codepipeline.amazonaws.com"),
+        ("app_instance_role", "ec2.amazonaws.com"),
+    ] {
+        let got = iam.get_role().role_name(id(dir, role)).send().await.unwrap();
+        let doc = got.role().unwrap().assume_role_policy_document().unwrap();
+        assert_eq!(trust_service(doc), service, "{role}");
+    }
+
+    // Nothing to do right after apply.
+    let again = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.0, 0, "a plan right after apply has no changes:\n{}\n{}", again.1, again.2);
+
+    // A build variable, an environment option and a pipeline stage: each in place.
+    let env_id = id(dir, "app_env");
+    let project_arn = output(dir, "build", "arn");
+    edit(dir, "environment_variables = { STACK = \"dev\" }", "environment_variables = { STACK = \"dev\", LOG_LEVEL = \"debug\" }");
+    edit(dir, "value = \"AllAtOnce\"", "value = \"Rolling\"");
+    edit(dir, "key = \"source/dev.zip\"", "key = \"source/dev-main.zip\"");
+    let plan = ok(run_infra(&emu, dir, &["plan", "--json"]));
+    let mut acts = actions(&plan);
+    acts.sort();
+    assert_eq!(
+        acts,
+        [("app_env", "update"), ("build", "update"), ("pipeline", "update")].map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    assert_eq!((id(dir, "app_env"), output(dir, "build", "arn")), (env_id, project_arn), "the same resources");
+    let projects = codebuild.batch_get_projects().names(&project_name).send().await.unwrap();
+    let vars: Vec<(&str, &str)> = projects.projects()[0]
+        .environment()
+        .unwrap()
+        .environment_variables()
+        .iter()
+        .map(|v| (v.name(), v.value()))
+        .collect();
+    assert!(vars.contains(&("LOG_LEVEL", "debug")), "{vars:?}");
+    let got = pipelines.get_pipeline().name(&pipeline_name).send().await.unwrap();
+    let source = got.pipeline().unwrap().stages()[0].actions()[0].configuration().unwrap();
+    assert_eq!(source.get("S3ObjectKey").map(String::as_str), Some("source/dev-main.zip"));
+    assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0, "converged");
+
+    // Destroy leaves nothing of the stack.
+    ok(run_infra(&emu, dir, &["destroy", "--yes"]));
+    let roles = iam.list_roles().send().await.unwrap();
+    let ours: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).filter(|n| n.starts_with("dev-")).collect();
+    assert!(ours.is_empty(), "roles left: {ours:?}");
+    let buckets = s3.list_buckets().send().await.unwrap();
+    assert!(buckets.buckets().iter().all(|b| b.name() != Some(bucket.as_str())), "the bucket is gone");
+    let apps = eb.describe_applications().send().await.unwrap();
+    assert!(apps.applications().is_empty(), "applications left: {apps:?}");
+    assert!(codebuild.batch_get_projects().names(&project_name).send().await.unwrap().projects().is_empty());
+    assert!(pipelines.get_pipeline().name(&pipeline_name).send().await.is_err(), "the pipeline is gone");
+    let profiles = iam.list_instance_profiles().send().await.unwrap();
+    assert!(profiles.instance_profiles().is_empty(), "{profiles:?}");
+    let state = state(dir);
+    assert_eq!(state["resources"], serde_json::json!({}));
+}
