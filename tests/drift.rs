@@ -184,3 +184,72 @@ async fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     assert!(err.contains("the saved plan is stale"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.join("state/dev.json")).unwrap(), state_before, "state unchanged");
 }
+
+/// Waits until the environment is Ready again (an out-of-band update takes a few polls).
+async fn wait_ready(eb: &aws_sdk_elasticbeanstalk::Client, env_id: &str) {
+    for _ in 0..50 {
+        let envs = eb.describe_environments().environment_ids(env_id).send().await.unwrap();
+        if envs.environments()[0].status().map(|s| s.as_str()) == Some("Ready") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{env_id} never became Ready");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_in_the_environment_and_the_build_project_is_reported_then_put_back_or_accepted() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    let config = emu.sdk_config().await;
+    let eb = aws_sdk_elasticbeanstalk::Client::new(&config);
+    let codebuild = aws_sdk_codebuild::Client::new(&config);
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    assert_eq!(drift(&emu, dir, "text").0, 0, "no false drift right after apply");
+    let env_id = recorded_id(dir, "app_env");
+
+    // Someone changes the deployment policy in the console: put back by apply.
+    eb.update_environment()
+        .environment_id(&env_id)
+        .option_settings(
+            aws_sdk_elasticbeanstalk::types::ConfigurationOptionSetting::builder()
+                .namespace("aws:elasticbeanstalk:command")
+                .option_name("DeploymentPolicy")
+                .value("Immutable")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_ready(&eb, &env_id).await;
+    let (code, report) = drift(&emu, dir, "text");
+    assert_eq!(code, 2);
+    assert!(report.contains("app_env"), "{report}");
+    assert!(report.contains("value = \"Immutable\" }  (added outside infra)"), "{report}");
+    assert!(report.contains("value = \"AllAtOnce\" }  (removed outside infra)"), "{report}");
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    assert_eq!(drift(&emu, dir, "text").0, 0);
+
+    // Someone swaps the build image: accepted by refresh.
+    let build = recorded_id(dir, "build");
+    let projects = codebuild.batch_get_projects().names(&build).send().await.unwrap();
+    let environment = projects.projects()[0].environment().unwrap().clone();
+    let swapped = aws_sdk_codebuild::types::ProjectEnvironment::builder()
+        .r#type(environment.r#type().clone())
+        .compute_type(environment.compute_type().clone())
+        .image("aws/codebuild/standard:7.0")
+        .set_environment_variables(Some(environment.environment_variables().to_vec()))
+        .set_privileged_mode(environment.privileged_mode())
+        .build()
+        .unwrap();
+    codebuild.update_project().name(&build).environment(swapped).send().await.unwrap();
+    let (code, report) = drift(&emu, dir, "json");
+    assert_eq!(code, 2);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["drift"][0]["resource"], "build");
+    assert_eq!(report["drift"][0]["changes"][0]["property"], "image");
+    assert_eq!(report["drift"][0]["changes"][0]["live"], "aws/codebuild/standard:7.0");
+    ok(run_infra(&emu, dir, &["refresh", "--yes"]));
+    assert_eq!(drift(&emu, dir, "text").0, 0, "accepted");
+}
