@@ -101,7 +101,8 @@ pub async fn refresh(
 }
 
 /// Records adoptable resources in `state` as if they had been created by it, so
-/// the planner compares them instead of creating duplicates. Their recorded
+/// the planner compares them instead of creating duplicates, and resolves the
+/// pending operations an interrupted run left. Adopted resources' recorded
 /// properties are what AWS reports.
 pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<String> {
     let mut adopted = Vec::new();
@@ -127,5 +128,9 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
         obs.resources.insert(name.clone(), Some(o));
         adopted.push(name);
     }
+    // Every pending operation is now resolved: a pending create was searched for
+    // by its tags (adopted above, or proved absent), and a pending update or
+    // delete acted on a recorded resource, which refresh has just read.
+    state.pending.clear();
     adopted
 }

@@ -135,3 +135,28 @@ fn help_lists_every_command_and_exits_0() {
     assert_eq!(code, 0);
     assert!(stdout.contains("--detailed-exitcode"), "{stdout}");
 }
+
+#[test]
+fn a_lock_left_by_a_dead_process_is_reported_as_stale_and_unlock_removes_it() {
+    let dir = project(&[("dev", &dev_toml())]);
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let lock = serde_json::json!({
+        "id": "3f1c2a9e", "pid": 999_999_999u32, "host": host,
+        "started": "2026-11-25T10:00:00Z", "command": "apply",
+    });
+    let lock_path = dir.path().join("state/dev.lock");
+    std::fs::write(&lock_path, lock.to_string()).unwrap();
+    let (code, _, stderr) = infra(dir.path(), &["apply", "--yes"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("stack `dev` is locked by `infra apply` (pid 999999999"), "{stderr}");
+    assert!(stderr.contains("the lock is stale: remove it with `infra unlock --stack dev 3f1c2a9e`"), "{stderr}");
+
+    let (code, _, stderr) = infra(dir.path(), &["unlock", "--stack", "dev", "wrong-id"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("locked under id 3f1c2a9e, not wrong-id"), "{stderr}");
+    assert!(lock_path.exists());
+    let (code, stdout, _) = infra(dir.path(), &["unlock", "--stack", "dev", "3f1c2a9e"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Removed the lock of stack `dev`"), "{stdout}");
+    assert!(!lock_path.exists());
+}

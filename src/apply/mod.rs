@@ -11,6 +11,7 @@ mod graph;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
@@ -27,11 +28,26 @@ pub use graph::{Op, OpKind};
 pub struct Options {
     /// At most this many AWS operations in flight.
     pub parallelism: usize,
+    /// Once set, no new operation starts; those in flight finish and are recorded.
+    pub interrupt: Interrupt,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { parallelism: 10 }
+        Options { parallelism: 10, interrupt: Interrupt::default() }
+    }
+}
+
+/// A request to stop starting operations (the first Ctrl-C).
+#[derive(Clone, Debug, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -60,6 +76,8 @@ pub enum StepError {
 pub enum ApplyError {
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("interrupted: {done} of {total} operations finished and are recorded in state; run the command again to continue")]
+    Interrupted { done: usize, total: usize },
     #[error("{} of {total} operations failed:\n{}", errors.len(), list(errors))]
     Steps { errors: Vec<StepError>, total: usize },
 }
@@ -95,7 +113,7 @@ pub async fn apply(
     let mut finished = 0;
 
     while finished < ops.len() {
-        while running.len() < options.parallelism.max(1) {
+        while running.len() < options.parallelism.max(1) && !options.interrupt.is_set() {
             let Some(i) = ready.pop() else { break };
             let op = &ops[i];
             if let Some(cause) = op.after.iter().find_map(|d| failed.get(d)) {
@@ -143,6 +161,8 @@ pub async fn apply(
         }
 
         let Some(joined) = running.join_next().await else { break };
+        // (An interrupt leaves the ready ones unstarted; the loop ends once the
+        // operations in flight are recorded.)
         let done = joined.expect("an operation task never panics");
         let op = &ops[done.index];
         let step = steps[op.resource.as_str()];
@@ -163,6 +183,9 @@ pub async fn apply(
         release(&ops, done.index, &mut waiting, &mut ready);
     }
 
+    if options.interrupt.is_set() && finished < ops.len() {
+        return Err(ApplyError::Interrupted { done: finished, total: ops.len() });
+    }
     if errors.is_empty() { Ok(()) } else { Err(ApplyError::Steps { errors, total: ops.len() }) }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use infra::apply::Options;
+use infra::apply::{Interrupt, Options};
 use infra::engine::{Engine, Planned};
 
 use super::Exit;
@@ -67,7 +67,8 @@ pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb:
         bail!("{verb} cancelled; nothing was changed");
     }
     let reporter = Arc::new(progress::Reporter::new());
-    let options = Options { parallelism: run.parallelism as usize };
+    let options = Options { parallelism: run.parallelism as usize, interrupt: Interrupt::default() };
+    watch_ctrl_c(options.interrupt.clone());
     let started = std::time::Instant::now();
     let result = engine.apply(&mut planned, &options, reporter.clone()).await;
     reporter.finish();
@@ -82,4 +83,21 @@ pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb:
         s.delete
     ));
     Ok(Exit::Ok)
+}
+
+/// The first Ctrl-C lets the operations in flight finish (and be recorded) but
+/// starts no new one; the second stops at once, leaving pending records in
+/// state for the next run to resolve.
+fn watch_ctrl_c(interrupt: Interrupt) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        interrupt.set();
+        eprintln!("\ninterrupted: finishing the operations in flight, starting no new one (Ctrl-C again to stop at once)");
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopped; the next run resolves what was in flight");
+            std::process::exit(130);
+        }
+    });
 }

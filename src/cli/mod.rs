@@ -9,6 +9,7 @@ mod output;
 mod plan;
 mod progress;
 mod refresh;
+mod unlock;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,7 @@ pub enum Command {
     Output(output::Args),
     Drift(drift::Args),
     Refresh(refresh::Args),
+    Unlock(unlock::Args),
 }
 
 /// What a command asks the process to exit with.
@@ -96,6 +98,7 @@ pub fn main() -> ExitCode {
             Command::Output(args) => output::exec(args).await,
             Command::Drift(args) => drift::exec(args).await,
             Command::Refresh(args) => refresh::exec(args).await,
+            Command::Unlock(args) => unlock::exec(args).await,
         }
     });
     if cli.stats || cli.stats_json.is_some() {

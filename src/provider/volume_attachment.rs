@@ -144,14 +144,18 @@ impl Provider for VolumeAttachments {
 
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
         let a = AttachmentId::of(props)?;
-        self.ec2
-            .attach_volume()
-            .volume_id(&a.volume_id)
-            .instance_id(&a.instance_id)
-            .device(&a.device_name)
-            .send()
-            .await
-            .map_err(|e| aws_error("AttachVolume", e))?;
+        // An attachment has no tags to be found by: an interrupted run that
+        // attached the volume is recognised here, and the attachment adopted.
+        if self.state(&a).await?.is_none() {
+            self.ec2
+                .attach_volume()
+                .volume_id(&a.volume_id)
+                .instance_id(&a.instance_id)
+                .device(&a.device_name)
+                .send()
+                .await
+                .map_err(|e| aws_error("AttachVolume", e))?;
+        }
         wait::until(ctx, &format!("volume {} to be attached", a.volume_id), Backoff::default(), || async {
             Ok((self.state(&a).await? == Some(VolumeAttachmentState::Attached)).then_some(()))
         })

@@ -84,8 +84,16 @@ pub enum StateError {
     Corrupt { path: PathBuf, message: String },
     #[error("{path}: state version {found} is newer than this infra understands ({VERSION}); upgrade infra")]
     TooNew { path: PathBuf, found: u32 },
-    #[error("stack `{stack}` is locked by {holder}")]
+    #[error("stack `{stack}` is locked by {holder}{}", if *stale {
+        format!("; that process is gone, so the lock is stale: remove it with `infra unlock --stack {stack} {}`", holder.id)
+    } else {
+        String::new()
+    })]
     Locked { stack: String, holder: LockInfo, stale: bool },
+    #[error("stack `{stack}` is not locked")]
+    NotLocked { stack: String },
+    #[error("stack `{stack}` is locked under id {actual}, not {given}; nothing was removed")]
+    WrongLockId { stack: String, given: String, actual: String },
 }
 
 /// Where a stack's state and lock live.
@@ -120,6 +128,21 @@ impl Store {
             state.lineage = Some(uuid::Uuid::new_v4().to_string());
         }
         file::save(&self.dir, &self.path(), &self.stack, state)
+    }
+
+    /// Removes the stack's lock, when `id` names it (`infra unlock`). Returns
+    /// who held it.
+    pub fn unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        let path = self.lock_path();
+        if !path.exists() {
+            return Err(StateError::NotLocked { stack: self.stack.clone() });
+        }
+        let holder = lock::read(&path)?;
+        if holder.id != id {
+            return Err(StateError::WrongLockId { stack: self.stack.clone(), given: id.to_string(), actual: holder.id });
+        }
+        std::fs::remove_file(&path).map_err(|source| StateError::Io { path, source })?;
+        Ok(holder)
     }
 
     /// Takes the stack's lock for `command`, or fails at once naming the holder.
