@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod bundle;
+pub mod check;
 pub mod config;
 pub mod engine;
 pub mod model;

@@ -160,3 +160,46 @@ fn a_lock_left_by_a_dead_process_is_reported_as_stale_and_unlock_removes_it() {
     assert!(stdout.contains("Removed the lock of stack `dev`"), "{stdout}");
     assert!(!lock_path.exists());
 }
+
+#[test]
+fn redis_open_to_the_world_fails_the_policy_checks_unless_allowed_with_a_reason() {
+    let open = dev_toml().replace(
+        "ports = \"6379-6381\", cidrs = [\"${config.vpc_cidr}\"]",
+        "ports = \"6379-6381\", cidrs = [\"0.0.0.0/0\"]",
+    );
+    let dir = project(&[("dev", &open)]);
+    for cmd in [&["check"][..], &["plan"], &["apply", "--yes"]] {
+        let (code, _, stderr) = infra(dir.path(), cmd);
+        assert_eq!(code, 1, "{cmd:?}");
+        assert!(stderr.contains("policy check"), "{stderr}");
+        assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
+    }
+    let (_, stdout, _) = infra(dir.path(), &["check"]);
+    assert!(stdout.contains("FAILED   data_sg: public_data_port: an ingress rule opens 6379-6381 (redis) to 0.0.0.0/0"), "{stdout}");
+
+    let allowed = open.replace(
+        "type = \"ec2.security_group\"\n",
+        "type = \"ec2.security_group\"\nallow = { public_data_port = \"a throwaway demo\" }\n",
+    );
+    let dir = project(&[("dev", &allowed)]);
+    let (code, stdout, stderr) = infra(dir.path(), &["check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("allowed  data_sg: public_data_port"), "{stdout}");
+
+    let no_reason = open.replace(
+        "type = \"ec2.security_group\"\n",
+        "type = \"ec2.security_group\"\nallow = { public_data_port = \"\" }\n",
+    );
+    let dir = project(&[("dev", &no_reason)]);
+    let (code, _, stderr) = infra(dir.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("allowing `public_data_port` needs a reason"), "{stderr}");
+}
+
+#[test]
+fn the_dev_stack_passes_the_policy_checks() {
+    let dir = project(&[("dev", &dev_toml())]);
+    let (code, stdout, stderr) = infra(dir.path(), &["check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("passes the policy checks"), "{stdout}");
+}

@@ -37,6 +37,7 @@ pub struct RunArgs {
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
+    common::enforce_checks(&stack)?;
     let engine = common::engine(&stack).await;
     let _lock = engine.lock("apply")?;
     let planned = match &args.plan {

@@ -156,3 +156,20 @@ pub enum Format {
     /// For a pull-request comment or a CI job summary.
     Markdown,
 }
+
+/// Refuses a stack that fails a policy check it does not allow (before any AWS call).
+pub fn enforce_checks(stack: &Stack) -> anyhow::Result<()> {
+    let findings = infra::check::check(stack);
+    let violations = infra::check::violations(&findings);
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = violations.iter().map(|f| format!("  - {}: {}: {}", f.resource, f.check, f.message)).collect();
+    bail!(
+        "stack `{}` fails {} policy check(s):\n{}\n(if this is intended, allow it on the resource with a reason: `allow = {{ {} = \"why\" }}`)",
+        stack.name,
+        violations.len(),
+        list.join("\n"),
+        violations[0].check
+    )
+}

@@ -2,6 +2,7 @@
 //! Each command is a thin module: its clap arguments and an `exec`.
 
 mod apply;
+mod check;
 mod common;
 mod destroy;
 mod drift;
@@ -50,6 +51,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Plan(plan::Args),
+    Check(check::Args),
     Apply(apply::Args),
     Destroy(destroy::Args),
     Output(output::Args),
@@ -93,6 +95,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match command {
             Command::Plan(args) => plan::exec(args).await,
+            Command::Check(args) => check::exec(args).await,
             Command::Apply(args) => apply::exec(args).await,
             Command::Destroy(args) => destroy::exec(args).await,
             Command::Output(args) => output::exec(args).await,

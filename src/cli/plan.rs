@@ -29,6 +29,7 @@ pub struct Args {
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
+    common::enforce_checks(&stack)?;
     let engine = common::engine(&stack).await;
     let planned = engine.plan(&stack, false).await?;
     let format = if args.json { Format::Json } else { args.format };

@@ -138,6 +138,7 @@ impl Builder<'_> {
                 "type" => {}
                 "depends_on" => resource.depends_on = self.names(value, &prop_at)?,
                 "ignore_changes" => resource.ignore_changes = self.names(value, &prop_at)?,
+                "allow" => resource.allow = self.allowances(value, &prop_at)?,
                 prop => {
                     let v = self.value(value, &prop_at, Strings::Exprs)?;
                     resource.props.insert(prop.to_string(), v);
@@ -145,6 +146,22 @@ impl Builder<'_> {
             }
         }
         Ok(resource)
+    }
+
+    /// `allow = { check_name = "reason" }`: policy checks this resource may fail.
+    fn allowances(&mut self, v: &Val, at: &Path) -> Result<BTreeMap<String, String>, Problem> {
+        let DeValue::Table(t) = v.get_ref() else {
+            return Err(expected("a table of check names and reasons", v));
+        };
+        let mut out = BTreeMap::new();
+        for (key, reason) in t.iter() {
+            self.spans.record(&at.key(key_str(key)), Some(key.span()), reason.span());
+            match reason.get_ref() {
+                DeValue::String(r) => out.insert(key_str(key).to_string(), r.to_string()),
+                _ => return Err(expected("a reason string", reason)),
+            };
+        }
+        Ok(out)
     }
 
     /// A list of plain names (`depends_on`, `ignore_changes`).

@@ -52,11 +52,13 @@ pub struct Resource {
     pub depends_on: Vec<String>,
     /// Properties whose drift is expected and never acted on.
     pub ignore_changes: Vec<String>,
+    /// Policy checks this resource may fail, each with the reason why.
+    pub allow: BTreeMap<String, String>,
 }
 
 impl Resource {
     pub fn new(kind: Kind) -> Self {
-        Resource { kind, props: Props::new(), depends_on: Vec::new(), ignore_changes: Vec::new() }
+        Resource { kind, props: Props::new(), depends_on: Vec::new(), ignore_changes: Vec::new(), allow: BTreeMap::new() }
     }
 
     /// Sets a property (builder style).
@@ -120,6 +122,20 @@ impl Stack {
                         at.key("ignore_changes").index(i),
                         format!("`ignore_changes` names `{prop}`, which is not a property of {}", res.kind),
                     ));
+                }
+            }
+        }
+        for (name, res) in &self.resources {
+            for (check, reason) in &res.allow {
+                let at = Path::root().key("resources").key(name).key("allow").key(check);
+                if !crate::check::CHECKS.iter().any(|c| c.name == check) {
+                    let names: Vec<&str> = crate::check::CHECKS.iter().map(|c| c.name).collect();
+                    return Err(ValidationError::new(at, format!("unknown policy check `{check}`"))
+                        .hint(format!("checks: {}", names.join(", "))));
+                }
+                if reason.trim().is_empty() {
+                    return Err(ValidationError::new(at, format!("allowing `{check}` needs a reason"))
+                        .hint("say why, for the next person who reads the stack"));
                 }
             }
         }

@@ -1,0 +1,42 @@
+//! `infra check`: the policy checks alone.
+
+use anyhow::bail;
+
+use super::Exit;
+use super::common::{self, StackArgs};
+
+/// Run the policy checks on the stack file, without AWS: a data store's port
+/// (Redis, its cluster bus, Elasticsearch, Kibana) open to 0.0.0.0/0 or ::/0, and
+/// an unencrypted EBS volume, are errors unless the resource allows them with a
+/// reason (`allow = { public_data_port = "why" }`). `plan` and `apply` run the
+/// same checks first.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+pub async fn exec(args: Args) -> anyhow::Result<Exit> {
+    let stack = common::load_stack(&args.stack)?;
+    let findings = infra::check::check(&stack);
+    let mut text = String::new();
+    for f in &findings {
+        match &f.allowed {
+            Some(reason) => text.push_str(&format!("allowed  {}: {}: {} (reason: {reason})\n", f.resource, f.check, f.message)),
+            None => text.push_str(&format!("FAILED   {}: {}: {}\n", f.resource, f.check, f.message)),
+        }
+    }
+    let failed = infra::check::violations(&findings).len();
+    if failed > 0 {
+        common::print(&text);
+        bail!("{failed} policy check(s) failed in stack `{}`", stack.name);
+    }
+    text.push_str(&format!(
+        "Stack `{}` passes the policy checks ({} check(s), {} allowed finding(s)).\n",
+        stack.name,
+        infra::check::CHECKS.len(),
+        findings.len()
+    ));
+    common::print(&text);
+    Ok(Exit::Ok)
+}
