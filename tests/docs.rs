@@ -1,0 +1,97 @@
+//! docs/resources.md is generated from the resource schemas, so the reference
+//! can never drift from the code. `UPDATE_GOLDEN=1 cargo test --test docs`
+//! rewrites it.
+
+use std::fmt::Write;
+
+use infra::model::Kind;
+use infra::model::schema::{Default, Field, Ty};
+
+fn ty(t: &Ty) -> String {
+    match t {
+        Ty::Str => "string".into(),
+        Ty::Int { min, max } => format!("integer {min}..{max}"),
+        Ty::Bool => "bool".into(),
+        Ty::Cidr => "CIDR".into(),
+        Ty::Ports => "port or range".into(),
+        Ty::Enum(options) => options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(" \\| "),
+        Ty::List(inner) => format!("list of {}", ty(inner)),
+        Ty::Set(inner) => format!("set of {}", ty(inner)),
+        Ty::Object(_) => "table".into(),
+        Ty::Map(inner) => format!("table of {}", ty(inner)),
+        Ty::Json => "JSON document".into(),
+    }
+}
+
+fn fields(out: &mut String, fields: &[Field], prefix: &str) {
+    for f in fields {
+        let default = match f.default {
+            Default::None => String::new(),
+            Default::Str(s) => format!("`\"{s}\"`"),
+            Default::Int(i) => format!("`{i}`"),
+            Default::Bool(b) => format!("`{b}`"),
+        };
+        let mut notes = Vec::new();
+        if f.required {
+            notes.push("required");
+        }
+        if f.force_new {
+            notes.push("replaces");
+        }
+        if f.secret {
+            notes.push("secret");
+        }
+        let _ = writeln!(
+            out,
+            "| `{prefix}{}` | {} | {} | {} | {} |",
+            f.name,
+            ty(&f.ty),
+            default,
+            notes.join(", "),
+            f.doc.replace('|', "\\|")
+        );
+        let inner = match &f.ty {
+            Ty::Object(inner) => Some(*inner),
+            Ty::List(Ty::Object(inner)) | Ty::Set(Ty::Object(inner)) => Some(*inner),
+            _ => None,
+        };
+        if let Some(inner) = inner {
+            self::fields(out, inner, &format!("{prefix}{}.", f.name));
+        }
+    }
+}
+
+fn reference() -> String {
+    let mut out = String::from(
+        "# Resource types\n\nGenerated from the schemas in `src/provider/` by `tests/docs.rs`; do not edit by hand.\n\
+         \"replaces\": a change to the property replaces the resource; every other property changes in place.\n\
+         Every resource has the attribute `id`; tags marked on taggable kinds also carry `infra:stack` and `infra:name`.\n",
+    );
+    for kind in Kind::ALL {
+        let s = kind.schema();
+        let _ = writeln!(out, "\n## `{}`\n", s.type_name);
+        let _ = writeln!(out, "| property | type | default | | meaning |\n| --- | --- | --- | --- | --- |");
+        fields(&mut out, s.fields, "");
+        let _ = writeln!(
+            out,
+            "\nAttributes: {}.{}{}",
+            s.outputs.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+            if s.taggable { " Taggable." } else { "" },
+            if s.create_before_delete { " A replacement creates the new one before deleting the old." } else { "" },
+        );
+    }
+    out
+}
+
+#[test]
+fn the_resource_reference_matches_the_schemas() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/resources.md");
+    let actual = reference();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(expected == actual, "docs/resources.md is out of date; run UPDATE_GOLDEN=1 cargo test --test docs");
+}
