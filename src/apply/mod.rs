@@ -28,13 +28,16 @@ pub use graph::{Op, OpKind};
 pub struct Options {
     /// At most this many AWS operations in flight.
     pub parallelism: usize,
+    /// At most this many in flight against one AWS service (rate limits are
+    /// per service: IAM's are far lower than EC2's).
+    pub per_service: usize,
     /// Once set, no new operation starts; those in flight finish and are recorded.
     pub interrupt: Interrupt,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { parallelism: 10, interrupt: Interrupt::default() }
+        Options { parallelism: 10, per_service: 8, interrupt: Interrupt::default() }
     }
 }
 
@@ -110,11 +113,14 @@ pub async fn apply(
     let mut failed: BTreeMap<usize, String> = BTreeMap::new();
     let mut errors = Vec::new();
     let mut running = JoinSet::new();
+    let mut busy: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut finished = 0;
 
     while finished < ops.len() {
         while running.len() < options.parallelism.max(1) && !options.interrupt.is_set() {
-            let Some(i) = ready.pop() else { break };
+            let has_room = |i: &usize| busy.get(steps[ops[*i].resource.as_str()].kind.service()).copied().unwrap_or(0) < options.per_service.max(1);
+            let Some(pos) = ready.iter().rposition(has_room) else { break };
+            let i = ready.remove(pos);
             let op = &ops[i];
             if let Some(cause) = op.after.iter().find_map(|d| failed.get(d)) {
                 let cause = cause.clone();
@@ -157,6 +163,7 @@ pub async fn apply(
                 client_token: token,
                 progress: Progress::new(move |r, m| reporter2.status(r, m)),
             };
+            *busy.entry(step.kind.service()).or_insert(0) += 1;
             running.spawn(run_op(providers.clone(), ctx, i, op.kind, step.clone(), props));
         }
 
@@ -166,6 +173,9 @@ pub async fn apply(
         let done = joined.expect("an operation task never panics");
         let op = &ops[done.index];
         let step = steps[op.resource.as_str()];
+        if let Some(n) = busy.get_mut(step.kind.service()) {
+            *n -= 1;
+        }
         state.pending.retain(|p| p.resource != op.resource);
         match done.result {
             Ok(observed) => {

@@ -68,7 +68,7 @@ pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb:
         bail!("{verb} cancelled; nothing was changed");
     }
     let reporter = Arc::new(progress::Reporter::new());
-    let options = Options { parallelism: run.parallelism as usize, interrupt: Interrupt::default() };
+    let options = Options { parallelism: run.parallelism as usize, interrupt: Interrupt::default(), ..Options::default() };
     watch_ctrl_c(options.interrupt.clone());
     let started = std::time::Instant::now();
     let result = engine.apply(&mut planned, &options, reporter.clone()).await;

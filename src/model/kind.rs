@@ -58,6 +58,12 @@ impl Kind {
         }
     }
 
+    /// The AWS service behind the kind (its type name's first part).
+    pub fn service(self) -> &'static str {
+        let name = self.type_name();
+        name.split_once('.').map_or(name, |(service, _)| service)
+    }
+
     /// The name used in stack files (`type = "ec2.instance"`).
     pub fn type_name(self) -> &'static str {
         self.schema().type_name
