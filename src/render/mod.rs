@@ -10,6 +10,7 @@ mod json;
 mod markdown;
 mod value;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
@@ -142,28 +143,18 @@ fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
             let is_set = matches!(ty, Some(Ty::Set(_)));
             if let (true, Some(b), Some(a)) = (is_set, before.as_list(), after.as_list()) {
                 let _ = writeln!(out, "{indent}{} {}{forces}", paint(YELLOW, "~"), c.prop);
-                for gone in b.iter().filter(|v| !a.contains(v)) {
-                    let _ = writeln!(out, "{indent}    {} {}", paint(RED, "-"), inline(gone));
-                }
-                for new in a.iter().filter(|v| !b.contains(v)) {
-                    let _ = writeln!(out, "{indent}    {} {}", paint(GREEN, "+"), inline(new));
+                for (sign, member) in members(b, a) {
+                    let _ = writeln!(out, "{indent}    {} {}", sign.paint(), inline(member));
                 }
             } else if let (Some(b), Some(a)) = (before.as_map(), after.as_map()) {
                 let _ = writeln!(out, "{indent}{} {}{forces}", paint(YELLOW, "~"), c.prop);
-                let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-                for k in keys {
-                    match (b.get(k), a.get(k)) {
-                        (Some(x), Some(y)) if x != y => {
-                            let _ = writeln!(out, "{indent}    {} {k} = {} -> {}", paint(YELLOW, "~"), inline(x), inline(y));
-                        }
-                        (Some(x), None) => {
-                            let _ = writeln!(out, "{indent}    {} {k} = {}", paint(RED, "-"), inline(x));
-                        }
-                        (None, Some(y)) => {
-                            let _ = writeln!(out, "{indent}    {} {k} = {}", paint(GREEN, "+"), inline(y));
-                        }
-                        _ => {}
-                    }
+                for (sign, k, x, y) in keys(b, a) {
+                    let shown = match (x, y) {
+                        (Some(x), Some(y)) => format!("{} -> {}", inline(x), inline(y)),
+                        (Some(v), None) | (None, Some(v)) => inline(v),
+                        (None, None) => continue,
+                    };
+                    let _ = writeln!(out, "{indent}    {} {k} = {shown}", sign.paint());
                 }
             } else {
                 let _ = writeln!(
@@ -199,6 +190,54 @@ fn long_text(ty: Option<&Ty>, v: &Value) -> Option<String> {
         (_, Value::Str(s)) if s.contains('\n') => Some(s.clone()),
         _ => None,
     }
+}
+
+/// How a member of a set or a key of a table changed.
+#[derive(Clone, Copy)]
+enum Sign {
+    Added,
+    Removed,
+    Changed,
+}
+
+impl Sign {
+    fn paint(self) -> String {
+        match self {
+            Sign::Added => paint(GREEN, "+"),
+            Sign::Removed => paint(RED, "-"),
+            Sign::Changed => paint(YELLOW, "~"),
+        }
+    }
+    fn past(self) -> &'static str {
+        match self {
+            Sign::Added => "added",
+            Sign::Removed => "removed",
+            Sign::Changed => "changed",
+        }
+    }
+}
+
+/// Members of a set removed, then added.
+fn members<'a>(before: &'a [Value], after: &'a [Value]) -> Vec<(Sign, &'a Value)> {
+    let removed = before.iter().filter(|v| !after.contains(v)).map(|v| (Sign::Removed, v));
+    let added = after.iter().filter(|v| !before.contains(v)).map(|v| (Sign::Added, v));
+    removed.chain(added).collect()
+}
+
+/// Keys of a table that changed, with their values before and after.
+fn keys<'a>(
+    before: &'a BTreeMap<String, Value>,
+    after: &'a BTreeMap<String, Value>,
+) -> Vec<(Sign, &'a str, Option<&'a Value>, Option<&'a Value>)> {
+    let all: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    all.into_iter()
+        .filter_map(|k| match (before.get(k), after.get(k)) {
+            (Some(x), Some(y)) if x != y => Some((Sign::Changed, k.as_str(), Some(x), Some(y))),
+            (Some(x), None) => Some((Sign::Removed, k.as_str(), Some(x), None)),
+            (None, Some(y)) => Some((Sign::Added, k.as_str(), None, Some(y))),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A unified diff of two texts, each line indented.
@@ -251,29 +290,19 @@ fn drift_change_text(out: &mut String, kind: crate::model::Kind, c: &Change, wid
     match (ty, &c.before, &c.after) {
         (Some(Ty::Set(_)), Some(Value::List(b)), Some(Value::List(a))) => {
             let _ = writeln!(out, "{indent}{}", c.prop);
-            for gone in b.iter().filter(|v| !a.contains(v)) {
-                let _ = writeln!(out, "{indent}  {} {}  (removed outside infra)", paint(RED, "-"), inline(gone));
-            }
-            for new in a.iter().filter(|v| !b.contains(v)) {
-                let _ = writeln!(out, "{indent}  {} {}  (added outside infra)", paint(GREEN, "+"), inline(new));
+            for (sign, member) in members(b, a) {
+                let _ = writeln!(out, "{indent}  {} {}  ({} outside infra)", sign.paint(), inline(member), sign.past());
             }
         }
         (_, Some(Value::Map(b)), Some(Value::Map(a))) => {
             let _ = writeln!(out, "{indent}{}", c.prop);
-            let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-            for k in keys {
-                match (b.get(k), a.get(k)) {
-                    (Some(x), Some(y)) if x != y => {
-                        let _ = writeln!(out, "{indent}  {} {k}: recorded {}, live {}", paint(YELLOW, "~"), inline(x), inline(y));
-                    }
-                    (Some(x), None) => {
-                        let _ = writeln!(out, "{indent}  {} {k} = {}  (removed outside infra)", paint(RED, "-"), inline(x));
-                    }
-                    (None, Some(y)) => {
-                        let _ = writeln!(out, "{indent}  {} {k} = {}  (added outside infra)", paint(GREEN, "+"), inline(y));
-                    }
-                    _ => {}
-                }
+            for (sign, k, x, y) in keys(b, a) {
+                let line = match (x, y) {
+                    (Some(x), Some(y)) => format!("{k}: recorded {}, live {}", inline(x), inline(y)),
+                    (Some(v), None) | (None, Some(v)) => format!("{k} = {}  ({} outside infra)", inline(v), sign.past()),
+                    (None, None) => continue,
+                };
+                let _ = writeln!(out, "{indent}  {} {line}", sign.paint());
             }
         }
         _ => {
@@ -284,7 +313,7 @@ fn drift_change_text(out: &mut String, kind: crate::model::Kind, c: &Change, wid
 }
 
 /// Outputs as aligned `name = value` lines.
-pub fn outputs_text(outputs: &std::collections::BTreeMap<String, Value>) -> String {
+pub fn outputs_text(outputs: &BTreeMap<String, Value>) -> String {
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
     let mut out = String::new();
     for (k, v) in outputs {
