@@ -206,3 +206,28 @@ async fn a_second_apply_while_one_holds_the_lock_fails_naming_the_holder() {
     assert!(stderr.contains(&format!("pid {}", std::process::id())), "{stderr}");
     drop(held);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_two_applies_started_together_exactly_one_proceeds() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let spawn = |cmd: &str| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_infra"));
+        c.args([cmd, "--yes"]).current_dir(project.path()).env("NO_COLOR", "1");
+        for (k, v) in emu.env() {
+            c.env(k, v);
+        }
+        c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let (a, b) = (spawn("apply"), spawn("apply"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let mut codes = [a.status.code(), b.status.code()];
+    codes.sort();
+    assert_eq!(codes, [Some(0), Some(1)], "{a:?}\n{b:?}");
+    let loser = if a.status.success() { &b } else { &a };
+    let err = String::from_utf8_lossy(&loser.stderr);
+    assert!(err.contains("stack `dev` is locked by `infra apply` (pid"), "{err}");
+    let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
+    assert_eq!(tagged_left(&ec2).await, (1, 1, 1), "one of each, not two");
+}
