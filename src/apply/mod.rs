@@ -108,27 +108,21 @@ pub async fn apply(
 ) -> Result<(), ApplyError> {
     let ops = graph::operations(plan, state);
     let steps: BTreeMap<&str, &Step> = plan.steps.iter().map(|s| (s.name.as_str(), s)).collect();
-    let mut waiting: Vec<usize> = ops.iter().map(|op| op.after.len()).collect();
-    let mut ready: Vec<usize> = (0..ops.len()).filter(|i| waiting[*i] == 0).rev().collect();
-    let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+    let service = |i: usize| steps[ops[i].resource.as_str()].kind.service();
+    let mut queue = Queue::new(&ops);
     let mut errors = Vec::new();
     let mut running = JoinSet::new();
     let mut busy: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut finished = 0;
 
-    while finished < ops.len() {
+    while !queue.all_done() {
         while running.len() < options.parallelism.max(1) && !options.interrupt.is_set() {
-            let has_room = |i: &usize| busy.get(steps[ops[*i].resource.as_str()].kind.service()).copied().unwrap_or(0) < options.per_service.max(1);
-            let Some(pos) = ready.iter().rposition(has_room) else { break };
-            let i = ready.remove(pos);
+            let has_room = |i: usize| busy.get(service(i)).copied().unwrap_or(0) < options.per_service.max(1);
+            let Some(i) = queue.take_ready(has_room) else { break };
             let op = &ops[i];
-            if let Some(cause) = op.after.iter().find_map(|d| failed.get(d)) {
-                let cause = cause.clone();
+            if let Some(cause) = queue.failed_dependency(op) {
                 reporter.skipped(op, &cause);
                 errors.push(StepError::Skipped { resource: op.resource.clone(), because: cause.clone() });
-                failed.insert(i, cause);
-                finished += 1;
-                release(&ops, i, &mut waiting, &mut ready);
+                queue.fail(i, cause);
                 continue;
             }
             let step = steps[op.resource.as_str()];
@@ -136,44 +130,32 @@ pub async fn apply(
                 Ok(p) => p,
                 Err(reference) => {
                     errors.push(StepError::Unresolved { resource: op.resource.clone(), reference });
-                    failed.insert(i, op.resource.clone());
-                    finished += 1;
-                    release(&ops, i, &mut waiting, &mut ready);
+                    queue.fail(i, op.resource.clone());
                     continue;
                 }
             };
             let token = uuid::Uuid::new_v4().to_string();
-            state.pending.push(Pending {
-                resource: op.resource.clone(),
-                kind: step.kind,
-                op: match op.kind {
-                    OpKind::Create => PendingOp::Create,
-                    OpKind::Update => PendingOp::Update,
-                    OpKind::Delete => PendingOp::Delete,
-                },
-                id: if op.kind == OpKind::Create { None } else { step.id.clone() },
-                client_token: (op.kind == OpKind::Create).then(|| token.clone()),
-            });
+            state.pending.push(pending(op, step, &token));
             store.save(state)?;
             reporter.started(op);
-            let reporter2 = reporter.clone();
+            let watcher = reporter.clone();
             let ctx = Ctx {
                 stack: plan.stack.clone(),
                 name: op.resource.clone(),
                 client_token: token,
-                progress: Progress::new(move |r, m| reporter2.status(r, m)),
+                progress: Progress::new(move |r, m| watcher.status(r, m)),
             };
-            *busy.entry(step.kind.service()).or_insert(0) += 1;
+            *busy.entry(service(i)).or_insert(0) += 1;
             running.spawn(run_op(providers.clone(), ctx, i, op.kind, step.clone(), props));
         }
 
+        // After an interrupt nothing new starts: the loop ends once the
+        // operations in flight are recorded.
         let Some(joined) = running.join_next().await else { break };
-        // (An interrupt leaves the ready ones unstarted; the loop ends once the
-        // operations in flight are recorded.)
         let done = joined.expect("an operation task never panics");
         let op = &ops[done.index];
         let step = steps[op.resource.as_str()];
-        if let Some(n) = busy.get_mut(step.kind.service()) {
+        if let Some(n) = busy.get_mut(service(done.index)) {
             *n -= 1;
         }
         state.pending.retain(|p| p.resource != op.resource);
@@ -181,30 +163,85 @@ pub async fn apply(
             Ok(observed) => {
                 record(state, step, op.kind, done.props, observed);
                 reporter.finished(op, done.elapsed);
+                queue.complete(done.index);
             }
             Err(source) => {
                 reporter.failed(op, &source.to_string());
-                failed.insert(done.index, op.resource.clone());
                 errors.push(StepError::Provider { resource: op.resource.clone(), op: op.kind, source });
+                queue.fail(done.index, op.resource.clone());
             }
         }
         store.save(state)?;
-        finished += 1;
-        release(&ops, done.index, &mut waiting, &mut ready);
     }
 
-    if options.interrupt.is_set() && finished < ops.len() {
-        return Err(ApplyError::Interrupted { done: finished, total: ops.len() });
+    if !queue.all_done() {
+        return Err(ApplyError::Interrupted { done: queue.finished, total: ops.len() });
     }
     if errors.is_empty() { Ok(()) } else { Err(ApplyError::Steps { errors, total: ops.len() }) }
 }
 
-/// Marks `i` done: operations waiting only on it become ready.
-fn release(ops: &[Op], i: usize, waiting: &mut [usize], ready: &mut Vec<usize>) {
-    for &next in &ops[i].before {
-        waiting[next] -= 1;
-        if waiting[next] == 0 {
-            ready.push(next);
+/// The journal entry for an operation about to run.
+fn pending(op: &Op, step: &Step, token: &str) -> Pending {
+    let create = op.kind == OpKind::Create;
+    Pending {
+        resource: op.resource.clone(),
+        kind: step.kind,
+        op: match op.kind {
+            OpKind::Create => PendingOp::Create,
+            OpKind::Update => PendingOp::Update,
+            OpKind::Delete => PendingOp::Delete,
+        },
+        id: if create { None } else { step.id.clone() },
+        client_token: create.then(|| token.to_string()),
+    }
+}
+
+/// Which operations can start: each waits for the operations it comes after;
+/// one that failed (or was skipped) makes its dependents skip.
+struct Queue<'a> {
+    ops: &'a [Op],
+    waiting: Vec<usize>,
+    ready: Vec<usize>,
+    /// Failed operations, with the resource whose failure it was.
+    failed: BTreeMap<usize, String>,
+    finished: usize,
+}
+
+impl<'a> Queue<'a> {
+    fn new(ops: &'a [Op]) -> Self {
+        let waiting: Vec<usize> = ops.iter().map(|op| op.after.len()).collect();
+        let ready = (0..ops.len()).filter(|i| waiting[*i] == 0).rev().collect();
+        Queue { ops, waiting, ready, failed: BTreeMap::new(), finished: 0 }
+    }
+
+    fn all_done(&self) -> bool {
+        self.finished == self.ops.len()
+    }
+
+    /// The next ready operation that `has_room` accepts, taken off the queue.
+    fn take_ready(&mut self, has_room: impl Fn(usize) -> bool) -> Option<usize> {
+        let pos = self.ready.iter().rposition(|&i| has_room(i))?;
+        Some(self.ready.remove(pos))
+    }
+
+    /// The resource whose failure stops `op`, if any of its predecessors failed.
+    fn failed_dependency(&self, op: &Op) -> Option<String> {
+        op.after.iter().find_map(|d| self.failed.get(d)).cloned()
+    }
+
+    fn fail(&mut self, i: usize, cause: String) {
+        self.failed.insert(i, cause);
+        self.complete(i);
+    }
+
+    /// Marks `i` done: operations waiting only on it become ready.
+    fn complete(&mut self, i: usize) {
+        self.finished += 1;
+        for &next in &self.ops[i].before {
+            self.waiting[next] -= 1;
+            if self.waiting[next] == 0 {
+                self.ready.push(next);
+            }
         }
     }
 }
@@ -213,16 +250,15 @@ async fn run_op(providers: Arc<Providers>, ctx: Ctx, index: usize, kind: OpKind,
     let start = Instant::now();
     let provider = providers.get(step.kind);
     let id = step.id.clone().unwrap_or_default();
+    // The one place secrets are revealed: providers get plain values for the
+    // AWS call; state records `props`, secrets still marked.
+    let reveal = |p: &Props| -> Props { p.iter().map(|(k, v)| (k.clone(), v.reveal())).collect() };
+    let after = reveal(&props);
+    let before = reveal(&step.prior.clone().unwrap_or_default());
     let result = match kind {
-        OpKind::Create => provider.create(&ctx, &props).await.map(Some),
-        OpKind::Update => {
-            let before = step.prior.clone().unwrap_or_default();
-            provider.update(&ctx, &id, &before, &props).await.map(Some)
-        }
-        OpKind::Delete => {
-            let before = step.prior.clone().unwrap_or_default();
-            provider.delete(&ctx, &id, &before).await.map(|()| None)
-        }
+        OpKind::Create => provider.create(&ctx, &after).await.map(Some),
+        OpKind::Update => provider.update(&ctx, &id, &before, &after).await.map(Some),
+        OpKind::Delete => provider.delete(&ctx, &id, &before).await.map(|()| None),
     };
     Done { index, result, props, elapsed: start.elapsed() }
 }
