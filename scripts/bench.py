@@ -74,6 +74,24 @@ class Emulator:
         if not line.startswith("INFRA_EMULATOR_PORT="):
             raise SystemExit(f"bench: the emulator did not start: {line!r}")
         self.endpoint = f"http://127.0.0.1:{line.split('=', 1)[1]}"
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """moto loads each service's backend on its first request (seconds for
+        EC2): pay that before anything is timed."""
+        import boto3
+
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        client = lambda name: session.client(name, endpoint_url=self.endpoint)  # noqa: E731
+        client("ec2").describe_vpcs()
+        client("iam").list_roles()
+        client("s3").list_buckets()
+        client("codebuild").list_projects()
+        client("codepipeline").list_pipelines()
+        client("elasticbeanstalk").describe_applications()
+        client("ssm").describe_parameters()
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -98,6 +116,7 @@ def run_case(infra: Path, emulator: Emulator, name: str, stack_text: str, extra:
             AWS_CONFIG_FILE="/dev/null",
             AWS_SHARED_CREDENTIALS_FILE="/dev/null",
             NO_COLOR="1",
+            ELASTIC_PASSWORD="bench-only-password",
         )
         rows = []
         for label, args in STEPS:
