@@ -38,6 +38,8 @@ pub enum EngineError {
     Stale { plan_serial: u64, plan_lineage: String, state_serial: u64, state_lineage: String },
     #[error("the saved plan is for stack `{plan}`, not `{stack}`")]
     WrongStack { plan: String, stack: String },
+    #[error("{0}")]
+    SavedPlan(String),
 }
 
 /// Loads the AWS configuration from the standard chain (environment, profile,
@@ -105,6 +107,10 @@ impl Engine {
     /// Refreshes and plans `stack` against recorded state. With `destroy`, plans
     /// the deletion of everything state records instead.
     pub async fn plan(&self, stack: &Stack, destroy: bool) -> Result<Planned, EngineError> {
+        if stack.has_secrets() {
+            // State will hold them, only encrypted: no key, no AWS call.
+            self.store.require_key()?;
+        }
         let mut state = self.store.load()?;
         let mut target = if destroy { Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() } } else { stack.clone() };
         bundle::prepare(&mut target, &self.base)?;
@@ -169,6 +175,19 @@ impl Engine {
             }
         }
         Ok((plan.drift, state))
+    }
+
+    /// The plan as a saved-plan document (`plan --out`), its secrets sealed
+    /// with the state's key.
+    pub fn saved_plan(&self, plan: &Plan) -> Result<String, EngineError> {
+        let sealer = if plan.has_secrets() { Some(self.store.sealer()?) } else { None };
+        plan::to_saved(plan, sealer.as_deref()).map_err(|e| EngineError::SavedPlan(e.to_string()))
+    }
+
+    /// Reads a saved-plan document, opening its secrets with the state's key.
+    pub fn read_saved_plan(&self, text: &str) -> Result<Plan, EngineError> {
+        plan::from_saved(text, &|header| self.store.sealer_for(header).map_err(|e| e.to_string()))
+            .map_err(EngineError::SavedPlan)
     }
 
     /// Prepares a saved plan for execution: refused when state has moved on

@@ -15,4 +15,5 @@ pub mod plan;
 pub mod provider;
 pub mod refresh;
 pub mod render;
+pub mod secret;
 pub mod state;

@@ -43,7 +43,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let planned = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let plan = infra::plan::from_saved(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let plan = engine.read_saved_plan(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             engine.load_saved(&stack, plan)?
         }
         None => engine.plan(&stack, false).await?,

@@ -50,7 +50,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
                 planned.adopted.join(", ")
             );
         }
-        std::fs::write(out, infra::plan::to_saved(&planned.plan))
+        std::fs::write(out, engine.saved_plan(&planned.plan)?)
             .with_context(|| format!("writing the plan to {}", out.display()))?;
         eprintln!("Saved the plan to {}; apply exactly it with `infra apply {}`.", out.display(), out.display());
     }

@@ -8,6 +8,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
+use super::Sources;
 use super::spans::Spans;
 use crate::model::schema::describe;
 use crate::model::{Kind, Part, Path, Resource, Stack, Value};
@@ -33,7 +34,10 @@ impl Problem {
 type Key<'i> = Spanned<DeString<'i>>;
 type Val<'i> = Spanned<DeValue<'i>>;
 
-const TOP_LEVEL: &[&str] = &["stack", "config", "resources", "outputs"];
+const TOP_LEVEL: &[&str] = &["stack", "config", "secrets", "resources", "outputs"];
+const SECRET_SOURCES: &[&str] = &["env", "file"];
+/// Secret files larger than this are refused: a secret is a password or a key.
+const MAX_SECRET_SIZE: u64 = 64 * 1024;
 const STACK_KEYS: &[&str] = &["region", "tags"];
 
 /// How strings are read: `[config]` values are plain; elsewhere strings may hold
@@ -44,8 +48,9 @@ enum Strings {
     Exprs,
 }
 
-/// Parses `text` and builds the stack it declares, with the spans of its parts.
-pub fn build(name: &str, text: &str) -> Result<(Stack, Spans), Problem> {
+/// Parses `text` and builds the stack it declares, with the spans of its parts;
+/// `[secrets]` are read from `sources`.
+pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans), Problem> {
     let doc = DeTable::parse(text).map_err(|e| syntax_problem(text, &e))?;
     let root = doc.get_ref();
     for (key, _) in entries(root) {
@@ -54,12 +59,18 @@ pub fn build(name: &str, text: &str) -> Result<(Stack, Spans), Problem> {
             return Err(unknown_key(key, message, TOP_LEVEL, "top-level tables"));
         }
     }
-    let mut b = Builder { text, config: BTreeMap::new(), spans: Spans::default() };
+    let mut b = Builder { text, config: BTreeMap::new(), secrets: BTreeMap::new(), spans: Spans::default() };
     let mut stack = Stack::new(name);
     if let Some(config) = root.get("config") {
         for (key, value) in entries(table(config)?) {
             let v = b.value(value, &Path::root().key("config").key(key_str(key)), Strings::Plain)?;
             b.config.insert(key_str(key).to_string(), v);
+        }
+    }
+    if let Some(secrets) = root.get("secrets") {
+        for (key, value) in entries(table(secrets)?) {
+            let secret = b.secret(key, value, sources)?;
+            b.secrets.insert(key_str(key).to_string(), secret);
         }
     }
     if let Some(settings) = root.get("stack") {
@@ -85,10 +96,75 @@ pub fn build(name: &str, text: &str) -> Result<(Stack, Spans), Problem> {
 struct Builder<'t> {
     text: &'t str,
     config: BTreeMap<String, Value>,
+    /// Secret values by name, as read from their sources.
+    secrets: BTreeMap<String, String>,
     spans: Spans,
 }
 
 impl Builder<'_> {
+    /// `name = { env = "VAR" }` or `name = { file = "path" }` in `[secrets]`: the
+    /// secret's value, read now. Errors name the variable or file, never a value.
+    fn secret(&mut self, key: &Key, v: &Val, sources: &Sources) -> Result<String, Problem> {
+        let name = key_str(key);
+        let shape = "declare a secret as `{ env = \"VARIABLE\" }` or `{ file = \"path/to/file\" }`";
+        if !valid_name(name) {
+            return Err(Problem::new(key.span(), format!("invalid secret name `{name}`"))
+                .hint("use letters, digits, `_` and `-`, so that `${secret.NAME}` can refer to it"));
+        }
+        let DeValue::Table(t) = v.get_ref() else {
+            return Err(Problem { hint: Some(shape.into()), ..expected("a table", v) });
+        };
+        let found = entries(t);
+        for (k, _) in &found {
+            if !SECRET_SOURCES.contains(&key_str(k)) {
+                let message = format!("unknown key `{}` in secret `{name}`", key_str(k));
+                return Err(unknown_key(k, message, SECRET_SOURCES, "a secret takes one of"));
+            }
+        }
+        let [(source, value)] = found.as_slice() else {
+            return Err(Problem::new(v.span(), format!("secret `{name}` must name exactly one source: `env` or `file`"))
+                .hint(shape));
+        };
+        let DeValue::String(what) = value.get_ref() else {
+            return Err(expected(if key_str(source) == "env" { "a variable name" } else { "a file path" }, value));
+        };
+        let at = value.span();
+        let read = match key_str(source) {
+            "env" => match (sources.env)(what) {
+                None => {
+                    return Err(Problem::new(at, format!("secret `{name}`: the environment variable `{what}` is not set"))
+                        .hint(format!("set it before running infra (export {what}=...), or read the secret from a file: `{{ file = \"secrets/{name}\" }}`")));
+                }
+                Some(value) => value,
+            },
+            _ => read_secret_file(&sources.dir.join(what.as_ref() as &str)).map_err(|why| {
+                Problem::new(at.clone(), format!("secret `{name}`: cannot read the file `{what}`: {why}"))
+                    .hint("the path is relative to the project directory (the one holding `stacks/`)")
+            })?,
+        };
+        if read.is_empty() {
+            return Err(Problem::new(at, format!("secret `{name}`: `{what}` is empty"))
+                .hint("an empty secret is almost always a mistake"));
+        }
+        self.spans.record(&Path::root().key("secrets").key(name), Some(key.span()), v.span());
+        Ok(read)
+    }
+
+    /// A secret's value by name, or the error naming the secrets there are.
+    fn secret_value(&self, name: &str, span: &Range<usize>) -> Result<&str, Problem> {
+        self.secrets.get(name).map(String::as_str).ok_or_else(|| {
+            let names: Vec<&str> = self.secrets.keys().map(String::as_str).collect();
+            let hint = match did_you_mean(name, &names) {
+                Some(hint) => hint,
+                None if names.is_empty() => {
+                    format!("declare it in a [secrets] table: `{name} = {{ env = \"VARIABLE\" }}`")
+                }
+                None => format!("secrets: {}", names.join(", ")),
+            };
+            Problem::new(span.clone(), format!("unknown secret `{name}`")).hint(hint)
+        })
+    }
+
     /// `[stack]`: the region and the stack's tags.
     fn settings(&mut self, v: &Val, stack: &mut Stack) -> Result<(), Problem> {
         for (key, value) in entries(table(v)?) {
@@ -111,9 +187,11 @@ impl Builder<'_> {
     /// `[resources.<name>]`: `type`, the meta keys, and properties.
     fn resource(&mut self, key: &Key, v: &Val) -> Result<Resource, Problem> {
         let name = key_str(key);
-        if name == "config" {
-            return Err(Problem::new(key.span(), "`config` cannot name a resource")
-                .hint("`${config.KEY}` refers to the [config] table; choose another name"));
+        if name == "config" || name == "secret" {
+            return Err(Problem::new(key.span(), format!("`{name}` cannot name a resource")).hint(format!(
+                "`${{{name}.KEY}}` refers to the [{name}{}] table; choose another name",
+                if name == "secret" { "s" } else { "" }
+            )));
         }
         let at = Path::root().key("resources").key(name);
         self.spans.record(&at, Some(key.span()), v.span());
@@ -210,7 +288,8 @@ impl Builder<'_> {
         }
     }
 
-    /// A string: references parsed, `${config.KEY}` substituted.
+    /// A string: references parsed, `${config.KEY}` and `${secret.NAME}`
+    /// substituted. A string with a secret in it is a secret as a whole.
     fn string(&self, s: &str, span: Range<usize>, strings: Strings) -> Result<Value, Problem> {
         let parsed = Value::parse_str(s)
             .map_err(|m| Problem::new(span.clone(), m).hint("write `$${` for a literal `${`"))?;
@@ -221,11 +300,19 @@ impl Builder<'_> {
             (Strings::Exprs, Value::Ref(r)) if r.resource == "config" => {
                 self.config_value(&r.attr, &span).cloned()
             }
+            (Strings::Exprs, Value::Ref(r)) if r.resource == "secret" => {
+                Ok(Value::secret(self.secret_value(&r.attr, &span)?))
+            }
             (Strings::Exprs, Value::Template(parts)) => {
                 let mut out: Vec<Part> = Vec::new();
+                let mut secret = false;
                 for part in parts {
                     let part = match part {
                         Part::Ref(r) if r.resource == "config" => Part::Lit(self.config_text(&r.attr, &span)?),
+                        Part::Ref(r) if r.resource == "secret" => {
+                            secret = true;
+                            Part::Lit(self.secret_value(&r.attr, &span)?.to_string())
+                        }
                         other => other,
                     };
                     match (out.last_mut(), part) {
@@ -233,10 +320,11 @@ impl Builder<'_> {
                         (_, part) => out.push(part),
                     }
                 }
-                Ok(match out.as_slice() {
+                let v = match out.as_slice() {
                     [Part::Lit(lit)] => Value::Str(lit.clone()),
                     _ => Value::Template(out),
-                })
+                };
+                Ok(if secret { Value::secret(v) } else { v })
             }
             (Strings::Exprs, v) => Ok(v),
         }
@@ -277,6 +365,23 @@ impl Builder<'_> {
                 .hint("[stack] settings cannot refer to resources")),
         }
     }
+}
+
+/// A secret file's text, without its trailing newline.
+fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_SIZE + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SECRET_SIZE {
+        return Err(format!("it is larger than {} KiB", MAX_SECRET_SIZE / 1024));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_string())?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn key_str<'a>(key: &'a Key) -> &'a str {

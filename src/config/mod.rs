@@ -2,13 +2,16 @@
 //!
 //! This module owns the stack file format and nothing about AWS: reading the
 //! file (size limit, UTF-8), parsing TOML with spans, the `[stack]`, `[config]`,
-//! `[resources.<name>]` and `[outputs]` tables, `${config.KEY}` substitution, and
+//! `[resources.<name>]` and `[outputs]` tables, `${config.KEY}` substitution,
+//! `[secrets]` read from the environment or files and substituted as secret
+//! values (`${secret.NAME}`, shown as `[secret]`, stored encrypted), and
 //! turning every error, its own or [`Stack::validate`]'s, into a [`LoadError`]
 //! that names file:line:col with a hint.
 //!
 //! ```toml
 //! [stack]              # optional: region = "...", tags = { k = "v" }
 //! [config]             # plain values; "${config.KEY}" elsewhere is replaced by them
+//! [secrets]            # NAME = { env = "VAR" } or { file = "path" }; "${secret.NAME}"
 //! [resources.<name>]   # type = "<kind>", optional depends_on and ignore_changes, properties
 //! [outputs]            # named values, usually "${resource.attr}"
 //! ```
@@ -27,7 +30,7 @@ mod tests;
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use error::LoadError;
 
@@ -37,12 +40,40 @@ use crate::model::{Seg, Stack};
 /// Stack files larger than this are refused before they are parsed.
 pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 
+/// Where `[secrets]` are read from: environment variables, and files relative
+/// to a project directory.
+pub struct Sources {
+    pub dir: PathBuf,
+    pub env: Box<dyn Fn(&str) -> Option<String>>,
+}
+
+impl Sources {
+    /// The process's environment, and files relative to `dir`.
+    pub fn process(dir: impl Into<PathBuf>) -> Sources {
+        Sources { dir: dir.into(), env: Box::new(|name| std::env::var(name).ok()) }
+    }
+
+    /// Fixed variables (tests, programs), and files relative to `dir`.
+    pub fn fixed(dir: impl Into<PathBuf>, vars: &[(&str, &str)]) -> Sources {
+        let vars: std::collections::BTreeMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Sources { dir: dir.into(), env: Box::new(move |name| vars.get(name).cloned()) }
+    }
+}
+
 /// Loads and validates a stack file; the stack is named after the file's stem.
+/// Secrets come from the process's environment and from files relative to the
+/// current directory (the project directory).
 pub fn load_file(path: &Path) -> Result<Stack, LoadError> {
+    load_file_with(path, &Sources::process("."))
+}
+
+/// [`load_file`], with secrets read from `sources`.
+pub fn load_file_with(path: &Path, sources: &Sources) -> Result<Stack, LoadError> {
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let bytes = read_limited(path)?;
     match std::str::from_utf8(&bytes) {
-        Ok(text) => load_str(&name, path, text),
+        Ok(text) => load_str_with(&name, path, text, sources),
         Err(e) => {
             let at = e.valid_up_to();
             let byte = bytes.get(at).copied().unwrap_or(0);
@@ -59,10 +90,15 @@ pub fn load_file(path: &Path) -> Result<Stack, LoadError> {
 
 /// Loads and validates a stack from its text; `file` is the name errors show.
 pub fn load_str(name: &str, file: &Path, text: &str) -> Result<Stack, LoadError> {
+    load_str_with(name, file, text, &Sources::process("."))
+}
+
+/// [`load_str`], with secrets read from `sources`.
+pub fn load_str_with(name: &str, file: &Path, text: &str, sources: &Sources) -> Result<Stack, LoadError> {
     if text.len() as u64 > MAX_FILE_SIZE {
         return Err(too_large(file, text.len() as u64));
     }
-    let (stack, spans) = build::build(name, text)
+    let (stack, spans) = build::build(name, text, sources)
         .map_err(|p| LoadError::at(file, text, p.span, p.message).with_hint(p.hint))?;
     stack.validate().map_err(|e| {
         // A bad reference in a list or table is shown at the string holding it.

@@ -3,8 +3,15 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::model::{Kind, Part, Value, map};
 
+/// The value the dev stack's `ELASTIC_PASSWORD` has in these tests.
+const PASSWORD: &str = "test-elastic-password";
+
+fn sources() -> Sources {
+    Sources::fixed(".", &[("ELASTIC_PASSWORD", PASSWORD)])
+}
+
 fn load(text: &str) -> Result<Stack, LoadError> {
-    load_str("t", Path::new("t.toml"), text)
+    load_str_with("t", Path::new("t.toml"), text, &sources())
 }
 
 fn err(text: &str) -> LoadError {
@@ -35,7 +42,7 @@ fn repo_file(rel: &str) -> PathBuf {
 
 #[test]
 fn the_dev_stack_loads_and_validates() {
-    let stack = load_file(&repo_file("stacks/dev.toml")).unwrap();
+    let stack = load_file_with(&repo_file("stacks/dev.toml"), &sources()).unwrap();
     assert_eq!(stack.name, "dev");
     assert_eq!(stack.region.as_deref(), Some("us-east-1"));
     assert_eq!(stack.tags.get("env").map(String::as_str), Some("dev"));
@@ -238,6 +245,7 @@ fn no_prefix_of_the_dev_stack_panics_and_every_error_has_a_place() {
             errors += 1;
             assert!(e.line >= 1 && e.col >= 1 && e.width >= 1, "{e}");
             assert!(e.snippet.is_some(), "{e}");
+            assert!(!e.to_string().contains(PASSWORD), "an error shows the secret: {e}");
         }
     }
     assert!(errors > 0);
@@ -294,8 +302,83 @@ fn no_single_character_edit_of_the_dev_stack_panics() {
                 errors += 1;
                 assert!(e.line >= 1 && e.col >= 1 && e.width >= 1, "{e}");
                 assert!(!e.to_string().is_empty());
+                assert!(!e.to_string().contains(PASSWORD), "an error shows the secret: {e}");
             }
         }
     }
     assert!(errors > 0);
+}
+
+const SECRET_STACK: &str = r#"
+[secrets]
+pw = { env = "ELASTIC_PASSWORD" }
+token = { file = "token.txt" }
+
+[resources.build]
+type = "codebuild.project"
+service_role = "arn:aws:iam::1:role/r"
+environment_variables = { PW = "${secret.pw}", URL = "https://u:${secret.pw}@${app.name}/x", TOKEN = "${secret.token}" }
+
+[resources.app]
+type = "elasticbeanstalk.application"
+"#;
+
+#[test]
+fn a_secret_is_read_from_the_environment_or_a_file_and_stays_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token.txt"), "t0k3n\n").unwrap();
+    let sources = Sources::fixed(dir.path(), &[("ELASTIC_PASSWORD", PASSWORD)]);
+    let stack = load_str_with("t", Path::new("t.toml"), SECRET_STACK, &sources).unwrap();
+    let vars = stack.resources["build"].props["environment_variables"].as_map().unwrap();
+    assert_eq!(vars["PW"], Value::secret(PASSWORD));
+    // The trailing newline of the file is not part of the secret.
+    assert_eq!(vars["TOKEN"], Value::secret("t0k3n"));
+    // In a longer string with a reference, the whole string is a secret.
+    let Value::Secret(url) = &vars["URL"] else { panic!("not a secret") };
+    assert!(matches!(url.expose(), Value::Template(_)));
+    assert!(stack.has_secrets());
+    assert!(!format!("{stack:?}").contains(PASSWORD));
+}
+
+#[test]
+fn a_missing_environment_variable_is_a_load_error_naming_it_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token.txt"), "x").unwrap();
+    let e = load_str_with("t", Path::new("t.toml"), SECRET_STACK, &Sources::fixed(dir.path(), &[])).unwrap_err();
+    assert_eq!(e.message, "secret `pw`: the environment variable `ELASTIC_PASSWORD` is not set");
+    assert_eq!((e.line, underlined(&e).as_str()), (3, "\"ELASTIC_PASSWORD\""));
+}
+
+#[test]
+fn a_missing_secret_file_is_a_load_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = Sources::fixed(dir.path(), &[("ELASTIC_PASSWORD", PASSWORD)]);
+    let e = load_str_with("t", Path::new("t.toml"), SECRET_STACK, &sources).unwrap_err();
+    assert!(e.message.starts_with("secret `token`: cannot read the file `token.txt`: "), "{e}");
+    assert_eq!((e.line, underlined(&e).as_str()), (4, "\"token.txt\""));
+}
+
+#[test]
+fn an_unknown_or_malformed_secret_is_a_load_error_at_its_place() {
+    let e = err("[secrets]\npassword = { env = \"ELASTIC_PASSWORD\" }\n[outputs]\nx = \"${secret.pasword}\"\n");
+    assert_eq!((e.message.as_str(), e.hint.as_deref()), ("unknown secret `pasword`", Some("did you mean `password`?")));
+    assert_eq!((e.line, underlined(&e).as_str()), (4, "\"${secret.pasword}\""));
+    let e = err("[secrets]\npw = { env = \"A\", file = \"b\" }\n");
+    assert_eq!(e.message, "secret `pw` must name exactly one source: `env` or `file`");
+    let e = err("[secrets]\npw = \"hunter2\"\n");
+    assert_eq!(e.message, "expected a table, found a string");
+    assert!(e.hint.unwrap().contains("{ env = \"VARIABLE\" }"));
+    let e = err("[secrets]\npw = { evn = \"A\" }\n");
+    assert_eq!((e.message.as_str(), e.hint.as_deref()), ("unknown key `evn` in secret `pw`", Some("a secret takes one of: env, file")));
+    let e = err("[resources.secret]\ntype = \"ec2.security_group\"\n");
+    assert_eq!(e.message, "`secret` cannot name a resource");
+}
+
+#[test]
+fn a_secret_of_the_wrong_type_is_refused_without_showing_it() {
+    let e = err("[secrets]\npw = { env = \"ELASTIC_PASSWORD\" }\n[resources.v]\ntype = \"ec2.volume\"\n\
+                 availability_zone = \"a\"\nsize = 1\nvolume_type = \"${secret.pw}\"\n");
+    assert!(e.message.starts_with("the secret's value is not valid here: expected one of: "), "{e}");
+    assert!(!e.to_string().contains(PASSWORD), "{e}");
+    assert_eq!(underlined(&e), "\"${secret.pw}\"");
 }

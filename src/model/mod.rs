@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub use kind::Kind;
-pub use value::{Part, Props, Ref, Value, map};
+pub use value::{Part, Props, Ref, Secret, Value, map};
 
 /// Tag keys that mark what a stack owns.
 pub const TAG_STACK: &str = "infra:stack";
@@ -92,6 +92,11 @@ impl Stack {
     pub fn output(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.outputs.insert(name.to_string(), value.into());
         self
+    }
+
+    /// Whether any property or output holds a secret (state then needs a key).
+    pub fn has_secrets(&self) -> bool {
+        self.resources.values().flat_map(|r| r.props.values()).chain(self.outputs.values()).any(Value::contains_secret)
     }
 
     /// All checks that need no AWS: names, schemas, references and cycles.

@@ -188,6 +188,10 @@ fn default_value(d: Default) -> Option<Value> {
 
 fn normalize_ty(ty: &Ty, v: &mut Value) {
     match (ty, v) {
+        (Ty::Json, v @ Value::Map(_)) if v.is_known() && v.contains_secret() => {
+            *v = Value::secret(canonical_json(&v.reveal().to_json()));
+        }
+        (ty, Value::Secret(s)) => normalize_ty(ty, s.expose_mut()),
         (Ty::Set(inner), Value::List(items)) => {
             items.iter_mut().for_each(|i| normalize_ty(inner, i));
             let set: BTreeSet<Value> = items.drain(..).collect();
@@ -269,6 +273,12 @@ fn check_value(ty: &Ty, v: &Value, at: &Path) -> Result<(), ValidationError> {
     // An expression's content is checked once resolved; here only its place.
     if matches!(v, Value::Ref(_) | Value::Template(_)) {
         return Ok(());
+    }
+    // A secret is checked like its content, but the error never quotes it.
+    if let Value::Secret(s) = v {
+        return check_value(ty, s.expose(), at).map_err(|e| {
+            ValidationError::new(e.path, format!("the secret's value is not valid here: expected {}", expected(ty)))
+        });
     }
     let wrong = |expected: &str| {
         Err(ValidationError::new(at.clone(), format!("expected {expected}, found {}", describe(v))))
@@ -363,5 +373,21 @@ pub fn describe(v: &Value) -> &'static str {
         Value::Map(_) => "a table",
         Value::Ref(_) | Value::Template(_) => "a reference",
         Value::Unknown => "an unknown value",
+        Value::Secret(_) => "a secret",
+    }
+}
+
+/// What a type accepts, in words (for errors that may not quote the value).
+fn expected(ty: &Ty) -> String {
+    match ty {
+        Ty::Str => "a string".into(),
+        Ty::Int { min, max } => format!("a whole number from {min} to {max}"),
+        Ty::Bool => "true or false".into(),
+        Ty::Cidr => "a CIDR block".into(),
+        Ty::Ports => "a port or a port range".into(),
+        Ty::Enum(options) => format!("one of: {}", options.join(", ")),
+        Ty::List(_) | Ty::Set(_) => "a list".into(),
+        Ty::Object(_) | Ty::Map(_) => "a table".into(),
+        Ty::Json => "a JSON document".into(),
     }
 }

@@ -27,6 +27,31 @@ pub enum Value {
     Template(Vec<Part>),
     /// Known only after apply.
     Unknown,
+    /// A value from the stack's `[secrets]`: compared and given to providers
+    /// as its content, shown as `[secret]`, written to state only encrypted.
+    Secret(Secret),
+}
+
+/// The content of a secret value. Its `Debug` shows `[secret]`, so a secret
+/// never reaches a log or a panic message by formatting; [`Secret::expose`] is
+/// the way to the content.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(Box<Value>);
+
+impl Secret {
+    pub fn expose(&self) -> &Value {
+        &self.0
+    }
+    pub fn expose_mut(&mut self) -> &mut Value {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[secret]")
+    }
 }
 
 /// A reference to an attribute of another resource in the same stack.
@@ -57,6 +82,96 @@ impl fmt::Display for Ref {
 }
 
 impl Value {
+    /// A secret holding `v` (its own secrets unwrapped: a secret is never nested).
+    pub fn secret(v: impl Into<Value>) -> Value {
+        Value::Secret(Secret(Box::new(v.into().reveal())))
+    }
+
+    /// The value with every secret replaced by its content: what providers are
+    /// given for an AWS call, and nothing else.
+    pub fn reveal(&self) -> Value {
+        match self {
+            Value::Secret(s) => s.expose().reveal(),
+            Value::List(l) => Value::List(l.iter().map(Value::reveal).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.reveal())).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// Whether any part of the value is a secret.
+    pub fn contains_secret(&self) -> bool {
+        match self {
+            Value::Secret(_) => true,
+            Value::List(l) => l.iter().any(Value::contains_secret),
+            Value::Map(m) => m.values().any(Value::contains_secret),
+            _ => false,
+        }
+    }
+
+    /// Replaces the content of every secret with what `f` makes of it (sealing
+    /// and unsealing for files).
+    pub fn try_map_secrets<E>(&mut self, f: &mut dyn FnMut(&Value) -> Result<Value, E>) -> Result<(), E> {
+        match self {
+            Value::Secret(s) => *s.expose_mut() = f(s.expose())?,
+            Value::List(l) => l.iter_mut().try_for_each(|v| v.try_map_secrets(f))?,
+            Value::Map(m) => m.values_mut().try_for_each(|v| v.try_map_secrets(f))?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Marks as secret what AWS reports at the places where `recorded` holds a
+    /// secret, so that a value read back in plain text (an option setting's
+    /// value) is compared, shown and stored like the secret it is. List members
+    /// are matched by their parts that are not secret (an option setting by
+    /// its namespace and name); when in doubt, a value is marked.
+    pub fn mark_secrets_like(&mut self, recorded: &Value) {
+        if !recorded.contains_secret() || matches!(self, Value::Secret(_)) {
+            return;
+        }
+        match (recorded, &mut *self) {
+            (Value::Secret(_), _) => *self = Value::secret(std::mem::replace(self, Value::Null)),
+            (Value::Map(r), Value::Map(live)) => {
+                for (k, v) in live.iter_mut() {
+                    if let Some(rv) = r.get(k) {
+                        v.mark_secrets_like(rv);
+                    }
+                }
+            }
+            (Value::List(r), Value::List(live)) => {
+                let bare_secret = r.iter().any(|rv| matches!(rv, Value::Secret(_)));
+                for v in live.iter_mut() {
+                    if r.contains(v) {
+                        continue;
+                    }
+                    match r.iter().find(|rv| rv.contains_secret() && rv.same_outside_secrets(v)) {
+                        Some(rv) => v.mark_secrets_like(rv),
+                        None if bare_secret => *v = Value::secret(std::mem::replace(v, Value::Null)),
+                        None => {}
+                    }
+                }
+            }
+            // Shapes differ: hide the whole value rather than guess.
+            _ => *self = Value::secret(std::mem::replace(self, Value::Null)),
+        }
+    }
+
+    /// Whether `other` equals this value in every part that is not a secret (or
+    /// not yet known); `other` may have more table keys.
+    fn same_outside_secrets(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Secret(_), _) => true,
+            (v, _) if !v.is_known() => true,
+            (Value::Map(r), Value::Map(o)) => {
+                r.iter().all(|(k, rv)| o.get(k).is_some_and(|ov| rv.same_outside_secrets(ov)))
+            }
+            (Value::List(r), Value::List(o)) => {
+                r.len() == o.len() && r.iter().zip(o).all(|(rv, ov)| rv.same_outside_secrets(ov))
+            }
+            (r, o) => r == o,
+        }
+    }
+
     /// `${resource.attr}`: the whole value of another resource's attribute.
     pub fn reference(resource: impl Into<String>, attr: impl Into<String>) -> Value {
         Value::Ref(Ref::new(resource, attr))
@@ -154,6 +269,7 @@ impl Value {
             Value::Unknown | Value::Ref(_) | Value::Template(_) => false,
             Value::List(l) => l.iter().all(Value::is_known),
             Value::Map(m) => m.values().all(Value::is_known),
+            Value::Secret(s) => s.expose().is_known(),
             _ => true,
         }
     }
@@ -174,30 +290,46 @@ impl Value {
             })),
             Value::List(l) => l.iter().for_each(|v| v.collect_refs(out)),
             Value::Map(m) => m.values().for_each(|v| v.collect_refs(out)),
+            Value::Secret(s) => s.expose().collect_refs(out),
             _ => {}
         }
     }
 
     /// Replaces every reference with what `lookup` gives for it. A template with
-    /// an unknown part becomes `Unknown` as a whole.
+    /// an unknown part becomes `Unknown` as a whole; one with a secret part
+    /// becomes a secret as a whole.
     pub fn resolve(&self, lookup: &dyn Fn(&Ref) -> Value) -> Value {
         match self {
             Value::Ref(r) => lookup(r),
             Value::Template(parts) => {
                 let mut s = String::new();
+                let mut secret = false;
                 for p in parts {
-                    match p {
-                        Part::Lit(l) => s.push_str(l),
-                        Part::Ref(r) => match lookup(r) {
-                            Value::Str(v) => s.push_str(&v),
-                            Value::Int(i) => s.push_str(&i.to_string()),
-                            Value::Bool(b) => s.push_str(&b.to_string()),
-                            _ => return Value::Unknown,
-                        },
+                    let found = match p {
+                        Part::Lit(l) => {
+                            s.push_str(l);
+                            continue;
+                        }
+                        Part::Ref(r) => lookup(r),
+                    };
+                    let found = match found {
+                        Value::Secret(inner) => {
+                            secret = true;
+                            inner.expose().clone()
+                        }
+                        other => other,
+                    };
+                    match found {
+                        Value::Str(v) => s.push_str(&v),
+                        Value::Int(i) => s.push_str(&i.to_string()),
+                        Value::Bool(b) => s.push_str(&b.to_string()),
+                        _ if secret => return Value::secret(Value::Unknown),
+                        _ => return Value::Unknown,
                     }
                 }
-                Value::Str(s)
+                if secret { Value::secret(s) } else { Value::Str(s) }
             }
+            Value::Secret(s) => Value::secret(s.expose().resolve(lookup)),
             Value::List(l) => Value::List(l.iter().map(|v| v.resolve(lookup)).collect()),
             Value::Map(m) => {
                 Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve(lookup))).collect())
@@ -208,10 +340,12 @@ impl Value {
 
     /// The JSON form of a concrete value (state files, `--json`). `Unknown` and
     /// unresolved expressions have no JSON form and become `null`; callers that
-    /// need to tell them apart check `is_known` first.
+    /// need to tell them apart check `is_known` first. A secret is the string
+    /// `"[secret]"`: its content is written only by the state file's sealing.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
+            Value::Secret(_) => J::String("[secret]".into()),
             Value::Null | Value::Unknown | Value::Ref(_) | Value::Template(_) => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
@@ -310,5 +444,51 @@ mod tests {
         let v = Value::parse_str("x-${a.b}").unwrap();
         assert_eq!(v.resolve(&|_| Value::Unknown), Value::Unknown);
         assert_eq!(v.resolve(&|_| Value::from("1")), Value::from("x-1"));
+    }
+
+    fn setting(name: &str, value: Value) -> Value {
+        map([("namespace", Value::from("ns")), ("name", Value::from(name)), ("value", value)])
+    }
+
+    #[test]
+    fn a_secret_never_shows_in_debug_output() {
+        let v = Value::List(vec![setting("PW", Value::secret("hunter2"))]);
+        assert!(!format!("{v:?}").contains("hunter2"));
+        assert!(format!("{v:?}").contains("[secret]"));
+        assert_eq!(v.to_json()[0]["value"], serde_json::json!("[secret]"));
+    }
+
+    #[test]
+    fn a_template_with_a_secret_part_is_a_secret_and_reveal_gives_the_plain_value() {
+        let v = Value::parse_str("u:${a.pw}@host").unwrap();
+        let resolved = v.resolve(&|_| Value::secret("hunter2"));
+        assert_eq!(resolved, Value::secret("u:hunter2@host"));
+        assert_eq!(resolved.reveal(), Value::from("u:hunter2@host"));
+        assert!(Value::secret(Value::parse_str("${a.b}").unwrap()).refs().len() == 1);
+        assert!(!Value::secret(Value::Unknown).is_known());
+    }
+
+    #[test]
+    fn observed_values_are_marked_secret_where_the_recorded_ones_are() {
+        let recorded = Value::List(vec![setting("A", Value::from("1")), setting("PW", Value::secret("old"))]);
+        // AWS reports the password in plain text, changed behind infra's back.
+        let mut live = Value::List(vec![setting("A", Value::from("1")), setting("PW", Value::from("new"))]);
+        live.mark_secrets_like(&recorded);
+        assert_eq!(live, Value::List(vec![setting("A", Value::from("1")), setting("PW", Value::secret("new"))]));
+        // Unchanged, it compares equal to what was recorded.
+        let mut same = Value::List(vec![setting("A", Value::from("1")), setting("PW", Value::from("old"))]);
+        same.mark_secrets_like(&recorded);
+        assert_eq!(same, recorded);
+        // A whole secret property; a shape that does not match is hidden whole.
+        let mut scalar = Value::from("x");
+        scalar.mark_secrets_like(&Value::secret("y"));
+        assert_eq!(scalar, Value::secret("x"));
+        let mut odd = Value::from("x");
+        odd.mark_secrets_like(&Value::List(vec![Value::secret("y")]));
+        assert_eq!(odd, Value::secret("x"));
+        // Nothing secret recorded: nothing marked.
+        let mut plain = Value::List(vec![setting("PW", Value::from("new"))]);
+        plain.mark_secrets_like(&Value::List(vec![setting("PW", Value::from("old"))]));
+        assert!(!plain.contains_secret());
     }
 }

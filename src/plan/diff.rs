@@ -86,7 +86,8 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
                     if let Some(trim) = schema.trim_observed {
                         trim(&rec.props, &mut live);
                     }
-                    live
+                    mark_secrets(&rec.props, &mut live);
+                    schema.canonical(&live)
                 });
                 let mut current = rec.props.clone();
                 if let Some(live) = &live {
@@ -164,6 +165,17 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
         .map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| lookup(&known, r))))
         .collect();
     Ok(Plan { stack: stack.name.clone(), steps, drift, outputs, serial: prior.serial, lineage: prior.lineage.clone() })
+}
+
+/// AWS reports secrets in plain text (an option setting's value): what it
+/// reports where `recorded` holds a secret is marked secret too, so that it
+/// compares equal, and never shows or reaches state in plain text.
+pub fn mark_secrets(recorded: &Props, live: &mut Props) {
+    for (k, v) in live.iter_mut() {
+        if let Some(r) = recorded.get(k) {
+            v.mark_secrets_like(r);
+        }
+    }
 }
 
 /// The stack's tags, the resource's own, and the ownership tags, for a taggable kind.

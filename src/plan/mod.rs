@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Kind, Props, Value};
 
-pub use diff::{PlanError, Refreshed, plan};
+pub use diff::{PlanError, Refreshed, mark_secrets, plan};
 pub use saved::{from_saved, to_saved};
 
 /// What a step does to a resource.
@@ -151,5 +151,30 @@ impl Plan {
     /// Whether applying would change anything.
     pub fn has_changes(&self) -> bool {
         self.steps.iter().any(|s| s.action != Action::NoOp)
+    }
+
+    /// Whether any value in the plan is a secret.
+    pub fn has_secrets(&self) -> bool {
+        let changes = |cs: &'_ [Change]| cs.iter().flat_map(|c| c.before.iter().chain(c.after.iter())).any(Value::contains_secret);
+        self.steps.iter().any(|s| {
+            s.desired.values().chain(s.prior.iter().flat_map(|p| p.values())).any(Value::contains_secret)
+                || changes(&s.changes)
+        }) || self.drift.iter().any(|d| changes(&d.changes))
+            || self.outputs.values().any(Value::contains_secret)
+    }
+
+    /// Replaces the content of every secret in the plan with what `f` makes of it.
+    pub fn try_map_secrets<E>(&mut self, f: &mut dyn FnMut(&Value) -> Result<Value, E>) -> Result<(), E> {
+        let changes = |changes: &mut Vec<Change>, f: &mut dyn FnMut(&Value) -> Result<Value, E>| {
+            changes.iter_mut().flat_map(|c| c.before.iter_mut().chain(c.after.iter_mut())).try_for_each(|v| v.try_map_secrets(f))
+        };
+        for step in &mut self.steps {
+            step.desired.values_mut().chain(step.prior.iter_mut().flat_map(|p| p.values_mut())).try_for_each(|v| v.try_map_secrets(f))?;
+            changes(&mut step.changes, f)?;
+        }
+        for d in &mut self.drift {
+            changes(&mut d.changes, f)?;
+        }
+        self.outputs.values_mut().try_for_each(|v| v.try_map_secrets(f))
     }
 }

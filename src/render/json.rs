@@ -14,6 +14,7 @@ pub const FORMAT_VERSION: u32 = 1;
 
 fn value(v: &Value) -> J {
     match v {
+        Value::Secret(_) => J::String("[secret]".into()),
         Value::Unknown => json!({ "unknown": true }),
         Value::List(items) => J::Array(items.iter().map(value).collect()),
         Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), value(v))).collect()),

@@ -3,9 +3,10 @@
 use crate::model::{Part, Value};
 
 /// The value on one line, as a person reads it; unknown values show as
-/// `(known after apply)`.
+/// `(known after apply)`, secrets as `[secret]`.
 pub fn inline(v: &Value) -> String {
     match v {
+        Value::Secret(_) => "[secret]".to_string(),
         Value::Null => "null".to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
@@ -74,6 +75,13 @@ mod tests {
     fn tables_quote_keys_that_are_not_bare() {
         let v = map([("infra:stack", Value::from("dev")), ("env", Value::from("dev"))]);
         assert_eq!(inline(&v), r#"{ env = "dev", "infra:stack" = "dev" }"#);
+    }
+
+    #[test]
+    fn a_secret_shows_as_secret_wherever_it_is() {
+        let v = Value::List(vec![map([("name", Value::from("PW")), ("value", Value::secret("hunter2"))])]);
+        assert_eq!(inline(&v), r#"[{ name = "PW", value = [secret] }]"#);
+        assert_eq!(block(&v, "", 5), "[\n    {\n        name = \"PW\",\n        value = [secret],\n    },\n]");
     }
 
     #[test]

@@ -1,4 +1,8 @@
 //! The on-disk JSON format of a state file, and its atomic write.
+//!
+//! A secret value is written as `{"$secret": "<base64 of nonce and ciphertext>"}`
+//! in its place; a file holding any has an `encryption` header naming its key
+//! (see [`crate::secret`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -8,6 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{Pending, PendingOp, Recorded, State, StateError, VERSION};
 use crate::model::{Kind, Props, Value};
+use crate::secret::{Header, Sealer};
+
+/// The key of the object a sealed secret is written as.
+const SEALED: &str = "$secret";
+
+/// Finds the sealer of a file's header.
+pub(super) type Opener<'a> = &'a dyn Fn(&Header) -> Result<std::sync::Arc<Sealer>, StateError>;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +28,9 @@ struct FileV1 {
     #[serde(default)]
     lineage: Option<String>,
     stack: String,
+    /// How secret values are sealed; present when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encryption: Option<Header>,
     #[serde(default)]
     resources: BTreeMap<String, ResourceV1>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -55,21 +69,21 @@ struct VersionOnly {
     version: u32,
 }
 
-pub(super) fn load(path: &Path) -> Result<State, StateError> {
+pub(super) fn load(path: &Path, open: Opener) -> Result<State, StateError> {
     match std::fs::read(path) {
         Ok(bytes) => {
             let text = String::from_utf8(bytes).map_err(|e| StateError::Corrupt {
                 path: path.to_path_buf(),
                 message: format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
             })?;
-            parse(path, &text)
+            parse(path, &text, open)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
         Err(source) => Err(StateError::Io { path: path.to_path_buf(), source }),
     }
 }
 
-pub(super) fn parse(path: &Path, text: &str) -> Result<State, StateError> {
+pub(super) fn parse(path: &Path, text: &str, open: Opener) -> Result<State, StateError> {
     let corrupt = |message: String| StateError::Corrupt { path: path.to_path_buf(), message };
     let version: VersionOnly = serde_json::from_str(text)
         .map_err(|e| corrupt(format!("{e}")))?;
@@ -81,18 +95,24 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<State, StateError> {
         Kind::from_type_name(type_name)
             .ok_or_else(|| corrupt(format!("resource `{name}` has unknown type `{type_name}`")))
     };
+    let sealer = match &file.encryption {
+        Some(header) => Some(open(header)?),
+        None => None,
+    };
+    let mut unseal = Unseal { path, sealer: sealer.as_deref() };
     let mut resources = BTreeMap::new();
     for (name, r) in file.resources {
         if r.id.is_empty() {
             return Err(corrupt(format!("resource `{name}` has no id")));
         }
+        let at = format!("resources.{name}");
         resources.insert(
             name.clone(),
             Recorded {
                 kind: kind_of(&name, &r.type_name)?,
                 id: r.id,
-                props: to_props(r.props),
-                outputs: to_props(r.outputs),
+                props: unseal.props(&r.props, &format!("{at}.props"))?,
+                outputs: unseal.props(&r.outputs, &format!("{at}.outputs"))?,
                 depends_on: r.depends_on,
             },
         );
@@ -116,20 +136,65 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<State, StateError> {
     Ok(State { serial: file.serial, lineage: file.lineage, resources, pending })
 }
 
-fn to_props(m: serde_json::Map<String, serde_json::Value>) -> Props {
-    m.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
+/// Reads values, opening sealed secrets with the file's sealer.
+struct Unseal<'a> {
+    path: &'a Path,
+    sealer: Option<&'a Sealer>,
 }
 
-fn to_json(p: &Props) -> serde_json::Map<String, serde_json::Value> {
-    p.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()
+impl Unseal<'_> {
+    fn props(&mut self, m: &serde_json::Map<String, serde_json::Value>, at: &str) -> Result<Props, StateError> {
+        m.iter().map(|(k, v)| Ok((k.clone(), self.value(v, &format!("{at}.{k}"))?))).collect()
+    }
+
+    fn value(&mut self, j: &serde_json::Value, at: &str) -> Result<Value, StateError> {
+        use serde_json::Value as J;
+        let err = |source| StateError::Secret { path: self.path.to_path_buf(), source };
+        Ok(match j {
+            J::Object(o) if o.len() == 1 && o.contains_key(SEALED) => {
+                let (Some(sealer), Some(sealed)) = (self.sealer, o[SEALED].as_str()) else {
+                    return Err(StateError::Corrupt {
+                        path: self.path.to_path_buf(),
+                        message: format!("{at} holds an encrypted secret, but the file has no `encryption` header"),
+                    });
+                };
+                Value::secret(sealer.unseal_value(sealed, at).map_err(err)?)
+            }
+            J::Array(a) => Value::List(
+                a.iter().enumerate().map(|(i, v)| self.value(v, &format!("{at}[{i}]"))).collect::<Result<_, _>>()?,
+            ),
+            J::Object(o) => Value::Map(self.props(o, at)?),
+            other => Value::from_json(other),
+        })
+    }
 }
 
-fn render(stack: &str, state: &State) -> String {
+/// A value as JSON, each secret sealed in its place.
+fn sealed_json(v: &Value, sealer: Option<&Sealer>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Secret(s) => {
+            let sealer = sealer.expect("a state holding secrets is written with a sealer");
+            J::Object([(SEALED.to_string(), J::String(sealer.seal_value(s.expose())))].into_iter().collect())
+        }
+        Value::List(l) => J::Array(l.iter().map(|v| sealed_json(v, sealer)).collect()),
+        Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), sealed_json(v, sealer))).collect()),
+        other => other.to_json(),
+    }
+}
+
+fn to_json(p: &Props, sealer: Option<&Sealer>) -> serde_json::Map<String, serde_json::Value> {
+    p.iter().map(|(k, v)| (k.clone(), sealed_json(v, sealer))).collect()
+}
+
+/// The file's text; `sealer` is needed when the state holds secrets.
+fn render(stack: &str, state: &State, sealer: Option<&Sealer>) -> String {
     let file = FileV1 {
         version: VERSION,
         serial: state.serial,
         lineage: state.lineage.clone(),
         stack: stack.to_string(),
+        encryption: sealer.filter(|_| state.has_secrets()).map(|s| s.header().clone()),
         resources: state
             .resources
             .iter()
@@ -139,8 +204,8 @@ fn render(stack: &str, state: &State) -> String {
                     ResourceV1 {
                         type_name: r.kind.type_name().to_string(),
                         id: r.id.clone(),
-                        props: to_json(&r.props),
-                        outputs: to_json(&r.outputs),
+                        props: to_json(&r.props, sealer),
+                        outputs: to_json(&r.outputs, sealer),
                         depends_on: r.depends_on.clone(),
                     },
                 )
@@ -170,7 +235,13 @@ fn render(stack: &str, state: &State) -> String {
 
 /// Writes to a temporary file beside the target, fsyncs it, renames it over the
 /// target and fsyncs the directory: a reader sees the old file or the new one.
-pub(super) fn save(dir: &Path, path: &Path, stack: &str, state: &State) -> Result<(), StateError> {
+pub(super) fn save(
+    dir: &Path,
+    path: &Path,
+    stack: &str,
+    state: &State,
+    sealer: Option<&Sealer>,
+) -> Result<(), StateError> {
     let io = |p: &Path| {
         let p: PathBuf = p.to_path_buf();
         move |source| StateError::Io { path: p, source }
@@ -181,7 +252,7 @@ pub(super) fn save(dir: &Path, path: &Path, stack: &str, state: &State) -> Resul
         .permissions(private())
         .tempfile_in(dir)
         .map_err(io(dir))?;
-    tmp.write_all(render(stack, state).as_bytes()).map_err(io(tmp.path()))?;
+    tmp.write_all(render(stack, state, sealer).as_bytes()).map_err(io(tmp.path()))?;
     tmp.as_file().sync_all().map_err(io(path))?;
     tmp.persist(path).map_err(|e| StateError::Io { path: path.to_path_buf(), source: e.error })?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
@@ -197,6 +268,11 @@ pub(super) fn private() -> std::fs::Permissions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::{KeySource, SecretError};
+
+    fn no_key(_: &Header) -> Result<std::sync::Arc<Sealer>, StateError> {
+        panic!("no secrets here")
+    }
 
     fn sample() -> State {
         let mut resources = BTreeMap::new();
@@ -215,27 +291,27 @@ mod tests {
 
     #[test]
     fn a_saved_state_loads_back_equal() {
-        let text = render("dev", &sample());
-        assert_eq!(parse(Path::new("s.json"), &text).unwrap(), sample());
+        let text = render("dev", &sample(), None);
+        assert_eq!(parse(Path::new("s.json"), &text, &no_key).unwrap(), sample());
     }
 
     #[test]
     fn a_truncated_file_is_reported_as_corrupt_with_its_path() {
-        let text = render("dev", &sample());
-        let err = parse(Path::new("state/dev.json"), &text[..text.len() / 2]).unwrap_err();
+        let text = render("dev", &sample(), None);
+        let err = parse(Path::new("state/dev.json"), &text[..text.len() / 2], &no_key).unwrap_err();
         assert!(err.to_string().starts_with("state/dev.json: not a valid state file"), "{err}");
     }
 
     #[test]
     fn a_newer_version_is_refused() {
-        let err = parse(Path::new("s.json"), r#"{"version": 99, "serial": 1, "stack": "dev"}"#).unwrap_err();
+        let err = parse(Path::new("s.json"), r#"{"version": 99, "serial": 1, "stack": "dev"}"#, &no_key).unwrap_err();
         assert!(matches!(err, StateError::TooNew { found: 99, .. }), "{err}");
     }
 
     #[test]
     fn a_resource_without_an_id_is_refused() {
         let text = r#"{"version":1,"serial":1,"stack":"dev","resources":{"a":{"type":"ec2.volume","id":""}}}"#;
-        let err = parse(Path::new("s.json"), text).unwrap_err();
+        let err = parse(Path::new("s.json"), text, &no_key).unwrap_err();
         assert!(err.to_string().contains("resource `a` has no id"), "{err}");
     }
 
@@ -244,10 +320,75 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dev.json");
-        save(dir.path(), &path, "dev", &sample()).unwrap();
+        save(dir.path(), &path, "dev", &sample(), None).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(load(&path).unwrap(), sample());
+        assert_eq!(load(&path, &no_key).unwrap(), sample());
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    const PASSWORD: &str = "hunter2-correct-horse";
+
+    fn with_secret() -> State {
+        let mut state = sample();
+        let setting = crate::model::map([
+            ("namespace", Value::from("aws:elasticbeanstalk:application:environment")),
+            ("name", Value::from("ELASTIC_PASSWORD")),
+            ("value", Value::secret(PASSWORD)),
+        ]);
+        state.resources.get_mut("web_sg").unwrap().props.insert("option_settings".into(), Value::List(vec![setting]));
+        state
+    }
+
+    fn opener(source: KeySource) -> impl Fn(&Header) -> Result<std::sync::Arc<Sealer>, StateError> {
+        move |h| {
+            Sealer::open(&source, h)
+                .map(std::sync::Arc::new)
+                .map_err(|source| StateError::Secret { path: "s.json".into(), source })
+        }
+    }
+
+    #[test]
+    fn a_secret_is_written_only_encrypted_and_reads_back_as_a_secret() {
+        let sealer = Sealer::create(&KeySource::key([3; 32])).unwrap();
+        let text = render("dev", &with_secret(), Some(&sealer));
+        assert!(!text.contains(PASSWORD), "{text}");
+        assert!(text.contains("\"$secret\": "), "{text}");
+        assert!(text.contains("\"encryption\": {"), "{text}");
+        let back = parse(Path::new("s.json"), &text, &opener(KeySource::key([3; 32]))).unwrap();
+        assert_eq!(back, with_secret());
+        // Without secrets, no header.
+        assert!(!render("dev", &sample(), Some(&sealer)).contains("encryption"));
+    }
+
+    #[test]
+    fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
+        let sealer = Sealer::create(&KeySource::key([3; 32])).unwrap();
+        let text = render("dev", &with_secret(), Some(&sealer));
+        let err = parse(Path::new("s.json"), &text, &opener(KeySource::key([4; 32]))).unwrap_err();
+        assert_eq!(err.to_string(), "s.json: INFRA_STATE_KEY is not the key its secrets were encrypted with");
+        let err = parse(Path::new("s.json"), &text, &opener(KeySource::default())).unwrap_err();
+        assert_eq!(err.to_string(), "s.json: its secrets are encrypted with a key from INFRA_STATE_KEY, which is not set");
+    }
+
+    #[test]
+    fn an_altered_secret_in_state_is_detected_and_named_by_its_place() {
+        let sealer = Sealer::create(&KeySource::key([3; 32])).unwrap();
+        let text = render("dev", &with_secret(), Some(&sealer));
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let sealed = json["resources"]["web_sg"]["props"]["option_settings"][0]["value"]["$secret"].as_str().unwrap();
+        // One base64 digit of the ciphertext changed.
+        let flipped = if &sealed[40..41] == "A" { "B" } else { "A" };
+        let text = text.replace(sealed, &format!("{}{flipped}{}", &sealed[..40], &sealed[41..]));
+        let err = parse(Path::new("s.json"), &text, &opener(KeySource::key([3; 32]))).unwrap_err();
+        assert!(matches!(err, StateError::Secret { source: SecretError::Damaged(_), .. }), "{err}");
+        assert!(err.to_string().contains("resources.web_sg.props.option_settings[0].value"), "{err}");
+    }
+
+    #[test]
+    fn a_sealed_secret_without_a_header_is_corrupt() {
+        let text = r#"{"version":1,"serial":1,"stack":"dev","resources":{"a":{"type":"ec2.volume","id":"v","props":{"p":{"$secret":"AAAA"}}}}}"#;
+        let err = parse(Path::new("s.json"), text, &no_key).unwrap_err();
+        assert!(err.to_string().contains("resources.a.props.p holds an encrypted secret"), "{err}");
     }
 }

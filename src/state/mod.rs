@@ -4,16 +4,21 @@
 //! serial and lineage, atomic writes (temp file, fsync, rename), and the lock
 //! that lets one apply or destroy of a stack run at a time. It is the only code
 //! that writes state.
+//!
+//! Secret values are written only encrypted (see [`crate::secret`]): a state
+//! holding a secret cannot be written, nor read back, without the key.
 
 mod file;
 mod lock;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 pub use lock::{Lock, LockInfo};
 
 use crate::model::{Kind, Props, Ref, Value};
+use crate::secret::{Header, KeySource, SecretError, Sealer};
 
 /// The state format version this binary writes and reads.
 pub const VERSION: u32 = 1;
@@ -39,6 +44,14 @@ impl State {
             return Value::Str(rec.id.clone());
         }
         rec.outputs.get(&r.attr).or_else(|| rec.props.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
+    }
+
+    /// Whether any recorded value is a secret.
+    pub fn has_secrets(&self) -> bool {
+        self.resources
+            .values()
+            .flat_map(|r| r.props.values().chain(r.outputs.values()))
+            .any(Value::contains_secret)
     }
 }
 
@@ -94,18 +107,77 @@ pub enum StateError {
     NotLocked { stack: String },
     #[error("stack `{stack}` is locked under id {actual}, not {given}; nothing was removed")]
     WrongLockId { stack: String, given: String, actual: String },
+    #[error("{path}: {source}")]
+    Secret { path: PathBuf, source: SecretError },
 }
 
-/// Where a stack's state and lock live.
+/// Where a stack's state and lock live, and the key its secrets are sealed with.
 #[derive(Clone, Debug)]
 pub struct Store {
     dir: PathBuf,
     stack: String,
+    keys: Arc<Keys>,
+}
+
+/// The key material, and the sealer once made (deriving a key from a
+/// passphrase is slow on purpose: once per process and salt).
+#[derive(Debug)]
+struct Keys {
+    source: Result<KeySource, SecretError>,
+    sealer: Mutex<Option<Arc<Sealer>>>,
 }
 
 impl Store {
+    /// A store whose key comes from `INFRA_STATE_KEY` or `INFRA_STATE_PASSPHRASE`.
     pub fn new(dir: impl Into<PathBuf>, stack: &str) -> Self {
-        Store { dir: dir.into(), stack: stack.to_string() }
+        Store::with_keys(dir, stack, KeySource::from_env())
+    }
+
+    /// A store with the given key material (programs and tests).
+    pub fn with_keys(dir: impl Into<PathBuf>, stack: &str, source: Result<KeySource, SecretError>) -> Self {
+        let keys = Arc::new(Keys { source, sealer: Mutex::new(None) });
+        Store { dir: dir.into(), stack: stack.to_string(), keys }
+    }
+
+    fn secret_error(&self, source: SecretError) -> StateError {
+        StateError::Secret { path: self.path(), source }
+    }
+
+    fn source(&self) -> Result<&KeySource, StateError> {
+        self.keys.source.as_ref().map_err(|e| self.secret_error(e.clone()))
+    }
+
+    /// Fails unless secrets could be written: for a stack that declares some,
+    /// checked before the first AWS call.
+    pub fn require_key(&self) -> Result<(), StateError> {
+        match self.source()? {
+            source if source.is_set() => Ok(()),
+            _ => Err(self.secret_error(SecretError::NoKey)),
+        }
+    }
+
+    /// The sealer new secrets are written with: the one state was last read or
+    /// written with, else a new one from the key material.
+    pub fn sealer(&self) -> Result<Arc<Sealer>, StateError> {
+        let mut cached = self.keys.sealer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sealer) = cached.as_ref() {
+            return Ok(sealer.clone());
+        }
+        let sealer = Arc::new(Sealer::create(self.source()?).map_err(|e| self.secret_error(e))?);
+        *cached = Some(sealer.clone());
+        Ok(sealer)
+    }
+
+    /// The sealer a file with `header` was written with; fails when the key
+    /// material is missing or is not that file's key.
+    pub fn sealer_for(&self, header: &Header) -> Result<Arc<Sealer>, StateError> {
+        let mut cached = self.keys.sealer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sealer) = cached.as_ref().filter(|s| s.header() == header) {
+            return Ok(sealer.clone());
+        }
+        let sealer = Arc::new(Sealer::open(self.source()?, header).map_err(|e| self.secret_error(e))?);
+        *cached = Some(sealer.clone());
+        Ok(sealer)
     }
 
     pub fn path(&self) -> PathBuf {
@@ -118,7 +190,7 @@ impl Store {
 
     /// Loads the state; a stack never applied has an empty one.
     pub fn load(&self) -> Result<State, StateError> {
-        file::load(&self.path())
+        file::load(&self.path(), &|header| self.sealer_for(header))
     }
 
     /// Writes the state atomically, incrementing its serial first.
@@ -127,7 +199,8 @@ impl Store {
         if state.lineage.is_none() {
             state.lineage = Some(uuid::Uuid::new_v4().to_string());
         }
-        file::save(&self.dir, &self.path(), &self.stack, state)
+        let sealer = if state.has_secrets() { Some(self.sealer()?) } else { None };
+        file::save(&self.dir, &self.path(), &self.stack, state, sealer.as_deref())
     }
 
     /// Removes the stack's lock, when `id` names it (`infra unlock`). Returns
@@ -151,7 +224,8 @@ impl Store {
     }
 }
 
-/// Parses a state file's text; `path` only names it in errors.
+/// Parses a state file's text; `path` only names it in errors. A state holding
+/// secrets needs [`Store::load`], which has the key.
 pub fn parse(path: &Path, text: &str) -> Result<State, StateError> {
-    file::parse(path, text)
+    file::parse(path, text, &|_| Err(StateError::Secret { path: path.to_path_buf(), source: SecretError::NoKey }))
 }
