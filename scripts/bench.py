@@ -117,6 +117,7 @@ def run_case(infra: Path, emulator: Emulator, name: str, stack_text: str, extra:
             AWS_SHARED_CREDENTIALS_FILE="/dev/null",
             NO_COLOR="1",
             ELASTIC_PASSWORD="bench-only-password",
+            INFRA_STATE_KEY=os.urandom(32).hex(),
         )
         rows = []
         for label, args in STEPS:

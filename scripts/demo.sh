@@ -52,6 +52,13 @@ export AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE=/dev/null
 export AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
+# The dev stack's secret (Elasticsearch's password) and the key state encrypts it
+# with: random, for this demo only.
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+export ELASTIC_PASSWORD="demo-$(random_hex 12)"
+export INFRA_STATE_KEY="$(random_hex 32)"
+unset INFRA_STATE_PASSPHRASE
+
 mkdir -p "$work/stacks" "$work/state"
 cp stacks/dev.toml "$work/stacks/dev.toml"
 cp -R deploy "$work/deploy"   # the bundles the stack deploys (source_dir)
@@ -90,6 +97,10 @@ run() {
 }
 run plan --stack dev
 run apply --stack dev --yes
+if grep -qF "$ELASTIC_PASSWORD" "$work/state/dev.json"; then
+    echo "demo: the state file holds the secret in plain text" >&2
+    exit 1
+fi
 run plan --stack dev
 run output --stack dev
 run destroy --stack dev --yes

@@ -15,8 +15,10 @@
 //! `EnvironmentType`; `option_settings` holds any other setting. AWS reports
 //! every setting of an environment, so the schema's `trim_observed` keeps only
 //! the `option_settings` the stack declares; settings are compared by namespace
-//! and name (a setting's `ResourceName` is not modelled). Their values are
-//! kept in state and shown in plans as they are: no secrets in them.
+//! and name (a setting's `ResourceName` is not modelled). A value may be a
+//! secret (`value = "${secret.NAME}"`): AWS reports it in plain text, and the
+//! planner marks what it reports for that namespace and name as secret again,
+//! so plans show `[secret]` and state holds it only encrypted.
 //!
 //! Tags are the stack's ones: the `Name` and `elasticbeanstalk:*` tags AWS puts
 //! on every environment are left out of reads and refused in stacks.

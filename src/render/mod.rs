@@ -144,7 +144,7 @@ fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
             if let (true, Some(b), Some(a)) = (is_set, before.as_list(), after.as_list()) {
                 let _ = writeln!(out, "{indent}{} {}{forces}", paint(YELLOW, "~"), c.prop);
                 for (sign, member) in members(b, a) {
-                    let _ = writeln!(out, "{indent}    {} {}", sign.paint(), inline(member));
+                    let _ = writeln!(out, "{indent}    {} {member}", sign.paint());
                 }
             } else if let (Some(b), Some(a)) = (before.as_map(), after.as_map()) {
                 let _ = writeln!(out, "{indent}{} {}{forces}", paint(YELLOW, "~"), c.prop);
@@ -217,11 +217,43 @@ impl Sign {
     }
 }
 
-/// Members of a set removed, then added.
-fn members<'a>(before: &'a [Value], after: &'a [Value]) -> Vec<(Sign, &'a Value)> {
-    let removed = before.iter().filter(|v| !after.contains(v)).map(|v| (Sign::Removed, v));
-    let added = after.iter().filter(|v| !before.contains(v)).map(|v| (Sign::Added, v));
-    removed.chain(added).collect()
+/// Members of a set removed, then added, as shown. A removed and an added
+/// member that differ only in secrets (an option setting whose secret value
+/// changed) are one member changed: `{ name = "PW", value = [secret] -> [secret] }`.
+fn members(before: &[Value], after: &[Value]) -> Vec<(Sign, String)> {
+    let removed: Vec<&Value> = before.iter().filter(|v| !after.contains(v)).collect();
+    let mut added: Vec<Option<&Value>> = after.iter().filter(|v| !before.contains(v)).map(Some).collect();
+    let mut out = Vec::new();
+    let mut gone = Vec::new();
+    for b in removed {
+        let pair = added.iter_mut().find(|a| a.is_some_and(|a| differ_only_in_secrets(b, a)));
+        match pair.and_then(Option::take) {
+            Some(a) => out.push((Sign::Changed, inline_changed(b, a))),
+            None => gone.push((Sign::Removed, inline(b))),
+        }
+    }
+    gone.into_iter().chain(out).chain(added.into_iter().flatten().map(|a| (Sign::Added, inline(a)))).collect()
+}
+
+/// Two tables with the same keys whose differing values are all secrets.
+fn differ_only_in_secrets(b: &Value, a: &Value) -> bool {
+    let (Some(b), Some(a)) = (b.as_map(), a.as_map()) else { return false };
+    b.keys().eq(a.keys())
+        && b.iter().zip(a.values()).all(|((_, x), y)| x == y || matches!(x, Value::Secret(_)) || matches!(y, Value::Secret(_)))
+}
+
+/// A table member, its changed values shown `before -> after`.
+fn inline_changed(b: &Value, a: &Value) -> String {
+    let (Some(b), Some(a)) = (b.as_map(), a.as_map()) else { return inline(a) };
+    let parts: Vec<String> = b
+        .iter()
+        .zip(a.values())
+        .map(|((k, x), y)| {
+            let k = value::key(k);
+            if x == y { format!("{k} = {}", inline(x)) } else { format!("{k} = {} -> {}", inline(x), inline(y)) }
+        })
+        .collect();
+    format!("{{ {} }}", parts.join(", "))
 }
 
 /// Keys of a table that changed, with their values before and after.
@@ -291,7 +323,7 @@ fn drift_change_text(out: &mut String, kind: crate::model::Kind, c: &Change, wid
         (Some(Ty::Set(_)), Some(Value::List(b)), Some(Value::List(a))) => {
             let _ = writeln!(out, "{indent}{}", c.prop);
             for (sign, member) in members(b, a) {
-                let _ = writeln!(out, "{indent}  {} {}  ({} outside infra)", sign.paint(), inline(member), sign.past());
+                let _ = writeln!(out, "{indent}  {} {member}  ({} outside infra)", sign.paint(), sign.past());
             }
         }
         (_, Some(Value::Map(b)), Some(Value::Map(a))) => {

@@ -58,7 +58,7 @@ fn quote(s: &str) -> String {
 }
 
 /// A table key, quoted when it is not a bare key.
-fn key(k: &str) -> String {
+pub(super) fn key(k: &str) -> String {
     if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         k.to_string()
     } else {
