@@ -8,14 +8,24 @@ use std::process::Command;
 /// A port nothing listens on: any AWS call would fail to connect.
 const CLOSED_ENDPOINT: &str = "http://127.0.0.1:9";
 
+/// The dev stack's secret, and the key state encrypts it with, in these tests.
+const PASSWORD: &str = "cli-test-elastic-password";
+const KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+
 fn infra(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    infra_with(dir, args, &[("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_KEY", KEY)])
+}
+
+/// `infra` with only these of the variables secrets need.
+fn infra_with(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_infra"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
+        if k.starts_with("AWS_") || k.starts_with("INFRA_STATE_") || k == "ELASTIC_PASSWORD" {
             cmd.env_remove(k);
         }
     }
     let out = cmd
+        .envs(vars.iter().copied())
         .args(args)
         .current_dir(dir)
         .env("AWS_ENDPOINT_URL", CLOSED_ENDPOINT)
@@ -202,4 +212,76 @@ fn the_dev_stack_passes_the_policy_checks() {
     let (code, stdout, stderr) = infra(dir.path(), &["check"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("passes the policy checks"), "{stdout}");
+}
+
+#[test]
+fn a_missing_elastic_password_is_a_load_error_with_its_location() {
+    let dir = project(&[("dev", &dev_toml())]);
+    for cmd in [&["plan"][..], &["apply", "--yes"], &["output"]] {
+        let (code, _, stderr) = infra_with(dir.path(), cmd, &[("INFRA_STATE_KEY", KEY)]);
+        assert_eq!(code, 1, "{cmd:?}: {stderr}");
+        let line = dev_toml().lines().position(|l| l.starts_with("elastic_password")).unwrap() + 1;
+        assert!(
+            stderr.contains(&format!(
+                "stacks/dev.toml:{line}:28: secret `elastic_password`: the environment variable `ELASTIC_PASSWORD` is not set"
+            )),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
+    }
+}
+
+#[test]
+fn a_stack_with_secrets_and_no_state_key_is_refused_before_any_aws_call() {
+    let dir = project(&[("dev", &dev_toml())]);
+    for cmd in [&["plan"][..], &["apply", "--yes"], &["plan", "--out", "p.json"]] {
+        let (code, _, stderr) = infra_with(dir.path(), cmd, &[("ELASTIC_PASSWORD", PASSWORD)]);
+        assert_eq!(code, 1, "{cmd:?}: {stderr}");
+        assert!(stderr.contains("state/dev.json: secrets are stored only encrypted"), "{stderr}");
+        assert!(stderr.contains("INFRA_STATE_KEY") && stderr.contains("INFRA_STATE_PASSPHRASE"), "{stderr}");
+        assert!(!stderr.contains("127.0.0.1:9") && !stderr.contains(PASSWORD), "{stderr}");
+    }
+    let (code, _, stderr) =
+        infra_with(dir.path(), &["plan"], &[("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_KEY", "not-a-key")]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("INFRA_STATE_KEY is not a key: expected 64 hex digits or base64"), "{stderr}");
+    assert!(!dir.path().join("state/dev.json").exists());
+}
+
+#[test]
+fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
+    use infra::model::{Kind, Value};
+    use infra::secret::KeySource;
+    use infra::state::{Recorded, State, Store};
+
+    let dir = project(&[("dev", &dev_toml())]);
+    let mut state = State::default();
+    let props = [("environment_variables".to_string(), Value::Map([("PW".to_string(), Value::secret(PASSWORD))].into()))];
+    state.resources.insert(
+        "build".into(),
+        Recorded { kind: Kind::BuildProject, id: "p".into(), props: props.into(), outputs: Default::default(), depends_on: vec![] },
+    );
+    let store = Store::with_keys(dir.path().join("state"), "dev", Ok(KeySource::key([1; 32])));
+    store.save(&mut state).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("state/dev.json")).unwrap();
+    assert!(!text.contains(PASSWORD), "{text}");
+
+    let other = "02".repeat(32);
+    let vars = [("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_KEY", other.as_str())];
+    for cmd in [&["plan"][..], &["drift"], &["output"], &["destroy", "--yes"]] {
+        let (code, _, stderr) = infra_with(dir.path(), cmd, &vars);
+        assert_eq!(code, 1, "{cmd:?}: {stderr}");
+        assert!(
+            stderr.contains("state/dev.json: INFRA_STATE_KEY is not the key its secrets were encrypted with"),
+            "{cmd:?}: {stderr}"
+        );
+        assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
+    }
+    let (code, _, stderr) = infra_with(dir.path(), &["output"], &[("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_PASSPHRASE", "p")]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("its secrets are encrypted with a key from INFRA_STATE_KEY, which is not set"), "{stderr}");
+    // The right key reads it.
+    let (code, stdout, stderr) = infra(dir.path(), &["output"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains(PASSWORD));
 }

@@ -11,9 +11,17 @@ use infra::model::{Kind, Observed, Props, Stack, Value, map};
 use infra::plan::{Action, Plan, Refreshed, plan};
 use infra::state::{Recorded, State};
 
+/// The dev stack's `ELASTIC_PASSWORD` in these tests.
+const PASSWORD: &str = "golden-elastic-password";
+
 fn dev_stack() -> Stack {
+    dev_stack_with(PASSWORD)
+}
+
+fn dev_stack_with(password: &str) -> Stack {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/dev.toml");
-    infra::config::load_file(&path).expect("the dev stack loads")
+    let sources = infra::config::Sources::fixed(".", &[("ELASTIC_PASSWORD", password)]);
+    infra::config::load_file_with(&path, &sources).expect("the dev stack loads")
 }
 
 fn fake_outputs(kind: Kind, id: &str) -> Props {
@@ -62,12 +70,14 @@ fn fake_apply(plan: &Plan, state: &mut State) {
     state.serial += 1;
 }
 
-/// What AWS reports for everything in state: exactly what was recorded.
+/// What AWS reports for everything in state: exactly what was recorded, with
+/// secrets in plain text (as AWS reports an option setting's value).
 fn observe(state: &State) -> Refreshed {
+    let reveal = |p: &Props| -> Props { p.iter().map(|(k, v)| (k.clone(), v.reveal())).collect() };
     state
         .resources
         .iter()
-        .map(|(n, r)| (n.clone(), Some(Observed { id: r.id.clone(), props: r.props.clone(), outputs: r.outputs.clone() })))
+        .map(|(n, r)| (n.clone(), Some(Observed { id: r.id.clone(), props: reveal(&r.props), outputs: r.outputs.clone() })))
         .collect()
 }
 
@@ -82,6 +92,7 @@ fn golden(name: &str, plan: &Plan) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/plan");
     let text = anstream::adapter::strip_str(&infra::render::plan_text(plan)).to_string();
     let json = serde_json::to_string_pretty(&infra::render::plan_json(plan)).unwrap() + "\n";
+    assert!(!text.contains(PASSWORD) && !json.contains(PASSWORD), "{name}: the plan shows the secret");
     for (ext, actual) in [("txt", text), ("json", json)] {
         let path = dir.join(format!("{name}.{ext}"));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -261,4 +272,59 @@ fn a_changed_policy_and_buildspec_render_as_unified_diffs() {
     assert!(text.contains("+        \"logs:DescribeLogStreams\","), "{text}");
     assert!(text.contains("+      - ls deploy/dev"), "{text}");
     golden("policy_and_buildspec", &p);
+}
+
+/// The plan in every format a person or a program reads.
+fn every_rendering(p: &Plan) -> String {
+    let report = infra::engine::DriftReport { stack: p.stack.clone(), drift: p.drift.clone(), unmanaged: vec![] };
+    [
+        anstream::adapter::strip_str(&infra::render::plan_text(p)).to_string(),
+        infra::render::plan_json(p).to_string(),
+        infra::render::plan_markdown(p),
+        anstream::adapter::strip_str(&infra::render::drift_report_text(&report)).to_string(),
+        infra::render::drift_json(&report).to_string(),
+        infra::render::drift_markdown(&report),
+        format!("{p:?}"),
+    ]
+    .join("\n")
+}
+
+#[test]
+fn a_changed_secret_is_an_update_in_place_shown_as_secret_to_secret() {
+    let state = applied(&dev_stack_with("the-old-password"));
+    let stack = dev_stack_with("the-new-password");
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
+    assert_eq!(changed, vec![("app_env".into(), Action::Update)]);
+    let text = anstream::adapter::strip_str(&infra::render::plan_text(&p)).to_string();
+    assert!(
+        text.contains(r#"~ { name = "ELASTIC_PASSWORD", namespace = "aws:elasticbeanstalk:application:environment", value = [secret] -> [secret] }"#),
+        "{text}"
+    );
+    let all = every_rendering(&p);
+    assert!(!all.contains("the-old-password") && !all.contains("the-new-password"), "{all}");
+    golden("secret_change", &p);
+}
+
+#[test]
+fn a_secret_changed_behind_the_tools_back_is_drift_that_never_shows_it() {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    let mut seen = observe(&state);
+    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
+    let Some(Value::List(settings)) = env.props.get_mut("option_settings") else { panic!("option settings") };
+    for s in settings.iter_mut() {
+        let Value::Map(m) = s else { continue };
+        if m["name"] == Value::from("ELASTIC_PASSWORD") {
+            assert_eq!(m["value"], Value::from(PASSWORD), "AWS reports it in plain text");
+            m.insert("value".into(), Value::from("set-in-the-console"));
+        }
+    }
+    let p = plan(&stack, &state, &seen).unwrap();
+    assert_eq!(p.drift.len(), 1, "{}", infra::render::plan_text(&p));
+    assert_eq!(actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect::<Vec<_>>(), vec![("app_env".into(), Action::Update)]);
+    let all = every_rendering(&p);
+    assert!(!all.contains("set-in-the-console") && !all.contains(PASSWORD), "{all}");
+    assert!(all.contains("value = [secret] -> [secret] }  (changed outside infra)"), "{all}");
+    golden("secret_drift", &p);
 }

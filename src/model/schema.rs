@@ -164,7 +164,7 @@ impl Schema {
         let mut out = props.clone();
         for f in self.fields {
             if let Some(v) = out.get_mut(f.name) {
-                normalize_ty(&f.ty, v);
+                normalize_field(f, v);
             }
         }
         (self.normalize)(&mut out);
@@ -186,6 +186,15 @@ fn default_value(d: Default) -> Option<Value> {
     }
 }
 
+/// A field's value in canonical form; a `secret` field's value is a secret
+/// wherever it came from (declared, or reported by AWS).
+fn normalize_field(f: &Field, v: &mut Value) {
+    normalize_ty(&f.ty, v);
+    if f.secret && !matches!(v, Value::Secret(_) | Value::Null) {
+        *v = Value::secret(std::mem::replace(v, Value::Null));
+    }
+}
+
 fn normalize_ty(ty: &Ty, v: &mut Value) {
     match (ty, v) {
         (Ty::Json, v @ Value::Map(_)) if v.is_known() && v.contains_secret() => {
@@ -201,7 +210,7 @@ fn normalize_ty(ty: &Ty, v: &mut Value) {
         (Ty::Object(fields), Value::Map(m)) => {
             for f in *fields {
                 if let Some(v) = m.get_mut(f.name) {
-                    normalize_ty(&f.ty, v);
+                    normalize_field(f, v);
                 } else if let Some(d) = default_value(f.default) {
                     m.insert(f.name.to_string(), d);
                 }
@@ -389,5 +398,28 @@ fn expected(ty: &Ty) -> String {
         Ty::List(_) | Ty::Set(_) => "a list".into(),
         Ty::Object(_) | Ty::Map(_) => "a table".into(),
         Ty::Json => "a JSON document".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SECRET_FIELDS: Schema = Schema {
+        type_name: "test.secret",
+        fields: &[
+            Field::new("password", Ty::Str, "a password").secret(),
+            Field::new("name", Ty::Str, "a name"),
+        ],
+        ..BASE
+    };
+
+    #[test]
+    fn a_secret_field_is_a_secret_whether_declared_or_reported() {
+        let props: Props = [("password".to_string(), Value::from("pw")), ("name".to_string(), Value::from("n"))].into();
+        let canonical = SECRET_FIELDS.canonical(&props);
+        assert_eq!(canonical["password"], Value::secret("pw"));
+        assert_eq!(canonical["name"], Value::from("n"));
+        assert_eq!(SECRET_FIELDS.canonical(&canonical), canonical, "idempotent");
     }
 }

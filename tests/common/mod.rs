@@ -121,18 +121,7 @@ impl Emulator {
     /// AWS_EC2_METADATA_DISABLED=true, and AWS_CONFIG_FILE/AWS_SHARED_CREDENTIALS_FILE
     /// pointing to /dev/null so no real profile is read.
     pub fn env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", REGION),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/dev/null"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .collect()
+        aws_env(&self.endpoint)
     }
 
     /// An `aws_config::SdkConfig` pointing at the emulator (static test credentials,
@@ -177,17 +166,7 @@ impl Drop for Emulator {
 /// other `AWS_*` variable), stdin null, NO_COLOR=1; returns (exit code, stdout, stderr).
 /// The exit code is -1 if `infra` was killed by a signal.
 pub fn run_infra(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
-    command.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    remove_aws_env(&mut command);
-    command.envs(emu.env()).env("NO_COLOR", "1");
-    let output =
-        command.output().unwrap_or_else(|error| panic!("cannot run infra {args:?} in {}: {error}", dir.display()));
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    run_infra_via(&emu.endpoint, dir, args)
 }
 
 /// A fresh temporary project dir containing a copy of the repo's stacks/dev.toml as
@@ -260,7 +239,8 @@ fn ensure_venv() {
 /// endpoint overrides such as AWS_ENDPOINT_URL_EC2) from a child's environment.
 fn remove_aws_env(command: &mut Command) {
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AWS_") {
+        let name_str = name.to_string_lossy();
+        if name_str.starts_with("AWS_") || name_str.starts_with("INFRA_STATE_") || name_str == "ELASTIC_PASSWORD" {
             command.env_remove(name);
         }
     }
@@ -275,4 +255,169 @@ fn exit_status_when_exiting(child: &mut Child) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
     "still running after 5s".to_owned()
+}
+
+/// The env of a child `infra` process (or an SDK) talking to `endpoint`: see
+/// [`Emulator::env`].
+fn aws_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", REGION),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        // The dev stack's secret, and the key state encrypts it with.
+        ("ELASTIC_PASSWORD", ELASTIC_PASSWORD),
+        ("INFRA_STATE_KEY", STATE_KEY),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect()
+}
+
+/// The `ELASTIC_PASSWORD` every `infra` the tests run is given: a state file or
+/// an output that holds it in plain text is a leak.
+pub const ELASTIC_PASSWORD: &str = "test-elastic-password-5f3a";
+/// The `INFRA_STATE_KEY` every `infra` the tests run is given (32 bytes, hex).
+pub const STATE_KEY: &str = "696e667261207465737420737461746520656e6372797074696f6e206b657921";
+
+/// The state store of a test project, with the key the tests' `infra` uses.
+pub fn store(dir: &Path, stack: &str) -> infra::state::Store {
+    let key = infra::secret::KeySource::from_values(Some(STATE_KEY), None);
+    infra::state::Store::with_keys(dir.join("state"), stack, key)
+}
+
+/// Runs the built `infra` binary like [`run_infra`], but with AWS_ENDPOINT_URL=`endpoint`
+/// (a [`FaultProxy`] in front of an emulator; it must be on 127.0.0.1).
+pub fn run_infra_via(endpoint: &str, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "tests talk to loopback only, not {endpoint}");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
+    command.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    remove_aws_env(&mut command);
+    command.envs(aws_env(endpoint)).env("NO_COLOR", "1");
+    let output =
+        command.output().unwrap_or_else(|error| panic!("cannot run infra {args:?} in {}: {error}", dir.display()));
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const FAULTPROXY_PORT_LINE_PREFIX: &str = "INFRA_FAULTPROXY_PORT=";
+
+/// A fault-injecting proxy (tests/emulator/faultproxy.py) in front of an emulator: it
+/// answers a share of the requests with throttling errors or 500/503s, or drops the
+/// connection, before they reach the emulator; the rest it forwards. It exits when
+/// dropped, and also when the test process dies (it watches its stdin, like the emulator).
+pub struct FaultProxy {
+    /// `http://127.0.0.1:<port>`: point `infra` here (see [`run_infra_via`]).
+    pub endpoint: String,
+    child: Child,
+    /// The proxy's stderr: one line per fault, and a summary on exit.
+    stderr_log: tempfile::NamedTempFile,
+}
+
+impl FaultProxy {
+    /// Starts the proxy on a free port in front of `emu`, faulting `fault_rate` of the
+    /// requests (0..1), its decisions drawn from `seed`.
+    pub fn start(emu: &Emulator, fault_rate: f64, seed: u64) -> FaultProxy {
+        ensure_venv();
+        let root = repo_root();
+        let python = venv_python();
+        let script = root.join("tests/emulator/faultproxy.py");
+        let stderr_log = tempfile::Builder::new()
+            .prefix("infra-faultproxy-")
+            .suffix(".log")
+            .tempfile()
+            .expect("create a temporary file for the fault proxy's stderr");
+        let stderr_file = stderr_log.reopen().expect("open the fault proxy's stderr log for writing");
+        let mut command = Command::new(&python);
+        command
+            .arg("-u")
+            .arg(&script)
+            .args(["--port", "0", "--upstream", &emu.endpoint])
+            .args(["--fault-rate", &fault_rate.to_string(), "--seed", &seed.to_string()])
+            .current_dir(&root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr_file));
+        remove_aws_env(&mut command);
+        let mut child = command.spawn().unwrap_or_else(|error| {
+            panic!("cannot start the fault proxy ({} {}): {error}", python.display(), script.display())
+        });
+        let stdout = child.stdout.take().expect("the fault proxy's stdout is piped");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = line.trim().strip_prefix(FAULTPROXY_PORT_LINE_PREFIX) {
+                    let _ = sender.send(port.parse::<u16>().ok());
+                    return;
+                }
+            }
+            let _ = sender.send(None);
+        });
+        match receiver.recv_timeout(START_TIMEOUT) {
+            Ok(Some(port)) if port != 0 => {
+                FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
+            }
+            outcome => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
+                panic!(
+                    "the fault proxy ({}) did not start ({}):\n{stderr}",
+                    script.display(),
+                    if outcome.is_err() { "no port line in time" } else { "no valid port line" }
+                );
+            }
+        }
+    }
+
+    /// Everything the proxy wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr_log.path()).unwrap_or_default()
+    }
+
+    /// The faults injected so far, by kind (`throttle`, `server_error`, `drop`), counted
+    /// from the proxy's log.
+    pub fn faults(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for line in self.stderr().lines() {
+            if let Some(rest) = line.strip_prefix("infra-faultproxy: fault ") {
+                let kind = rest.split_whitespace().next().unwrap_or_default();
+                *counts.entry(kind.to_owned()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// Stops the proxy (closes its stdin and waits for it) and returns its summary line:
+    /// `summary requests=N forwarded=N faults=N throttle=N server_error=N drop=N ...`.
+    pub fn stop(mut self) -> String {
+        drop(self.child.stdin.take());
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let stderr = self.stderr();
+        stderr
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("infra-faultproxy: summary "))
+            .map(|summary| format!("summary {summary}"))
+            .unwrap_or_else(|| panic!("the fault proxy printed no summary on exit:\n{stderr}"))
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
