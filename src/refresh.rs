@@ -4,7 +4,11 @@
 //!
 //! Refresh also looks for resources that carry the stack's ownership tags but
 //! that state does not record (an interrupted run created them): those with a
-//! declared name are adopted rather than created twice.
+//! declared name are adopted rather than created twice. A create interrupted
+//! before it could tag what it made (S3 tags a bucket in a second call) is found
+//! from the idempotency token journaled with it ([`Provider::find_created`]).
+//!
+//! [`Provider::find_created`]: crate::provider::Provider::find_created
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +17,7 @@ use futures::future::join_all;
 use crate::model::{Kind, Observed, Stack};
 use crate::plan::Refreshed;
 use crate::provider::{ProviderError, Providers};
-use crate::state::{Recorded, State};
+use crate::state::{PendingOp, Recorded, State};
 
 /// A refresh that could not complete.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +76,20 @@ pub async fn refresh(
             .map_err(|source| RefreshError { kind: *kind, source })?;
         Ok::<_, RefreshError>((*kind, found))
     });
-    let (reads, searches) = tokio::join!(join_all(reads), join_all(searches));
+    // What interrupted creates made, by the token each was given.
+    let interrupted = state.pending.iter().filter_map(|p| {
+        let token = p.client_token.as_deref()?;
+        (p.op == PendingOp::Create && !state.resources.contains_key(&p.resource)).then_some((p, token))
+    });
+    let lookups = interrupted.map(|(p, token)| async move {
+        let found = providers
+            .get(p.kind)
+            .find_created(&stack.name, &p.resource, token)
+            .await
+            .map_err(|source| RefreshError { kind: p.kind, source })?;
+        Ok::<_, RefreshError>((p.resource.clone(), p.kind, found))
+    });
+    let (reads, searches, lookups) = tokio::join!(join_all(reads), join_all(searches), join_all(lookups));
 
     let mut obs = Observation::default();
     for read in reads {
@@ -97,6 +114,18 @@ pub async fn refresh(
             }
         }
     }
+    for lookup in lookups {
+        // (One also found by its tags, tagged before the run stopped, is the same.)
+        let (name, kind, Some(o)) = lookup? else { continue };
+        match stack.resources.get(&name) {
+            Some(decl) if decl.kind == kind => {
+                obs.adoptable.entry(name).or_insert(o);
+            }
+            _ => {
+                obs.unmanaged.entry(name).or_insert((kind, o));
+            }
+        }
+    }
     Ok(obs)
 }
 
@@ -104,16 +133,47 @@ pub async fn refresh(
 /// the planner compares them instead of creating duplicates, and resolves the
 /// pending operations an interrupted run left. Adopted resources' recorded
 /// properties are what AWS reports.
+///
+/// What a pending create made for a resource the stack does not declare (a
+/// destroy declares nothing; or the stack file dropped it since) is recorded
+/// too, so that the plan deletes it instead of forgetting it with the pending
+/// record.
 pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<String> {
     let mut adopted = Vec::new();
+    let orphans: Vec<String> = obs
+        .unmanaged
+        .iter()
+        .filter(|(name, (kind, _))| {
+            !state.resources.contains_key(*name)
+                && state.pending.iter().any(|p| p.op == PendingOp::Create && &p.resource == *name && p.kind == *kind)
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in orphans {
+        let Some((kind, o)) = obs.unmanaged.remove(&name) else { continue };
+        let recorded = Recorded {
+            kind,
+            id: o.id.clone(),
+            props: kind.schema().canonical(&o.props),
+            outputs: o.outputs.clone(),
+            depends_on: Vec::new(),
+        };
+        state.resources.insert(name.clone(), recorded);
+        obs.resources.insert(name.clone(), Some(o));
+        adopted.push(name);
+    }
     for (name, o) in std::mem::take(&mut obs.adoptable) {
         let Some(decl) = stack.resources.get(&name) else { continue };
         let schema = decl.kind.schema();
         let mut props = schema.canonical(&o.props);
         // Record only what the stack manages (AWS reports every option setting).
+        let declared = schema.normalized(&decl.props);
         if let Some(trim) = schema.trim_observed {
-            trim(&schema.normalized(&decl.props), &mut props);
+            trim(&declared, &mut props);
         }
+        // What AWS reports where the stack declares a secret is recorded as one.
+        crate::plan::mark_secrets(&declared, &mut props);
+        let props = schema.canonical(&props);
         state.resources.insert(
             name.clone(),
             Recorded {
@@ -133,4 +193,70 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
     // delete acted on a recorded resource, which refresh has just read.
     state.pending.clear();
     adopted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Props, Value};
+    use crate::state::Pending;
+
+    fn bucket(id: &str) -> Observed {
+        let props: Props = [("bucket".to_string(), Value::from(id))].into();
+        Observed { id: id.into(), props, outputs: Props::new() }
+    }
+
+    fn pending_create(resource: &str, kind: Kind) -> Pending {
+        Pending { resource: resource.into(), kind, op: PendingOp::Create, id: None, client_token: Some("t".into()) }
+    }
+
+    #[test]
+    fn what_a_pending_create_made_is_recorded_even_when_the_stack_no_longer_declares_it() {
+        let stack = Stack { name: "dev".into(), ..Stack::default() };
+        let mut state = State { pending: vec![pending_create("artifacts", Kind::Bucket)], ..State::default() };
+        let mut obs = Observation::default();
+        obs.unmanaged.insert("artifacts".into(), (Kind::Bucket, bucket("dev-artifacts-1")));
+        obs.unmanaged.insert("stray".into(), (Kind::Bucket, bucket("dev-stray-2")));
+
+        let adopted = adopt(&mut state, &stack, &mut obs);
+
+        assert_eq!(adopted, ["artifacts"]);
+        assert_eq!(state.resources["artifacts"].id, "dev-artifacts-1");
+        assert_eq!(state.resources["artifacts"].kind, Kind::Bucket);
+        assert!(state.pending.is_empty());
+        assert!(obs.unmanaged.contains_key("stray"), "no pending create made it: still unmanaged");
+        assert!(!state.resources.contains_key("stray"));
+    }
+
+    #[test]
+    fn a_pending_create_of_another_kind_adopts_nothing() {
+        let stack = Stack { name: "dev".into(), ..Stack::default() };
+        let mut state = State { pending: vec![pending_create("artifacts", Kind::Role)], ..State::default() };
+        let mut obs = Observation::default();
+        obs.unmanaged.insert("artifacts".into(), (Kind::Bucket, bucket("dev-artifacts-1")));
+        assert!(adopt(&mut state, &stack, &mut obs).is_empty());
+        assert!(state.resources.is_empty());
+    }
+
+    #[test]
+    fn an_adopted_resource_records_what_aws_reports_for_a_declared_secret_as_a_secret() {
+        use crate::model::{Resource, map};
+        let setting = |value: Value| {
+            map([("namespace", Value::from("ns")), ("name", Value::from("PW")), ("value", value)])
+        };
+        let env = Resource::new(Kind::EbEnvironment)
+            .prop("application", "app")
+            .prop("option_settings", Value::List(vec![setting(Value::secret("hunter2"))]));
+        let stack = Stack::new("dev").resource("app_env", env);
+        let mut state = State::default();
+        let mut obs = Observation::default();
+        // AWS reports the option setting's value in plain text.
+        let props: Props = [("option_settings".to_string(), Value::List(vec![setting(Value::from("hunter2"))]))].into();
+        obs.adoptable.insert("app_env".into(), Observed { id: "e-1".into(), props, outputs: Props::new() });
+        assert_eq!(adopt(&mut state, &stack, &mut obs), ["app_env"]);
+        assert_eq!(
+            state.resources["app_env"].props["option_settings"],
+            Value::List(vec![setting(Value::secret("hunter2"))])
+        );
+    }
 }

@@ -128,6 +128,20 @@ pub trait Provider: Send + Sync {
     /// Kinds without tags return nothing.
     async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError>;
 
+    /// What an interrupted create of resource `name` may have made before it
+    /// could tag it, found from the idempotency token the executor journaled for
+    /// that create (`Ctx::client_token`). Only kinds whose create call cannot tag
+    /// (an S3 bucket is tagged by a second call) need this; the others are found
+    /// by [`Provider::find_tagged`].
+    async fn find_created(
+        &self,
+        _stack: &str,
+        _name: &str,
+        _client_token: &str,
+    ) -> Result<Option<Observed>, ProviderError> {
+        Ok(None)
+    }
+
     /// Creates the resource and waits until it is ready.
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError>;
 

@@ -13,9 +13,12 @@
 //! decides whether `delete` may empty a bucket that still holds objects.
 //!
 //! The bucket name is its id. Without a declared `bucket` it is
-//! `<stack>-<resource>-<8 random hex digits>`, lowercased, with `_` as `-`, at
-//! most 63 characters; a retried create therefore makes a new name, and the
-//! ownership tags are what find the first one.
+//! `<stack>-<resource>-<8 hex digits>`, lowercased, with `_` as `-`, at most 63
+//! characters. The digits are the first of the create's idempotency token, which
+//! is random and which the executor journals in state before the call:
+//! CreateBucket takes no tags, so a create interrupted before `PutBucketTagging`
+//! leaves a bucket the ownership tags cannot find, and `find_created` finds it by
+//! that name instead. A retried create has a new token, hence a new name.
 
 use std::collections::BTreeMap;
 
@@ -85,10 +88,24 @@ fn check_name(props: &Props) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// `<stack>-<resource>-<8 random hex digits>`, as S3 allows it.
+/// The 8 hex digits a default name ends with: the first of the create's
+/// idempotency token; `None` for a token that has fewer.
+fn token_suffix(client_token: &str) -> Option<String> {
+    let hex: String =
+        client_token.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_lowercase()).take(8).collect();
+    (hex.len() == 8).then_some(hex)
+}
+
+/// `<stack>-<resource>-<8 hex digits>`, as S3 allows it: the digits from the
+/// create's token, or random without one.
 fn default_name(ctx: &Ctx) -> String {
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    let prefix: String = format!("{}-{}", ctx.stack, ctx.name)
+    let random = || uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let suffix = token_suffix(&ctx.client_token).unwrap_or_else(random);
+    name_with_suffix(&ctx.stack, &ctx.name, &suffix)
+}
+
+fn name_with_suffix(stack: &str, resource: &str, suffix: &str) -> String {
+    let prefix: String = format!("{stack}-{resource}")
         .to_lowercase()
         .replace('_', "-")
         .chars()
@@ -370,6 +387,18 @@ impl Provider for Buckets {
         Ok(owned_by(stack, concurrently(owned).await?))
     }
 
+    /// The bucket with the default name the create with this token gave it
+    /// (only that create could have made a bucket of that name).
+    async fn find_created(
+        &self,
+        stack: &str,
+        name: &str,
+        client_token: &str,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(suffix) = token_suffix(client_token) else { return Ok(None) };
+        self.read_one(&name_with_suffix(stack, name, &suffix)).await
+    }
+
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
         let props = SCHEMA.normalized(props);
         let name = match props.get("bucket").and_then(Value::as_str) {
@@ -378,6 +407,11 @@ impl Provider for Buckets {
         };
         self.create_bucket(&name).await?;
         wait::until(ctx, &format!("bucket {name} to appear"), Backoff::default(), || self.exists(&name)).await?;
+        // Tagged first, so that a later run can find it by its tags from then on.
+        let tags = tags_of(&props);
+        if !tags.is_empty() {
+            self.put_tags(&name, &tags).await?;
+        }
         ctx.status("configuring the bucket");
         self.put_public_access_block(&name, bool_prop(&props, "block_public_access").unwrap_or(true)).await?;
         let algorithm = props.get("encryption").and_then(Value::as_str).unwrap_or("AES256");
@@ -385,10 +419,6 @@ impl Provider for Buckets {
         // A bucket is created unversioned; versioning once on can only be suspended.
         if bool_prop(&props, "versioning").unwrap_or(true) {
             self.put_versioning(&name, true).await?;
-        }
-        let tags = tags_of(&props);
-        if !tags.is_empty() {
-            self.put_tags(&name, &tags).await?;
         }
         self.read_one(&name)
             .await?
@@ -433,6 +463,15 @@ mod tests {
         assert!(name.starts_with("dev-build-artifacts-"), "{name}");
         assert_eq!(name.len(), "dev-build-artifacts-".len() + 8);
         assert!(check_name(&Props::from([("bucket".to_string(), Value::from(name))])).is_ok());
+    }
+
+    #[test]
+    fn the_default_name_ends_with_the_start_of_the_create_token() {
+        let mut c = ctx("dev", "artifacts");
+        c.client_token = "6F9619FF-8B86-4d01-b42d-00c04fc964ff".into();
+        assert_eq!(default_name(&c), "dev-artifacts-6f9619ff");
+        assert_eq!(default_name(&c), name_with_suffix("dev", "artifacts", &token_suffix(&c.client_token).unwrap()));
+        assert_eq!(token_suffix("abc"), None);
     }
 
     #[test]

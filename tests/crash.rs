@@ -1,0 +1,406 @@
+//! Never lose a resource: `infra apply` killed with SIGKILL at arbitrary moments
+//! of an apply of the dev stack, on the emulator. After each kill the state file
+//! still loads, the next `infra apply --yes` converges, and the emulator holds
+//! exactly one of each resource the stack declares: no orphan left by the killed
+//! run, no duplicate made by the next one.
+//!
+//! The kill moments are pseudo-random from a fixed seed (the same on every run),
+//! one in each twentieth of the duration of a normal apply measured first on the
+//! same emulator, so they land early (loading, refresh, the first creates) as well
+//! as late (waiting for the environment, the pipeline). Nothing about time is
+//! asserted: a kill that lands after the apply has finished is simply a round
+//! without a crash.
+//!
+//! Every kind of the stack is counted through the SDK, by its `infra:name` tag
+//! where it has one, so an untagged `dev-...` resource (an S3 bucket whose create
+//! was killed before `PutBucketTagging`) shows up as an orphan; application
+//! versions and volume attachments, which have no tags, are matched to state by id.
+//! Root volumes carry `infra:stack` but no `infra:name` and go with their instance:
+//! they are not counted.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{Filter, InstanceStateName, VolumeAttachmentState, VolumeState};
+use aws_sdk_elasticbeanstalk::types::EnvironmentStatus;
+use common::{Emulator, dev_project, run_infra};
+use infra::state::State;
+
+const ROUNDS: u64 = 20;
+const SEED: u64 = 0x1f2e_3d4c_5b6a_7988;
+const STACK: &str = "dev";
+const TAG_STACK: &str = "infra:stack";
+const TAG_NAME: &str = "infra:name";
+
+fn ok(what: &str, out: (i32, String, String)) -> String {
+    assert_eq!(out.0, 0, "{what}: infra failed (exit {}):\nstdout:\n{}\nstderr:\n{}", out.0, out.1, out.2);
+    out.1
+}
+
+/// splitmix64: a fixed seed gives the same kill moments on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// One moment in each of `ROUNDS` equal slices of `apply`, at a pseudo-random
+/// place within its slice, shuffled so that early and late kills alternate with
+/// the emulator's growing history.
+fn kill_moments(apply: Duration) -> Vec<Duration> {
+    let mut rng = Rng(SEED);
+    let mut moments: Vec<Duration> =
+        (0..ROUNDS).map(|i| apply.mul_f64((i as f64 + rng.unit()) / ROUNDS as f64)).collect();
+    for i in (1..moments.len()).rev() {
+        moments.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+    }
+    moments
+}
+
+/// Starts `infra apply --yes` in `dir` with the environment `run_infra` gives
+/// (the emulator's, and none of the test process's AWS, state-key or secret
+/// variables), its output going to files in `logs`.
+fn spawn_apply(emu: &Emulator, dir: &Path, logs: &Path) -> Child {
+    let stdout = std::fs::File::create(logs.join("stdout")).unwrap();
+    let stderr = std::fs::File::create(logs.join("stderr")).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
+    command.args(["apply", "--yes"]).current_dir(dir).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if n.starts_with("AWS_") || n.starts_with("INFRA_STATE_") || n == "ELASTIC_PASSWORD" {
+            command.env_remove(name);
+        }
+    }
+    command.envs(emu.env()).env("NO_COLOR", "1");
+    command.spawn().expect("start infra apply")
+}
+
+/// The state file, which must load whatever moment the apply was killed at.
+fn load_state(dir: &Path, when: &str) -> State {
+    // With the key the tests' infra encrypts the dev stack's secret with.
+    common::store(dir, STACK)
+        .load()
+        .unwrap_or_else(|e| panic!("{when}: the state file does not load: {e}"))
+}
+
+/// The declared resources of the stack file: type -> logical names.
+fn declared(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let text = std::fs::read_to_string(dir.join("stacks/dev.toml")).unwrap();
+    let file: toml::Table = toml::from_str(&text).unwrap();
+    let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, decl) in file["resources"].as_table().unwrap() {
+        let type_name = decl["type"].as_str().unwrap();
+        by_type.entry(type_name.to_string()).or_default().push(name.clone());
+    }
+    by_type.values_mut().for_each(|v| v.sort());
+    by_type
+}
+
+/// The stack's resources the emulator holds, by type: (label, cloud id), where
+/// the label is the `infra:name` tag; for kinds without tags, the name state
+/// records the id under; and otherwise `untagged <id>` / `unrecorded <id>`, which
+/// no expectation ever matches.
+type Live = BTreeMap<&'static str, Vec<(String, String)>>;
+
+struct Aws {
+    ec2: aws_sdk_ec2::Client,
+    iam: aws_sdk_iam::Client,
+    s3: aws_sdk_s3::Client,
+    codebuild: aws_sdk_codebuild::Client,
+    eb: aws_sdk_elasticbeanstalk::Client,
+    pipelines: aws_sdk_codepipeline::Client,
+}
+
+fn owner<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Option<String>, Option<String>) {
+    let tags: BTreeMap<&str, &str> = tags.into_iter().collect();
+    (tags.get(TAG_STACK).map(|s| s.to_string()), tags.get(TAG_NAME).map(|s| s.to_string()))
+}
+
+/// The label of a resource of an account-wide listing, when it is the stack's:
+/// tagged as the stack's, or named like one of its resources (`dev-...`) but
+/// untagged (what an interrupted create could leave).
+fn label(id: &str, name: &str, tags: (Option<String>, Option<String>)) -> Option<String> {
+    match tags {
+        (Some(stack), Some(logical)) if stack == STACK => Some(logical),
+        (Some(stack), None) if stack == STACK => Some(format!("untagged {id}")),
+        (Some(_), _) => None,
+        (None, _) => name.starts_with(&format!("{STACK}-")).then(|| format!("untagged {id}")),
+    }
+}
+
+impl Aws {
+    async fn new(emu: &Emulator) -> Aws {
+        let config = emu.sdk_config().await;
+        Aws {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
+            ),
+            codebuild: aws_sdk_codebuild::Client::new(&config),
+            eb: aws_sdk_elasticbeanstalk::Client::new(&config),
+            pipelines: aws_sdk_codepipeline::Client::new(&config),
+        }
+    }
+
+    async fn live(&self, state: &State) -> Live {
+        let recorded = |id: &str| {
+            let name = state.resources.iter().find(|(_, r)| r.id == id).map(|(n, _)| n.clone());
+            name.unwrap_or(format!("unrecorded {id}"))
+        };
+        let stack_filter = || Filter::builder().name(format!("tag:{TAG_STACK}")).values(STACK).build();
+        let mut live = Live::new();
+        let mut add =
+            |kind: &'static str, label: String, id: &str| live.entry(kind).or_default().push((label, id.to_string()));
+
+        // EC2: tagged at creation; root volumes carry infra:stack but no infra:name.
+        let out = self.ec2.describe_instances().filters(stack_filter()).send().await.unwrap();
+        for i in out.reservations().iter().flat_map(|r| r.instances()) {
+            let state = i.state().and_then(|s| s.name()).cloned();
+            if matches!(state, Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)) {
+                continue;
+            }
+            let id = i.instance_id().unwrap();
+            let tags = owner(i.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))));
+            add("ec2.instance", tags.1.unwrap_or(format!("untagged {id}")), id);
+        }
+        let out = self.ec2.describe_volumes().filters(stack_filter()).send().await.unwrap();
+        for v in out.volumes() {
+            if matches!(v.state(), Some(VolumeState::Deleting | VolumeState::Deleted)) {
+                continue;
+            }
+            let tags = owner(v.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))));
+            let Some(name) = tags.1 else { continue }; // a root volume
+            let vid = v.volume_id().unwrap();
+            add("ec2.volume", name, vid);
+            for a in v.attachments() {
+                if matches!(a.state(), Some(VolumeAttachmentState::Attaching | VolumeAttachmentState::Attached)) {
+                    let id = format!("{vid}:{}:{}", a.instance_id().unwrap_or(""), a.device().unwrap_or(""));
+                    add("ec2.volume_attachment", recorded(&id), &id);
+                }
+            }
+        }
+        let out = self.ec2.describe_security_groups().filters(stack_filter()).send().await.unwrap();
+        for g in out.security_groups() {
+            let id = g.group_id().unwrap();
+            let tags = owner(g.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))));
+            add("ec2.security_group", tags.1.unwrap_or(format!("untagged {id}")), id);
+        }
+
+        // IAM.
+        for r in self.iam.list_roles().send().await.unwrap().roles() {
+            let name = r.role_name();
+            let tags = self.iam.list_role_tags().role_name(name).send().await.unwrap();
+            let tags = owner(tags.tags().iter().map(|t| (t.key(), t.value())));
+            if let Some(l) = label(name, name, tags) {
+                add("iam.role", l, name);
+            }
+        }
+        for p in self.iam.list_instance_profiles().send().await.unwrap().instance_profiles() {
+            let name = p.instance_profile_name();
+            let got = self.iam.get_instance_profile().instance_profile_name(name).send().await.unwrap();
+            let tags = got.instance_profile().map(|p| p.tags()).unwrap_or_default();
+            if let Some(l) = label(name, name, owner(tags.iter().map(|t| (t.key(), t.value())))) {
+                add("iam.instance_profile", l, name);
+            }
+        }
+
+        // S3: CreateBucket takes no tags; an untagged `dev-...` bucket is an orphan.
+        for b in self.s3.list_buckets().send().await.unwrap().buckets() {
+            let name = b.name().unwrap();
+            let tags = match self.s3.get_bucket_tagging().bucket(name).send().await {
+                Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                Err(_) => Vec::new(), // NoSuchTagSet
+            };
+            if let Some(l) = label(name, name, owner(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))) {
+                add("s3.bucket", l, name);
+            }
+        }
+
+        // CodeBuild.
+        let names = self.codebuild.list_projects().send().await.unwrap().projects().to_vec();
+        if !names.is_empty() {
+            let out = self.codebuild.batch_get_projects().set_names(Some(names)).send().await.unwrap();
+            for p in out.projects() {
+                let name = p.name().unwrap();
+                let tags = owner(p.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))));
+                if let Some(l) = label(name, name, tags) {
+                    add("codebuild.project", l, name);
+                }
+            }
+        }
+
+        // Elastic Beanstalk: applications and environments are tagged; versions
+        // are not, and are known by what state records.
+        let eb_tags = |arn: String| async move {
+            let out = self.eb.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+            let pair = |t: &aws_sdk_elasticbeanstalk::types::Tag| {
+                (t.key().unwrap_or("").to_string(), t.value().unwrap_or("").to_string())
+            };
+            out.resource_tags().iter().map(pair).collect::<Vec<_>>()
+        };
+        for a in self.eb.describe_applications().send().await.unwrap().applications() {
+            let name = a.application_name().unwrap();
+            let tags = eb_tags(a.application_arn().unwrap().to_string()).await;
+            if let Some(l) = label(name, name, owner(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))) {
+                add("elasticbeanstalk.application", l, name);
+            }
+        }
+        for v in self.eb.describe_application_versions().send().await.unwrap().application_versions() {
+            let id = format!("{}/{}", v.application_name().unwrap(), v.version_label().unwrap());
+            add("elasticbeanstalk.application_version", recorded(&id), &id);
+        }
+        for e in self.eb.describe_environments().send().await.unwrap().environments() {
+            if matches!(e.status(), Some(EnvironmentStatus::Terminated | EnvironmentStatus::Terminating)) {
+                continue;
+            }
+            let id = e.environment_id().unwrap();
+            let tags = eb_tags(e.environment_arn().unwrap().to_string()).await;
+            let name = e.environment_name().unwrap();
+            if let Some(l) = label(id, name, owner(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))) {
+                add("elasticbeanstalk.environment", l, id);
+            }
+        }
+
+        // CodePipeline.
+        for p in self.pipelines.list_pipelines().send().await.unwrap().pipelines() {
+            let name = p.name().unwrap();
+            let got = self.pipelines.get_pipeline().name(name).send().await.unwrap();
+            let arn = got.metadata().and_then(|m| m.pipeline_arn()).unwrap().to_string();
+            let out = self.pipelines.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+            let tags = owner(out.tags().iter().map(|t| (t.key(), t.value())));
+            if let Some(l) = label(name, name, tags) {
+                add("codepipeline.pipeline", l, name);
+            }
+        }
+
+        live.values_mut().for_each(|v| v.sort());
+        live
+    }
+}
+
+/// Exactly one of each declared resource, each the one state records, nothing else.
+async fn assert_exactly_one_of_each(aws: &Aws, dir: &Path, when: &str) {
+    let state = load_state(dir, when);
+    let live = aws.live(&state).await;
+    let declared = declared(dir);
+    let context = || format!("{when}:\nthe emulator holds {live:#?}\nstate records {:#?}", state.resources);
+    assert!(state.pending.is_empty(), "{when}: a converged state has no pending operation: {:?}", state.pending);
+    let kinds: std::collections::BTreeSet<&str> =
+        declared.keys().map(String::as_str).chain(live.keys().copied()).collect();
+    for kind in kinds {
+        let labels: Vec<&str> = live.get(kind).into_iter().flatten().map(|(l, _)| l.as_str()).collect();
+        let wanted: Vec<&str> = declared.get(kind).into_iter().flatten().map(String::as_str).collect();
+        assert_eq!(labels, wanted, "{kind}: not exactly one of each declared resource; {}", context());
+    }
+    let recorded: Vec<&String> = state.resources.keys().collect();
+    let mut wanted: Vec<&String> = declared.values().flatten().collect();
+    wanted.sort();
+    assert_eq!(recorded, wanted, "state records every declared resource; {}", context());
+    for (name, r) in &state.resources {
+        let found = live.get(r.kind.type_name()).into_iter().flatten().any(|(l, id)| l == name && *id == r.id);
+        let kind = r.kind.type_name();
+        assert!(found, "{name}: state records {kind} {}, which the emulator does not hold; {}", r.id, context());
+    }
+    // The one bucket of the stack is the artifact bucket.
+    let buckets: Vec<&str> = live.get("s3.bucket").into_iter().flatten().map(|(_, id)| id.as_str()).collect();
+    assert!(
+        buckets.len() == 1 && buckets[0].starts_with("dev-artifacts"),
+        "{when}: exactly one bucket, dev-artifacts-...: {buckets:?}"
+    );
+}
+
+/// Destroy leaves nothing of the stack behind.
+async fn assert_nothing_left(aws: &Aws, dir: &Path, when: &str) {
+    let state = load_state(dir, when);
+    let live = aws.live(&state).await;
+    assert!(live.is_empty(), "{when}: the emulator still holds {live:#?}");
+    assert!(state.resources.is_empty() && state.pending.is_empty(), "{when}: state still records {state:#?}");
+}
+
+/// Removes the lock a killed apply left, the documented way. (A kill between
+/// the lock file's creation and the write of its holder, microseconds apart,
+/// would leave an empty lock that `infra unlock` cannot read: that fails here.)
+fn unlock(emu: &Emulator, dir: &Path, when: &str) {
+    let path = dir.join("state/dev.lock");
+    let Ok(text) = std::fs::read_to_string(&path) else { return };
+    let holder: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{when}: the lock file is not JSON ({e}): {text}"));
+    let id = holder["id"].as_str().unwrap_or_else(|| panic!("{when}: the lock names no id: {text}"));
+    ok(&format!("{when}: unlock"), run_infra(emu, dir, &["unlock", "--stack", STACK, id]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with_exactly_one_of_each_resource() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    let logs = tempfile::tempdir().unwrap();
+    let aws = Aws::new(&emu).await;
+
+    // A first apply warms the emulator up (and checks the checks); the second
+    // measures how long a normal apply takes here.
+    ok("first apply", run_infra(&emu, dir, &["apply", "--yes"]));
+    assert_exactly_one_of_each(&aws, dir, "after a normal apply").await;
+    ok("destroy", run_infra(&emu, dir, &["destroy", "--yes"]));
+    assert_nothing_left(&aws, dir, "after a normal destroy").await;
+    let started = Instant::now();
+    ok("measured apply", run_infra(&emu, dir, &["apply", "--yes"]));
+    let normal = started.elapsed();
+    ok("destroy", run_infra(&emu, dir, &["destroy", "--yes"]));
+
+    let mut killed = 0;
+    for (round, moment) in kill_moments(normal).into_iter().enumerate() {
+        let when = format!("round {round} (kill at {moment:?} of a {normal:?} apply)");
+        let mut child = spawn_apply(&emu, dir, logs.path());
+        tokio::time::sleep(moment).await;
+        if child.try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        child.kill().unwrap(); // SIGKILL; a no-op for an apply already done
+        let status = child.wait().unwrap();
+        let output = || {
+            let read = |f: &str| std::fs::read_to_string(logs.path().join(f)).unwrap_or_default();
+            format!("the killed apply ({status}) wrote:\n{}\n{}", read("stdout"), read("stderr"))
+        };
+
+        let left = load_state(dir, &format!("{when}, right after the kill"));
+        let pending: Vec<String> = left.pending.iter().map(|p| format!("{} {:?}", p.resource, p.op)).collect();
+        eprintln!(
+            "{when}: {}; state recorded {} resources, pending {pending:?}",
+            if status.success() { "the apply had finished" } else { "killed" },
+            left.resources.len()
+        );
+        unlock(&emu, dir, &when);
+        let converged = run_infra(&emu, dir, &["apply", "--yes"]);
+        assert_eq!(converged.0, 0, "{when}: the next apply failed:\n{}\n{}\n{}", converged.1, converged.2, output());
+        let adopted: Vec<&str> =
+            converged.1.lines().filter_map(|l| l.strip_suffix(": found by its tags, adopted into state")).collect();
+        eprintln!("{when}: the next apply adopted {adopted:?}");
+        let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "{when}: a plan after the next apply is not empty:\n{out}\n{err}\n{}", output());
+        assert_exactly_one_of_each(&aws, dir, &when).await;
+
+        ok(&format!("{when}: destroy"), run_infra(&emu, dir, &["destroy", "--yes"]));
+        assert_nothing_left(&aws, dir, &format!("{when}, destroyed")).await;
+    }
+    // Not a timing assertion: the moments are spread over a normal apply, so
+    // nearly all of them find it still running.
+    assert!(killed > 0, "no round killed a running apply");
+    eprintln!("{killed} of {ROUNDS} applies were killed while running (a normal apply took {normal:?})");
+}
