@@ -242,7 +242,10 @@ impl Provider for Instances {
             Some(size) => Some(
                 BlockDeviceMapping::builder()
                     .device_name(self.root_device(&ami).await?)
-                    .ebs(EbsBlockDevice::builder().volume_size(size as i32).build())
+                    // Said explicitly rather than inherited from the AMI's mapping (which
+                    // may say false): the root volume goes with the host, so a destroyed
+                    // host leaves no orphan volume behind. The data lives on its own volume.
+                    .ebs(EbsBlockDevice::builder().volume_size(size as i32).delete_on_termination(true).build())
                     .build(),
             ),
             None => None,
