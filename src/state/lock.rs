@@ -58,15 +58,18 @@ impl Lock {
             started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             command: command.to_string(),
         };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
-            Ok(mut f) => {
-                let text = serde_json::to_string_pretty(&info).expect("lock info serialises");
-                f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(io)?;
-                Ok(Lock { path: path.to_path_buf(), info })
-            }
+        // The holder is written to a private temporary file first and then
+        // hard-linked into place: the link fails if a lock exists, and a lock
+        // never exists without its holder (even if this process is killed).
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".lock.")
+            .permissions(super::file::private())
+            .tempfile_in(dir)
+            .map_err(|source| StateError::Io { path: dir.to_path_buf(), source })?;
+        let text = serde_json::to_string_pretty(&info).expect("lock info serialises");
+        tmp.write_all(text.as_bytes()).and_then(|_| tmp.as_file().sync_all()).map_err(io)?;
+        match std::fs::hard_link(tmp.path(), path) {
+            Ok(()) => Ok(Lock { path: path.to_path_buf(), info }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = read(path)?;
                 let stale = holder.is_stale();
