@@ -51,10 +51,7 @@ pub fn dev_host() -> Stack {
         )
         .resource(
             "data",
-            Resource::new(Kind::Volume)
-                .prop("availability_zone", zone)
-                .prop("size", 30)
-                .prop("volume_type", "gp3"),
+            Resource::new(Kind::Volume).prop("availability_zone", zone).prop("size", 30).prop("volume_type", "gp3"),
         )
         .resource(
             "data_attachment",

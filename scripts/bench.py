@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -123,6 +124,7 @@ def run_case(infra: Path, emulator: Emulator, name: str, stack_text: str, extra:
         for label, args in STEPS:
             stats_file = work / "stats.json"
             start = time.perf_counter()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             done = subprocess.run(
                 [str(infra), "-C", str(work), *args, "--stack", "bench", "--stats-json", str(stats_file)],
                 env=env,
@@ -132,6 +134,8 @@ def run_case(infra: Path, emulator: Emulator, name: str, stack_text: str, extra:
                 text=True,
             )
             wall = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             if done.returncode != 0:
                 raise SystemExit(f"bench: {name}: infra {' '.join(args)} failed:\n{done.stderr}")
             stats = json.loads(stats_file.read_text())
@@ -140,13 +144,14 @@ def run_case(infra: Path, emulator: Emulator, name: str, stack_text: str, extra:
                     "case": name,
                     "step": label,
                     "wall": wall,
+                    "cpu": cpu,
                     "peak_mib": stats["peak_rss_kib"] / 1024,
                     "reads": stats["reads"],
                     "mutating": stats["mutating"],
                     "calls": stats["calls"],
                 }
             )
-            print(f"  {name:>14}  {label:<18} {wall:8.3f}s  {rows[-1]['peak_mib']:6.1f} MiB  "
+            print(f"  {name:>14}  {label:<18} {wall:8.3f}s wall {cpu:6.3f}s cpu  {rows[-1]['peak_mib']:6.1f} MiB  "
                   f"{stats['reads']:5} reads {stats['mutating']:5} mutating", file=sys.stderr)
         return rows
     finally:
@@ -155,13 +160,13 @@ def run_case(infra: Path, emulator: Emulator, name: str, stack_text: str, extra:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| stack | step | wall | peak memory | reads | mutating | calls by operation |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| stack | step | wall | infra CPU | peak memory | reads | mutating | calls by operation |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         calls = ", ".join(f"{op.split(':', 1)[1]} {n}" for op, n in sorted(r["calls"].items()))
         lines.append(
-            f"| {r['case']} | {r['step']} | {r['wall']:.3f} s | {r['peak_mib']:.1f} MiB | {r['reads']} | "
+            f"| {r['case']} | {r['step']} | {r['wall']:.3f} s | {r['cpu']:.3f} s | {r['peak_mib']:.1f} MiB | {r['reads']} | "
             f"{r['mutating']} | {calls or '—'} |"
         )
     return "\n".join(lines) + "\n"
@@ -207,7 +212,8 @@ def main() -> None:
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC\n"
         f"- commit: {commit or 'unknown'}\n"
         f"- emulator: moto {moto} on loopback (one fresh server per stack)\n"
-        f"- command: `make bench` (release build; wall time includes process start)\n\n"
+        f"- command: `make bench` (release build; wall time includes process start; infra CPU is the\n"
+        f"  infra process's user+system time, so wall minus CPU is mostly time spent waiting on the emulator)\n\n"
     )
     report = header + table(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -99,10 +99,8 @@ mod tests {
     fn group(cidr: &str, ports: Value) -> Stack {
         Stack::new("t").resource(
             "sg",
-            Resource::new(Kind::SecurityGroup).prop(
-                "ingress",
-                vec![map([("ports", ports), ("cidrs", Value::from(vec![cidr]))])],
-            ),
+            Resource::new(Kind::SecurityGroup)
+                .prop("ingress", vec![map([("ports", ports), ("cidrs", Value::from(vec![cidr]))])]),
         )
     }
 

@@ -46,8 +46,8 @@ pub enum EngineError {
 /// SSO, instance role), with the stack's region when it sets one. Throttling and
 /// server errors are retried with backoff by the SDK's adaptive mode.
 pub async fn aws_config(region: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(8));
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive().with_max_attempts(8));
     if let Some(r) = region {
         loader = loader.region(Region::new(r.to_string()));
     }
@@ -112,7 +112,11 @@ impl Engine {
             self.store.require_key()?;
         }
         let mut state = self.store.load()?;
-        let mut target = if destroy { Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() } } else { stack.clone() };
+        let mut target = if destroy {
+            Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() }
+        } else {
+            stack.clone()
+        };
         bundle::prepare(&mut target, &self.base)?;
         let mut observation = refresh::refresh(&self.providers, &target, &state, false).await?;
         let adopted = refresh::adopt(&mut state, &target, &mut observation);

@@ -52,12 +52,8 @@ pub async fn refresh(
         by_kind.entry(rec.kind).or_default().push((name, &rec.id));
     }
     // Kinds with declared resources missing from state (or pending), searched by tag.
-    let mut missing: BTreeSet<Kind> = stack
-        .resources
-        .iter()
-        .filter(|(name, _)| !state.resources.contains_key(*name))
-        .map(|(_, r)| r.kind)
-        .collect();
+    let mut missing: BTreeSet<Kind> =
+        stack.resources.iter().filter(|(name, _)| !state.resources.contains_key(*name)).map(|(_, r)| r.kind).collect();
     missing.extend(state.pending.iter().map(|p| p.kind));
     if search_all {
         missing.extend(Kind::ALL.iter().copied());
@@ -65,7 +61,8 @@ pub async fn refresh(
 
     let reads = by_kind.iter().map(|(kind, entries)| async move {
         let ids: Vec<String> = entries.iter().map(|(_, id)| id.to_string()).collect();
-        let found = providers.get(*kind).read_many(&ids).await.map_err(|source| RefreshError { kind: *kind, source })?;
+        let found =
+            providers.get(*kind).read_many(&ids).await.map_err(|source| RefreshError { kind: *kind, source })?;
         Ok::<_, RefreshError>((kind, entries, found))
     });
     let searches = missing.iter().map(|kind| async move {
@@ -241,9 +238,8 @@ mod tests {
     #[test]
     fn an_adopted_resource_records_what_aws_reports_for_a_declared_secret_as_a_secret() {
         use crate::model::{Resource, map};
-        let setting = |value: Value| {
-            map([("namespace", Value::from("ns")), ("name", Value::from("PW")), ("value", value)])
-        };
+        let setting =
+            |value: Value| map([("namespace", Value::from("ns")), ("name", Value::from("PW")), ("value", value)]);
         let env = Resource::new(Kind::EbEnvironment)
             .prop("application", "app")
             .prop("option_settings", Value::List(vec![setting(Value::secret("hunter2"))]));

@@ -185,10 +185,8 @@ impl Sealer {
             (None, None) => return Err(SecretError::NoKey),
         };
         let cipher = XChaCha20Poly1305::new(&key.into());
-        let mut sealer = Sealer {
-            cipher,
-            header: Header { cipher: CIPHER.into(), key: var.into(), kdf, check: String::new() },
-        };
+        let mut sealer =
+            Sealer { cipher, header: Header { cipher: CIPHER.into(), key: var.into(), kdf, check: String::new() } };
         sealer.header.check = sealer.seal(CHECK);
         Ok(sealer)
     }
@@ -264,8 +262,7 @@ fn derive(passphrase: &str, kdf: &Kdf) -> Result<[u8; 32], SecretError> {
     }
     let bad = |what: String| SecretError::Unsupported(format!("key derivation parameters: {what}"));
     let salt = B64.decode(&kdf.salt).map_err(|e| bad(format!("salt: {e}")))?;
-    let params =
-        argon2::Params::new(kdf.m_cost, kdf.t_cost, kdf.p_cost, Some(32)).map_err(|e| bad(e.to_string()))?;
+    let params = argon2::Params::new(kdf.m_cost, kdf.t_cost, kdf.p_cost, Some(32)).map_err(|e| bad(e.to_string()))?;
     let mut key = [0u8; 32];
     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
         .hash_password_into(passphrase.as_bytes(), &salt, &mut key)
@@ -299,7 +296,10 @@ mod tests {
         for i in [0, NONCE_LEN, bytes.len() - 1] {
             bytes[i] ^= 1;
             let err = s.unseal_value(&B64.encode(&bytes), "resources.a.props.p").unwrap_err();
-            assert_eq!(err.to_string(), "the encrypted secret at resources.a.props.p cannot be decrypted: the file was altered or damaged");
+            assert_eq!(
+                err.to_string(),
+                "the encrypted secret at resources.a.props.p cannot be decrypted: the file was altered or damaged"
+            );
             bytes[i] ^= 1;
         }
         assert!(s.unseal_value("not base64!", "x").is_err());

@@ -185,7 +185,10 @@ fn redis_open_to_the_world_fails_the_policy_checks_unless_allowed_with_a_reason(
         assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
     }
     let (_, stdout, _) = infra(dir.path(), &["check"]);
-    assert!(stdout.contains("FAILED   data_sg: public_data_port: an ingress rule opens 6379-6381 (redis) to 0.0.0.0/0"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED   data_sg: public_data_port: an ingress rule opens 6379-6381 (redis) to 0.0.0.0/0"),
+        "{stdout}"
+    );
 
     let allowed = open.replace(
         "type = \"ec2.security_group\"\n",
@@ -256,10 +259,17 @@ fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
 
     let dir = project(&[("dev", &dev_toml())]);
     let mut state = State::default();
-    let props = [("environment_variables".to_string(), Value::Map([("PW".to_string(), Value::secret(PASSWORD))].into()))];
+    let props =
+        [("environment_variables".to_string(), Value::Map([("PW".to_string(), Value::secret(PASSWORD))].into()))];
     state.resources.insert(
         "build".into(),
-        Recorded { kind: Kind::BuildProject, id: "p".into(), props: props.into(), outputs: Default::default(), depends_on: vec![] },
+        Recorded {
+            kind: Kind::BuildProject,
+            id: "p".into(),
+            props: props.into(),
+            outputs: Default::default(),
+            depends_on: vec![],
+        },
     );
     let store = Store::with_keys(dir.path().join("state"), "dev", Ok(KeySource::key([1; 32])));
     store.save(&mut state).unwrap();
@@ -277,7 +287,8 @@ fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
         );
         assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
     }
-    let (code, _, stderr) = infra_with(dir.path(), &["output"], &[("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_PASSPHRASE", "p")]);
+    let (code, _, stderr) =
+        infra_with(dir.path(), &["output"], &[("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_PASSPHRASE", "p")]);
     assert_eq!(code, 1);
     assert!(stderr.contains("its secrets are encrypted with a key from INFRA_STATE_KEY, which is not set"), "{stderr}");
     // The right key reads it.

@@ -39,10 +39,7 @@ fn each_bad_stack_file_fails_with_its_golden_error() {
         }
         match fs::read_to_string(&golden) {
             Ok(expected) if expected == shown => {}
-            Ok(expected) => failures.push(format!(
-                "{}:\n--- expected\n{expected}--- actual\n{shown}",
-                stack.display()
-            )),
+            Ok(expected) => failures.push(format!("{}:\n--- expected\n{expected}--- actual\n{shown}", stack.display())),
             Err(e) => failures.push(format!("{}: {e} (run with UPDATE_GOLDEN=1)", golden.display())),
         }
     }

@@ -93,9 +93,7 @@ fn spawn_apply(emu: &Emulator, dir: &Path, logs: &Path) -> Child {
 /// The state file, which must load whatever moment the apply was killed at.
 fn load_state(dir: &Path, when: &str) -> State {
     // With the key the tests' infra encrypts the dev stack's secret with.
-    common::store(dir, STACK)
-        .load()
-        .unwrap_or_else(|e| panic!("{when}: the state file does not load: {e}"))
+    common::store(dir, STACK).load().unwrap_or_else(|e| panic!("{when}: the state file does not load: {e}"))
 }
 
 /// The declared resources of the stack file: type -> logical names.

@@ -67,7 +67,9 @@ async fn live(ec2: &aws_sdk_ec2::Client) -> Live {
     let reservations = ec2
         .describe_instances()
         .filters(stack_filter())
-        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").values("stopped").build())
+        .filters(
+            Filter::builder().name("instance-state-name").values("pending").values("running").values("stopped").build(),
+        )
         .send()
         .await
         .unwrap();
@@ -81,9 +83,10 @@ async fn live(ec2: &aws_sdk_ec2::Client) -> Live {
         .filter(|v| v.tags().iter().any(|t| t.key() == Some("infra:name") && t.value() == Some("data")))
         .collect();
     let [volume] = data.as_slice() else { panic!("expected one data volume: {volumes:?}") };
-    let attachment = volume.attachments().first().map(|a| {
-        (a.instance_id().unwrap_or_default().to_string(), a.device().unwrap_or_default().to_string())
-    });
+    let attachment = volume
+        .attachments()
+        .first()
+        .map(|a| (a.instance_id().unwrap_or_default().to_string(), a.device().unwrap_or_default().to_string()));
     Live {
         group_id: group.group_id().unwrap().to_string(),
         rule_ids,
@@ -103,7 +106,15 @@ async fn tagged_left(ec2: &aws_sdk_ec2::Client) -> (usize, usize, usize) {
     let reservations = ec2
         .describe_instances()
         .filters(stack_filter())
-        .filters(Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("pending")
+                .values("running")
+                .values("stopping")
+                .values("stopped")
+                .build(),
+        )
         .send()
         .await
         .unwrap();

@@ -64,7 +64,10 @@ async fn drift_in_the_host_and_its_group_is_reported_then_put_back_or_accepted()
     ec2.authorize_security_group_ingress().group_id(&group).ip_permissions(world_open_redis()).send().await.unwrap();
     let (code, report) = drift(&emu, dir, "text");
     assert_eq!(code, 2);
-    assert!(report.contains("+ { cidrs = [\"0.0.0.0/0\"], ports = 6379, protocol = \"tcp\" }  (added outside infra)"), "{report}");
+    assert!(
+        report.contains("+ { cidrs = [\"0.0.0.0/0\"], ports = 6379, protocol = \"tcp\" }  (added outside infra)"),
+        "{report}"
+    );
     let plan = ok(run_infra(&emu, dir, &["plan"]));
     assert!(plan.contains("# reverts drift"), "{plan}");
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
@@ -111,7 +114,10 @@ async fn drift_in_the_host_and_its_group_is_reported_then_put_back_or_accepted()
         .unwrap();
     let (code, report) = drift(&emu, dir, "markdown");
     assert_eq!(code, 2);
-    assert!(report.contains("| `host` | ec2.instance | `instance_type` | `\"t3.medium\"` | `\"t3.xlarge\"` |"), "{report}");
+    assert!(
+        report.contains("| `host` | ec2.instance | `instance_type` | `\"t3.medium\"` | `\"t3.xlarge\"` |"),
+        "{report}"
+    );
     assert!(report.contains("`tags`"), "{report}");
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
     assert_eq!(drift(&emu, dir, "text").0, 0);

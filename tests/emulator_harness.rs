@@ -28,18 +28,11 @@ async fn the_emulator_starts_on_a_free_port_and_answers_ec2() {
         .describe_vpcs()
         .send()
         .await
-        .unwrap_or_else(|error| {
-            panic!(
-                "DescribeVpcs failed: {error:?}\nemulator stderr:\n{}",
-                first.stderr()
-            )
-        })
+        .unwrap_or_else(|error| panic!("DescribeVpcs failed: {error:?}\nemulator stderr:\n{}", first.stderr()))
         .vpcs
         .unwrap_or_default();
-    let default_vpc = vpcs
-        .iter()
-        .find(|vpc| vpc.is_default == Some(true))
-        .unwrap_or_else(|| panic!("no default VPC in {vpcs:#?}"));
+    let default_vpc =
+        vpcs.iter().find(|vpc| vpc.is_default == Some(true)).unwrap_or_else(|| panic!("no default VPC in {vpcs:#?}"));
     assert_eq!(default_vpc.cidr_block.as_deref(), Some("172.31.0.0/16"));
 
     // What one test creates, another test's emulator does not see.
@@ -63,8 +56,5 @@ async fn the_emulator_starts_on_a_free_port_and_answers_ec2() {
         .into_iter()
         .filter_map(|vpc| vpc.vpc_id)
         .collect();
-    assert!(
-        !other_ids.contains(&created),
-        "{created} created in one emulator is visible in another: {other_ids:?}"
-    );
+    assert!(!other_ids.contains(&created), "{created} created in one emulator is visible in another: {other_ids:?}");
 }

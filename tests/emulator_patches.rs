@@ -15,11 +15,7 @@ fn the_emulator_patches_behave_as_the_aws_api_reference_describes() {
     let script = root.join("tests/emulator/test_patches.py");
 
     let mut command = Command::new(root.join(".venv/bin/python"));
-    command
-        .arg(&script)
-        .arg(&emulator.endpoint)
-        .current_dir(&root)
-        .stdin(Stdio::null());
+    command.arg(&script).arg(&emulator.endpoint).current_dir(&root).stdin(Stdio::null());
     // Only the emulator's dummy settings reach the script, never a real profile or key.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("AWS_") {
@@ -27,9 +23,7 @@ fn the_emulator_patches_behave_as_the_aws_api_reference_describes() {
         }
     }
     command.envs(emulator.env());
-    let output = command
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", script.display()));
+    let output = command.output().unwrap_or_else(|error| panic!("cannot run {}: {error}", script.display()));
 
     assert!(
         output.status.success(),

@@ -52,7 +52,8 @@ fn fake_apply(plan: &Plan, state: &mut State) {
                 state.resources.remove(&step.name);
             }
             action => {
-                let props: Props = step.desired.iter().map(|(k, v)| (k.clone(), v.resolve(&|r| state.attr(r)))).collect();
+                let props: Props =
+                    step.desired.iter().map(|(k, v)| (k.clone(), v.resolve(&|r| state.attr(r)))).collect();
                 assert!(props.values().all(Value::is_known), "{}: unresolved {props:?}", step.name);
                 let id = match (action, &step.id) {
                     (Action::Update, Some(id)) => id.clone(),
@@ -77,7 +78,9 @@ fn observe(state: &State) -> Refreshed {
     state
         .resources
         .iter()
-        .map(|(n, r)| (n.clone(), Some(Observed { id: r.id.clone(), props: reveal(&r.props), outputs: r.outputs.clone() })))
+        .map(|(n, r)| {
+            (n.clone(), Some(Observed { id: r.id.clone(), props: reveal(&r.props), outputs: r.outputs.clone() }))
+        })
         .collect()
 }
 
@@ -103,11 +106,7 @@ fn golden(name: &str, plan: &Plan) {
         let expected = std::fs::read_to_string(&path)
             .unwrap_or_else(|_| panic!("{} is missing; run with UPDATE_GOLDEN=1", path.display()));
         if expected != actual {
-            panic!(
-                "{} differs from the plan:\n{}",
-                path.display(),
-                infra::render::unified(&expected, &actual, "  ")
-            );
+            panic!("{} differs from the plan:\n{}", path.display(), infra::render::unified(&expected, &actual, "  "));
         }
     }
 }
@@ -197,8 +196,7 @@ fn a_resource_removed_from_the_stack_is_deleted_after_its_dependents() {
     stack.outputs.remove("instance_id");
     stack.outputs.remove("private_ip");
     let p = plan(&stack, &state, &observe(&state)).unwrap();
-    let deletes: Vec<&str> =
-        p.steps.iter().filter(|s| s.action == Action::Delete).map(|s| s.name.as_str()).collect();
+    let deletes: Vec<&str> = p.steps.iter().filter(|s| s.action == Action::Delete).map(|s| s.name.as_str()).collect();
     assert_eq!(deletes, vec!["data_attachment", "host"]);
     golden("delete", &p);
 }
@@ -263,7 +261,8 @@ fn a_changed_policy_and_buildspec_render_as_unified_diffs() {
         }
     }
     let build = stack.resources.get_mut("build").unwrap();
-    let spec = build.props["buildspec"].as_str().unwrap().replace("      - test -f", "      - ls deploy/dev\n      - test -f");
+    let spec =
+        build.props["buildspec"].as_str().unwrap().replace("      - test -f", "      - ls deploy/dev\n      - test -f");
     build.props.insert("buildspec".into(), Value::from(spec));
     let p = plan(&stack, &state, &observe(&state)).unwrap();
     let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
@@ -322,7 +321,10 @@ fn a_secret_changed_behind_the_tools_back_is_drift_that_never_shows_it() {
     }
     let p = plan(&stack, &state, &seen).unwrap();
     assert_eq!(p.drift.len(), 1, "{}", infra::render::plan_text(&p));
-    assert_eq!(actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect::<Vec<_>>(), vec![("app_env".into(), Action::Update)]);
+    assert_eq!(
+        actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect::<Vec<_>>(),
+        vec![("app_env".into(), Action::Update)]
+    );
     let all = every_rendering(&p);
     assert!(!all.contains("set-in-the-console") && !all.contains(PASSWORD), "{all}");
     assert!(all.contains("value = [secret] -> [secret] }  (changed outside infra)"), "{all}");

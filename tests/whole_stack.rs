@@ -125,7 +125,12 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     let block = s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
     let block = block.public_access_block_configuration().unwrap();
     assert_eq!(
-        (block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()),
+        (
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ),
         (Some(true), Some(true), Some(true), Some(true))
     );
 
@@ -147,7 +152,11 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     // A build variable, an environment option and a pipeline stage: each in place.
     let env_id = id(dir, "app_env");
     let project_arn = output(dir, "build", "arn");
-    edit(dir, "environment_variables = { STACK = \"dev\" }", "environment_variables = { STACK = \"dev\", LOG_LEVEL = \"debug\" }");
+    edit(
+        dir,
+        "environment_variables = { STACK = \"dev\" }",
+        "environment_variables = { STACK = \"dev\", LOG_LEVEL = \"debug\" }",
+    );
     edit(dir, "value = \"AllAtOnce\"", "value = \"Rolling\"");
     edit(dir, "key = \"source/dev.zip\"", "key = \"source/dev-main.zip\"");
     let plan = ok(run_infra(&emu, dir, &["plan", "--json"]));
@@ -155,7 +164,8 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     acts.sort();
     assert_eq!(
         acts,
-        [("app_env", "update"), ("build", "update"), ("pipeline", "update")].map(|(a, b)| (a.to_string(), b.to_string()))
+        [("app_env", "update"), ("build", "update"), ("pipeline", "update")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
     assert_eq!((id(dir, "app_env"), output(dir, "build", "arn")), (env_id, project_arn), "the same resources");

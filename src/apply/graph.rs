@@ -146,7 +146,10 @@ mod tests {
 
     #[test]
     fn a_create_waits_for_the_creates_of_its_dependencies() {
-        let ops = operations(&plan(vec![step("sg", Action::Create, &[]), step("host", Action::Create, &["sg"])]), &State::default());
+        let ops = operations(
+            &plan(vec![step("sg", Action::Create, &[]), step("host", Action::Create, &["sg"])]),
+            &State::default(),
+        );
         assert_eq!(names(&ops, &ops[1].after), vec!["create sg"]);
         assert!(ops[0].after.is_empty());
     }
@@ -172,7 +175,8 @@ mod tests {
         let mut state = State::default();
         state.resources.insert("sg".into(), recorded(&[]));
         state.resources.insert("host".into(), recorded(&["sg"]));
-        let ops = operations(&plan(vec![step("host", Action::Delete, &["sg"]), step("sg", Action::Delete, &[])]), &state);
+        let ops =
+            operations(&plan(vec![step("host", Action::Delete, &["sg"]), step("sg", Action::Delete, &[])]), &state);
         assert_eq!(names(&ops, &ops[1].after), vec!["delete host"]);
     }
 }

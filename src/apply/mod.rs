@@ -79,7 +79,9 @@ pub enum StepError {
 pub enum ApplyError {
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("interrupted: {done} of {total} operations finished and are recorded in state; run the command again to continue")]
+    #[error(
+        "interrupted: {done} of {total} operations finished and are recorded in state; run the command again to continue"
+    )]
     Interrupted { done: usize, total: usize },
     #[error("{} of {total} operations failed:\n{}", errors.len(), list(errors))]
     Steps { errors: Vec<StepError>, total: usize },

@@ -68,7 +68,8 @@ pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb:
         bail!("{verb} cancelled; nothing was changed");
     }
     let reporter = Arc::new(progress::Reporter::new());
-    let options = Options { parallelism: run.parallelism as usize, interrupt: Interrupt::default(), ..Options::default() };
+    let options =
+        Options { parallelism: run.parallelism as usize, interrupt: Interrupt::default(), ..Options::default() };
     watch_ctrl_c(options.interrupt.clone());
     let started = std::time::Instant::now();
     let result = engine.apply(&mut planned, &options, reporter.clone()).await;
@@ -95,7 +96,9 @@ fn watch_ctrl_c(interrupt: Interrupt) {
             return;
         }
         interrupt.set();
-        eprintln!("\ninterrupted: finishing the operations in flight, starting no new one (Ctrl-C again to stop at once)");
+        eprintln!(
+            "\ninterrupted: finishing the operations in flight, starting no new one (Ctrl-C again to stop at once)"
+        );
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("stopped; the next run resolves what was in flight");
             std::process::exit(130);

@@ -22,7 +22,9 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let mut text = String::new();
     for f in &findings {
         match &f.allowed {
-            Some(reason) => text.push_str(&format!("allowed  {}: {}: {} (reason: {reason})\n", f.resource, f.check, f.message)),
+            Some(reason) => {
+                text.push_str(&format!("allowed  {}: {}: {} (reason: {reason})\n", f.resource, f.check, f.message))
+            }
             None => text.push_str(&format!("FAILED   {}: {}: {}\n", f.resource, f.check, f.message)),
         }
     }

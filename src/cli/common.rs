@@ -164,7 +164,8 @@ pub fn enforce_checks(stack: &Stack) -> anyhow::Result<()> {
     if violations.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = violations.iter().map(|f| format!("  - {}: {}: {}", f.resource, f.check, f.message)).collect();
+    let list: Vec<String> =
+        violations.iter().map(|f| format!("  - {}: {}: {}", f.resource, f.check, f.message)).collect();
     bail!(
         "stack `{}` fails {} policy check(s):\n{}\n(if this is intended, allow it on the resource with a reason: `allow = {{ {} = \"why\" }}`)",
         stack.name,

@@ -77,11 +77,11 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    if let Some(dir) = &cli.dir {
-        if let Err(e) = std::env::set_current_dir(dir) {
-            common::print_error(&anyhow::anyhow!("cannot change to directory {}: {e}", dir.display()));
-            return ExitCode::from(1);
-        }
+    if let Some(dir) = &cli.dir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        common::print_error(&anyhow::anyhow!("cannot change to directory {}: {e}", dir.display()));
+        return ExitCode::from(1);
     }
     let command = cli.command;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -109,11 +109,11 @@ pub fn main() -> ExitCode {
         if cli.stats {
             stats.print();
         }
-        if let Some(path) = &cli.stats_json {
-            if let Err(e) = stats.write_json(path) {
-                common::print_error(&e);
-                return ExitCode::from(1);
-            }
+        if let Some(path) = &cli.stats_json
+            && let Err(e) = stats.write_json(path)
+        {
+            common::print_error(&e);
+            return ExitCode::from(1);
         }
     }
     match result {

@@ -122,8 +122,11 @@ impl Builder<'_> {
             }
         }
         let [(source, value)] = found.as_slice() else {
-            return Err(Problem::new(v.span(), format!("secret `{name}` must name exactly one source: `env` or `file`"))
-                .hint(shape));
+            return Err(Problem::new(
+                v.span(),
+                format!("secret `{name}` must name exactly one source: `env` or `file`"),
+            )
+            .hint(shape));
         };
         let DeValue::String(what) = value.get_ref() else {
             return Err(expected(if key_str(source) == "env" { "a variable name" } else { "a file path" }, value));
@@ -262,8 +265,11 @@ impl Builder<'_> {
             DeValue::String(s) => self.string(s, v.span(), strings),
             DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).map(Value::Int).map_err(|_| {
                 let shown = self.text.get(v.span()).unwrap_or(i.as_str());
-                Problem::new(v.span(), format!("number {shown} is out of range"))
-                    .hint(format!("numbers go from {} to {}", i64::MIN, i64::MAX))
+                Problem::new(v.span(), format!("number {shown} is out of range")).hint(format!(
+                    "numbers go from {} to {}",
+                    i64::MIN,
+                    i64::MAX
+                ))
             }),
             DeValue::Boolean(b) => Ok(Value::Bool(*b)),
             DeValue::Float(_) => Err(expected("a whole number", v)),
@@ -291,15 +297,13 @@ impl Builder<'_> {
     /// A string: references parsed, `${config.KEY}` and `${secret.NAME}`
     /// substituted. A string with a secret in it is a secret as a whole.
     fn string(&self, s: &str, span: Range<usize>, strings: Strings) -> Result<Value, Problem> {
-        let parsed = Value::parse_str(s)
-            .map_err(|m| Problem::new(span.clone(), m).hint("write `$${` for a literal `${`"))?;
+        let parsed =
+            Value::parse_str(s).map_err(|m| Problem::new(span.clone(), m).hint("write `$${` for a literal `${`"))?;
         match (strings, parsed) {
             (Strings::Plain, v @ Value::Str(_)) => Ok(v),
             (Strings::Plain, _) => Err(Problem::new(span, "a config value cannot hold a reference")
                 .hint("config values are plain; write `$${` for a literal `${`")),
-            (Strings::Exprs, Value::Ref(r)) if r.resource == "config" => {
-                self.config_value(&r.attr, &span).cloned()
-            }
+            (Strings::Exprs, Value::Ref(r)) if r.resource == "config" => self.config_value(&r.attr, &span).cloned(),
             (Strings::Exprs, Value::Ref(r)) if r.resource == "secret" => {
                 Ok(Value::secret(self.secret_value(&r.attr, &span)?))
             }
@@ -423,8 +427,7 @@ fn expected(what: &str, v: &Val) -> Problem {
 /// An unknown key, with a suggestion or the list of the `known` ones.
 fn unknown_key(key: &Key, message: String, known: &[&str], what: &str) -> Problem {
     let name = key_str(key);
-    Problem::new(key.span(), message)
-        .hint(did_you_mean(name, known).unwrap_or(format!("{what}: {}", known.join(", "))))
+    Problem::new(key.span(), message).hint(did_you_mean(name, known).unwrap_or(format!("{what}: {}", known.join(", "))))
 }
 
 /// "did you mean `x`?" for the closest of `known`, when one is close enough.
@@ -451,13 +454,12 @@ fn syntax_problem(text: &str, e: &toml::de::Error) -> Problem {
     let line_start = text.get(..span.start).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
     let line = text.get(line_start..).and_then(|t| t.lines().next()).unwrap_or("").trim();
     let header = line.strip_prefix('[').and_then(|h| h.split(']').next()).map(|h| h.trim_start_matches('['));
-    let segments: Vec<&str> =
-        header.map(|h| h.split('.').map(|s| s.trim().trim_matches(|c| c == '"' || c == '\'')).collect()).unwrap_or_default();
+    let segments: Vec<&str> = header
+        .map(|h| h.split('.').map(|s| s.trim().trim_matches(|c| c == '"' || c == '\'')).collect())
+        .unwrap_or_default();
     match (segments.as_slice(), header) {
-        (["resources", name], _) if *name == key => {
-            Problem::new(span, format!("duplicate resource name `{key}`"))
-                .hint(format!("[resources.{key}] is declared twice; resource names must be unique"))
-        }
+        (["resources", name], _) if *name == key => Problem::new(span, format!("duplicate resource name `{key}`"))
+            .hint(format!("[resources.{key}] is declared twice; resource names must be unique")),
         ([.., last], Some(header)) if *last == key => {
             Problem::new(span, format!("duplicate table [{}]", header.trim()))
                 .hint("a table can be declared only once; merge the two")

@@ -97,8 +97,7 @@ impl fmt::Display for LoadError {
 fn window(line: &str, col: usize, width: usize) -> (String, usize, usize) {
     let total = line.chars().count();
     let start = if total <= SHOWN { 0 } else { col.saturating_sub(SHOWN / 3).min(total - SHOWN) };
-    let mut shown: String =
-        line.chars().skip(start).take(SHOWN).map(|c| if c == '\t' { ' ' } else { c }).collect();
+    let mut shown: String = line.chars().skip(start).take(SHOWN).map(|c| if c == '\t' { ' ' } else { c }).collect();
     let mut offset = col.saturating_sub(start).min(SHOWN);
     if start > 0 {
         shown.insert_str(0, "...");

@@ -77,7 +77,9 @@ fn an_unknown_property_is_reported_at_its_key_with_a_suggestion() {
 
 #[test]
 fn an_unknown_field_inside_a_rule_is_reported_at_its_key() {
-    let e = err("[resources.sg]\ntype = \"ec2.security_group\"\ningress = [{ ports = 1, cidrs = [], protocl = \"tcp\" }]\n");
+    let e = err(
+        "[resources.sg]\ntype = \"ec2.security_group\"\ningress = [{ ports = 1, cidrs = [], protocl = \"tcp\" }]\n",
+    );
     assert_eq!(underlined(&e), "protocl");
 }
 
@@ -167,7 +169,9 @@ fn a_float_is_refused() {
 
 #[test]
 fn integers_in_any_radix_are_numbers_and_too_large_ones_are_errors() {
-    let stack = load("[config]\nsize = 30\n[resources.v]\ntype = \"ec2.volume\"\navailability_zone = \"a\"\nsize = 0x1e\n").unwrap();
+    let stack =
+        load("[config]\nsize = 30\n[resources.v]\ntype = \"ec2.volume\"\navailability_zone = \"a\"\nsize = 0x1e\n")
+            .unwrap();
     assert_eq!(stack.resources["v"].props["size"], Value::Int(30));
     let e = err("[config]\nsize = 99999999999999999999\n");
     assert_eq!(e.message, "number 99999999999999999999 is out of range");
@@ -193,10 +197,8 @@ fn a_dangling_depends_on_is_reported_at_its_name() {
 
 #[test]
 fn a_dangling_reference_in_a_list_is_reported_at_its_string() {
-    let e = err(
-        "[resources.a]\ntype = \"ec2.security_group\"\n[resources.host]\ntype = \"ec2.instance\"\n\
-         instance_type = \"t3.medium\"\nsecurity_group_ids = [\n  \"${a.id}\",\n  \"${b.id}\",\n]\n",
-    );
+    let e = err("[resources.a]\ntype = \"ec2.security_group\"\n[resources.host]\ntype = \"ec2.instance\"\n\
+         instance_type = \"t3.medium\"\nsecurity_group_ids = [\n  \"${a.id}\",\n  \"${b.id}\",\n]\n");
     assert_eq!((e.line, underlined(&e).as_str()), (8, "\"${b.id}\""));
     assert_eq!(e.hint.as_deref(), Some("resources: a, host"));
 }
@@ -204,7 +206,10 @@ fn a_dangling_reference_in_a_list_is_reported_at_its_string() {
 #[test]
 fn unknown_keys_at_the_top_and_in_stack_are_errors() {
     let e = err("[stack]\nregion = \"us-east-1\"\n\n[ouputs]\n");
-    assert_eq!((e.message.as_str(), e.hint.as_deref()), ("unknown top-level key `ouputs`", Some("did you mean `outputs`?")));
+    assert_eq!(
+        (e.message.as_str(), e.hint.as_deref()),
+        ("unknown top-level key `ouputs`", Some("did you mean `outputs`?"))
+    );
     assert_eq!(underlined(&e), "ouputs");
     let e = err("[stack]\nregoin = \"us-east-1\"\n");
     assert_eq!(e.message, "unknown key `regoin` in [stack]");
@@ -219,17 +224,16 @@ fn a_duplicate_resource_is_named_as_such() {
 
 #[test]
 fn a_cycle_is_reported_at_a_resource_on_it() {
-    let e = err(
-        "[resources.a]\ntype = \"ec2.security_group\"\nname = \"${b.name}\"\n\
-         [resources.b]\ntype = \"ec2.security_group\"\nname = \"${a.name}\"\n",
-    );
+    let e = err("[resources.a]\ntype = \"ec2.security_group\"\nname = \"${b.name}\"\n\
+         [resources.b]\ntype = \"ec2.security_group\"\nname = \"${a.name}\"\n");
     assert_eq!(e.message, "dependency cycle: a -> b -> a");
     assert_eq!(underlined(&e), "[resources.a]");
 }
 
 #[test]
 fn a_rule_map_is_built_from_an_inline_table() {
-    let stack = load("[resources.sg]\ntype = \"ec2.security_group\"\ningress = [{ ports = 22, cidrs = [] }]\n").unwrap();
+    let stack =
+        load("[resources.sg]\ntype = \"ec2.security_group\"\ningress = [{ ports = 22, cidrs = [] }]\n").unwrap();
     assert_eq!(
         stack.resources["sg"].props["ingress"],
         Value::List(vec![map([("cidrs", Value::List(vec![])), ("ports", Value::Int(22))])])
@@ -369,7 +373,10 @@ fn an_unknown_or_malformed_secret_is_a_load_error_at_its_place() {
     assert_eq!(e.message, "expected a table, found a string");
     assert!(e.hint.unwrap().contains("{ env = \"VARIABLE\" }"));
     let e = err("[secrets]\npw = { evn = \"A\" }\n");
-    assert_eq!((e.message.as_str(), e.hint.as_deref()), ("unknown key `evn` in secret `pw`", Some("a secret takes one of: env, file")));
+    assert_eq!(
+        (e.message.as_str(), e.hint.as_deref()),
+        ("unknown key `evn` in secret `pw`", Some("a secret takes one of: env, file"))
+    );
     let e = err("[resources.secret]\ntype = \"ec2.security_group\"\n");
     assert_eq!(e.message, "`secret` cannot name a resource");
 }

@@ -58,7 +58,13 @@ pub struct Resource {
 
 impl Resource {
     pub fn new(kind: Kind) -> Self {
-        Resource { kind, props: Props::new(), depends_on: Vec::new(), ignore_changes: Vec::new(), allow: BTreeMap::new() }
+        Resource {
+            kind,
+            props: Props::new(),
+            depends_on: Vec::new(),
+            ignore_changes: Vec::new(),
+            allow: BTreeMap::new(),
+        }
     }
 
     /// Sets a property (builder style).
@@ -204,10 +210,8 @@ fn valid_name(name: &str) -> bool {
 /// the ready ones, so the order is deterministic. Dependencies that are not keys
 /// are ignored. On a cycle, returns the names on it.
 pub fn topo_order<'a>(deps: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Result<Vec<String>, Vec<&'a str>> {
-    let mut remaining: BTreeMap<&str, BTreeSet<&str>> = deps
-        .iter()
-        .map(|(n, d)| (*n, d.iter().copied().filter(|x| deps.contains_key(x)).collect()))
-        .collect();
+    let mut remaining: BTreeMap<&str, BTreeSet<&str>> =
+        deps.iter().map(|(n, d)| (*n, d.iter().copied().filter(|x| deps.contains_key(x)).collect())).collect();
     let mut order = Vec::with_capacity(deps.len());
     while !remaining.is_empty() {
         let ready: Vec<&str> = remaining.iter().filter(|(_, d)| d.is_empty()).map(|(n, _)| *n).collect();

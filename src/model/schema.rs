@@ -14,7 +14,10 @@ use super::{Path, ValidationError};
 pub enum Ty {
     Str,
     /// A whole number in `min..=max`.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Bool,
     /// An IPv4 or IPv6 network in CIDR notation.
     Cidr,
@@ -148,10 +151,10 @@ impl Schema {
     pub fn normalized(&self, props: &Props) -> Props {
         let mut out = props.clone();
         for f in self.fields {
-            if !out.contains_key(f.name) {
-                if let Some(d) = default_value(f.default) {
-                    out.insert(f.name.to_string(), d);
-                }
+            if !out.contains_key(f.name)
+                && let Some(d) = default_value(f.default)
+            {
+                out.insert(f.name.to_string(), d);
             }
         }
         self.canonical(&out)
@@ -244,8 +247,9 @@ fn check_fields(fields: &'static [Field], props: &Props, at: &Path) -> Result<()
     for key in props.keys() {
         if !fields.iter().any(|f| f.name == key) {
             let known: Vec<&str> = fields.iter().map(|f| f.name).collect();
-            return Err(ValidationError::new(at.key(key), format!("unknown property `{key}`"))
-                .hint(suggest(key, &known)));
+            return Err(
+                ValidationError::new(at.key(key), format!("unknown property `{key}`")).hint(suggest(key, &known))
+            );
         }
     }
     for f in fields {
@@ -263,10 +267,7 @@ fn check_fields(fields: &'static [Field], props: &Props, at: &Path) -> Result<()
 
 /// A hint naming the closest known key, or listing them all.
 fn suggest(key: &str, known: &[&str]) -> String {
-    let close = known
-        .iter()
-        .filter(|k| similar_name(key, k))
-        .collect::<Vec<_>>();
+    let close = known.iter().filter(|k| similar_name(key, k)).collect::<Vec<_>>();
     match close.first() {
         Some(k) => format!("did you mean `{k}`?"),
         None => format!("known properties: {}", known.join(", ")),
@@ -289,9 +290,8 @@ fn check_value(ty: &Ty, v: &Value, at: &Path) -> Result<(), ValidationError> {
             ValidationError::new(e.path, format!("the secret's value is not valid here: expected {}", expected(ty)))
         });
     }
-    let wrong = |expected: &str| {
-        Err(ValidationError::new(at.clone(), format!("expected {expected}, found {}", describe(v))))
-    };
+    let wrong =
+        |expected: &str| Err(ValidationError::new(at.clone(), format!("expected {expected}, found {}", describe(v))));
     match ty {
         Ty::Str | Ty::Json => match v {
             Value::Str(s) if matches!(ty, Ty::Json) => serde_json::from_str::<serde_json::Value>(s)
@@ -302,10 +302,9 @@ fn check_value(ty: &Ty, v: &Value, at: &Path) -> Result<(), ValidationError> {
             _ => wrong("a string"),
         },
         Ty::Int { min, max } => match v {
-            Value::Int(i) if i < min || i > max => Err(ValidationError::new(
-                at.clone(),
-                format!("{i} is out of range: expected {min} to {max}"),
-            )),
+            Value::Int(i) if i < min || i > max => {
+                Err(ValidationError::new(at.clone(), format!("{i} is out of range: expected {min} to {max}")))
+            }
             Value::Int(_) => Ok(()),
             _ => wrong("a whole number"),
         },
@@ -321,8 +320,7 @@ fn check_value(ty: &Ty, v: &Value, at: &Path) -> Result<(), ValidationError> {
             _ => wrong("a CIDR block string"),
         },
         Ty::Ports => parse_ports(v).map(|_| ()).map_err(|m| {
-            ValidationError::new(at.clone(), m)
-                .hint("write a port (9200) or an inclusive range (\"6379-6381\")")
+            ValidationError::new(at.clone(), m).hint("write a port (9200) or an inclusive range (\"6379-6381\")")
         }),
         Ty::Enum(options) => match v {
             Value::Str(s) if options.contains(&s.as_str()) => Ok(()),
@@ -353,9 +351,7 @@ pub fn parse_ports(v: &Value) -> Result<(i64, i64), String> {
         Value::Int(p) => (*p, *p),
         Value::Str(s) => {
             let (a, b) = s.split_once('-').unwrap_or((s, s));
-            let num = |x: &str| {
-                x.trim().parse::<i64>().map_err(|_| format!("invalid port range {s:?}"))
-            };
+            let num = |x: &str| x.trim().parse::<i64>().map_err(|_| format!("invalid port range {s:?}"));
             (num(a)?, num(b)?)
         }
         other => return Err(format!("expected a port or a port range, found {}", describe(other))),
@@ -407,10 +403,7 @@ mod tests {
 
     static SECRET_FIELDS: Schema = Schema {
         type_name: "test.secret",
-        fields: &[
-            Field::new("password", Ty::Str, "a password").secret(),
-            Field::new("name", Ty::Str, "a name"),
-        ],
+        fields: &[Field::new("password", Ty::Str, "a password").secret(), Field::new("name", Ty::Str, "a name")],
         ..BASE
     };
 

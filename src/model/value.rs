@@ -196,20 +196,14 @@ impl Value {
             }
             lit.push_str(&rest[..pos]);
             let after = &rest[pos + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed reference in {s:?}: expected `}}`"))?;
+            let end = after.find('}').ok_or_else(|| format!("unclosed reference in {s:?}: expected `}}`"))?;
             let inner = after[..end].trim();
-            let (resource, attr) = inner.split_once('.').ok_or_else(|| {
-                format!("reference `${{{inner}}}` must have the form `${{resource.attribute}}`")
-            })?;
-            let valid = |p: &str| {
-                !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            };
+            let (resource, attr) = inner
+                .split_once('.')
+                .ok_or_else(|| format!("reference `${{{inner}}}` must have the form `${{resource.attribute}}`"))?;
+            let valid = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !valid(resource) || !valid(attr) {
-                return Err(format!(
-                    "reference `${{{inner}}}` must have the form `${{resource.attribute}}`"
-                ));
+                return Err(format!("reference `${{{inner}}}` must have the form `${{resource.attribute}}`"));
             }
             if !lit.is_empty() {
                 parts.push(Part::Lit(std::mem::take(&mut lit)));
@@ -331,9 +325,7 @@ impl Value {
             }
             Value::Secret(s) => Value::secret(s.expose().resolve(lookup)),
             Value::List(l) => Value::List(l.iter().map(|v| v.resolve(lookup)).collect()),
-            Value::Map(m) => {
-                Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve(lookup))).collect())
-            }
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve(lookup))).collect()),
             other => other.clone(),
         }
     }
@@ -420,11 +412,7 @@ mod tests {
         let v = Value::parse_str("arn:${b.name}/*").unwrap();
         assert_eq!(
             v,
-            Value::Template(vec![
-                Part::Lit("arn:".into()),
-                Part::Ref(Ref::new("b", "name")),
-                Part::Lit("/*".into())
-            ])
+            Value::Template(vec![Part::Lit("arn:".into()), Part::Ref(Ref::new("b", "name")), Part::Lit("/*".into())])
         );
     }
 

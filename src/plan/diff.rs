@@ -45,16 +45,16 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
         resolved = schema.normalized(&resolved);
 
         let recorded = prior.resources.get(name);
-        if let Some(rec) = recorded {
-            if rec.kind != res.kind {
-                return Err(PlanError::Refused {
-                    resource: name.clone(),
-                    message: format!(
-                        "its type changed from {} to {}; give the new resource another name",
-                        rec.kind, res.kind
-                    ),
-                });
-            }
+        if let Some(rec) = recorded
+            && rec.kind != res.kind
+        {
+            return Err(PlanError::Refused {
+                resource: name.clone(),
+                message: format!(
+                    "its type changed from {} to {}; give the new resource another name",
+                    rec.kind, res.kind
+                ),
+            });
         }
         let observed = refreshed.get(name.as_str());
         let mut step = Step {
@@ -107,10 +107,7 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
 
         match current {
             None => {
-                step.changes = resolved
-                    .iter()
-                    .map(|(k, v)| change(schema, k, None, Some(v.clone()), false))
-                    .collect();
+                step.changes = resolved.iter().map(|(k, v)| change(schema, k, None, Some(v.clone()), false)).collect();
             }
             Some((id, current, outputs)) => {
                 // Ignored properties keep what AWS has.
@@ -132,8 +129,7 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
                         c.reverts_drift = d.changes.iter().any(|dc| dc.prop == c.prop && dc.before == c.after);
                     }
                 }
-                let forced: Vec<String> =
-                    changes.iter().filter(|c| c.forces_replace).map(|c| c.prop.clone()).collect();
+                let forced: Vec<String> = changes.iter().filter(|c| c.forces_replace).map(|c| c.prop.clone()).collect();
                 step.action = if !forced.is_empty() {
                     step.reason = Some(Reason::ForcedBy(forced));
                     Action::Replace
@@ -159,11 +155,7 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
 
     steps.extend(deletions(stack, prior));
 
-    let outputs = stack
-        .outputs
-        .iter()
-        .map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| lookup(&known, r))))
-        .collect();
+    let outputs = stack.outputs.iter().map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| lookup(&known, r)))).collect();
     Ok(Plan { stack: stack.name.clone(), steps, drift, outputs, serial: prior.serial, lineage: prior.lineage.clone() })
 }
 
@@ -203,7 +195,13 @@ fn lookup(known: &BTreeMap<&str, Known>, r: &Ref) -> Value {
     k.outputs.get(&r.attr).or_else(|| k.props.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
 }
 
-fn change(schema: &crate::model::schema::Schema, prop: &str, before: Option<Value>, after: Option<Value>, forces: bool) -> Change {
+fn change(
+    schema: &crate::model::schema::Schema,
+    prop: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+    forces: bool,
+) -> Change {
     let secret = schema.field(prop).is_some_and(|f| f.secret);
     Change { prop: prop.to_string(), before, after, forces_replace: forces, secret, reverts_drift: false }
 }

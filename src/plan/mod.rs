@@ -155,7 +155,9 @@ impl Plan {
 
     /// Whether any value in the plan is a secret.
     pub fn has_secrets(&self) -> bool {
-        let changes = |cs: &'_ [Change]| cs.iter().flat_map(|c| c.before.iter().chain(c.after.iter())).any(Value::contains_secret);
+        let changes = |cs: &'_ [Change]| {
+            cs.iter().flat_map(|c| c.before.iter().chain(c.after.iter())).any(Value::contains_secret)
+        };
         self.steps.iter().any(|s| {
             s.desired.values().chain(s.prior.iter().flat_map(|p| p.values())).any(Value::contains_secret)
                 || changes(&s.changes)
@@ -166,10 +168,16 @@ impl Plan {
     /// Replaces the content of every secret in the plan with what `f` makes of it.
     pub fn try_map_secrets<E>(&mut self, f: &mut dyn FnMut(&Value) -> Result<Value, E>) -> Result<(), E> {
         let changes = |changes: &mut Vec<Change>, f: &mut dyn FnMut(&Value) -> Result<Value, E>| {
-            changes.iter_mut().flat_map(|c| c.before.iter_mut().chain(c.after.iter_mut())).try_for_each(|v| v.try_map_secrets(f))
+            changes
+                .iter_mut()
+                .flat_map(|c| c.before.iter_mut().chain(c.after.iter_mut()))
+                .try_for_each(|v| v.try_map_secrets(f))
         };
         for step in &mut self.steps {
-            step.desired.values_mut().chain(step.prior.iter_mut().flat_map(|p| p.values_mut())).try_for_each(|v| v.try_map_secrets(f))?;
+            step.desired
+                .values_mut()
+                .chain(step.prior.iter_mut().flat_map(|p| p.values_mut()))
+                .try_for_each(|v| v.try_map_secrets(f))?;
             changes(&mut step.changes, f)?;
         }
         for d in &mut self.drift {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Plan;
 use crate::model::Value;
-use crate::secret::{Header, SecretError, Sealer};
+use crate::secret::{Header, Sealer, SecretError};
 
 /// The saved-plan format version this binary writes and reads.
 pub const SAVED_VERSION: u32 = 1;
@@ -52,7 +52,8 @@ pub fn from_saved(text: &str, open: &dyn Fn(&Header) -> Result<Arc<Sealer>, Stri
     }
     let mut saved: SavedPlan = serde_json::from_str(text).map_err(|e| format!("not a saved plan: {e}"))?;
     if saved.plan.has_secrets() {
-        let header = saved.encryption.as_ref().ok_or("not a saved plan: it holds secrets, but no `encryption` header")?;
+        let header =
+            saved.encryption.as_ref().ok_or("not a saved plan: it holds secrets, but no `encryption` header")?;
         let sealer = open(header)?;
         saved.plan.try_map_secrets(&mut |v| match v {
             Value::Str(sealed) => sealer.unseal_value(sealed, "a secret of the plan").map_err(|e| e.to_string()),

@@ -103,11 +103,11 @@ const CONVENIENCE: &[(&str, &str, &str)] = &[
 ];
 
 fn check(props: &Props) -> Result<(), ValidationError> {
-    if let Some(name) = props.get("name").and_then(Value::as_str) {
-        if !valid_name(name) {
-            return Err(ValidationError::new(Path::root().key("name"), format!("invalid environment name {name:?}"))
-                .hint("use 4 to 40 letters, digits and hyphens, not starting or ending with a hyphen"));
-        }
+    if let Some(name) = props.get("name").and_then(Value::as_str)
+        && !valid_name(name)
+    {
+        return Err(ValidationError::new(Path::root().key("name"), format!("invalid environment name {name:?}"))
+            .hint("use 4 to 40 letters, digits and hyphens, not starting or ending with a hyphen"));
     }
     for key in props.get("tags").and_then(Value::as_map).into_iter().flat_map(|t| t.keys()) {
         if is_system_tag(key) {
@@ -174,10 +174,9 @@ fn setting_value(namespace: &str, name: &str, value: &str) -> Value {
 fn trim_observed(recorded: &Props, observed: &mut Props) {
     if let (Some(want), Some(Value::Str(seen))) =
         (recorded.get("solution_stack_prefix").and_then(Value::as_str), observed.get_mut("solution_stack_prefix"))
+        && seen.strip_prefix(want).is_some_and(|rest| rest.starts_with(' '))
     {
-        if seen.strip_prefix(want).is_some_and(|rest| rest.starts_with(' ')) {
-            *seen = want.to_string();
-        }
+        *seen = want.to_string();
     }
     let Some(declared) = recorded.get("option_settings").and_then(Value::as_list) else {
         observed.remove("option_settings");

@@ -7,12 +7,12 @@
 //! as an [`Observed`]: the cloud id, properties in the shape the stack declares
 //! them, and output attributes.
 
-mod ec2_common;
 pub mod codebuild_project;
 pub mod codepipeline;
 pub mod eb_application;
 pub mod eb_application_version;
 pub mod eb_environment;
+mod ec2_common;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod instance;
@@ -30,8 +30,8 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 
 pub use crate::model::Observed;
-pub use stats::CallStats;
 use crate::model::{Kind, Props};
+pub use stats::CallStats;
 
 /// What a provider needs to know about the step it runs.
 #[derive(Clone)]

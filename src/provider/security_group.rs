@@ -95,20 +95,18 @@ fn flatten_rule(rule: &Value) -> Vec<Value> {
     let protocol = m.get("protocol").cloned().unwrap_or_else(|| Value::from("tcp"));
     let all = protocol.as_str() == Some("all");
     base.insert("protocol".into(), protocol);
-    if !all {
-        if let Some(p) = m.get("ports") {
-            let canonical = match parse_ports(p) {
-                Ok((a, b)) if a == b => Value::Int(a),
-                Ok((a, b)) => Value::Str(format!("{a}-{b}")),
-                Err(_) => p.clone(),
-            };
-            base.insert("ports".into(), canonical);
-        }
+    if !all && let Some(p) = m.get("ports") {
+        let canonical = match parse_ports(p) {
+            Ok((a, b)) if a == b => Value::Int(a),
+            Ok((a, b)) => Value::Str(format!("{a}-{b}")),
+            Err(_) => p.clone(),
+        };
+        base.insert("ports".into(), canonical);
     }
-    if let Some(d) = m.get("description") {
-        if d.as_str() != Some("") {
-            base.insert("description".into(), d.clone());
-        }
+    if let Some(d) = m.get("description")
+        && d.as_str() != Some("")
+    {
+        base.insert("description".into(), d.clone());
     }
     let mut out = Vec::new();
     if let Some(cidrs) = m.get("cidrs").and_then(Value::as_list) {

@@ -188,8 +188,7 @@ impl Provider for Volumes {
                 .ok_or_else(|| ProviderError::Invalid(format!("volume {id} no longer exists")));
         }
         let new_int = |k: &str| int_prop(&after, k).filter(|_| changed.contains(&k));
-        let new_type =
-            after.get("volume_type").and_then(Value::as_str).filter(|_| changed.contains(&"volume_type"));
+        let new_type = after.get("volume_type").and_then(Value::as_str).filter(|_| changed.contains(&"volume_type"));
         ctx.status(&format!("modifying {}", changed.join(", ")));
         self.ec2
             .modify_volume()

@@ -19,7 +19,8 @@ fn cell(v: &Option<Value>, secret: bool) -> String {
 fn change_rows(out: &mut String, name: &str, changes: &[Change], before: &str, after: &str) {
     let _ = writeln!(out, "| resource | property | {before} | {after} |\n| --- | --- | --- | --- |");
     for c in changes {
-        let _ = writeln!(out, "| `{name}` | `{}` | {} | {} |", c.prop, cell(&c.before, c.secret), cell(&c.after, c.secret));
+        let _ =
+            writeln!(out, "| `{name}` | `{}` | {} | {} |", c.prop, cell(&c.before, c.secret), cell(&c.after, c.secret));
     }
 }
 
@@ -93,7 +94,12 @@ pub fn plan_markdown(plan: &Plan) -> String {
     );
     for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
         let _ = writeln!(out, "### `{}` {} ({})\n", step.action.symbol(), step.name, step.kind);
-        let _ = writeln!(out, "{}{}\n", step.action.verb(), step.id.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}{}\n",
+            step.action.verb(),
+            step.id.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default()
+        );
         if !step.changes.is_empty() {
             change_rows(&mut out, &step.name, &step.changes, "before", "after");
             out.push('\n');

@@ -174,9 +174,8 @@ fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
 /// The text of a value best shown as lines: a multi-line string, a JSON
 /// document (pretty-printed), or a table of documents.
 fn long_text(ty: Option<&Ty>, v: &Value) -> Option<String> {
-    let pretty = |s: &str| {
-        serde_json::from_str::<serde_json::Value>(s).ok().and_then(|j| serde_json::to_string_pretty(&j).ok())
-    };
+    let pretty =
+        |s: &str| serde_json::from_str::<serde_json::Value>(s).ok().and_then(|j| serde_json::to_string_pretty(&j).ok());
     match (ty, v) {
         (Some(Ty::Json), Value::Str(s)) => pretty(s).map(|p| p + "\n"),
         (Some(Ty::Map(Ty::Json)), Value::Map(m)) => Some(
@@ -239,7 +238,9 @@ fn members(before: &[Value], after: &[Value]) -> Vec<(Sign, String)> {
 fn differ_only_in_secrets(b: &Value, a: &Value) -> bool {
     let (Some(b), Some(a)) = (b.as_map(), a.as_map()) else { return false };
     b.keys().eq(a.keys())
-        && b.iter().zip(a.values()).all(|((_, x), y)| x == y || matches!(x, Value::Secret(_)) || matches!(y, Value::Secret(_)))
+        && b.iter()
+            .zip(a.values())
+            .all(|((_, x), y)| x == y || matches!(x, Value::Secret(_)) || matches!(y, Value::Secret(_)))
 }
 
 /// A table member, its changed values shown `before -> after`.
@@ -298,7 +299,13 @@ pub fn drift_text(drift: &[Drift]) -> String {
     let width = drift.iter().map(|d| d.name.len()).max().unwrap_or(0);
     for d in drift {
         if d.deleted {
-            let _ = writeln!(out, "  {} {}  {}  deleted outside infra", paint(RED, "!"), paint(BOLD, &format!("{:width$}", d.name)), d.kind);
+            let _ = writeln!(
+                out,
+                "  {} {}  {}  deleted outside infra",
+                paint(RED, "!"),
+                paint(BOLD, &format!("{:width$}", d.name)),
+                d.kind
+            );
             continue;
         }
         let _ = writeln!(out, "  {} {}  {}", paint(YELLOW, "!"), paint(BOLD, &format!("{:width$}", d.name)), d.kind);
@@ -331,7 +338,9 @@ fn drift_change_text(out: &mut String, kind: crate::model::Kind, c: &Change, wid
             for (sign, k, x, y) in keys(b, a) {
                 let line = match (x, y) {
                     (Some(x), Some(y)) => format!("{k}: recorded {}, live {}", inline(x), inline(y)),
-                    (Some(v), None) | (None, Some(v)) => format!("{k} = {}  ({} outside infra)", inline(v), sign.past()),
+                    (Some(v), None) | (None, Some(v)) => {
+                        format!("{k} = {}  ({} outside infra)", inline(v), sign.past())
+                    }
                     (None, None) => continue,
                 };
                 let _ = writeln!(out, "{indent}  {} {line}", sign.paint());

@@ -85,8 +85,7 @@ pub(super) fn load(path: &Path, open: Opener) -> Result<State, StateError> {
 
 pub(super) fn parse(path: &Path, text: &str, open: Opener) -> Result<State, StateError> {
     let corrupt = |message: String| StateError::Corrupt { path: path.to_path_buf(), message };
-    let version: VersionOnly = serde_json::from_str(text)
-        .map_err(|e| corrupt(format!("{e}")))?;
+    let version: VersionOnly = serde_json::from_str(text).map_err(|e| corrupt(format!("{e}")))?;
     if version.version > VERSION {
         return Err(StateError::TooNew { path: path.to_path_buf(), found: version.version });
     }
@@ -368,7 +367,10 @@ mod tests {
         let err = parse(Path::new("s.json"), &text, &opener(KeySource::key([4; 32]))).unwrap_err();
         assert_eq!(err.to_string(), "s.json: INFRA_STATE_KEY is not the key its secrets were encrypted with");
         let err = parse(Path::new("s.json"), &text, &opener(KeySource::default())).unwrap_err();
-        assert_eq!(err.to_string(), "s.json: its secrets are encrypted with a key from INFRA_STATE_KEY, which is not set");
+        assert_eq!(
+            err.to_string(),
+            "s.json: its secrets are encrypted with a key from INFRA_STATE_KEY, which is not set"
+        );
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl Lock {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = read(path)?;
                 let stale = holder.is_stale();
-                Err(StateError::Locked { stack: stack.to_string(), holder, stale })
+                Err(StateError::Locked { stack: stack.to_string(), holder: Box::new(holder), stale })
             }
             Err(e) => Err(io(e)),
         }
@@ -105,7 +105,7 @@ mod tests {
         let err = Lock::acquire(dir.path(), &path, "dev", "destroy").unwrap_err();
         match err {
             StateError::Locked { holder, stale, .. } => {
-                assert_eq!(holder, first.info);
+                assert_eq!(*holder, first.info);
                 assert!(!stale, "the holder is this live process");
             }
             other => panic!("expected Locked, got {other}"),

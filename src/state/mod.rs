@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 pub use lock::{Lock, LockInfo};
 
 use crate::model::{Kind, Props, Ref, Value};
-use crate::secret::{Header, KeySource, SecretError, Sealer};
+use crate::secret::{Header, KeySource, Sealer, SecretError};
 
 /// The state format version this binary writes and reads.
 pub const VERSION: u32 = 1;
@@ -48,10 +48,7 @@ impl State {
 
     /// Whether any recorded value is a secret.
     pub fn has_secrets(&self) -> bool {
-        self.resources
-            .values()
-            .flat_map(|r| r.props.values().chain(r.outputs.values()))
-            .any(Value::contains_secret)
+        self.resources.values().flat_map(|r| r.props.values().chain(r.outputs.values())).any(Value::contains_secret)
     }
 }
 
@@ -102,7 +99,7 @@ pub enum StateError {
     } else {
         String::new()
     })]
-    Locked { stack: String, holder: LockInfo, stale: bool },
+    Locked { stack: String, holder: Box<LockInfo>, stale: bool },
     #[error("stack `{stack}` is not locked")]
     NotLocked { stack: String },
     #[error("stack `{stack}` is locked under id {actual}, not {given}; nothing was removed")]
@@ -212,7 +209,11 @@ impl Store {
         }
         let holder = lock::read(&path)?;
         if holder.id != id {
-            return Err(StateError::WrongLockId { stack: self.stack.clone(), given: id.to_string(), actual: holder.id });
+            return Err(StateError::WrongLockId {
+                stack: self.stack.clone(),
+                given: id.to_string(),
+                actual: holder.id,
+            });
         }
         std::fs::remove_file(&path).map_err(|source| StateError::Io { path, source })?;
         Ok(holder)
