@@ -116,8 +116,9 @@ pub async fn apply(
     let mut running = JoinSet::new();
     let mut busy: BTreeMap<&'static str, usize> = BTreeMap::new();
 
+    let mut starting = Vec::new();
     while !queue.all_done() {
-        while running.len() < options.parallelism.max(1) && !options.interrupt.is_set() {
+        while running.len() + starting.len() < options.parallelism.max(1) && !options.interrupt.is_set() {
             let has_room = |i: usize| busy.get(service(i)).copied().unwrap_or(0) < options.per_service.max(1);
             let Some(i) = queue.take_ready(has_room) else { break };
             let op = &ops[i];
@@ -138,7 +139,16 @@ pub async fn apply(
             };
             let token = uuid::Uuid::new_v4().to_string();
             state.pending.push(pending(op, step, &token));
+            *busy.entry(service(i)).or_insert(0) += 1;
+            starting.push((i, token, props));
+        }
+        // One state write journals every operation about to start.
+        if !starting.is_empty() {
             store.save(state)?;
+        }
+        for (i, token, props) in starting.drain(..) {
+            let op = &ops[i];
+            let step = steps[op.resource.as_str()];
             reporter.started(op);
             let watcher = reporter.clone();
             let ctx = Ctx {
@@ -147,32 +157,38 @@ pub async fn apply(
                 client_token: token,
                 progress: Progress::new(move |r, m| watcher.status(r, m)),
             };
-            *busy.entry(service(i)).or_insert(0) += 1;
             running.spawn(run_op(providers.clone(), ctx, i, op.kind, step.clone(), props));
         }
 
         // After an interrupt nothing new starts: the loop ends once the
         // operations in flight are recorded.
         let Some(joined) = running.join_next().await else { break };
-        let done = joined.expect("an operation task never panics");
-        let op = &ops[done.index];
-        let step = steps[op.resource.as_str()];
-        if let Some(n) = busy.get_mut(service(done.index)) {
-            *n -= 1;
+        let mut completed = vec![joined];
+        while let Some(more) = running.try_join_next() {
+            completed.push(more);
         }
-        state.pending.retain(|p| p.resource != op.resource);
-        match done.result {
-            Ok(observed) => {
-                record(state, step, op.kind, done.props, observed);
-                reporter.finished(op, done.elapsed);
-                queue.complete(done.index);
+        for joined in completed {
+            let done = joined.expect("an operation task never panics");
+            let op = &ops[done.index];
+            let step = steps[op.resource.as_str()];
+            if let Some(n) = busy.get_mut(service(done.index)) {
+                *n -= 1;
             }
-            Err(source) => {
-                reporter.failed(op, &source.to_string());
-                errors.push(StepError::Provider { resource: op.resource.clone(), op: op.kind, source });
-                queue.fail(done.index, op.resource.clone());
+            state.pending.retain(|p| p.resource != op.resource);
+            match done.result {
+                Ok(observed) => {
+                    record(state, step, op.kind, done.props, observed);
+                    reporter.finished(op, done.elapsed);
+                    queue.complete(done.index);
+                }
+                Err(source) => {
+                    reporter.failed(op, &source.to_string());
+                    errors.push(StepError::Provider { resource: op.resource.clone(), op: op.kind, source });
+                    queue.fail(done.index, op.resource.clone());
+                }
             }
         }
+        // One state write records every operation that has finished.
         store.save(state)?;
     }
 
