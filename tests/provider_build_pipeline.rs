@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::Emulator;
-use infra::model::{Kind, Observed, Props, TAG_NAME, TAG_STACK, Value, map};
-use infra::provider::{Ctx, Progress, Providers};
+use common::{STACK, ctx, props, tags};
 
-const STACK: &str = "test";
+use common::Emulator;
+use infra::model::{Kind, Observed, Props, Value, map};
+use infra::provider::Providers;
 
 /// A trust policy that lets `service` assume the role.
 fn trust(service: &str) -> String {
@@ -36,24 +36,6 @@ impl Env {
         let out = self.iam.create_role().role_name(name).assume_role_policy_document(trust(service)).send().await;
         out.unwrap().role.unwrap().arn
     }
-}
-
-fn ctx(name: &str) -> Ctx {
-    Ctx {
-        stack: STACK.to_string(),
-        name: name.to_string(),
-        client_token: uuid::Uuid::new_v4().to_string(),
-        progress: Progress::default(),
-    }
-}
-
-/// The tags the planner would pass: the resource's and the ownership tags.
-fn tags(name: &str) -> Value {
-    map([(TAG_STACK, STACK.into()), (TAG_NAME, name.into()), ("project", "seed".into())])
-}
-
-fn props(pairs: Vec<(&str, Value)>) -> Props {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 fn output<'a>(o: &'a Observed, key: &str) -> &'a str {

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{STACK, props, tags};
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +15,6 @@ use infra::bundle;
 use infra::model::{Kind, Props, Resource, Stack, TAG_NAME, TAG_STACK, Value, map};
 use infra::provider::{Ctx, Progress, Providers};
 
-const STACK: &str = "test";
 const BUCKET: &str = "test-artifacts";
 const APP_ENV: &str = "aws:elasticbeanstalk:application:environment";
 
@@ -44,15 +45,6 @@ fn ctx(name: &str) -> (Ctx, Arc<Mutex<Vec<String>>>) {
         progress: Progress::new(move |_, msg| seen.lock().unwrap().push(msg.to_string())),
     };
     (ctx, messages)
-}
-
-/// The tags the planner would pass: the resource's and the ownership tags.
-fn tags(name: &str) -> Value {
-    map([(TAG_STACK, STACK.into()), (TAG_NAME, name.into()), ("project", "seed".into())])
-}
-
-fn props(pairs: Vec<(&str, Value)>) -> Props {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 fn setting(namespace: &str, name: &str, value: &str) -> Value {

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{STACK, ctx, props};
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,9 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use common::Emulator;
 use infra::model::{Kind, Observed, Props, TAG_NAME, TAG_STACK, Value, map};
-use infra::provider::{Ctx, Progress, Providers};
+use infra::provider::{Progress, Providers};
 
-const STACK: &str = "test";
 const AZ: &str = "us-east-1a";
 
 /// A TCP relay in front of the emulator that records the `Action` of every
@@ -122,22 +123,9 @@ async fn env() -> Env {
     }
 }
 
-fn ctx(name: &str) -> Ctx {
-    Ctx {
-        stack: STACK.to_string(),
-        name: name.to_string(),
-        client_token: uuid::Uuid::new_v4().to_string(),
-        progress: Progress::default(),
-    }
-}
-
 /// The tags the planner would pass: the stack's, the resource's, and the ownership tags.
 fn tags(name: &str) -> Value {
     map([(TAG_STACK, STACK.into()), (TAG_NAME, name.into()), ("project", "seed".into()), ("owner", "ops".into())])
-}
-
-fn props(pairs: Vec<(&str, Value)>) -> Props {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// Properties a batched read cannot report.

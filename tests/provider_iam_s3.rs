@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::Emulator;
-use infra::model::{Kind, Observed, Props, TAG_NAME, TAG_STACK, Value, map};
-use infra::provider::{Ctx, Progress, Provider, ProviderError, Providers};
+use common::{STACK, ctx, props, tags};
 
-const STACK: &str = "test";
+use common::Emulator;
+use infra::model::{Kind, Observed, Props, Value, map};
+use infra::provider::{Provider, ProviderError, Providers};
 
 struct Env {
     _emu: Emulator,
@@ -27,24 +27,6 @@ async fn env() -> Env {
         s3: infra::provider::s3_client(&config),
         _emu: emu,
     }
-}
-
-fn ctx(name: &str) -> Ctx {
-    Ctx {
-        stack: STACK.to_string(),
-        name: name.to_string(),
-        client_token: uuid::Uuid::new_v4().to_string(),
-        progress: Progress::default(),
-    }
-}
-
-/// The tags the planner would pass: the stack's, the resource's, and the ownership tags.
-fn tags(name: &str) -> Value {
-    map([(TAG_STACK, STACK.into()), (TAG_NAME, name.into()), ("project", "seed".into())])
-}
-
-fn props(pairs: Vec<(&str, Value)>) -> Props {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// Every declared property, normalised as the planner compares them, equals the

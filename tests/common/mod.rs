@@ -421,3 +421,30 @@ impl Drop for FaultProxy {
         let _ = self.child.wait();
     }
 }
+
+/// The stack the provider tests act for.
+pub const STACK: &str = "test";
+
+/// A context for calling a provider directly, as the executor would.
+pub fn ctx(name: &str) -> infra::provider::Ctx {
+    infra::provider::Ctx {
+        stack: STACK.to_string(),
+        name: name.to_string(),
+        client_token: uuid::Uuid::new_v4().to_string(),
+        progress: infra::provider::Progress::default(),
+    }
+}
+
+/// The tags the planner would pass: the ownership tags and a stack tag.
+pub fn tags(name: &str) -> infra::model::Value {
+    infra::model::map([
+        (infra::model::TAG_STACK, STACK.into()),
+        (infra::model::TAG_NAME, name.into()),
+        ("project", "seed".into()),
+    ])
+}
+
+/// A property map from pairs.
+pub fn props(pairs: Vec<(&str, infra::model::Value)>) -> infra::model::Props {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
