@@ -191,18 +191,6 @@ async fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     assert_eq!(std::fs::read_to_string(dir.join("state/dev.json")).unwrap(), state_before, "state unchanged");
 }
 
-/// Waits until the environment is Ready again (an out-of-band update takes a few polls).
-async fn wait_ready(eb: &aws_sdk_elasticbeanstalk::Client, env_id: &str) {
-    for _ in 0..50 {
-        let envs = eb.describe_environments().environment_ids(env_id).send().await.unwrap();
-        if envs.environments()[0].status().map(|s| s.as_str()) == Some("Ready") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{env_id} never became Ready");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_in_the_environment_and_the_build_project_is_reported_then_put_back_or_accepted() {
     let emu = Emulator::start();
@@ -228,7 +216,7 @@ async fn drift_in_the_environment_and_the_build_project_is_reported_then_put_bac
         .send()
         .await
         .unwrap();
-    wait_ready(&eb, &env_id).await;
+    common::wait_environment_ready(&eb, &env_id).await;
     let (code, report) = drift(&emu, dir, "text");
     assert_eq!(code, 2);
     assert!(report.contains("app_env"), "{report}");

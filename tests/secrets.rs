@@ -43,17 +43,6 @@ async fn live_password(eb: &aws_sdk_elasticbeanstalk::Client, app: &str, env: &s
         .and_then(|o| o.value().map(str::to_string))
 }
 
-async fn wait_ready(eb: &aws_sdk_elasticbeanstalk::Client, env_id: &str) {
-    for _ in 0..50 {
-        let envs = eb.describe_environments().environment_ids(env_id).send().await.unwrap();
-        if envs.environments()[0].status().map(|s| s.as_str()) == Some("Ready") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{env_id} never became Ready");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_elastic_password_reaches_aws_but_never_state_plans_or_output_in_plain_text() {
     let emu = Emulator::start();
@@ -120,7 +109,7 @@ async fn the_elastic_password_reaches_aws_but_never_state_plans_or_output_in_pla
         .send()
         .await
         .unwrap();
-    wait_ready(&eb, &env_id).await;
+    common::wait_environment_ready(&eb, &env_id).await;
     let report = run(new_password, &["drift"], 2);
     assert!(report.contains("value = [secret] -> [secret] }  (changed outside infra)"), "{report}");
     run(new_password, &["drift", "--format", "json"], 2);

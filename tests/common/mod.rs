@@ -34,75 +34,9 @@ impl Emulator {
     /// waits for the port line (timeout 60s with a clear panic message including the
     /// server's stderr).
     pub fn start() -> Emulator {
-        ensure_venv();
-        let root = repo_root();
-        let python = venv_python();
-        let script = root.join("tests/emulator/server.py");
-
-        let stderr_log = tempfile::Builder::new()
-            .prefix("infra-emulator-")
-            .suffix(".log")
-            .tempfile()
-            .expect("create a temporary file for the emulator's stderr");
-        let stderr_file = stderr_log.reopen().expect("open the emulator's stderr log for writing");
-
-        let mut command = Command::new(&python);
-        command
-            .arg("-u")
-            .arg(&script)
-            .args(["--port", "0"])
-            .current_dir(&root)
-            // Kept open (and never written) for the emulator's lifetime: when this
-            // process goes away, the server sees end-of-file and exits.
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr_file));
-        remove_aws_env(&mut command);
-        let mut child = command.spawn().unwrap_or_else(|error| {
-            panic!("cannot start the AWS emulator ({} {}): {error}", python.display(), script.display())
-        });
-
-        // Read stdout on a thread so that the wait can time out.
-        let stdout = child.stdout.take().expect("the emulator's stdout is piped");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut seen = String::new();
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(port) = line.trim().strip_prefix(PORT_LINE_PREFIX) {
-                    let _ = sender.send(Ok(port.to_owned()));
-                    return;
-                }
-                seen.push_str(&line);
-                seen.push('\n');
-            }
-            let _ = sender.send(Err(seen));
-        });
-
-        let outcome = receiver.recv_timeout(START_TIMEOUT);
-        let failure = match outcome {
-            Ok(Ok(port)) => match port.parse::<u16>() {
-                Ok(port) if port != 0 => {
-                    return Emulator { endpoint: format!("http://127.0.0.1:{port}"), port, child, stderr_log };
-                }
-                _ => format!("it printed an invalid port line: {PORT_LINE_PREFIX}{port}"),
-            },
-            Ok(Err(stdout)) => format!(
-                "it closed its stdout without printing {PORT_LINE_PREFIX}<port> \
-                 (exit status: {}); its stdout was:\n{stdout}",
-                exit_status_when_exiting(&mut child)
-            ),
-            Err(_) => format!("it printed no {PORT_LINE_PREFIX}<port> line within {}s", START_TIMEOUT.as_secs()),
-        };
-        let _ = child.kill();
-        let _ = child.wait();
-        let stderr = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
-        panic!(
-            "the AWS emulator ({} {} --port 0) did not start: {failure}\n\
-             --- emulator stderr ---\n{stderr}--- end of emulator stderr ---",
-            python.display(),
-            script.display()
-        );
+        let (child, stderr_log, port) =
+            start_server("the AWS emulator", "tests/emulator/server.py", &["--port", "0"], PORT_LINE_PREFIX);
+        Emulator { endpoint: format!("http://127.0.0.1:{port}"), port, child, stderr_log }
     }
 
     /// The emulator's TCP port on 127.0.0.1.
@@ -324,57 +258,11 @@ impl FaultProxy {
     /// Starts the proxy on a free port in front of `emu`, faulting `fault_rate` of the
     /// requests (0..1), its decisions drawn from `seed`.
     pub fn start(emu: &Emulator, fault_rate: f64, seed: u64) -> FaultProxy {
-        ensure_venv();
-        let root = repo_root();
-        let python = venv_python();
-        let script = root.join("tests/emulator/faultproxy.py");
-        let stderr_log = tempfile::Builder::new()
-            .prefix("infra-faultproxy-")
-            .suffix(".log")
-            .tempfile()
-            .expect("create a temporary file for the fault proxy's stderr");
-        let stderr_file = stderr_log.reopen().expect("open the fault proxy's stderr log for writing");
-        let mut command = Command::new(&python);
-        command
-            .arg("-u")
-            .arg(&script)
-            .args(["--port", "0", "--upstream", &emu.endpoint])
-            .args(["--fault-rate", &fault_rate.to_string(), "--seed", &seed.to_string()])
-            .current_dir(&root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr_file));
-        remove_aws_env(&mut command);
-        let mut child = command.spawn().unwrap_or_else(|error| {
-            panic!("cannot start the fault proxy ({} {}): {error}", python.display(), script.display())
-        });
-        let stdout = child.stdout.take().expect("the fault proxy's stdout is piped");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(port) = line.trim().strip_prefix(FAULTPROXY_PORT_LINE_PREFIX) {
-                    let _ = sender.send(port.parse::<u16>().ok());
-                    return;
-                }
-            }
-            let _ = sender.send(None);
-        });
-        match receiver.recv_timeout(START_TIMEOUT) {
-            Ok(Some(port)) if port != 0 => {
-                FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
-            }
-            outcome => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let stderr = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
-                panic!(
-                    "the fault proxy ({}) did not start ({}):\n{stderr}",
-                    script.display(),
-                    if outcome.is_err() { "no port line in time" } else { "no valid port line" }
-                );
-            }
-        }
+        let (rate, seed) = (fault_rate.to_string(), seed.to_string());
+        let args = ["--port", "0", "--upstream", &emu.endpoint, "--fault-rate", &rate, "--seed", &seed];
+        let (child, stderr_log, port) =
+            start_server("the fault proxy", "tests/emulator/faultproxy.py", &args, FAULTPROXY_PORT_LINE_PREFIX);
+        FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
     }
 
     /// Everything the proxy wrote to stderr so far.
@@ -447,4 +335,90 @@ pub fn tags(name: &str) -> infra::model::Value {
 /// A property map from pairs.
 pub fn props(pairs: Vec<(&str, infra::model::Value)>) -> infra::model::Props {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// Starts one of the Python servers in tests/emulator/ from the venv, with its
+/// stderr in a temporary file, and waits (60 s at most) for the line
+/// `<port_prefix><port>` on its stdout. Its stdin is kept open and never
+/// written: when this process goes away, the server sees end-of-file and exits.
+/// Panics with the server's stderr when it does not start.
+fn start_server(
+    what: &str,
+    script: &str,
+    args: &[&str],
+    port_prefix: &'static str,
+) -> (Child, tempfile::NamedTempFile, u16) {
+    ensure_venv();
+    let root = repo_root();
+    let python = venv_python();
+    let script = root.join(script);
+    let stderr_log = tempfile::Builder::new()
+        .prefix("infra-server-")
+        .suffix(".log")
+        .tempfile()
+        .expect("create a temporary file for a server's stderr");
+    let stderr_file = stderr_log.reopen().expect("open the server's stderr log for writing");
+    let mut command = Command::new(&python);
+    command
+        .arg("-u")
+        .arg(&script)
+        .args(args)
+        .current_dir(&root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr_file));
+    remove_aws_env(&mut command);
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {what} ({} {}): {error}", python.display(), script.display()));
+
+    // Read stdout on a thread so that the wait can time out.
+    let stdout = child.stdout.take().expect("the server's stdout is piped");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(port) = line.trim().strip_prefix(port_prefix) {
+                let _ = sender.send(Ok(port.to_owned()));
+                return;
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        let _ = sender.send(Err(seen));
+    });
+
+    let failure = match receiver.recv_timeout(START_TIMEOUT) {
+        Ok(Ok(port)) => match port.parse::<u16>() {
+            Ok(port) if port != 0 => return (child, stderr_log, port),
+            _ => format!("it printed an invalid port line: {port_prefix}{port}"),
+        },
+        Ok(Err(stdout)) => format!(
+            "it closed its stdout without printing {port_prefix}<port> (exit status: {}); its stdout was:\n{stdout}",
+            exit_status_when_exiting(&mut child)
+        ),
+        Err(_) => format!("it printed no {port_prefix}<port> line within {}s", START_TIMEOUT.as_secs()),
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let stderr = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
+    panic!(
+        "{what} ({} {}) did not start: {failure}\n--- its stderr ---\n{stderr}--- end of its stderr ---",
+        python.display(),
+        script.display()
+    );
+}
+
+/// Waits until an Elastic Beanstalk environment is Ready again (an update made
+/// through the SDK takes the emulator a few polls).
+pub async fn wait_environment_ready(eb: &aws_sdk_elasticbeanstalk::Client, env_id: &str) {
+    for _ in 0..50 {
+        let envs = eb.describe_environments().environment_ids(env_id).send().await.unwrap();
+        if envs.environments()[0].status().map(|s| s.as_str()) == Some("Ready") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{env_id} never became Ready");
 }
