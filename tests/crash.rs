@@ -387,8 +387,11 @@ async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with
         unlock(&emu, dir, &when);
         let converged = run_infra(&emu, dir, &["apply", "--yes"]);
         assert_eq!(converged.0, 0, "{when}: the next apply failed:\n{}\n{}\n{}", converged.1, converged.2, output());
-        let adopted: Vec<&str> =
-            converged.1.lines().filter_map(|l| l.strip_suffix(": found by its tags, adopted into state")).collect();
+        let adopted: Vec<&str> = converged
+            .1
+            .lines()
+            .filter_map(|l| l.strip_suffix(": made by an earlier run but not in state; found in AWS and recorded"))
+            .collect();
         eprintln!("{when}: the next apply adopted {adopted:?}");
         let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
         assert_eq!(code, 0, "{when}: a plan after the next apply is not empty:\n{out}\n{err}\n{}", output());

@@ -54,7 +54,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
 /// Shows the plan, confirms, executes it with progress, and reports.
 pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb: &str) -> anyhow::Result<Exit> {
     for name in &planned.adopted {
-        common::print(&format!("{name}: found by its tags, adopted into state\n"));
+        common::print(&format!("{name}: made by an earlier run but not in state; found in AWS and recorded\n"));
     }
     common::print(&infra::render::plan_text(&planned.plan));
     if !planned.plan.has_changes() {

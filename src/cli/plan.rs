@@ -38,7 +38,9 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         Format::Markdown => common::print(&infra::render::plan_markdown(&planned.plan)),
         Format::Text => {
             for name in &planned.adopted {
-                common::print(&format!("{name}: found by its tags, will be adopted into state\n"));
+                common::print(&format!(
+                    "{name}: made by an earlier run but not in state; found in AWS, it will be recorded\n"
+                ));
             }
             common::print(&infra::render::plan_text(&planned.plan));
         }
