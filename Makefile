@@ -5,7 +5,7 @@ SHELL := bash
 PORT ?= 4566
 VENV_PYTHON := .venv/bin/python
 
-.PHONY: all venv build test emulator demo bench
+.PHONY: all venv build test emulator demo bench fuzz
 
 all: build
 
@@ -39,3 +39,16 @@ SIZES ?= 10,100,1000
 bench: venv
 	cargo build --release --bin infra
 	$(VENV_PYTHON) scripts/bench.py --infra target/release/infra --sizes $(SIZES)
+
+# Fuzz the stack-file parser and the state loader, FUZZ_SECONDS each (never CI).
+# cargo-fuzz passes nightly-only flags; RUSTC_BOOTSTRAP lets the stable
+# toolchain accept them. Safe Rust needs no address sanitizer to find what we
+# look for (panics, overflows); an unoptimised build keeps the overflow checks. Crashes land in fuzz/artifacts/<target>/; each one found
+# becomes a regression test in tests/fuzz_regressions.rs.
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for target in stack_file state_file; do \
+		mkdir -p corpus/$$target; \
+		RUSTC_BOOTSTRAP=1 cargo fuzz run --dev --sanitizer none $$target corpus/$$target seeds/$$target -- -max_total_time=$(FUZZ_SECONDS); \
+	done
