@@ -242,3 +242,26 @@ async fn of_two_applies_started_together_exactly_one_proceeds() {
     let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
     assert_eq!(tagged_left(&ec2).await, (1, 1, 1), "one of each, not two");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_step_fails_only_its_dependents_and_state_records_what_succeeded() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    // An AMI that does not exist: the host fails; what does not need it finishes.
+    edit(dir, "instance_type = \"t3.medium\"", "instance_type = \"t3.medium\"\nami = \"ami-00000000000000000\"");
+    let (code, _, stderr) = run_infra(&emu, dir, &["apply", "--yes"]);
+    assert_eq!(code, 1, "{stderr}");
+    // (The root volume's device name is read from the image before RunInstances.)
+    assert!(
+        stderr.contains("host: create failed: DescribeImages failed: InvalidAMIID.NotFound: The image id"),
+        "names the resource, the operation, AWS's code and message: {stderr}"
+    );
+    assert!(stderr.contains("data_attachment: not run because host failed"), "{stderr}");
+    let state = common::store(dir, "dev").load().unwrap();
+    for independent in ["data", "data_sg", "artifacts", "app_env", "pipeline"] {
+        assert!(state.resources.contains_key(independent), "{independent} finished and is recorded");
+    }
+    assert!(!state.resources.contains_key("host") && !state.resources.contains_key("data_attachment"));
+    assert!(state.pending.is_empty(), "nothing left pending: {:?}", state.pending);
+}
