@@ -265,3 +265,39 @@ async fn a_failed_step_fails_only_its_dependents_and_state_records_what_succeede
     assert!(!state.resources.contains_key("host") && !state.resources.contains_key("data_attachment"));
     assert!(state.pending.is_empty(), "nothing left pending: {:?}", state.pending);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_ctrl_c_lets_what_is_in_flight_finish_and_the_next_apply_converges() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    let mut apply = std::process::Command::new(env!("CARGO_BIN_EXE_infra"));
+    apply.args(["apply", "--yes"]).current_dir(dir).env("NO_COLOR", "1");
+    for (k, v) in emu.env() {
+        apply.env(k, v);
+    }
+    let child = apply
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first journal write comes after the Ctrl-C handler is in place.
+    let state_file = dir.join("state/dev.json");
+    while !state_file.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted: finishing the operations in flight"), "{stderr}");
+    assert!(stderr.contains("operations finished and are recorded in state"), "{stderr}");
+    let state = common::store(dir, "dev").load().unwrap();
+    assert!(state.pending.is_empty(), "what was in flight finished and was recorded: {:?}", state.pending);
+    assert!(state.resources.len() < 14, "the apply stopped early");
+
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0);
+}
