@@ -10,10 +10,12 @@
 mod graph;
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use tokio::task::JoinSet;
 
 use crate::model::{Props, Ref};
@@ -168,7 +170,8 @@ pub async fn apply(
             completed.push(more);
         }
         for joined in completed {
-            let done = joined.expect("an operation task never panics");
+            // Tasks catch their own panics and are never cancelled.
+            let done = joined.expect("an operation task always completes");
             let op = &ops[done.index];
             let step = steps[op.resource.as_str()];
             if let Some(n) = busy.get_mut(service(done.index)) {
@@ -273,11 +276,18 @@ async fn run_op(providers: Arc<Providers>, ctx: Ctx, index: usize, kind: OpKind,
     let reveal = |p: &Props| -> Props { p.iter().map(|(k, v)| (k.clone(), v.reveal())).collect() };
     let after = reveal(&props);
     let before = reveal(&step.prior.clone().unwrap_or_default());
-    let result = match kind {
-        OpKind::Create => provider.create(&ctx, &after).await.map(Some),
-        OpKind::Update => provider.update(&ctx, &id, &before, &after).await.map(Some),
-        OpKind::Delete => provider.delete(&ctx, &id, &before).await.map(|()| None),
+    let call = async {
+        match kind {
+            OpKind::Create => provider.create(&ctx, &after).await.map(Some),
+            OpKind::Update => provider.update(&ctx, &id, &before, &after).await.map(Some),
+            OpKind::Delete => provider.delete(&ctx, &id, &before).await.map(|()| None),
+        }
     };
+    // A bug in a provider fails its step like any error, and the apply goes on
+    // recording state, instead of taking the process down.
+    let result = AssertUnwindSafe(call).catch_unwind().await.unwrap_or_else(|_| {
+        Err(ProviderError::Invalid(format!("internal error in the {} provider (a bug: please report it)", step.kind)))
+    });
     Done { index, result, props, elapsed: start.elapsed() }
 }
 

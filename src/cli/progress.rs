@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -56,7 +56,7 @@ impl infra::apply::Reporter for Reporter {
                 bar.set_prefix(op.resource.clone());
                 bar.set_message(doing);
                 bar.enable_steady_tick(Duration::from_millis(120));
-                bars.lock().expect("progress lock").insert(op.resource.clone(), bar);
+                bars.lock().unwrap_or_else(PoisonError::into_inner).insert(op.resource.clone(), bar);
             }
             None => self.line(format!("{}: {doing}...", op.resource)),
         }
@@ -65,7 +65,7 @@ impl infra::apply::Reporter for Reporter {
     fn status(&self, resource: &str, msg: &str) {
         match &self.bars {
             Some((_, bars)) => {
-                if let Some(bar) = bars.lock().expect("progress lock").get(resource) {
+                if let Some(bar) = bars.lock().unwrap_or_else(PoisonError::into_inner).get(resource) {
                     bar.set_message(msg.to_string());
                 }
             }
@@ -78,7 +78,7 @@ impl infra::apply::Reporter for Reporter {
         let text = format!("{done} in {:.1}s", elapsed.as_secs_f64());
         match &self.bars {
             Some((multi, bars)) => {
-                if let Some(bar) = bars.lock().expect("progress lock").remove(&op.resource) {
+                if let Some(bar) = bars.lock().unwrap_or_else(PoisonError::into_inner).remove(&op.resource) {
                     bar.finish_and_clear();
                     multi.remove(&bar);
                 }
@@ -93,7 +93,7 @@ impl infra::apply::Reporter for Reporter {
         let text = format!("{}: {doing} failed: {error}", op.resource);
         match &self.bars {
             Some((multi, bars)) => {
-                if let Some(bar) = bars.lock().expect("progress lock").remove(&op.resource) {
+                if let Some(bar) = bars.lock().unwrap_or_else(PoisonError::into_inner).remove(&op.resource) {
                     bar.finish_and_clear();
                     multi.remove(&bar);
                 }

@@ -34,7 +34,7 @@
 //! UpdateEnvironment calls, settings first: AWS refuses both in one call.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -361,11 +361,11 @@ impl Watch {
         env: Option<&EnvironmentDescription>,
     ) -> Result<(), ProviderError> {
         let status = env.map(status_of).unwrap_or("Terminated").to_string();
-        if *self.status.lock().unwrap() != status {
+        if *self.status.lock().unwrap_or_else(PoisonError::into_inner) != status {
             ctx.status(&format!("status {status}"));
-            *self.status.lock().unwrap() = status.clone();
+            *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status.clone();
         }
-        let since = *self.since.lock().unwrap();
+        let since = *self.since.lock().unwrap_or_else(PoisonError::into_inner);
         let out = client
             .describe_events()
             .environment_id(id)
@@ -382,11 +382,11 @@ impl Watch {
             })
             .collect();
         events.sort();
-        let mut shown = self.shown.lock().unwrap();
+        let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
         for event in events {
             if !shown.contains(&event) {
                 ctx.status(&format!("{status}: {}", event.2));
-                *self.since.lock().unwrap() = DateTime::from_secs(event.0);
+                *self.since.lock().unwrap_or_else(PoisonError::into_inner) = DateTime::from_secs(event.0);
                 shown.insert(event);
             }
         }

@@ -24,7 +24,7 @@ use super::ec2_common::{
 };
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
-use crate::model::schema::{Default, Field, Schema, Ty, no_check};
+use crate::model::schema::{BASE, Default, Field, Schema, Ty};
 use crate::model::{Kind, Props, TAG_NAME, Value};
 
 pub const AL2023_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
@@ -47,11 +47,7 @@ pub static SCHEMA: Schema = Schema {
     ],
     outputs: &["id", "arn", "private_ip", "public_ip", "private_dns", "availability_zone", "subnet_id", "vpc_id"],
     taggable: true,
-    check: no_check,
-    check_update: None,
-    normalize: |_| {},
-    create_before_delete: false,
-    trim_observed: None,
+    ..BASE
 };
 
 /// The error codes that mean the instance is already gone.

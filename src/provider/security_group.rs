@@ -20,7 +20,7 @@ use super::ec2_common::{
 };
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
-use crate::model::schema::{Default, Field, Schema, Ty, parse_ports};
+use crate::model::schema::{BASE, Default, Field, Schema, Ty, parse_ports};
 use crate::model::{Kind, Path, Props, ValidationError, Value};
 
 const PROTOCOLS: &[&str] = &["tcp", "udp", "icmp", "all"];
@@ -50,10 +50,8 @@ pub static SCHEMA: Schema = Schema {
     outputs: &["id", "arn", "vpc_id", "name"],
     taggable: true,
     check: check_rules,
-    check_update: None,
     normalize,
-    create_before_delete: false,
-    trim_observed: None,
+    ..BASE
 };
 
 fn check_rules(props: &Props) -> Result<(), ValidationError> {

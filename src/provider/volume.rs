@@ -14,7 +14,7 @@ use super::ec2_common::{
 };
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
-use crate::model::schema::{Default, Field, Schema, Ty, no_check};
+use crate::model::schema::{BASE, Default, Field, Schema, Ty};
 use crate::model::{Kind, Props, Value};
 
 const VOLUME_TYPES: &[&str] = &["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"];
@@ -34,11 +34,8 @@ pub static SCHEMA: Schema = Schema {
     ],
     outputs: &["id", "arn", "availability_zone"],
     taggable: true,
-    check: no_check,
     check_update: Some(refuse_shrink),
-    normalize: |_| {},
-    create_before_delete: false,
-    trim_observed: None,
+    ..BASE
 };
 
 /// EBS volumes can grow but never shrink.

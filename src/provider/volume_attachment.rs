@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{Volume, VolumeAttachmentState};
 use super::ec2_common::{FILTER_CHUNK, filter, ok_if_gone};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, aws_error, volume};
-use crate::model::schema::{Field, Schema, Ty, no_check};
+use crate::model::schema::{BASE, Field, Schema, Ty};
 use crate::model::{Kind, Props, Value};
 
 pub static SCHEMA: Schema = Schema {
@@ -22,13 +22,7 @@ pub static SCHEMA: Schema = Schema {
         Field::new("volume_id", Ty::Str, "the volume").required().force_new(),
         Field::new("device_name", Ty::Str, "the device name, such as /dev/sdf").required().force_new(),
     ],
-    outputs: &["id"],
-    taggable: false,
-    check: no_check,
-    check_update: None,
-    normalize: |_| {},
-    create_before_delete: false,
-    trim_observed: None,
+    ..BASE
 };
 
 /// The error codes that mean there is nothing left to detach.
