@@ -282,9 +282,9 @@ async fn one_ctrl_c_lets_what_is_in_flight_finish_and_the_next_apply_converges()
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // The first journal write comes after the Ctrl-C handler is in place.
-    let state_file = dir.join("state/dev.json");
-    while !state_file.exists() {
+    // The journal is started after the Ctrl-C handler is in place.
+    let journal = dir.join("state/dev.journal");
+    while !journal.exists() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();

@@ -118,6 +118,7 @@ pub async fn apply(
     let mut running = JoinSet::new();
     let mut busy: BTreeMap<&'static str, usize> = BTreeMap::new();
 
+    let mut journal = store.begin(state)?;
     let mut starting = Vec::new();
     while !queue.all_done() {
         while running.len() + starting.len() < options.parallelism.max(1) && !options.interrupt.is_set() {
@@ -144,9 +145,10 @@ pub async fn apply(
             *busy.entry(service(i)).or_insert(0) += 1;
             starting.push((i, token, props));
         }
-        // One state write journals every operation about to start.
+        // One journal line records every operation about to start.
         if !starting.is_empty() {
-            store.save(state)?;
+            let touched: Vec<&str> = starting.iter().map(|(i, _, _)| ops[*i].resource.as_str()).collect();
+            journal.record(state, &touched)?;
         }
         for (i, token, props) in starting.drain(..) {
             let op = &ops[i];
@@ -169,9 +171,11 @@ pub async fn apply(
         while let Some(more) = running.try_join_next() {
             completed.push(more);
         }
-        for joined in completed {
-            // Tasks catch their own panics and are never cancelled.
-            let done = joined.expect("an operation task always completes");
+        // Tasks catch their own panics and are never cancelled.
+        let completed: Vec<Done> =
+            completed.into_iter().map(|joined| joined.expect("an operation task always completes")).collect();
+        let touched: Vec<&str> = completed.iter().map(|done| ops[done.index].resource.as_str()).collect();
+        for done in completed {
             let op = &ops[done.index];
             let step = steps[op.resource.as_str()];
             if let Some(n) = busy.get_mut(service(done.index)) {
@@ -191,9 +195,10 @@ pub async fn apply(
                 }
             }
         }
-        // One state write records every operation that has finished.
-        store.save(state)?;
+        // One journal line records every operation that has finished.
+        journal.record(state, &touched)?;
     }
+    journal.finish(state)?;
 
     if !queue.all_done() {
         return Err(ApplyError::Interrupted { done: queue.finished, total: ops.len() });

@@ -39,7 +39,7 @@ struct FileV1 {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ResourceV1 {
+pub(super) struct ResourceV1 {
     #[serde(rename = "type")]
     type_name: String,
     id: String,
@@ -53,8 +53,8 @@ struct ResourceV1 {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PendingV1 {
-    resource: String,
+pub(super) struct PendingV1 {
+    pub(super) resource: String,
     #[serde(rename = "type")]
     type_name: String,
     op: String,
@@ -90,10 +90,6 @@ pub(super) fn parse(path: &Path, text: &str, open: Opener) -> Result<State, Stat
         return Err(StateError::TooNew { path: path.to_path_buf(), found: version.version });
     }
     let file: FileV1 = serde_json::from_str(text).map_err(|e| corrupt(format!("{e}")))?;
-    let kind_of = |name: &str, type_name: &str| {
-        Kind::from_type_name(type_name)
-            .ok_or_else(|| corrupt(format!("resource `{name}` has unknown type `{type_name}`")))
-    };
     let sealer = match &file.encryption {
         Some(header) => Some(open(header)?),
         None => None,
@@ -101,47 +97,92 @@ pub(super) fn parse(path: &Path, text: &str, open: Opener) -> Result<State, Stat
     let mut unseal = Unseal { path, sealer: sealer.as_deref() };
     let mut resources = BTreeMap::new();
     for (name, r) in file.resources {
-        if r.id.is_empty() {
-            return Err(corrupt(format!("resource `{name}` has no id")));
-        }
-        let at = format!("resources.{name}");
-        resources.insert(
-            name.clone(),
-            Recorded {
-                kind: kind_of(&name, &r.type_name)?,
-                id: r.id,
-                props: unseal.props(&r.props, &format!("{at}.props"))?,
-                outputs: unseal.props(&r.outputs, &format!("{at}.outputs"))?,
-                depends_on: r.depends_on,
-            },
-        );
+        let recorded = unseal.resource(&name, r)?;
+        resources.insert(name, recorded);
     }
-    let mut pending = Vec::new();
-    for p in file.pending {
-        let op = match p.op.as_str() {
-            "create" => PendingOp::Create,
-            "update" => PendingOp::Update,
-            "delete" => PendingOp::Delete,
-            other => return Err(corrupt(format!("pending operation `{other}` on `{}` is unknown", p.resource))),
-        };
-        pending.push(Pending {
-            kind: kind_of(&p.resource, &p.type_name)?,
-            resource: p.resource,
-            op,
-            id: p.id,
-            client_token: p.client_token,
-        });
-    }
+    let pending = file.pending.into_iter().map(|p| pending_from_v1(path, p)).collect::<Result<_, _>>()?;
     Ok(State { serial: file.serial, lineage: file.lineage, resources, pending })
 }
 
+fn kind_of(path: &Path, name: &str, type_name: &str) -> Result<Kind, StateError> {
+    Kind::from_type_name(type_name).ok_or_else(|| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("resource `{name}` has unknown type `{type_name}`"),
+    })
+}
+
+pub(super) fn pending_from_v1(path: &Path, p: PendingV1) -> Result<Pending, StateError> {
+    let op = match p.op.as_str() {
+        "create" => PendingOp::Create,
+        "update" => PendingOp::Update,
+        "delete" => PendingOp::Delete,
+        other => {
+            return Err(StateError::Corrupt {
+                path: path.to_path_buf(),
+                message: format!("pending operation `{other}` on `{}` is unknown", p.resource),
+            });
+        }
+    };
+    Ok(Pending {
+        kind: kind_of(path, &p.resource, &p.type_name)?,
+        resource: p.resource,
+        op,
+        id: p.id,
+        client_token: p.client_token,
+    })
+}
+
+pub(super) fn pending_to_v1(p: &Pending) -> PendingV1 {
+    PendingV1 {
+        resource: p.resource.clone(),
+        type_name: p.kind.type_name().to_string(),
+        op: match p.op {
+            PendingOp::Create => "create",
+            PendingOp::Update => "update",
+            PendingOp::Delete => "delete",
+        }
+        .to_string(),
+        id: p.id.clone(),
+        client_token: p.client_token.clone(),
+    }
+}
+
+/// A recorded resource in the file's form, its secrets sealed.
+pub(super) fn resource_to_v1(r: &Recorded, sealer: Option<&Sealer>) -> ResourceV1 {
+    ResourceV1 {
+        type_name: r.kind.type_name().to_string(),
+        id: r.id.clone(),
+        props: to_json(&r.props, sealer),
+        outputs: to_json(&r.outputs, sealer),
+        depends_on: r.depends_on.clone(),
+    }
+}
+
 /// Reads values, opening sealed secrets with the file's sealer.
-struct Unseal<'a> {
-    path: &'a Path,
-    sealer: Option<&'a Sealer>,
+pub(super) struct Unseal<'a> {
+    pub(super) path: &'a Path,
+    pub(super) sealer: Option<&'a Sealer>,
 }
 
 impl Unseal<'_> {
+    /// A resource read back from the file's form.
+    pub(super) fn resource(&mut self, name: &str, r: ResourceV1) -> Result<Recorded, StateError> {
+        if r.id.is_empty() {
+            return Err(StateError::Corrupt {
+                path: self.path.to_path_buf(),
+                message: format!("resource `{name}` has no id"),
+            });
+        }
+        let at = format!("resources.{name}");
+        Ok(Recorded {
+            kind: kind_of(self.path, name, &r.type_name)?,
+            id: r.id,
+            props: self.props(&r.props, &format!("{at}.props"))?,
+            outputs: self.props(&r.outputs, &format!("{at}.outputs"))?,
+            depends_on: r.depends_on,
+        })
+    }
+
     fn props(&mut self, m: &serde_json::Map<String, serde_json::Value>, at: &str) -> Result<Props, StateError> {
         m.iter().map(|(k, v)| Ok((k.clone(), self.value(v, &format!("{at}.{k}"))?))).collect()
     }
@@ -194,46 +235,15 @@ fn render(stack: &str, state: &State, sealer: Option<&Sealer>) -> String {
         lineage: state.lineage.clone(),
         stack: stack.to_string(),
         encryption: sealer.filter(|_| state.has_secrets()).map(|s| s.header().clone()),
-        resources: state
-            .resources
-            .iter()
-            .map(|(name, r)| {
-                (
-                    name.clone(),
-                    ResourceV1 {
-                        type_name: r.kind.type_name().to_string(),
-                        id: r.id.clone(),
-                        props: to_json(&r.props, sealer),
-                        outputs: to_json(&r.outputs, sealer),
-                        depends_on: r.depends_on.clone(),
-                    },
-                )
-            })
-            .collect(),
-        pending: state
-            .pending
-            .iter()
-            .map(|p| PendingV1 {
-                resource: p.resource.clone(),
-                type_name: p.kind.type_name().to_string(),
-                op: match p.op {
-                    PendingOp::Create => "create",
-                    PendingOp::Update => "update",
-                    PendingOp::Delete => "delete",
-                }
-                .to_string(),
-                id: p.id.clone(),
-                client_token: p.client_token.clone(),
-            })
-            .collect(),
+        resources: state.resources.iter().map(|(name, r)| (name.clone(), resource_to_v1(r, sealer))).collect(),
+        pending: state.pending.iter().map(pending_to_v1).collect(),
     };
     let mut text = serde_json::to_string_pretty(&file).expect("state serialises");
     text.push('\n');
     text
 }
 
-/// Writes to a temporary file beside the target, fsyncs it, renames it over the
-/// target and fsyncs the directory: a reader sees the old file or the new one.
+/// Writes the state file atomically (see [`write_atomically`]).
 pub(super) fn save(
     dir: &Path,
     path: &Path,
@@ -241,21 +251,34 @@ pub(super) fn save(
     state: &State,
     sealer: Option<&Sealer>,
 ) -> Result<(), StateError> {
+    write_atomically(dir, path, render(stack, state, sealer).as_bytes())
+}
+
+/// Writes to a private temporary file beside `path`, fsyncs it, renames it over
+/// `path` and fsyncs the directory: a reader sees the old file or the new one.
+pub(super) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let io = |p: &Path| {
         let p: PathBuf = p.to_path_buf();
         move |source| StateError::Io { path: p, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{stack}.json."))
+        .prefix(&format!(".{name}."))
         .permissions(private())
         .tempfile_in(dir)
         .map_err(io(dir))?;
-    tmp.write_all(render(stack, state, sealer).as_bytes()).map_err(io(tmp.path()))?;
+    tmp.write_all(bytes).map_err(io(tmp.path()))?;
     tmp.as_file().sync_all().map_err(io(path))?;
     tmp.persist(path).map_err(|e| StateError::Io { path: path.to_path_buf(), source: e.error })?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
-    Ok(())
+    sync_dir(dir)
+}
+
+/// Makes a rename or removal in `dir` durable.
+pub(super) fn sync_dir(dir: &Path) -> Result<(), StateError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| StateError::Io { path: dir.to_path_buf(), source })
 }
 
 /// Read and write for the owner only.

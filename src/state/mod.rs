@@ -9,12 +9,14 @@
 //! holding a secret cannot be written, nor read back, without the key.
 
 mod file;
+mod journal;
 mod lock;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use journal::Journal;
 pub use lock::{Lock, LockInfo};
 
 use crate::model::{Kind, Props, Ref, Value};
@@ -185,19 +187,42 @@ impl Store {
         self.dir.join(format!("{}.lock", self.stack))
     }
 
-    /// Loads the state; a stack never applied has an empty one.
-    pub fn load(&self) -> Result<State, StateError> {
-        file::load(&self.path(), &|header| self.sealer_for(header))
+    /// The journal of the steps recorded since the state file was last written.
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.journal", self.stack))
     }
 
-    /// Writes the state atomically, incrementing its serial first.
+    /// Loads the state (the state file, then its journal); a stack never
+    /// applied has an empty one.
+    pub fn load(&self) -> Result<State, StateError> {
+        let open = |header: &Header| self.sealer_for(header);
+        let mut state = file::load(&self.path(), &open)?;
+        journal::replay(&self.journal_path(), &self.stack, &mut state, &open)?;
+        Ok(state)
+    }
+
+    /// Writes the whole state atomically, incrementing its serial first, and
+    /// removes the journal it supersedes.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
         if state.lineage.is_none() {
             state.lineage = Some(uuid::Uuid::new_v4().to_string());
         }
         let sealer = if state.has_secrets() { Some(self.sealer()?) } else { None };
-        file::save(&self.dir, &self.path(), &self.stack, state, sealer.as_deref())
+        file::save(&self.dir, &self.path(), &self.stack, state, sealer.as_deref())?;
+        let journal = self.journal_path();
+        match std::fs::remove_file(&journal) {
+            Ok(()) => file::sync_dir(&self.dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StateError::Io { path: journal, source }),
+        }
+    }
+
+    /// Writes `state` whole and opens a journal for the steps that follow:
+    /// each then costs one appended line instead of a rewrite of the file.
+    pub fn begin(&self, state: &mut State) -> Result<Journal<'_>, StateError> {
+        self.save(state)?;
+        Journal::start(self, &self.dir, self.journal_path(), &self.stack, state)
     }
 
     /// Removes the stack's lock, when `id` names it (`infra unlock`). Returns

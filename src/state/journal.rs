@@ -1,0 +1,327 @@
+//! The append-only journal beside a state file: `state/<stack>.journal`.
+//!
+//! During an apply, every step appends one line holding only what it changed
+//! (the records and pending operations of the resources it touched), so
+//! recording a step costs the size of the change rather than of the whole
+//! state. The first line names the snapshot the journal extends (its lineage
+//! and serial); each later line carries the serial it brings the state to.
+//!
+//! Loading replays the journal over its snapshot. [`super::Store::save`] folds
+//! it into a new snapshot and removes it; a journal whose first line names
+//! another snapshot was already folded in (a crash came between the two) and is
+//! ignored. A last line without its newline is a write cut short by a crash:
+//! the call it would have recorded was never made, so it is ignored too. Any
+//! other line that does not read is corruption, reported with its line number.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::file::{self, Opener, PendingV1, ResourceV1, Unseal};
+use super::{State, StateError, Store};
+use crate::secret::Header;
+
+/// The journal format version.
+const JOURNAL_VERSION: u32 = 1;
+
+/// The first line: which snapshot the journal extends.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderV1 {
+    journal: u32,
+    stack: String,
+    lineage: String,
+    base_serial: u64,
+}
+
+/// Every later line: the resources it changed (`null` for one removed) and
+/// their pending operations (an empty list once none is in flight).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryV1 {
+    serial: u64,
+    /// How the line's secrets are sealed; present when it holds any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encryption: Option<Header>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    resources: BTreeMap<String, Option<ResourceV1>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pending: BTreeMap<String, Vec<PendingV1>>,
+}
+
+/// An open journal ([`Store::begin`]): one line per [`Journal::record`],
+/// folded into the snapshot by [`Journal::finish`].
+pub struct Journal<'a> {
+    store: &'a Store,
+    path: PathBuf,
+    file: File,
+}
+
+impl<'a> Journal<'a> {
+    /// Starts a new, empty journal extending `state`, which must just have been
+    /// written as the snapshot (so it has a lineage).
+    pub(super) fn start(
+        store: &'a Store,
+        dir: &Path,
+        path: PathBuf,
+        stack: &str,
+        state: &State,
+    ) -> Result<Self, StateError> {
+        let header = HeaderV1 {
+            journal: JOURNAL_VERSION,
+            stack: stack.to_string(),
+            lineage: state.lineage.clone().unwrap_or_default(),
+            base_serial: state.serial,
+        };
+        let mut line = serde_json::to_string(&header).expect("a journal header serialises");
+        line.push('\n');
+        file::write_atomically(dir, &path, line.as_bytes())?;
+        let file =
+            File::options().append(true).open(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
+        Ok(Journal { store, path, file })
+    }
+
+    /// Appends the state of the resources named in `touched` (their records
+    /// and pending operations) as the state's next serial, and makes it durable.
+    pub fn record(&mut self, state: &mut State, touched: &[&str]) -> Result<(), StateError> {
+        state.serial += 1;
+        let records: Vec<_> = touched.iter().map(|name| (*name, state.resources.get(*name))).collect();
+        let has_secrets = records
+            .iter()
+            .flat_map(|(_, r)| r)
+            .any(|r| r.props.values().chain(r.outputs.values()).any(crate::model::Value::contains_secret));
+        let sealer = if has_secrets { Some(self.store.sealer()?) } else { None };
+        let mut pending: BTreeMap<String, Vec<PendingV1>> =
+            touched.iter().map(|name| (name.to_string(), Vec::new())).collect();
+        for p in &state.pending {
+            if let Some(list) = pending.get_mut(&p.resource) {
+                list.push(file::pending_to_v1(p));
+            }
+        }
+        let entry = EntryV1 {
+            serial: state.serial,
+            encryption: sealer.as_ref().map(|s| s.header().clone()),
+            resources: records
+                .into_iter()
+                .map(|(name, r)| (name.to_string(), r.map(|r| file::resource_to_v1(r, sealer.as_deref()))))
+                .collect(),
+            pending,
+        };
+        let mut line = serde_json::to_string(&entry).expect("a journal entry serialises");
+        line.push('\n');
+        let io = |source| StateError::Io { path: self.path.clone(), source };
+        self.file.write_all(line.as_bytes()).map_err(io)?;
+        self.file.sync_data().map_err(io)
+    }
+
+    /// Folds the journal into a new snapshot of `state` and removes it.
+    pub fn finish(self, state: &mut State) -> Result<(), StateError> {
+        drop(self.file);
+        self.store.save(state)
+    }
+}
+
+/// Replays the journal at `path` over `state`, the snapshot it may extend;
+/// a missing or already folded-in journal changes nothing.
+pub(super) fn replay(path: &Path, stack: &str, state: &mut State, open: Opener) -> Result<(), StateError> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|e| StateError::Corrupt {
+            path: path.to_path_buf(),
+            message: format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(StateError::Io { path: path.to_path_buf(), source }),
+    };
+    apply_text(path, stack, &text, state, open)
+}
+
+/// Replays a journal's text over `state`; `path` only names it in errors.
+pub(super) fn apply_text(
+    path: &Path,
+    stack: &str,
+    text: &str,
+    state: &mut State,
+    open: Opener,
+) -> Result<(), StateError> {
+    let corrupt = |line: usize, message: String| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("line {line}: {message}"),
+    };
+    // Only lines ending in a newline were written whole.
+    let mut lines = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).enumerate().map(|(i, l)| (i + 1, l));
+    let Some((n, first)) = lines.next() else { return Ok(()) };
+    let header: HeaderV1 = serde_json::from_str(first).map_err(|e| corrupt(n, e.to_string()))?;
+    if header.journal > JOURNAL_VERSION {
+        return Err(corrupt(n, format!("journal version {} is newer than this infra understands", header.journal)));
+    }
+    if header.stack != stack {
+        return Err(corrupt(n, format!("the journal is for stack `{}`, not `{stack}`", header.stack)));
+    }
+    if state.lineage.as_deref() != Some(header.lineage.as_str()) || state.serial != header.base_serial {
+        return Ok(());
+    }
+    for (n, line) in lines {
+        let entry: EntryV1 = serde_json::from_str(line).map_err(|e| corrupt(n, e.to_string()))?;
+        if entry.serial != state.serial + 1 {
+            return Err(corrupt(n, format!("serial {} does not follow {}", entry.serial, state.serial)));
+        }
+        let sealer = match &entry.encryption {
+            Some(header) => Some(open(header)?),
+            None => None,
+        };
+        let mut unseal = Unseal { path, sealer: sealer.as_deref() };
+        for (name, record) in entry.resources {
+            match record {
+                Some(r) => {
+                    let recorded = unseal.resource(&name, r)?;
+                    state.resources.insert(name, recorded);
+                }
+                None => {
+                    state.resources.remove(&name);
+                }
+            }
+        }
+        for (name, pending) in entry.pending {
+            state.pending.retain(|p| p.resource != name);
+            for p in pending {
+                if p.resource != name {
+                    return Err(corrupt(
+                        n,
+                        format!("a pending operation on `{}` is listed under `{name}`", p.resource),
+                    ));
+                }
+                state.pending.push(file::pending_from_v1(path, p)?);
+            }
+        }
+        state.serial = entry.serial;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Props, Value};
+    use crate::secret::KeySource;
+    use crate::state::{Pending, PendingOp, Recorded};
+
+    const PASSWORD: &str = "hunter2-correct-horse";
+
+    fn store(dir: &Path) -> Store {
+        Store::with_keys(dir, "dev", Ok(KeySource::key([7; 32])))
+    }
+
+    fn volume(id: &str) -> Recorded {
+        Recorded {
+            kind: Kind::Volume,
+            id: id.into(),
+            props: [("size".to_string(), Value::Int(30))].into(),
+            outputs: Props::new(),
+            depends_on: vec![],
+        }
+    }
+
+    /// A state with one volume, then an apply that starts creating a second,
+    /// finishes it and deletes the first, journaling each step.
+    fn steps(store: &Store) -> State {
+        let mut state = State::default();
+        state.resources.insert("old".into(), volume("vol-1"));
+        let mut journal = store.begin(&mut state).unwrap();
+        state.pending.push(Pending {
+            resource: "data".into(),
+            kind: Kind::Volume,
+            op: PendingOp::Create,
+            id: None,
+            client_token: Some("token-1".into()),
+        });
+        journal.record(&mut state, &["data"]).unwrap();
+        state.pending.clear();
+        let mut data = volume("vol-2");
+        data.props.insert("password".into(), Value::secret(PASSWORD));
+        state.resources.insert("data".into(), data);
+        journal.record(&mut state, &["data"]).unwrap();
+        state.resources.remove("old");
+        journal.record(&mut state, &["old"]).unwrap();
+        state
+    }
+
+    #[test]
+    fn a_journal_replays_over_its_snapshot_to_the_state_it_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let state = steps(&store);
+        assert!(store.journal_path().exists());
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded, state);
+        assert_eq!(loaded.serial, 4, "the snapshot's serial, then one per journal line");
+    }
+
+    #[test]
+    fn each_journal_line_holds_only_what_its_step_changed_with_secrets_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        steps(&store);
+        let text = std::fs::read_to_string(store.journal_path()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(!lines[1].contains("vol-1") && lines[1].contains("token-1"), "{}", lines[1]);
+        assert!(lines[3].contains(r#""resources":{"old":null}"#), "{}", lines[3]);
+        assert!(!text.contains(PASSWORD), "{text}");
+        assert!(lines[2].contains("\"$secret\"") && lines[2].contains("\"encryption\""), "{}", lines[2]);
+    }
+
+    #[test]
+    fn finishing_folds_the_journal_into_the_state_file_and_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let mut state = State::default();
+        let mut journal = store.begin(&mut state).unwrap();
+        state.resources.insert("data".into(), volume("vol-2"));
+        journal.record(&mut state, &["data"]).unwrap();
+        journal.finish(&mut state).unwrap();
+        assert!(!store.journal_path().exists());
+        assert_eq!(store.load().unwrap(), state);
+    }
+
+    #[test]
+    fn a_last_line_cut_short_by_a_crash_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let state = steps(&store);
+        let mut file = File::options().append(true).open(store.journal_path()).unwrap();
+        file.write_all(br#"{"serial":5,"resources":{"data":nu"#).unwrap();
+        assert_eq!(store.load().unwrap(), state);
+    }
+
+    #[test]
+    fn a_journal_already_folded_into_the_state_file_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let mut state = steps(&store);
+        let journal = std::fs::read(store.journal_path()).unwrap();
+        // A crash after the new state file was written, before the journal was removed.
+        state.resources.remove("data");
+        store.save(&mut state).unwrap();
+        std::fs::write(store.journal_path(), journal).unwrap();
+        assert_eq!(store.load().unwrap(), state);
+    }
+
+    #[test]
+    fn a_damaged_line_is_corrupt_and_named_by_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        steps(&store);
+        let text = std::fs::read_to_string(store.journal_path()).unwrap();
+        let damaged = text.replacen(r#""serial":3"#, r#""serial":9"#, 1);
+        std::fs::write(store.journal_path(), damaged).unwrap();
+        let err = store.load().unwrap_err().to_string();
+        assert!(err.ends_with("dev.journal: not a valid state file: line 3: serial 9 does not follow 2"), "{err}");
+
+        std::fs::write(store.journal_path(), text.replacen("vol-2", "", 1)).unwrap();
+        let err = store.load().unwrap_err().to_string();
+        assert!(err.contains("dev.journal: not a valid state file: resource `data` has no id"), "{err}");
+    }
+}
