@@ -564,6 +564,70 @@ def test_codebuild_update_project():
     assert code == "InvalidInputException", code
 
 
+def test_ec2_resources_carry_exactly_their_own_tags():
+    ec2 = client("ec2")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    run = f"tags-{time.time_ns()}"
+    groups = []
+    for i in range(3):
+        tags = [{"Key": "run", "Value": run}, {"Key": "name", "Value": f"g{i}"}, {"Key": "b-order", "Value": str(i)}]
+        spec = [{"ResourceType": "security-group", "Tags": tags}]
+        groups.append(
+            ec2.create_security_group(GroupName=f"{run}-{i}", Description="d", VpcId=vpc, TagSpecifications=spec)[
+                "GroupId"
+            ]
+        )
+    ec2.create_tags(Resources=[groups[1]], Tags=[{"Key": "added", "Value": "later"}])
+    volume = ec2.create_volume(
+        AvailabilityZone="us-east-1a",
+        Size=1,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "run", "Value": run}]}],
+    )["VolumeId"]
+    untagged = ec2.create_volume(AvailabilityZone="us-east-1a", Size=1)["VolumeId"]
+
+    def tags_of(resource_id: str) -> list[dict]:
+        # DescribeTags walks the region's tags (unpatched): the reference answer.
+        found = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [resource_id]}])["Tags"]
+        return [{"Key": t["Key"], "Value": t["Value"]} for t in found]
+
+    described = ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]
+    assert len(described) == 3, described
+    for group in described:
+        assert group.get("Tags", []) == tags_of(group["GroupId"]), group
+    assert {"Key": "added", "Value": "later"} in next(g for g in described if g["GroupId"] == groups[1])["Tags"]
+    volumes = ec2.describe_volumes(VolumeIds=[volume, untagged])["Volumes"]
+    for v in volumes:
+        assert v.get("Tags", []) == tags_of(v["VolumeId"]), v
+    assert next(v for v in volumes if v["VolumeId"] == untagged).get("Tags", []) == []
+
+    # Tag filters match on each resource's own tags.
+    by_name = ec2.describe_security_groups(Filters=[{"Name": "tag:name", "Values": ["g2"]}])["SecurityGroups"]
+    assert [g["GroupId"] for g in by_name] == [groups[2]], by_name
+    by_run = ec2.describe_volumes(Filters=[{"Name": "tag:run", "Values": [run]}])["Volumes"]
+    assert [v["VolumeId"] for v in by_run] == [volume], by_run
+    by_key = ec2.describe_security_groups(Filters=[{"Name": "tag-key", "Values": ["added"]}])["SecurityGroups"]
+    assert [g["GroupId"] for g in by_key] == [groups[1]], by_key
+
+
+def test_security_group_filters_match_ids_exactly_and_wildcards_as_globs():
+    ec2 = client("ec2")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    run = f"filters-{time.time_ns()}"
+    ids = [
+        ec2.create_security_group(GroupName=f"{run}-{i}", Description=f"{run} {i}", VpcId=vpc)["GroupId"]
+        for i in range(3)
+    ]
+    found = ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": ids[:2] + ["sg-00000000"]}])
+    assert sorted(g["GroupId"] for g in found["SecurityGroups"]) == sorted(ids[:2]), found
+    # A prefix of an id is not that id.
+    found = ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [ids[0][:-1]]}])
+    assert found["SecurityGroups"] == [], found
+    found = ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [ids[2][:-1] + "?"]}])
+    assert ids[2] in [g["GroupId"] for g in found["SecurityGroups"]], found
+    found = ec2.describe_security_groups(Filters=[{"Name": "description", "Values": [f"{run} *"]}])
+    assert sorted(g["GroupId"] for g in found["SecurityGroups"]) == sorted(ids), found
+
+
 def start_server() -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
         [sys.executable, str(HERE / "server.py"), "--port", "0"],
