@@ -128,7 +128,7 @@ async fn an_application_is_created_read_found_by_its_tags_and_deleted() {
     assert_eq!(updated.props["tags"], changed["tags"], "the removed tag is gone");
 
     apps.delete(&ctx("app").0, &created.id, &changed).await.unwrap();
-    assert!(apps.read_many(&[created.id.clone()]).await.unwrap().is_empty());
+    assert!(apps.read_many(std::slice::from_ref(&created.id)).await.unwrap().is_empty());
     apps.delete(&ctx("app").0, &created.id, &changed).await.unwrap();
 }
 
@@ -161,7 +161,7 @@ async fn a_version_is_uploaded_from_a_directory_and_read_back_and_the_same_direc
     assert!(err.to_string().contains("source_dir changed since the plan was made"), "{err}");
 
     versions.delete(&ctx("site").0, &created.id, &Props::new()).await.unwrap();
-    assert!(versions.read_many(&[created.id.clone()]).await.unwrap().is_empty());
+    assert!(versions.read_many(std::slice::from_ref(&created.id)).await.unwrap().is_empty());
     assert!(
         env.s3.get_object().bucket(BUCKET).key(&key).send().await.is_err(),
         "the bundle is deleted with the version"
@@ -243,6 +243,6 @@ async fn an_environment_waits_through_launching_updating_and_terminating_reporti
     let progress = taken(&messages);
     assert!(progress.iter().any(|m| m == "status Terminating"), "{progress:#?}");
     assert!(progress.iter().any(|m| m.contains("terminateEnvironment completed successfully.")), "{progress:#?}");
-    assert!(envs.read_many(&[id.clone()]).await.unwrap().is_empty());
+    assert!(envs.read_many(std::slice::from_ref(&id)).await.unwrap().is_empty());
     envs.delete(&web, &id, &deployed).await.unwrap();
 }

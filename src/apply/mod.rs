@@ -30,16 +30,26 @@ pub use graph::{Op, OpKind};
 pub struct Options {
     /// At most this many AWS operations in flight.
     pub parallelism: usize,
-    /// At most this many in flight against one AWS service (rate limits are
-    /// per service: IAM's are far lower than EC2's).
+    /// At most this many in flight against one AWS service, so that a service
+    /// that is slow or throttling (rate limits are per service, and IAM's are
+    /// far lower than EC2's) leaves room for the others.
     pub per_service: usize,
     /// Once set, no new operation starts; those in flight finish and are recorded.
     pub interrupt: Interrupt,
 }
 
+impl Options {
+    /// `parallelism` operations at once, four fifths of them at most on one service.
+    pub fn with_parallelism(parallelism: usize) -> Self {
+        let parallelism = parallelism.max(1);
+        Options { parallelism, per_service: (parallelism * 4 / 5).max(1), interrupt: Interrupt::default() }
+    }
+}
+
 impl Default for Options {
+    /// 10 at once, 8 on one service.
     fn default() -> Self {
-        Options { parallelism: 10, per_service: 8, interrupt: Interrupt::default() }
+        Options::with_parallelism(10)
     }
 }
 
@@ -112,7 +122,8 @@ pub async fn apply(
 ) -> Result<(), ApplyError> {
     let ops = graph::operations(plan, state);
     let steps: BTreeMap<&str, &Step> = plan.steps.iter().map(|s| (s.name.as_str(), s)).collect();
-    let service = |i: usize| steps[ops[i].resource.as_str()].kind.service();
+    let services: Vec<&'static str> = ops.iter().map(|op| steps[op.resource.as_str()].kind.service()).collect();
+    let service = |i: usize| services[i];
     let mut queue = Queue::new(&ops);
     let mut errors = Vec::new();
     let mut running = JoinSet::new();

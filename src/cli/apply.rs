@@ -30,7 +30,7 @@ pub struct RunArgs {
     /// Do not ask for confirmation (required when standard input is not a terminal).
     #[arg(short, long)]
     pub yes: bool,
-    /// At most N AWS operations at once.
+    /// At most N AWS operations at once, and four fifths of them on one AWS service.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
 }
@@ -68,8 +68,7 @@ pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb:
         bail!("{verb} cancelled; nothing was changed");
     }
     let reporter = Arc::new(progress::Reporter::new());
-    let options =
-        Options { parallelism: run.parallelism as usize, interrupt: Interrupt::default(), ..Options::default() };
+    let options = Options::with_parallelism(run.parallelism as usize);
     watch_ctrl_c(options.interrupt.clone());
     let started = std::time::Instant::now();
     let result = engine.apply(&mut planned, &options, reporter.clone()).await;

@@ -44,8 +44,11 @@ pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 /// to a project directory.
 pub struct Sources {
     pub dir: PathBuf,
-    pub env: Box<dyn Fn(&str) -> Option<String>>,
+    pub env: Box<EnvLookup>,
 }
+
+/// Reads one environment variable.
+pub type EnvLookup = dyn Fn(&str) -> Option<String>;
 
 impl Sources {
     /// The process's environment, and files relative to `dir`.

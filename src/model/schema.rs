@@ -83,6 +83,9 @@ impl Field {
     }
 }
 
+/// Refuses an in-place change, given the normalised properties before and after.
+pub type UpdateCheck = fn(&Props, &Props) -> Result<(), String>;
+
 /// Everything the engine knows about a kind without talking to AWS.
 #[derive(Debug)]
 pub struct Schema {
@@ -98,7 +101,7 @@ pub struct Schema {
     pub check: fn(&Props) -> Result<(), ValidationError>,
     /// Refuses an in-place change AWS cannot make (a volume that would shrink),
     /// given the normalised properties before and after.
-    pub check_update: Option<fn(&Props, &Props) -> Result<(), String>>,
+    pub check_update: Option<UpdateCheck>,
     /// Brings a concrete property map to its canonical form, so that equal
     /// meanings compare equal (sorted sets, canonical CIDRs, flattened rules).
     pub normalize: fn(&mut Props),

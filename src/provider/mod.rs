@@ -52,7 +52,10 @@ impl Ctx {
 
 /// Where providers report what they are waiting for.
 #[derive(Clone, Default)]
-pub struct Progress(Option<Arc<dyn Fn(&str, &str) + Send + Sync>>);
+pub struct Progress(Option<Arc<ProgressFn>>);
+
+/// Receives (resource, message).
+type ProgressFn = dyn Fn(&str, &str) + Send + Sync;
 
 impl Progress {
     pub fn new(f: impl Fn(&str, &str) + Send + Sync + 'static) -> Self {

@@ -215,11 +215,13 @@ fn rules_value(perms: &[IpPermission]) -> Value {
 /// Security groups, through the EC2 API.
 pub struct SecurityGroups {
     ec2: aws_sdk_ec2::Client,
+    /// The region's default VPC, looked up once per run for groups that name none.
+    default_vpc: tokio::sync::OnceCell<String>,
 }
 
 impl SecurityGroups {
     pub fn new(ec2: aws_sdk_ec2::Client) -> Self {
-        SecurityGroups { ec2 }
+        SecurityGroups { ec2, default_vpc: tokio::sync::OnceCell::new() }
     }
 
     /// Every group matching `filters`, all pages.
@@ -258,6 +260,10 @@ impl SecurityGroups {
     }
 
     async fn default_vpc(&self) -> Result<String, ProviderError> {
+        self.default_vpc.get_or_try_init(|| self.find_default_vpc()).await.cloned()
+    }
+
+    async fn find_default_vpc(&self) -> Result<String, ProviderError> {
         let out = self
             .ec2
             .describe_vpcs()
