@@ -1,6 +1,7 @@
-//! Refresh: what AWS holds for a stack, read in one batched call per kind, all
-//! kinds at once, so the cost of a no-change plan grows with the number of
-//! kinds, not of resources.
+//! Refresh: what AWS holds for a stack, read in one batched call per kind (per
+//! page), all kinds at once, so the cost of a no-change plan grows with the
+//! number of kinds, not of resources ([`Provider::read_recorded`]: EC2 kinds
+//! search by the stack tag and read by id only what the search missed).
 //!
 //! Refresh also looks for resources that carry the stack's ownership tags but
 //! that state does not record (an interrupted run created them): those with a
@@ -9,6 +10,7 @@
 //! from the idempotency token journaled with it ([`Provider::find_created`]).
 //!
 //! [`Provider::find_created`]: crate::provider::Provider::find_created
+//! [`Provider::read_recorded`]: crate::provider::Provider::read_recorded
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,8 +63,11 @@ pub async fn refresh(
 
     let reads = by_kind.iter().map(|(kind, entries)| async move {
         let ids: Vec<String> = entries.iter().map(|(_, id)| id.to_string()).collect();
-        let found =
-            providers.get(*kind).read_many(&ids).await.map_err(|source| RefreshError { kind: *kind, source })?;
+        let found = providers
+            .get(*kind)
+            .read_recorded(&stack.name, &ids)
+            .await
+            .map_err(|source| RefreshError { kind: *kind, source })?;
         Ok::<_, RefreshError>((kind, entries, found))
     });
     let searches = missing.iter().map(|kind| async move {

@@ -321,6 +321,46 @@ async fn a_read_of_more_than_200_volumes_takes_one_call_per_200_ids() {
 }
 
 #[tokio::test]
+async fn recorded_resources_are_read_by_the_stack_tag_and_by_id_only_when_their_tags_changed() {
+    let env = env().await;
+    let volumes = env.providers.get(Kind::Volume);
+    let mut ids = Vec::new();
+    for i in 0..201 {
+        let tags = [(TAG_STACK, STACK.to_string()), (TAG_NAME, format!("v{i}"))]
+            .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build());
+        let spec = aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(aws_sdk_ec2::types::ResourceType::Volume)
+            .set_tags(Some(tags.to_vec()))
+            .build();
+        let v = env.ec2.create_volume().availability_zone(AZ).size(1).tag_specifications(spec).send().await.unwrap();
+        ids.push(v.volume_id.unwrap());
+    }
+    let gone = "vol-0123456789abcdef0".to_string();
+    let recorded: Vec<String> = ids.iter().cloned().chain([gone.clone()]).collect();
+
+    env.tap.take();
+    let read = volumes.read_recorded(STACK, &recorded).await.unwrap();
+    // One search by the stack tag, and the id it did not return (deleted) by id.
+    assert_eq!(env.tap.take(), ["DescribeVolumes", "DescribeVolumes"]);
+    assert_eq!(read.len(), 201);
+    assert!(!read.contains_key(&gone));
+    assert_eq!(read, volumes.read_many(&ids).await.unwrap(), "the same as a read by id");
+
+    // Out of band, one volume loses the stack tag: it is still read, showing its tags as they are.
+    env.ec2
+        .delete_tags()
+        .resources(&ids[7])
+        .tags(aws_sdk_ec2::types::Tag::builder().key(TAG_STACK).build())
+        .send()
+        .await
+        .unwrap();
+    let read = volumes.read_recorded(STACK, &ids).await.unwrap();
+    assert_eq!(read.len(), 201);
+    let tags = read[&ids[7]].props["tags"].as_map().unwrap();
+    assert!(!tags.contains_key(TAG_STACK) && tags.contains_key(TAG_NAME), "{tags:?}");
+}
+
+#[tokio::test]
 async fn an_instance_is_launched_read_resized_found_by_its_tags_and_terminated() {
     let env = env().await;
     let sg = env

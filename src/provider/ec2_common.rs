@@ -1,11 +1,11 @@
-//! What the EC2 providers share: id filters for batched reads, tag conversions
-//! and tag updates, ARNs, and "already gone" error codes.
+//! What the EC2 providers share: id filters for batched reads, reads by the
+//! stack tag, tag conversions and tag updates, ARNs, and "already gone" error codes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
-use super::{ProviderError, aws_error};
+use super::{Observed, Provider, ProviderError, aws_error};
 use crate::model::{Props, TAG_NAME, TAG_STACK, Value};
 
 /// The most values one EC2 filter takes.
@@ -14,6 +14,31 @@ pub const FILTER_CHUNK: usize = 200;
 /// A filter matching any of `values`.
 pub fn filter(name: &str, values: &[String]) -> Filter {
     Filter::builder().name(name).set_values(Some(values.to_vec())).build()
+}
+
+/// [`Provider::read_recorded`] for an EC2 kind: the stack's resources found by
+/// its tag that `ids` names, then by id those the search did not return.
+pub async fn read_by_stack_tag<P: Provider + ?Sized>(
+    provider: &P,
+    stack: &str,
+    ids: &[String],
+) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut found: BTreeMap<String, Observed> = provider
+        .find_tagged(stack)
+        .await?
+        .into_values()
+        .filter(|o| wanted.contains(o.id.as_str()))
+        .map(|o| (o.id.clone(), o))
+        .collect();
+    let rest: Vec<String> = ids.iter().filter(|id| !found.contains_key(*id)).cloned().collect();
+    if !rest.is_empty() {
+        found.extend(provider.read_many(&rest).await?);
+    }
+    Ok(found)
 }
 
 /// The filter for what a stack owns.

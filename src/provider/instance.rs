@@ -19,8 +19,8 @@ use aws_sdk_ec2::types::{
 };
 
 use super::ec2_common::{
-    FILTER_CHUNK, arn, filter, name_tag, ok_if_gone, put, region, stack_filter, tag_specification, tags_value,
-    update_tags,
+    FILTER_CHUNK, arn, filter, name_tag, ok_if_gone, put, read_by_stack_tag, region, stack_filter, tag_specification,
+    tags_value, update_tags,
 };
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
@@ -213,6 +213,10 @@ impl Provider for Instances {
             }
         }
         Ok(found)
+    }
+
+    async fn read_recorded(&self, stack: &str, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        read_by_stack_tag(self, stack, ids).await
     }
 
     async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {

@@ -127,6 +127,15 @@ pub trait Provider: Send + Sync {
     /// know (or knows as deleted) is absent from the result.
     async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError>;
 
+    /// Reads the recorded resources `ids` of `stack`: what [`Provider::read_many`]
+    /// returns for them. Kinds whose search by the stack tag is one filtered,
+    /// paginated call (EC2) override it to search first and read by id only what
+    /// the search did not return (one whose tags were changed out of band): one
+    /// call per page of the stack's resources instead of one per 200 ids.
+    async fn read_recorded(&self, _stack: &str, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        self.read_many(ids).await
+    }
+
     /// Resources that carry `infra:stack = stack`, by their `infra:name` tag.
     /// Kinds without tags return nothing.
     async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError>;
