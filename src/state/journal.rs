@@ -87,7 +87,7 @@ impl<'a> Journal<'a> {
     /// Appends the state of the resources named in `touched` (their records
     /// and pending operations) as the state's next serial, and makes it durable.
     pub fn record(&mut self, state: &mut State, touched: &[&str]) -> Result<(), StateError> {
-        state.serial += 1;
+        state.bump_serial(&self.path)?;
         let records: Vec<_> = touched.iter().map(|name| (*name, state.resources.get(*name))).collect();
         let has_secrets = records
             .iter()
@@ -165,7 +165,7 @@ pub(super) fn apply_text(
     }
     for (n, line) in lines {
         let entry: EntryV1 = serde_json::from_str(line).map_err(|e| corrupt(n, e.to_string()))?;
-        if entry.serial != state.serial + 1 {
+        if state.serial.checked_add(1) != Some(entry.serial) {
             return Err(corrupt(n, format!("serial {} does not follow {}", entry.serial, state.serial)));
         }
         let sealer = match &entry.encryption {
@@ -323,5 +323,40 @@ mod tests {
         std::fs::write(store.journal_path(), text.replacen("vol-2", "", 1)).unwrap();
         let err = store.load().unwrap_err().to_string();
         assert!(err.contains("dev.journal: not a valid state file: resource `data` has no id"), "{err}");
+    }
+
+    #[test]
+    fn a_serial_at_its_maximum_is_refused_rather_than_wrapped() {
+        let max = u64::MAX;
+        let snapshot = format!(r#"{{"version":1,"serial":{max},"lineage":"l","stack":"dev"}}"#);
+        let journal =
+            format!("{{\"journal\":1,\"stack\":\"dev\",\"lineage\":\"l\",\"base_serial\":{max}}}\n{{\"serial\":0}}\n");
+        let err = crate::state::parse_with_journal(
+            Path::new("dev.json"),
+            &snapshot,
+            Path::new("dev.journal"),
+            &journal,
+            "dev",
+        )
+        .unwrap_err();
+        assert!(err.to_string().ends_with(&format!("line 2: serial 0 does not follow {max}")), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State { serial: max, ..State::default() };
+        let err = store(dir.path()).save(&mut state).unwrap_err();
+        assert!(err.to_string().contains("cannot grow any further"), "{err}");
+        assert!(!dir.path().join("dev.json").exists());
+    }
+
+    #[test]
+    fn the_fuzzing_seed_with_a_journal_replays_every_line() {
+        let seed = include_str!("../../fuzz/seeds/state_file/with_journal.txt");
+        let (snapshot, journal) = seed.split_once('\0').unwrap();
+        let state =
+            crate::state::parse_with_journal(Path::new("s.json"), snapshot, Path::new("s.journal"), journal, "fuzz")
+                .unwrap();
+        assert_eq!(state.serial, 6);
+        assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["data"]);
+        assert!(state.pending.is_empty());
     }
 }

@@ -48,6 +48,15 @@ impl State {
         rec.outputs.get(&r.attr).or_else(|| rec.props.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
     }
 
+    /// Moves the serial on by one, as every write does.
+    fn bump_serial(&mut self, path: &Path) -> Result<(), StateError> {
+        self.serial = self.serial.checked_add(1).ok_or_else(|| StateError::Corrupt {
+            path: path.to_path_buf(),
+            message: format!("serial {} cannot grow any further", self.serial),
+        })?;
+        Ok(())
+    }
+
     /// Whether any recorded value is a secret.
     pub fn has_secrets(&self) -> bool {
         self.resources.values().flat_map(|r| r.props.values().chain(r.outputs.values())).any(Value::contains_secret)
@@ -204,7 +213,7 @@ impl Store {
     /// Writes the whole state atomically, incrementing its serial first, and
     /// removes the journal it supersedes.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
-        state.serial += 1;
+        state.bump_serial(&self.path())?;
         if state.lineage.is_none() {
             state.lineage = Some(uuid::Uuid::new_v4().to_string());
         }
@@ -254,4 +263,19 @@ impl Store {
 /// secrets needs [`Store::load`], which has the key.
 pub fn parse(path: &Path, text: &str) -> Result<State, StateError> {
     file::parse(path, text, &|_| Err(StateError::Secret { path: path.to_path_buf(), source: SecretError::NoKey }))
+}
+
+/// Parses a state file's text and replays the text of its journal (of stack
+/// `stack`) over it, as [`Store::load`] does, without a key.
+pub fn parse_with_journal(
+    path: &Path,
+    text: &str,
+    journal_path: &Path,
+    journal_text: &str,
+    stack: &str,
+) -> Result<State, StateError> {
+    let mut state = parse(path, text)?;
+    let no_key = |_: &Header| Err(StateError::Secret { path: journal_path.to_path_buf(), source: SecretError::NoKey });
+    journal::apply_text(journal_path, stack, journal_text, &mut state, &no_key)?;
+    Ok(state)
 }
