@@ -9,9 +9,11 @@
 //! Loading replays the journal over its snapshot. [`super::Store::save`] folds
 //! it into a new snapshot and removes it; a journal whose first line names
 //! another snapshot was already folded in (a crash came between the two) and is
-//! ignored. A last line without its newline is a write cut short by a crash:
-//! the call it would have recorded was never made, so it is ignored too. Any
-//! other line that does not read is corruption, reported with its line number.
+//! ignored. A last line without its newline is a write cut short by a crash,
+//! and is ignored too: if it journaled operations about to start, they never
+//! started; if it recorded results, the pending records before it still stand,
+//! and the next refresh finds what those calls made by its tags. Any other line
+//! that does not read is corruption, reported with its line number.
 
 use std::collections::BTreeMap;
 use std::fs::File;
