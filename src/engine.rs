@@ -71,6 +71,17 @@ impl DriftReport {
     }
 }
 
+/// What `refresh` would accept into state.
+#[derive(Debug)]
+pub struct RefreshedState {
+    /// Recorded properties AWS holds otherwise, and resources gone.
+    pub drift: Vec<Drift>,
+    /// The state with the live values and outputs accepted (not yet saved).
+    pub state: State,
+    /// The resources whose outputs AWS reports changed (an IP, say).
+    pub outputs_changed: Vec<String>,
+}
+
 /// One stack's state store and the AWS providers.
 pub struct Engine {
     pub store: Store,
@@ -159,7 +170,7 @@ impl Engine {
     /// Accepts live values into state: drifted properties take their live
     /// values, resources deleted out of band leave state. Returns what changed
     /// and the new state (not yet saved).
-    pub async fn refreshed_state(&self, stack: &Stack) -> Result<(Vec<Drift>, State), EngineError> {
+    pub async fn refreshed_state(&self, stack: &Stack) -> Result<RefreshedState, EngineError> {
         let mut state = self.store.load()?;
         let observation = refresh::refresh(&self.providers, stack, &state, false).await?;
         let plan = plan::plan(stack, &state, &observation.resources)?;
@@ -174,11 +185,19 @@ impl Engine {
                     rec.props.insert(c.prop.clone(), live.clone());
                 }
             }
-            if let Some(Some(o)) = observation.resources.get(&d.name) {
-                rec.outputs.extend(o.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        // Outputs are AWS's to change (an instance Elastic Beanstalk replaced has
+        // another address): every resource's are read anew, drift or not.
+        let mut outputs_changed = Vec::new();
+        for (name, rec) in state.resources.iter_mut() {
+            let Some(Some(o)) = observation.resources.get(name) else { continue };
+            let before = rec.outputs.clone();
+            rec.outputs.extend(o.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
+            if rec.outputs != before {
+                outputs_changed.push(name.clone());
             }
         }
-        Ok((plan.drift, state))
+        Ok(RefreshedState { drift: plan.drift, state, outputs_changed })
     }
 
     /// The plan as a saved-plan document (`plan --out`), its secrets sealed

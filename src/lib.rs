@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod bundle;
 pub mod check;
+pub mod compose;
 pub mod config;
 pub mod engine;
 pub mod model;

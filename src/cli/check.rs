@@ -6,10 +6,12 @@ use super::Exit;
 use super::common::{self, StackArgs};
 
 /// Run the policy checks on the stack file, without AWS: a data store's port
-/// (Redis, its cluster bus, Elasticsearch, Kibana) open to 0.0.0.0/0 or ::/0, and
-/// an unencrypted EBS volume, are errors unless the resource allows them with a
-/// reason (`allow = { public_data_port = "why" }`). `plan` and `apply` run the
-/// same checks first.
+/// (Redis, its cluster bus, Elasticsearch, Kibana) open to 0.0.0.0/0 or ::/0, an
+/// unencrypted EBS volume, a port an environment's bundle serves that its
+/// security groups do not open, and a port they open that nothing serves, are
+/// errors unless the resource allows them with a reason
+/// (`allow = { public_data_port = "why" }`). `plan` and `apply` run the same
+/// checks first.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -18,7 +20,7 @@ pub struct Args {
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
-    let findings = infra::check::check(&stack);
+    let findings = common::findings(&stack)?;
     let mut text = String::new();
     for f in &findings {
         match &f.allowed {

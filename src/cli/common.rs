@@ -157,9 +157,16 @@ pub enum Format {
     Markdown,
 }
 
+/// Every policy check's findings, with the ports the stack's bundles serve
+/// read from the project's files. No AWS call is made.
+pub fn findings(stack: &Stack) -> anyhow::Result<Vec<infra::check::Finding>> {
+    let bundles = infra::compose::environment_bundles(stack, Path::new("."))?;
+    Ok(infra::check::check(stack, &bundles))
+}
+
 /// Refuses a stack that fails a policy check it does not allow (before any AWS call).
 pub fn enforce_checks(stack: &Stack) -> anyhow::Result<()> {
-    let findings = infra::check::check(stack);
+    let findings = findings(stack)?;
     let violations = infra::check::violations(&findings);
     if violations.is_empty() {
         return Ok(());

@@ -7,7 +7,8 @@ use super::common::{self, StackArgs};
 
 /// Accept live values into state: drifted properties take their live values and
 /// resources deleted outside infra leave state. Shows what it accepts and asks
-/// for confirmation like `apply`. Changes nothing in AWS.
+/// for confirmation like `apply`. Outputs (an instance's address) are read anew
+/// in any case. Changes nothing in AWS.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -21,9 +22,20 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
     let _lock = engine.lock("refresh")?;
-    let (drift, mut state) = engine.refreshed_state(&stack).await?;
+    let infra::engine::RefreshedState { drift, mut state, outputs_changed } = engine.refreshed_state(&stack).await?;
     if drift.is_empty() {
-        common::print("No drift: state already matches AWS.\n");
+        if !outputs_changed.is_empty() {
+            // Outputs are AWS's (an address after Elastic Beanstalk replaced an
+            // instance): read anew, not drift, so no question.
+            engine.store.save(&mut state)?;
+            common::print(&format!(
+                "No drift. Outputs read anew from AWS: {} (serial {}).\n",
+                outputs_changed.join(", "),
+                state.serial
+            ));
+        } else {
+            common::print("No drift: state already matches AWS.\n");
+        }
         return Ok(Exit::Ok);
     }
     common::print(&infra::render::drift_text(&drift));

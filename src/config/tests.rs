@@ -47,12 +47,12 @@ fn the_dev_stack_loads_and_validates() {
     assert_eq!(stack.region.as_deref(), Some("us-east-1"));
     assert_eq!(stack.tags.get("env").map(String::as_str), Some("dev"));
     let names: Vec<&str> = stack.resources.keys().map(String::as_str).collect();
-    for host in ["data", "data_attachment", "data_sg", "host"] {
-        assert!(names.contains(&host), "{names:?}");
+    for name in ["app_env", "data", "data_sg"] {
+        assert!(names.contains(&name), "{names:?}");
     }
-    assert_eq!(names.len(), 14);
+    assert_eq!(names.len(), 12);
     assert_eq!(stack.resources["data_sg"].kind, Kind::SecurityGroup);
-    assert_eq!(stack.outputs["instance_id"], Value::reference("host", "id"));
+    assert_eq!(stack.outputs["instance_id"], Value::reference("app_env", "instance_id"));
     let ingress = stack.resources["data_sg"].props["ingress"].as_list().unwrap();
     assert_eq!(ingress[0].as_map().unwrap()["cidrs"], Value::from(vec!["172.31.0.0/16"]));
     // `cidrs = "${config.ssh_cidrs}"`: the whole (empty) list replaces the string.

@@ -9,10 +9,20 @@
 //! to a shorter declared prefix by `trim_observed`) and `platform` as what
 //! follows `running`.
 //!
-//! Configuration is option settings. `instance_type`, `instance_profile` and
-//! `single_instance` stand for `aws:autoscaling:launchconfiguration`
-//! `InstanceType` / `IamInstanceProfile` and `aws:elasticbeanstalk:environment`
-//! `EnvironmentType`; `option_settings` holds any other setting. AWS reports
+//! Configuration is option settings. Properties of their own stand for the
+//! settings a stack needs most (see `CONVENIENCE`): `instance_type`,
+//! `instance_profile` and `security_groups` for `aws:autoscaling:launchconfiguration`
+//! `InstanceType`, `IamInstanceProfile` and `SecurityGroups`; `single_instance`
+//! for `aws:elasticbeanstalk:environment` `EnvironmentType`; `availability_zone`
+//! for `aws:autoscaling:asg` `Custom Availability Zones` (the default VPC's
+//! subnet in that zone); `vpc_id` and `subnets` for `aws:ec2:vpc` `VPCId` and
+//! `Subnets`. `option_settings` holds any other setting. A property left out is
+//! left as AWS has it.
+//!
+//! Unless `aws:autoscaling:launchconfiguration DisableDefaultEC2SecurityGroup`
+//! is `true`, Elastic Beanstalk adds a group of its own to the instances and
+//! reports it in `SecurityGroups` (named `awseb-e-...-AWSEBSecurityGroup-...`):
+//! a read leaves that one out, as it is not the stack's. AWS reports
 //! every setting of an environment, so the schema's `trim_observed` keeps only
 //! the `option_settings` the stack declares; settings are compared by namespace
 //! and name (a setting's `ResourceName` is not modelled). A value may be a
@@ -23,10 +33,17 @@
 //! Tags are the stack's ones: the `Name` and `elasticbeanstalk:*` tags AWS puts
 //! on every environment are left out of reads and refused in stacks.
 //!
+//! The outputs `instance_id` and `private_ip` are those of the environment's
+//! instance (the first by id when it runs several): DescribeEnvironmentResources,
+//! then EC2 DescribeInstances. Elastic Beanstalk replaces an instance whenever
+//! its launch settings change or it fails, so they are read anew on every
+//! refresh, and are absent while no instance runs.
+//!
 //! A batched read is one DescribeEnvironments call naming every environment
 //! (terminated and terminating ones count as gone), plus, per environment, one
-//! DescribeConfigurationSettings and one ListTagsForResource call: Elastic
-//! Beanstalk reports neither settings nor tags in bulk.
+//! DescribeConfigurationSettings, one ListTagsForResource and one
+//! DescribeEnvironmentResources call (Elastic Beanstalk reports none of them in
+//! bulk), then one DescribeInstances for the environment's instances.
 //!
 //! Create, update and delete wait for the environment to settle (Ready, or
 //! gone), reporting its status and its newest events (DescribeEvents) as
@@ -44,7 +61,7 @@ use aws_sdk_elasticbeanstalk::types::{
     EnvironmentStatus, EnvironmentTier, OptionSpecification,
 };
 use aws_smithy_types::DateTime;
-use futures::future::{try_join, try_join_all};
+use futures::future::{try_join_all, try_join3};
 
 use super::eb_application::{list_tags, owned_by, tag_list, update_tags};
 use super::ec2_common::put;
@@ -55,6 +72,8 @@ use crate::model::{Kind, Path, Props, ValidationError, Value};
 
 const LAUNCH: &str = "aws:autoscaling:launchconfiguration";
 const ENVIRONMENT: &str = "aws:elasticbeanstalk:environment";
+const ASG: &str = "aws:autoscaling:asg";
+const VPC: &str = "aws:ec2:vpc";
 
 const SETTING_FIELDS: &[Field] = &[
     Field::new("namespace", Ty::Str, "the option's namespace: aws:elasticbeanstalk:application:environment, ...")
@@ -85,22 +104,87 @@ pub static SCHEMA: Schema = Schema {
         Field::new("instance_type", Ty::Str, "the EC2 instance type").default(Default::Str("t3.medium")),
         Field::new("single_instance", Ty::Bool, "one instance without a load balancer").default(Default::Bool(true)),
         Field::new("instance_profile", Ty::Str, "the instance profile's name, for the instances' permissions"),
+        Field::new(
+            "security_groups",
+            Ty::Set(&Ty::Str),
+            "the instances' security groups (ids or names), beside Elastic Beanstalk's own unless the stack disables it",
+        ),
+        Field::new(
+            "availability_zone",
+            Ty::Str,
+            "the zone the instances run in (the default VPC's subnet there), such as their data volume's",
+        ),
+        Field::new("vpc_id", Ty::Str, "the VPC of `subnets`, for an environment outside the default VPC"),
+        Field::new("subnets", Ty::Set(&Ty::Str), "the subnets the instances run in (with `vpc_id`)"),
         Field::new("option_settings", Ty::Set(&SETTING), "any other option settings"),
         Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
     ],
-    outputs: &["id", "name", "arn", "cname", "endpoint_url", "solution_stack"],
+    outputs: &["id", "name", "arn", "cname", "endpoint_url", "solution_stack", "instance_id", "private_ip"],
     taggable: true,
     check,
     trim_observed: Some(trim_observed),
     ..BASE
 };
 
+/// How a property of its own is written as an option setting's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Codec {
+    /// The string as it is.
+    Str,
+    /// `true` is `SingleInstance`, `false` is `LoadBalanced`.
+    EnvironmentType,
+    /// A set of strings, comma-separated.
+    List,
+}
+
 /// The option settings that properties of their own stand for.
-const CONVENIENCE: &[(&str, &str, &str)] = &[
-    ("instance_type", LAUNCH, "InstanceType"),
-    ("instance_profile", LAUNCH, "IamInstanceProfile"),
-    ("single_instance", ENVIRONMENT, "EnvironmentType"),
+const CONVENIENCE: &[(&str, &str, &str, Codec)] = &[
+    ("instance_type", LAUNCH, "InstanceType", Codec::Str),
+    ("instance_profile", LAUNCH, "IamInstanceProfile", Codec::Str),
+    ("security_groups", LAUNCH, "SecurityGroups", Codec::List),
+    ("single_instance", ENVIRONMENT, "EnvironmentType", Codec::EnvironmentType),
+    ("availability_zone", ASG, "Custom Availability Zones", Codec::Str),
+    ("vpc_id", VPC, "VPCId", Codec::Str),
+    ("subnets", VPC, "Subnets", Codec::List),
 ];
+
+impl Codec {
+    /// The setting's value for a (normalised) property value.
+    fn encode(self, value: &Value) -> Option<String> {
+        match self {
+            Codec::Str => value.as_str().map(str::to_string),
+            Codec::EnvironmentType => {
+                value.as_bool().map(|single| if single { "SingleInstance" } else { "LoadBalanced" }.to_string())
+            }
+            Codec::List => {
+                let items: Option<Vec<&str>> = value.as_list()?.iter().map(Value::as_str).collect();
+                Some(items?.join(","))
+            }
+        }
+    }
+
+    /// The property's value for what AWS reports. Of `SecurityGroups`, Elastic
+    /// Beanstalk's own group is left out.
+    fn decode(self, value: &str) -> Value {
+        match self {
+            Codec::Str => Value::from(value),
+            Codec::EnvironmentType => Value::Bool(value == "SingleInstance"),
+            Codec::List => {
+                let mut items: Vec<&str> =
+                    value.split(',').map(str::trim).filter(|v| !v.is_empty() && !is_eb_group(v)).collect();
+                items.sort_unstable();
+                items.dedup();
+                Value::List(items.into_iter().map(Value::from).collect())
+            }
+        }
+    }
+}
+
+/// The security group Elastic Beanstalk makes for an environment
+/// (`awseb-e-abc123-stack-AWSEBSecurityGroup-XYZ`), as it reports it.
+fn is_eb_group(group: &str) -> bool {
+    group.starts_with("awseb-")
+}
 
 fn check(props: &Props) -> Result<(), ValidationError> {
     if let Some(name) = props.get("name").and_then(Value::as_str)
@@ -122,7 +206,7 @@ fn check(props: &Props) -> Result<(), ValidationError> {
     for (i, setting) in props.get("option_settings").and_then(Value::as_list).unwrap_or_default().iter().enumerate() {
         let Some((namespace, name)) = setting_key(setting) else { continue };
         let at = Path::root().key("option_settings").index(i);
-        if let Some((prop, ..)) = CONVENIENCE.iter().find(|(_, ns, n)| *ns == namespace && *n == name) {
+        if let Some((prop, ..)) = CONVENIENCE.iter().find(|(_, ns, n, _)| *ns == namespace && *n == name) {
             return Err(ValidationError::new(at, format!("{namespace} {name} is set by `{prop}`"))
                 .hint(format!("set `{prop}` instead")));
         }
@@ -193,21 +277,12 @@ type Settings = BTreeMap<(String, String), String>;
 /// Every option setting the properties declare, convenience ones included.
 fn settings_of(props: &Props) -> Settings {
     let mut out = Settings::new();
-    let mut set = |ns: &str, name: &str, value: &str| {
-        out.insert((ns.to_string(), name.to_string()), value.to_string());
-    };
-    if let Some(t) = props.get("instance_type").and_then(Value::as_str) {
-        set(LAUNCH, "InstanceType", t);
+    for (prop, ns, name, codec) in CONVENIENCE {
+        if let Some(value) = props.get(*prop).and_then(|v| codec.encode(v)) {
+            out.insert((ns.to_string(), name.to_string()), value);
+        }
     }
-    if let Some(p) = props.get("instance_profile").and_then(Value::as_str) {
-        set(LAUNCH, "IamInstanceProfile", p);
-    }
-    if let Some(single) = props.get("single_instance").and_then(Value::as_bool) {
-        set(ENVIRONMENT, "EnvironmentType", if single { "SingleInstance" } else { "LoadBalanced" });
-    }
-    for ((ns, name), value) in declared_settings(props) {
-        set(&ns, &name, &value);
-    }
+    out.extend(declared_settings(props));
     out
 }
 
@@ -233,7 +308,8 @@ fn aws_settings(settings: &Settings) -> Vec<ConfigurationOptionSetting> {
 }
 
 /// The settings to set and those to remove to go from `before` to `after`. A
-/// setting is removed only when `after` declares `option_settings` without it.
+/// setting is removed only when `after` declares `option_settings` without it
+/// (a property of its own left out is left as AWS has it, as the plan shows).
 fn setting_changes(before: &Props, after: &Props) -> (Settings, Vec<(String, String)>) {
     let (had, want) = (settings_of(before), settings_of(after));
     let set = want.iter().filter(|(k, v)| had.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -251,17 +327,11 @@ fn props_from_settings(settings: &[ConfigurationOptionSetting], props: &mut Prop
     let mut rest = Vec::new();
     for s in settings {
         let (Some(ns), Some(name), Some(value)) = (s.namespace(), s.option_name(), s.value()) else { continue };
-        match (ns, name) {
-            (LAUNCH, "InstanceType") => {
-                props.insert("instance_type".into(), Value::from(value));
+        match CONVENIENCE.iter().find(|(_, n, o, _)| *n == ns && *o == name) {
+            Some((prop, .., codec)) => {
+                props.insert(prop.to_string(), codec.decode(value));
             }
-            (LAUNCH, "IamInstanceProfile") => {
-                props.insert("instance_profile".into(), Value::from(value));
-            }
-            (ENVIRONMENT, "EnvironmentType") => {
-                props.insert("single_instance".into(), Value::Bool(value == "SingleInstance"));
-            }
-            _ => rest.push(setting_value(ns, name, value)),
+            None => rest.push(setting_value(ns, name, value)),
         }
     }
     rest.sort();
@@ -397,11 +467,46 @@ impl Watch {
 /// Elastic Beanstalk environments.
 pub struct EbEnvironments {
     client: Client,
+    /// For the environment's instance: its private IP.
+    ec2: aws_sdk_ec2::Client,
 }
 
 impl EbEnvironments {
-    pub fn new(client: Client) -> Self {
-        EbEnvironments { client }
+    pub fn new(client: Client, ec2: aws_sdk_ec2::Client) -> Self {
+        EbEnvironments { client, ec2 }
+    }
+
+    /// The environment's instance (the first by id when it runs several) and
+    /// its private IP: DescribeEnvironmentResources, then DescribeInstances.
+    async fn instance(&self, id: &str) -> Result<Option<(String, Option<String>)>, ProviderError> {
+        let out = self
+            .client
+            .describe_environment_resources()
+            .environment_id(id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeEnvironmentResources", e))?;
+        let mut ids: Vec<&str> = out
+            .environment_resources()
+            .map(|r| r.instances().iter().filter_map(|i| i.id()).collect())
+            .unwrap_or_default();
+        ids.sort_unstable();
+        let Some(first) = ids.first() else { return Ok(None) };
+        let out = self
+            .ec2
+            .describe_instances()
+            .instance_ids(*first)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeInstances", e))?;
+        let ip = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| i.instance_id() == Some(first))
+            .and_then(|i| i.private_ip_address())
+            .map(str::to_string);
+        Ok(Some((first.to_string(), ip)))
     }
 
     /// The environments with these ids (every one when `None`), all pages,
@@ -453,8 +558,9 @@ impl EbEnvironments {
 
     async fn observe(&self, env: &EnvironmentDescription) -> Result<Observed, ProviderError> {
         let arn = env.environment_arn().unwrap_or_default();
-        let (settings, tags) = try_join(self.settings(env), list_tags(&self.client, arn)).await?;
         let id = env.environment_id().unwrap_or_default().to_string();
+        let (settings, tags, instance) =
+            try_join3(self.settings(env), list_tags(&self.client, arn), self.instance(&id)).await?;
         let mut props = Props::new();
         put(&mut props, "name", env.environment_name());
         put(&mut props, "application", env.application_name());
@@ -471,6 +577,10 @@ impl EbEnvironments {
         put(&mut outputs, "cname", env.cname());
         put(&mut outputs, "endpoint_url", env.endpoint_url());
         put(&mut outputs, "solution_stack", env.solution_stack_name());
+        if let Some((instance_id, private_ip)) = instance {
+            outputs.insert("instance_id".into(), Value::from(instance_id));
+            put(&mut outputs, "private_ip", private_ip);
+        }
         Ok(Observed { id, props, outputs })
     }
 
@@ -765,6 +875,44 @@ mod tests {
         for prop in ["instance_type", "instance_profile", "single_instance", "option_settings"] {
             assert_eq!(back.get(prop), props.get(prop), "{prop}");
         }
+    }
+
+    #[test]
+    fn placement_and_security_groups_become_option_settings_and_come_back() {
+        let props = SCHEMA.normalized(&Props::from([
+            ("security_groups".to_string(), Value::from(vec!["sg-2", "sg-1"])),
+            ("availability_zone".to_string(), Value::from("us-east-1a")),
+        ]));
+        let settings = settings_of(&props);
+        let get = |ns: &str, name: &str| settings.get(&(ns.to_string(), name.to_string())).map(String::as_str);
+        assert_eq!(get(LAUNCH, "SecurityGroups"), Some("sg-1,sg-2"));
+        assert_eq!(get(ASG, "Custom Availability Zones"), Some("us-east-1a"));
+        let mut back = Props::new();
+        props_from_settings(&aws_settings(&settings), &mut back);
+        assert_eq!(back["security_groups"], props["security_groups"]);
+        assert_eq!(back["availability_zone"], props["availability_zone"]);
+    }
+
+    #[test]
+    fn elastic_beanstalks_own_group_is_left_out_of_a_read() {
+        let reported = ConfigurationOptionSetting::builder()
+            .namespace(LAUNCH)
+            .option_name("SecurityGroups")
+            .value("sg-1, awseb-e-abc123-stack-AWSEBSecurityGroup-XYZ")
+            .build();
+        let mut back = Props::new();
+        props_from_settings(&[reported], &mut back);
+        assert_eq!(back["security_groups"], Value::from(vec!["sg-1"]));
+    }
+
+    #[test]
+    fn placement_settings_are_refused_in_option_settings() {
+        let props = Props::from([
+            ("application".to_string(), Value::from("app")),
+            ("option_settings".to_string(), Value::List(vec![setting(ASG, "Custom Availability Zones", "us-east-1b")])),
+        ]);
+        let err = SCHEMA.validate(&props, &Path::root()).unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("set `availability_zone` instead"));
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl Providers {
         by_kind.insert(Kind::SecurityGroup, Box::new(security_group::SecurityGroups::new(ec2.clone())));
         by_kind.insert(Kind::Instance, Box::new(instance::Instances::new(ec2.clone(), ssm)));
         by_kind.insert(Kind::Volume, Box::new(volume::Volumes::new(ec2.clone())));
-        by_kind.insert(Kind::VolumeAttachment, Box::new(volume_attachment::VolumeAttachments::new(ec2)));
+        by_kind.insert(Kind::VolumeAttachment, Box::new(volume_attachment::VolumeAttachments::new(ec2.clone())));
         by_kind.insert(Kind::Role, Box::new(iam_role::Roles::new(iam.clone())));
         by_kind.insert(Kind::InstanceProfile, Box::new(iam_instance_profile::InstanceProfiles::new(iam)));
         by_kind.insert(Kind::Bucket, Box::new(s3_bucket::Buckets::new(s3.clone())));
@@ -202,7 +202,7 @@ impl Providers {
         by_kind.insert(Kind::BuildProject, Box::new(codebuild_project::BuildProjects::new(codebuild)));
         by_kind.insert(Kind::EbApplication, Box::new(eb_application::EbApplications::new(eb.clone())));
         by_kind.insert(Kind::EbVersion, Box::new(eb_application_version::EbVersions::new(eb.clone(), s3)));
-        by_kind.insert(Kind::EbEnvironment, Box::new(eb_environment::EbEnvironments::new(eb)));
+        by_kind.insert(Kind::EbEnvironment, Box::new(eb_environment::EbEnvironments::new(eb, ec2.clone())));
         let codepipeline = client!(aws_sdk_codepipeline, config, stats);
         by_kind.insert(Kind::Pipeline, Box::new(codepipeline::Pipelines::new(codepipeline)));
         Providers { by_kind }

@@ -2,6 +2,10 @@
 //!
 //! Growing, and changing type, IOPS or throughput, are in-place modifications;
 //! shrinking is refused when the plan is made, since EBS cannot shrink a volume.
+//!
+//! A volume may be attached by something other than the stack (the dev stack's
+//! Elastic Beanstalk instance attaches its data volume itself): delete waits
+//! until it is detached, as it is once that instance is terminated.
 
 use std::collections::BTreeMap;
 
@@ -217,8 +221,22 @@ impl Provider for Volumes {
     }
 
     async fn delete(&self, ctx: &Ctx, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        let result = self.ec2.delete_volume().volume_id(id).send().await;
-        ok_if_gone(result.map(|_| ()).map_err(|e| aws_error("DeleteVolume", e)), GONE)?;
+        let delete = || async {
+            let result = self.ec2.delete_volume().volume_id(id).send().await;
+            ok_if_gone(result.map(|_| ()).map_err(|e| aws_error("DeleteVolume", e)), GONE)
+        };
+        match delete().await {
+            // Still attached: to an instance being terminated (an Elastic Beanstalk
+            // environment's, whose hook attached it), which lets go of it first.
+            Err(e) if e.code() == Some("VolumeInUse") => {
+                wait::until(ctx, &format!("volume {id} to be detached"), Backoff::default(), || async {
+                    Ok((!matches!(self.state(id).await?, Some(VolumeState::InUse))).then_some(()))
+                })
+                .await?;
+                delete().await?;
+            }
+            other => other?,
+        }
         wait::until(ctx, &format!("volume {id} to be deleted"), Backoff::default(), || async {
             Ok(matches!(self.state(id).await?, None | Some(VolumeState::Deleted)).then_some(()))
         })
