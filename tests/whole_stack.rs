@@ -1,6 +1,8 @@
-//! The whole dev stack on the emulator: the host, IAM roles, the artifact
-//! bucket, CodeBuild, Elastic Beanstalk and CodePipeline, applied, checked
-//! through the AWS SDK, updated in place, and destroyed without a trace.
+//! The whole dev stack on the emulator: the data volume and its security
+//! group, IAM roles, the artifact bucket, CodeBuild, Elastic Beanstalk (whose
+//! one instance is the data host) and CodePipeline, applied, checked through
+//! the AWS SDK, updated in place, drifted and put back, and destroyed without a
+//! trace.
 
 mod common;
 
@@ -65,8 +67,10 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     let pipelines = aws_sdk_codepipeline::Client::new(&config);
     let eb = aws_sdk_elasticbeanstalk::Client::new(&config);
 
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+
     let applied = ok(run_infra(&emu, dir, &["apply", "--yes"]));
-    assert!(applied.contains("14 added"), "{applied}");
+    assert!(applied.contains("12 added"), "{applied}");
 
     // The pipeline: Source -> Build -> Deploy, wired to the project and environment.
     let pipeline_name = id(dir, "pipeline");
@@ -118,6 +122,60 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     assert_eq!(option("aws:autoscaling:launchconfiguration", "InstanceType").as_deref(), Some("t3.medium"));
     assert_eq!(option("aws:elasticbeanstalk:environment", "EnvironmentType").as_deref(), Some("SingleInstance"));
 
+    // The environment's one instance is the data host: the data ports' group
+    // only, the data volume's zone, the volume's id for its hook.
+    let data_sg = id(dir, "data_sg");
+    let volume = id(dir, "data");
+    let zone = output(dir, "data", "availability_zone");
+    let launch = "aws:autoscaling:launchconfiguration";
+    assert_eq!(option(launch, "SecurityGroups").as_deref(), Some(data_sg.as_str()));
+    assert_eq!(option(launch, "DisableDefaultEC2SecurityGroup").as_deref(), Some("true"));
+    assert_eq!(option("aws:autoscaling:asg", "Custom Availability Zones").as_deref(), Some(zone.as_str()));
+    let env_vars = "aws:elasticbeanstalk:application:environment";
+    assert_eq!(option(env_vars, "DATA_VOLUME_ID").as_deref(), Some(volume.as_str()));
+    let host = the_one_instance(&ec2).await;
+    let resources = eb.describe_environment_resources().environment_name(&env_name).send().await.unwrap();
+    let env_instances: Vec<&str> =
+        resources.environment_resources().unwrap().instances().iter().filter_map(|i| i.id()).collect();
+    assert_eq!(env_instances, [host.instance_id().unwrap()], "no instance runs outside the environment");
+    let groups: Vec<&str> = host.security_groups().iter().filter_map(|g| g.group_id()).collect();
+    assert_eq!(groups, [data_sg.as_str()]);
+    assert_eq!(host.placement().and_then(|p| p.availability_zone()), Some(zone.as_str()));
+    assert_eq!(host.instance_type().map(|t| t.as_str()), Some("t3.medium"));
+
+    // What a client needs, from that instance.
+    let ip = host.private_ip_address().unwrap().to_string();
+    let outputs: J = serde_json::from_str(&ok(run_infra(&emu, dir, &["output", "--json"]))).unwrap();
+    assert_eq!(outputs["private_ip"], ip.as_str());
+    assert_eq!(outputs["redis_cluster_nodes"], format!("{ip}:6379,{ip}:6380,{ip}:6381").as_str());
+    assert_eq!(outputs["elasticsearch_url"], format!("http://{ip}:9200").as_str());
+    assert_eq!(outputs["kibana_url"], format!("http://{ip}:5601").as_str());
+    assert_eq!(outputs["instance_id"], host.instance_id().unwrap());
+
+    // The instances may attach the data volume, and no other.
+    let role = id(dir, "app_instance_role");
+    let policy = iam.get_role_policy().role_name(&role).policy_name("data_volume").send().await.unwrap();
+    let policy = infra::provider::iam_role::canonical_policy(policy.policy_document()).unwrap();
+    let policy: J = serde_json::from_str(&policy).unwrap();
+    let mut volumes = Vec::new();
+    for statement in policy["Statement"].as_array().unwrap() {
+        let resources = match &statement["Resource"] {
+            J::Array(list) => list.iter().map(|r| r.as_str().unwrap().to_string()).collect(),
+            one => vec![one.as_str().unwrap().to_string()],
+        };
+        volumes.extend(resources.into_iter().filter(|r| r.contains(":volume/") || r == "*").map(|r| {
+            (statement["Action"].as_str().unwrap_or_default().to_string(), r)
+        }));
+    }
+    assert_eq!(
+        volumes,
+        [
+            ("ec2:AttachVolume".to_string(), output(dir, "data", "arn")),
+            ("ec2:DescribeVolumes".to_string(), "*".to_string())
+        ],
+        "{policy}"
+    );
+
     // The bucket: encrypted, public access fully blocked.
     let enc = s3.get_bucket_encryption().bucket(&bucket).send().await.unwrap();
     let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
@@ -168,7 +226,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
             .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
-    assert_eq!((id(dir, "app_env"), output(dir, "build", "arn")), (env_id, project_arn), "the same resources");
+    assert_eq!((id(dir, "app_env"), output(dir, "build", "arn")), (env_id.clone(), project_arn), "the same resources");
     let projects = codebuild.batch_get_projects().names(&project_name).send().await.unwrap();
     let vars: Vec<(&str, &str)> = projects.projects()[0]
         .environment()
@@ -181,6 +239,34 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     let got = pipelines.get_pipeline().name(&pipeline_name).send().await.unwrap();
     let source = got.pipeline().unwrap().stages()[0].actions()[0].configuration().unwrap();
     assert_eq!(source.get("S3ObjectKey").map(String::as_str), Some("source/dev-main.zip"));
+    assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0, "converged");
+
+    // The environment's groups changed behind infra's back: drift, put back by
+    // apply on a new instance (Elastic Beanstalk replaces it), whose address
+    // the outputs follow.
+    let default_sg = ec2
+        .describe_security_groups()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("default").build())
+        .send()
+        .await
+        .unwrap();
+    let default_sg = default_sg.security_groups()[0].group_id().unwrap().to_string();
+    let setting = aws_sdk_elasticbeanstalk::types::ConfigurationOptionSetting::builder()
+        .namespace(launch)
+        .option_name("SecurityGroups")
+        .value(&default_sg)
+        .build();
+    eb.update_environment().environment_id(&env_id).option_settings(setting).send().await.unwrap();
+    common::wait_environment_ready(&eb, &env_id).await;
+    let (code, report, _) = run_infra(&emu, dir, &["drift"]);
+    assert_eq!(code, 2, "{report}");
+    assert!(report.contains("security_groups") && report.contains(&default_sg), "{report}");
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    let host = the_one_instance(&ec2).await;
+    let groups: Vec<&str> = host.security_groups().iter().filter_map(|g| g.group_id()).collect();
+    assert_eq!(groups, [data_sg.as_str()]);
+    assert_eq!(output(dir, "app_env", "instance_id"), host.instance_id().unwrap());
+    assert_eq!(output(dir, "app_env", "private_ip"), host.private_ip_address().unwrap());
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0, "converged");
 
     // Destroy leaves nothing of the stack.
@@ -196,6 +282,29 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     assert!(pipelines.get_pipeline().name(&pipeline_name).send().await.is_err(), "the pipeline is gone");
     let profiles = iam.list_instance_profiles().send().await.unwrap();
     assert!(profiles.instance_profiles().is_empty(), "{profiles:?}");
+    let running = running_instances(&ec2).await;
+    assert!(running.is_empty(), "instances left: {running:?}");
     let state = state(dir);
     assert_eq!(state["resources"], serde_json::json!({}));
+}
+
+/// Every instance not terminated (or terminating).
+async fn running_instances(ec2: &aws_sdk_ec2::Client) -> Vec<aws_sdk_ec2::types::Instance> {
+    let out = ec2.describe_instances().send().await.unwrap();
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter(|i| {
+            let state = i.state().and_then(|s| s.name()).map(|n| n.as_str()).unwrap_or_default();
+            !matches!(state, "terminated" | "shutting-down")
+        })
+        .cloned()
+        .collect()
+}
+
+/// The one instance running: the environment's.
+async fn the_one_instance(ec2: &aws_sdk_ec2::Client) -> aws_sdk_ec2::types::Instance {
+    let mut running = running_instances(ec2).await;
+    assert_eq!(running.len(), 1, "{running:?}");
+    running.remove(0)
 }

@@ -58,8 +58,18 @@ pub fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
     tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
 }
 
-/// The logical name an owned resource carries, when it carries one.
+/// The logical name an owned resource carries, when it carries one. A
+/// resource an Elastic Beanstalk environment (through its CloudFormation
+/// stack) made carries that environment's tags, ownership tags included
+/// (the environment's instance, its security group): it is the environment's,
+/// not one of the stack's own, so it has none here.
 pub fn name_tag(tags: &[Tag]) -> Option<String> {
+    let made_by_environment = tags.iter().filter_map(Tag::key).any(|k| {
+        k == "elasticbeanstalk:environment-id" || k == "aws:cloudformation:stack-id" || k == "aws:autoscaling:groupName"
+    });
+    if made_by_environment {
+        return None;
+    }
     tag(tags, TAG_NAME).map(str::to_string)
 }
 
@@ -159,6 +169,19 @@ mod tests {
     fn tags(pairs: &[(&str, &str)]) -> Props {
         let m = pairs.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect();
         Props::from([("tags".to_string(), Value::Map(m))])
+    }
+
+    #[test]
+    fn what_an_environment_made_is_not_the_stacks_own() {
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        let own = [tag("infra:stack", "dev"), tag("infra:name", "data")];
+        assert_eq!(name_tag(&own).as_deref(), Some("data"));
+        let environments = [
+            tag("infra:stack", "dev"),
+            tag("infra:name", "app_env"),
+            tag("elasticbeanstalk:environment-id", "e-abc123"),
+        ];
+        assert_eq!(name_tag(&environments), None);
     }
 
     #[test]

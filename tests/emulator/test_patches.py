@@ -479,6 +479,360 @@ def test_describe_events():
     assert eb.describe_events(EnvironmentName="events-env", Severity="WARN")["Events"] == []
 
 
+ENVIRONMENT = "aws:elasticbeanstalk:environment"
+ASG = "aws:autoscaling:asg"
+VPC = "aws:ec2:vpc"
+SINGLE = option(ENVIRONMENT, "EnvironmentType", "SingleInstance")
+
+
+def resources(eb, **kwargs) -> dict:
+    return eb.describe_environment_resources(**kwargs)["EnvironmentResources"]
+
+
+def env_instances(eb, ec2, name: str) -> list[dict]:
+    """The environment's instances as DescribeEnvironmentResources lists them, described by EC2."""
+    ids = [i["Id"] for i in resources(eb, EnvironmentName=name)["Instances"]]
+    if not ids:
+        return []
+    found = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    by_id = {i["InstanceId"]: i for r in found for i in r["Instances"]}
+    return [by_id[i] for i in ids]
+
+
+def instance_state(ec2, instance_id: str) -> str:
+    (reservation,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return reservation["Instances"][0]["State"]["Name"]
+
+
+def eb_group_of(ec2, instance: dict) -> dict | None:
+    """The security group Elastic Beanstalk made for the instance's environment, if any."""
+    groups = instance["SecurityGroups"]
+    ids = [g["GroupId"] for g in groups if "-stack-AWSEBSecurityGroup-" in g["GroupName"]]
+    if not ids:
+        return None
+    (group,) = ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"]
+    return group
+
+
+def group_exists(ec2, group_id: str) -> bool:
+    found = ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group_id]}])
+    return bool(found["SecurityGroups"])
+
+
+def default_vpc(ec2) -> str:
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    return vpcs[0]["VpcId"]
+
+
+def ec2_tags(resource: dict) -> dict:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def test_environment_runs_its_instance_with_the_declared_launch_settings():
+    eb, ec2, iam = client("elasticbeanstalk"), client("ec2"), client("iam")
+    run = f"inst-{time.time_ns()}"
+    vpc = default_vpc(ec2)
+    by_id = ec2.create_security_group(GroupName=f"{run}-a", Description="a", VpcId=vpc)["GroupId"]
+    by_name = ec2.create_security_group(GroupName=f"{run}-b", Description="b", VpcId=vpc)["GroupId"]
+    profile = iam.create_instance_profile(InstanceProfileName=f"{run}-profile")["InstanceProfile"]
+    eb.create_application(ApplicationName="inst-app")
+    created = eb.create_environment(
+        ApplicationName="inst-app",
+        EnvironmentName="inst-env",
+        SolutionStackName=DOCKER,
+        Tags=[{"Key": "infra:stack", "Value": "dev"}, {"Key": "infra:name", "Value": "app"}],
+        OptionSettings=[
+            SINGLE,
+            option(LAUNCH, "InstanceType", "t3.medium"),
+            option(LAUNCH, "SecurityGroups", f"{by_id}, {run}-b"),
+            option(LAUNCH, "IamInstanceProfile", f"{run}-profile"),
+            option(ASG, "Custom Availability Zones", "us-east-1b"),
+        ],
+    )
+    # While it launches there is no instance yet.
+    assert resources(eb, EnvironmentName="inst-env")["Instances"] == []
+    for _ in range(3):
+        assert status(eb, "inst-env") == "Launching"
+    (env,) = describe(eb, "inst-env")
+    assert (env["Status"], env["Health"]) == ("Ready", "Green"), env
+
+    described = resources(eb, EnvironmentId=created["EnvironmentId"])
+    assert described["EnvironmentName"] == "inst-env", described
+    assert len(described["Instances"]) == 1, described
+    for key in ("AutoScalingGroups", "LaunchConfigurations", "LaunchTemplates"):
+        assert described[key] == [], described
+    for key in ("LoadBalancers", "Triggers", "Queues"):
+        assert described[key] == [], described
+    both = resources(eb, EnvironmentName="inst-env", EnvironmentId=created["EnvironmentId"])
+    assert both == described, both
+
+    (instance,) = env_instances(eb, ec2, "inst-env")
+    assert instance["State"]["Name"] == "running", instance
+    assert instance["InstanceType"] == "t3.medium", instance
+    assert instance["Placement"]["AvailabilityZone"] == "us-east-1b", instance
+    assert instance["VpcId"] == vpc, instance
+    assert instance["IamInstanceProfile"]["Arn"] == profile["Arn"], instance
+    assert ec2_tags(instance) == {
+        "infra:stack": "dev",
+        "infra:name": "app",
+        "elasticbeanstalk:environment-name": "inst-env",
+        "elasticbeanstalk:environment-id": created["EnvironmentId"],
+        "Name": "inst-env",
+    }, instance
+    eb_group = eb_group_of(ec2, instance)
+    assert eb_group is not None, instance
+    groups = {g["GroupId"] for g in instance["SecurityGroups"]}
+    assert groups == {by_id, by_name, eb_group["GroupId"]}, instance
+    prefix = f"awseb-{created['EnvironmentId']}-stack-AWSEBSecurityGroup-"
+    assert eb_group["GroupName"].startswith(prefix), eb_group
+    assert eb_group["Description"] == "VPC Security Group" and eb_group["VpcId"] == vpc, eb_group
+    rules = [(p["IpProtocol"], p["FromPort"], p["ToPort"]) for p in eb_group["IpPermissions"]]
+    assert rules == [("tcp", 80, 80)], eb_group
+    assert ec2_tags(eb_group) == ec2_tags(instance), eb_group
+    # A single-instance environment's EndpointURL is its instance's public IP address.
+    assert instance.get("PublicIpAddress"), instance
+    assert env["EndpointURL"] == instance["PublicIpAddress"], env
+
+    # The environment's tag changes reach its instance and EB's group; the default tags stay.
+    eb.update_tags_for_resource(
+        ResourceArn=env["EnvironmentArn"],
+        TagsToAdd=[{"Key": "owner", "Value": "ops"}, {"Key": "infra:stack", "Value": "prod"}],
+        TagsToRemove=["infra:name"],
+    )
+    (instance,) = env_instances(eb, ec2, "inst-env")
+    assert ec2_tags(instance) == {
+        "infra:stack": "prod",
+        "owner": "ops",
+        "elasticbeanstalk:environment-name": "inst-env",
+        "elasticbeanstalk:environment-id": created["EnvironmentId"],
+        "Name": "inst-env",
+    }, instance
+    assert ec2_tags(eb_group_of(ec2, instance)) == ec2_tags(instance)
+
+    code, message = error_of(eb.describe_environment_resources, EnvironmentName="nope-env")
+    assert code == "InvalidParameterValue" and "nope-env" in message, (code, message)
+    code, _ = error_of(eb.describe_environment_resources, EnvironmentId="e-doesnotexist")
+    assert code == "InvalidParameterValue", code
+    code, _ = error_of(eb.describe_environment_resources)
+    assert code == "MissingRequiredParameter", code
+
+
+def test_environment_instance_defaults_subnets_and_disabled_eb_group():
+    eb, ec2 = client("elasticbeanstalk"), client("ec2")
+    run = f"defaults-{time.time_ns()}"
+    vpc = default_vpc(ec2)
+    own = ec2.create_security_group(GroupName=f"{run}-own", Description="own", VpcId=vpc)["GroupId"]
+    subnets = {s["AvailabilityZone"]: s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]}
+    eb.create_application(ApplicationName="defaults-app")
+
+    # LoadBalanced (the default), MinSize 2: two instances of the default type, with EB's group.
+    launch(eb, "defaults-app", "defaults-lb", OptionSettings=[option(ASG, "MinSize", "2")])
+    instances = env_instances(eb, ec2, "defaults-lb")
+    assert len(instances) == 2, instances
+    assert {i["InstanceType"] for i in instances} == {"t3.micro"}, instances
+    groups = {g["GroupId"] for i in instances for g in i["SecurityGroups"]}
+    assert len(groups) == 1 and eb_group_of(ec2, instances[0]) is not None, instances
+    (env,) = describe(eb, "defaults-lb")
+    assert not env.get("EndpointURL"), "a load-balanced environment's URL is its load balancer's"
+
+    # The default group disabled; placement in the first of the declared subnets;
+    # aws:ec2:instances InstanceTypes wins over InstanceType.
+    launch(
+        eb,
+        "defaults-app",
+        "defaults-own",
+        OptionSettings=[
+            SINGLE,
+            option(LAUNCH, "SecurityGroups", own),
+            option(LAUNCH, "DisableDefaultEC2SecurityGroup", "true"),
+            option(LAUNCH, "InstanceType", "t3.large"),
+            option("aws:ec2:instances", "InstanceTypes", "t3.small,t3.medium"),
+            option(VPC, "Subnets", f"{subnets['us-east-1c']},{subnets['us-east-1d']}"),
+        ],
+    )
+    (instance,) = env_instances(eb, ec2, "defaults-own")
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [own], instance
+    assert instance["SubnetId"] == subnets["us-east-1c"], instance
+    assert instance["Placement"]["AvailabilityZone"] == "us-east-1c", instance
+    assert instance["InstanceType"] == "t3.small", instance
+    assert "IamInstanceProfile" not in instance, instance
+
+
+def test_environment_launch_settings_are_validated():
+    eb, ec2 = client("elasticbeanstalk"), client("ec2")
+    eb.create_application(ApplicationName="invalid-app")
+    code, message = error_of(
+        eb.create_environment,
+        ApplicationName="invalid-app",
+        EnvironmentName="invalid-sg",
+        SolutionStackName=DOCKER,
+        OptionSettings=[option(LAUNCH, "SecurityGroups", "sg-00000000000000000")],
+    )
+    assert code == "ConfigurationValidationException", code
+    assert "The security group 'sg-00000000000000000' does not exist" in message, message
+    assert describe(eb, "invalid-sg") == []
+    code, _ = error_of(
+        eb.create_environment,
+        ApplicationName="invalid-app",
+        EnvironmentName="invalid-nogroups",
+        SolutionStackName=DOCKER,
+        OptionSettings=[option(LAUNCH, "DisableDefaultEC2SecurityGroup", "true")],
+    )
+    assert code == "ConfigurationValidationException", code
+
+    # An unknown subnet fails the launch: Ready, Red, errors in the events, no instance.
+    eb.create_environment(
+        ApplicationName="invalid-app",
+        EnvironmentName="invalid-subnet",
+        SolutionStackName=DOCKER,
+        OptionSettings=[option(VPC, "Subnets", "subnet-00000000000000000")],
+    )
+    for _ in range(3):
+        status(eb, "invalid-subnet")
+    (env,) = describe(eb, "invalid-subnet")
+    assert (env["Status"], env["Health"]) == ("Ready", "Red"), env
+    assert resources(eb, EnvironmentName="invalid-subnet")["Instances"] == []
+    events = eb.describe_events(EnvironmentName="invalid-subnet", Severity="ERROR")["Events"]
+    errors = [e["Message"] for e in events]
+    assert len(errors) == 2 and "subnet-00000000000000000" in errors[1], errors
+    assert errors[0].startswith("Create environment operation is complete, but with errors.")
+    # So does an Availability Zone with no default subnet.
+    eb.create_environment(
+        ApplicationName="invalid-app",
+        EnvironmentName="invalid-zone",
+        SolutionStackName=DOCKER,
+        OptionSettings=[option(ASG, "Custom Availability Zones", "us-east-1z")],
+    )
+    for _ in range(4):
+        status(eb, "invalid-zone")
+    (env,) = describe(eb, "invalid-zone")
+    assert env["Health"] == "Red", env
+    assert resources(eb, EnvironmentName="invalid-zone")["Instances"] == []
+
+    # On a running environment: an unknown group is refused; an unknown subnet fails the
+    # update, which leaves the instance and the deployed configuration as they were.
+    launch(eb, "invalid-app", "invalid-update", OptionSettings=[SINGLE])
+    (before,) = env_instances(eb, ec2, "invalid-update")
+    code, _ = error_of(
+        eb.update_environment,
+        EnvironmentName="invalid-update",
+        OptionSettings=[option(LAUNCH, "SecurityGroups", "no-such-group")],
+    )
+    assert code == "ConfigurationValidationException", code
+    assert status(eb, "invalid-update") == "Ready"
+    eb.update_environment(
+        EnvironmentName="invalid-update",
+        OptionSettings=[option(VPC, "Subnets", "subnet-00000000000000000")],
+    )
+    for _ in range(4):
+        status(eb, "invalid-update")
+    (env,) = describe(eb, "invalid-update")
+    assert (env["Status"], env["Health"]) == ("Ready", "Green"), env
+    after = env_instances(eb, ec2, "invalid-update")
+    assert [i["InstanceId"] for i in after] == [before["InstanceId"]], after
+    settings = eb.describe_configuration_settings(
+        ApplicationName="invalid-app", EnvironmentName="invalid-update"
+    )["ConfigurationSettings"]
+    assert [s["DeploymentStatus"] for s in settings] == ["deployed", "failed"], settings
+    assert (VPC, "Subnets") not in options(settings[0]["OptionSettings"]), settings
+    events = [e["Message"] for e in eb.describe_events(EnvironmentName="invalid-update")["Events"]]
+    assert events[0] == "Failed to deploy configuration.", events
+    # A later update that sets no options does not deploy the failed draft.
+    eb.update_environment(EnvironmentName="invalid-update", Description="after")
+    for _ in range(4):
+        status(eb, "invalid-update")
+    after = env_instances(eb, ec2, "invalid-update")
+    assert [i["InstanceId"] for i in after] == [before["InstanceId"]], after
+    events = [e["Message"] for e in eb.describe_events(EnvironmentName="invalid-update")["Events"]]
+    assert events[0] == "Environment update completed successfully.", events
+
+
+def test_environment_update_of_launch_settings_replaces_the_instance():
+    eb, ec2 = client("elasticbeanstalk"), client("ec2")
+    run = f"replace-{time.time_ns()}"
+    vpc = default_vpc(ec2)
+    first = ec2.create_security_group(GroupName=f"{run}-1", Description="1", VpcId=vpc)["GroupId"]
+    second = ec2.create_security_group(GroupName=f"{run}-2", Description="2", VpcId=vpc)["GroupId"]
+    eb.create_application(ApplicationName="replace-app")
+    settings = [SINGLE, option(LAUNCH, "SecurityGroups", first)]
+    launch(eb, "replace-app", "replace-env", OptionSettings=settings)
+    (old,) = env_instances(eb, ec2, "replace-env")
+    eb_group = eb_group_of(ec2, old)["GroupId"]
+    (env,) = describe(eb, "replace-env")
+    endpoint = env["EndpointURL"]
+
+    # Not a launch setting: the instance stays.
+    eb.update_environment(
+        EnvironmentName="replace-env", OptionSettings=[option(ENV_VARS, "A", "1")]
+    )
+    for _ in range(4):
+        status(eb, "replace-env")
+    assert [i["InstanceId"] for i in env_instances(eb, ec2, "replace-env")] == [old["InstanceId"]]
+
+    eb.update_environment(
+        EnvironmentName="replace-env", OptionSettings=[option(LAUNCH, "SecurityGroups", second)]
+    )
+    for _ in range(3):
+        assert status(eb, "replace-env") == "Updating"
+        during = env_instances(eb, ec2, "replace-env")
+        assert [i["InstanceId"] for i in during] == [old["InstanceId"]], during
+    assert status(eb, "replace-env") == "Ready"
+    (new,) = env_instances(eb, ec2, "replace-env")
+    assert new["InstanceId"] != old["InstanceId"], new
+    assert {g["GroupId"] for g in new["SecurityGroups"]} == {second, eb_group}, new
+    assert instance_state(ec2, old["InstanceId"]) == "terminated"
+    (env,) = describe(eb, "replace-env")
+    # The Elastic IP stays with the environment.
+    assert env["EndpointURL"] == endpoint == new["PublicIpAddress"], (env, new)
+
+    # Disabling EB's group replaces the instance again and deletes the group.
+    eb.update_environment(
+        EnvironmentName="replace-env",
+        OptionSettings=[option(LAUNCH, "DisableDefaultEC2SecurityGroup", "true")],
+    )
+    for _ in range(4):
+        status(eb, "replace-env")
+    (last,) = env_instances(eb, ec2, "replace-env")
+    assert [g["GroupId"] for g in last["SecurityGroups"]] == [second], last
+    assert not group_exists(ec2, eb_group)
+
+
+def test_environment_termination_releases_its_instances():
+    eb, ec2 = client("elasticbeanstalk"), client("ec2")
+    eb.create_application(ApplicationName="release-app")
+    launch(eb, "release-app", "release-env")
+    (instance,) = env_instances(eb, ec2, "release-env")
+    eb_group = eb_group_of(ec2, instance)["GroupId"]
+    eb.terminate_environment(EnvironmentName="release-env")
+    for _ in range(3):
+        assert status(eb, "release-env") == "Terminating"
+        assert instance_state(ec2, instance["InstanceId"]) == "running"
+    assert status(eb, "release-env") == "Terminated"
+    assert instance_state(ec2, instance["InstanceId"]) == "terminated"
+    assert not group_exists(ec2, eb_group)
+    code, _ = error_of(eb.describe_environment_resources, EnvironmentName="release-env")
+    assert code == "InvalidParameterValue", code
+
+    # TerminateResources=false leaves the resources running.
+    launch(eb, "release-app", "release-keep")
+    (kept,) = env_instances(eb, ec2, "release-keep")
+    eb.terminate_environment(EnvironmentName="release-keep", TerminateResources=False)
+    for _ in range(4):
+        status(eb, "release-keep")
+    assert instance_state(ec2, kept["InstanceId"]) == "running"
+    assert group_exists(ec2, eb_group_of(ec2, kept)["GroupId"])
+
+    # DeleteApplication with TerminateEnvByForce terminates them too.
+    launch(eb, "release-app", "release-forced")
+    (forced,) = env_instances(eb, ec2, "release-forced")
+    forced_group = eb_group_of(ec2, forced)["GroupId"]
+    eb.delete_application(ApplicationName="release-app", TerminateEnvByForce=True)
+    assert instance_state(ec2, forced["InstanceId"]) == "terminated"
+    assert not group_exists(ec2, forced_group)
+
+
+
 # CodeBuild
 
 

@@ -1,14 +1,21 @@
-"""Elastic Beanstalk environments: a status lifecycle, UpdateEnvironment, TerminateEnvironment,
-DescribeConfigurationSettings and DescribeEvents (moto 5.2.5 has none of these), and fixes
-to CreateEnvironment, DescribeEnvironments and DeleteApplication.
+"""Elastic Beanstalk environments: a status lifecycle, EC2 instances, UpdateEnvironment,
+TerminateEnvironment, DescribeConfigurationSettings, DescribeEnvironmentResources and
+DescribeEvents (moto 5.2.5 has none of these), and fixes to CreateEnvironment,
+DescribeEnvironments and DeleteApplication.
 
 Written against moto 5.2.5 (see ../requirements.txt). It adds methods to, or replaces
-methods of, moto.elasticbeanstalk.responses.EBResponse, and keeps its extra state as
-attributes of moto's own models (moto.elasticbeanstalk.models.Environment, Application and
-EBBackend). What moto 5.2.5 does without it: CreateEnvironment drops OptionSettings,
-VersionLabel, Description and even SolutionStackName (it reports "None"), gives every
-environment the id "" and the status Ready at once; DescribeEnvironments ignores all its
-filters; DeleteApplication deletes an application with running environments.
+methods of, moto.elasticbeanstalk.responses.EBResponse, wraps
+moto.elasticbeanstalk.models.EBBackend.update_tags_for_resource (as installed by
+elasticbeanstalk_applications.py), keeps its extra state as attributes of moto's own models
+(moto.elasticbeanstalk.models.Environment, Application and EBBackend), and runs the
+environments' instances in moto's EC2 backend (moto.ec2.models.ec2_backends[account][region]:
+run_instances, associate_iam_instance_profile, terminate_instances, create_security_group,
+authorize_security_group_ingress, delete_security_group, create_tags, delete_tags). What
+moto 5.2.5 does without it: CreateEnvironment drops OptionSettings, VersionLabel,
+Description and even SolutionStackName (it reports "None"), gives every environment the id
+"" and the status Ready at once, and launches nothing; DescribeEnvironments ignores all its
+filters; DeleteApplication deletes an application with running environments;
+DescribeEnvironmentResources does not exist.
 
 AWS API reference, one page per operation (each method below quotes its page):
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_CreateEnvironment.html
@@ -16,6 +23,7 @@ AWS API reference, one page per operation (each method below quotes its page):
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_UpdateEnvironment.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_TerminateEnvironment.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DescribeConfigurationSettings.html
+  https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DescribeEnvironmentResources.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DescribeEvents.html
   https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DeleteApplication.html
 
@@ -43,6 +51,95 @@ shows for them ("createEnvironment is starting.", "Successfully launched environ
 "Environment update is starting.", "Environment update completed successfully.",
 "terminateEnvironment is starting.", "terminateEnvironment completed successfully."),
 severity INFO, for DescribeEvents.
+
+Instances. "When you create a web server environment, AWS Elastic Beanstalk creates one or
+more Amazon Elastic Compute Cloud (Amazon EC2) virtual machines" and an "Instance security
+group - An Amazon EC2 security group configured to allow inbound traffic on port 80"
+(developer guide: using-features.managing.ec2.html, customize-containers.html). The options
+(https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/command-options-general.html), read
+from the environment's OptionSettings:
+  aws:elasticbeanstalk:environment EnvironmentType: "Set to SingleInstance to launch one EC2
+    instance with no load balancer." (default LoadBalanced, whose Auto Scaling group runs
+    aws:autoscaling:asg MinSize instances: "The minimum number of instances that you want in
+    your Auto Scaling group.", default 1).
+  aws:ec2:instances InstanceTypes: "only the first instance type on the list is used [...]
+    If you specify both, the first instance type on the list in the InstanceTypes option is
+    used, and InstanceType is ignored."; else aws:autoscaling:launchconfiguration
+    InstanceType; else t3.micro (the guide names no fixed default: "Varies by account and
+    Region"; t3.micro, a current x86_64 type, x86 being the default architecture, stands in).
+  aws:autoscaling:launchconfiguration ImageId: "override the default Amazon Machine Image
+    (AMI)"; by default an Amazon Linux AMI of moto's catalogue stands in for the platform's.
+  aws:autoscaling:launchconfiguration SecurityGroups: "a single string of comma-separated
+    values", ids or names ("Security group names are case sensitive."; a name is looked up
+    in the instances' VPC). The instances get these groups plus the group Elastic Beanstalk
+    creates, named awseb-<environment id>-stack-AWSEBSecurityGroup-<suffix> (as in the
+    guide's event examples), description "VPC Security Group" (that of AWSEBSecurityGroup
+    in Elastic Beanstalk's template), in the instances' VPC, with ingress TCP 80 from
+    0.0.0.0/0 (on AWS a load-balanced environment's rule admits its load balancer's group;
+    there is no load balancer here), tagged like the instances.
+  aws:autoscaling:launchconfiguration DisableDefaultEC2SecurityGroup "true": "the default
+    EC2 security group that Elastic Beanstalk normally associates to the EC2 instances is
+    not created. Therefore, you must provide other security groups with the SecurityGroups
+    option." (using-features.managing.ec2.aws-cli.html); an update can turn it on or off.
+  aws:autoscaling:launchconfiguration IamInstanceProfile: "Specify the instance profile's
+    name or its ARN." (associated with each instance).
+  Placement: aws:ec2:vpc Subnets ("The IDs of the Auto Scaling group subnet or subnets")
+    if set, else aws:autoscaling:asg Custom Availability Zones ("Define the AZs for your
+    instances"; the default subnet of each), else the default VPC's default subnets ("If
+    you don't configure settings in this namespace, Elastic Beanstalk launches resources in
+    the default VPC"); instance n goes to the n-th of those subnets, in turn, so a single
+    instance is in the first. aws:ec2:vpc VPCId is not otherwise used.
+  Tags: "Elastic Beanstalk applies environment tags to the environment resource itself, as
+    well as to other AWS resources that Elastic Beanstalk creates for the environment" plus
+    its default tags elasticbeanstalk:environment-name, elasticbeanstalk:environment-id and
+    Name (the environment name) (using-features.tagging.html); "Elastic Beanstalk applies
+    the changes to your environment's resources. However, you can't edit the default tags",
+    so UpdateTagsForResource on an environment retags its instances and its group, default
+    keys excepted.
+When: the instances are run when a launch completes (the poll that reports Ready), which is
+when AWS has them in service, so that an environment that is Ready has its instances and
+one that is Launching has none yet. EndpointURL: "For single-instance environments, the IP
+address of the instance." A single instance gets a public address ("Elastic Beanstalk
+assigns each Amazon EC2 instance a public Elastic IP address", concepts.concepts.design),
+reported as EndpointURL and kept (like an Elastic IP) when the instance is replaced; no
+Elastic IP resource is allocated. A load-balanced environment has no EndpointURL here.
+
+Updates: "When you make configuration changes that are described on this page, the launch
+configuration also changes. [...] This change requires replacement of all instances."
+(using-features.managing.ec2.html). When an update completes that changed EnvironmentType,
+InstanceType(s), ImageId, SecurityGroups, IamInstanceProfile,
+DisableDefaultEC2SecurityGroup, Custom Availability Zones, VPCId or Subnets, new instances
+are run with the new settings, then the old ones are terminated (and Elastic Beanstalk's
+group is created or deleted as DisableDefaultEC2SecurityGroup or the VPC requires). A
+change of MinSize alone runs or terminates the difference (newest first).
+
+Failures, as AWS reports them. Security groups are checked at CreateEnvironment, and at
+UpdateEnvironment when a launch setting changes: an unknown one is HTTP 400
+ConfigurationValidationException "Configuration validation exception: Invalid option value:
+'sg-x' (Namespace: 'aws:autoscaling:launchconfiguration', OptionName: 'SecurityGroups'): The
+security group 'sg-x' does not exist" (the error AWS returns, not in the API reference; it
+is reported in SDK and Terraform issues), and DisableDefaultEC2SecurityGroup "true" with no
+SecurityGroups is the same exception (its wording is ours). Other launch errors surface when
+AWS's CloudFormation stack fails, at the end of the operation: an unknown subnet ("The
+subnet ID 'subnet-x' does not exist"), an Availability Zone without a default subnet, a
+group deleted meanwhile, an unknown instance profile ("Invalid IamInstanceProfile: x"). A
+failed launch ends Ready with Health Red ("Indicates the environment is not responsive"),
+no instance and ERROR events ("<step> failed. Reason: <reason>", "Create environment
+operation is complete, but with errors. For more information, see troubleshooting
+documentation."). A failed update keeps the deployed configuration and the old instances
+(the stack rolls back; Health Green while they run), records ERROR events ("... failed.
+Reason: ...", "Failed to deploy configuration.") and leaves its draft in
+DescribeConfigurationSettings with DeploymentStatus "failed" ("This is a draft
+configuration that failed to successfully deploy.").
+
+Termination: when TerminateEnvironment completes (or at once for DeleteApplication with
+TerminateEnvByForce), the environment's instances are terminated and then Elastic
+Beanstalk's group is deleted ("Deleted security group named: awseb-e-...", eb3-terminate
+in the guide), unless TerminateResources was false.
+
+DescribeEnvironmentResources lists the environment's instances that are not terminated;
+there is no Auto Scaling group, launch configuration or template, load balancer, trigger or
+queue here, so those lists are empty.
 """
 
 from __future__ import annotations
@@ -62,7 +159,7 @@ _LOCK = threading.RLock()
 
 
 def apply() -> None:
-    from moto.elasticbeanstalk.models import Environment
+    from moto.elasticbeanstalk.models import EBBackend, Environment
     from moto.elasticbeanstalk.responses import EBResponse
 
     # moto's Environment.platform_arn is a property that returns "TODO".
@@ -74,6 +171,12 @@ def apply() -> None:
     EBResponse.describe_configuration_settings = describe_configuration_settings
     EBResponse.describe_events = describe_events
     EBResponse.delete_application = delete_application
+    EBResponse.describe_environment_resources = describe_environment_resources
+    # Tag changes reach the environment's instances and security group. Wraps whatever
+    # update_tags_for_resource is installed (elasticbeanstalk_applications.py, applied
+    # before this patch, replaces moto's); once only, so that apply() stays idempotent.
+    if not getattr(EBBackend.update_tags_for_resource, "infra_propagates", False):
+        EBBackend.update_tags_for_resource = _propagating_tags(EBBackend.update_tags_for_resource)
 
 
 # Errors. InvalidParameterValue is moto's own; the others are AWS's common errors
@@ -206,28 +309,468 @@ def _complete(backend, env) -> None:
     env.abortable_operation_in_progress = False
     env.date_updated = utcnow()
     if finished == "Launching":
-        env.health = "Green"
-        _record(backend, env, f"Successfully launched environment: {env.environment_name}")
+        try:
+            _deploy(backend, env, env.infra_options)
+        except _LaunchFailure as failure:
+            _record(backend, env, str(failure), "ERROR")
+            _record(
+                backend,
+                env,
+                "Create environment operation is complete, but with errors. For more "
+                "information, see troubleshooting documentation.",
+                "ERROR",
+            )
+        else:
+            _record(backend, env, f"Successfully launched environment: {env.environment_name}")
+        env.health = _health(backend, env)
     elif finished == "Updating":
-        env.health = "Green"
-        if env.infra_draft_options is not None:
-            env.infra_options, env.infra_draft_options = env.infra_draft_options, None
-        _record(backend, env, "Environment update completed successfully.")
+        # A draft left "failed" by an earlier update is not this update's to deploy.
+        if env.infra_draft_options is None or env.infra_draft_status != "pending":
+            _record(backend, env, "Environment update completed successfully.")
+        else:
+            try:
+                _deploy(backend, env, env.infra_draft_options)
+            except _LaunchFailure as failure:
+                # The deployed configuration and its instances stay; the draft is "failed".
+                env.infra_draft_status = "failed"
+                _record(backend, env, str(failure), "ERROR")
+                _record(backend, env, "Failed to deploy configuration.", "ERROR")
+            else:
+                env.infra_options, env.infra_draft_options = env.infra_draft_options, None
+                _record(backend, env, "Environment update completed successfully.")
+        env.health = _health(backend, env)
     elif finished == "Terminating":
         _terminated(backend, env)
         _record(backend, env, "terminateEnvironment completed successfully.")
 
 
 def _terminated(backend, env) -> None:
-    """The environment is deleted: its name is free again, and DescribeEnvironments shows it
-    only with IncludeDeleted."""
+    """The environment is deleted: its instances are terminated and the security group
+    Elastic Beanstalk made for it is deleted, its name is free again, and
+    DescribeEnvironments shows it only with IncludeDeleted."""
     from moto.core.utils import utcnow
 
+    if getattr(env, "infra_terminate_resources", True):
+        _release(backend, env)
     env.status, env.health, env.infra_then = "Terminated", "Grey", None
     env.abortable_operation_in_progress = False
     env.infra_date_deleted = utcnow()
     env.application.environments.pop(env.environment_name, None)
     _deleted_environments(backend).append(env)
+
+
+# The environment's EC2 resources: its instances and the security group Elastic Beanstalk
+# makes for them (see the module docstring for what each option does and why).
+
+LAUNCH = "aws:autoscaling:launchconfiguration"
+ASG = "aws:autoscaling:asg"
+VPC = "aws:ec2:vpc"
+EC2_INSTANCES = "aws:ec2:instances"
+ENVIRONMENT = "aws:elasticbeanstalk:environment"
+# The instance type when neither aws:ec2:instances InstanceTypes nor InstanceType is set.
+# The developer guide names no fixed value ("Varies by account and Region"); t3.micro, an
+# x86_64 type (x86 is the default architecture), stands in for it.
+DEFAULT_INSTANCE_TYPE = "t3.micro"
+# The description of the AWSEBSecurityGroup resource in Elastic Beanstalk's template.
+EB_GROUP_DESCRIPTION = "VPC Security Group"
+# Options whose change replaces the instances: they are the launch configuration (or
+# launch template) of the Auto Scaling group, or (EnvironmentType, VPCId) the environment's
+# architecture. MinSize alone scales the group without replacing anything.
+LAUNCH_SETTINGS = (
+    (LAUNCH, "InstanceType"),
+    (EC2_INSTANCES, "InstanceTypes"),
+    (LAUNCH, "ImageId"),
+    (LAUNCH, "SecurityGroups"),
+    (LAUNCH, "IamInstanceProfile"),
+    (LAUNCH, "DisableDefaultEC2SecurityGroup"),
+    (ASG, "Custom Availability Zones"),
+    (VPC, "VPCId"),
+    (VPC, "Subnets"),
+    (ENVIRONMENT, "EnvironmentType"),
+)
+# The tags Elastic Beanstalk applies itself; "You can't edit these default tags."
+DEFAULT_TAG_KEYS = ("elasticbeanstalk:environment-name", "elasticbeanstalk:environment-id", "Name")
+
+
+class _LaunchFailure(Exception):
+    """A launch that fails the way AWS's CloudFormation stack would: `step` failed for
+    `reason` (the EC2 / Auto Scaling error message)."""
+
+    def __init__(self, step: str, reason: str):
+        super().__init__(f"{step} failed. Reason: {reason}")
+
+
+def _option(options: list, namespace: str, name: str):
+    for option in options:
+        if option.get("Namespace") == namespace and option.get("OptionName") == name:
+            return option.get("Value")
+    return None
+
+
+def _values(value) -> list[str]:
+    """A comma-separated option value as a list ("sg-1, sg-2" -> ["sg-1", "sg-2"])."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _single_instance(options: list) -> bool:
+    return _option(options, ENVIRONMENT, "EnvironmentType") == "SingleInstance"
+
+
+def _default_disabled(options: list) -> bool:
+    return (_option(options, LAUNCH, "DisableDefaultEC2SecurityGroup") or "").lower() == "true"
+
+
+def _instance_count(options: list) -> int:
+    """SingleInstance: one; LoadBalanced (the default EnvironmentType): aws:autoscaling:asg
+    MinSize, default 1."""
+    if _single_instance(options):
+        return 1
+    try:
+        return max(1, int(_option(options, ASG, "MinSize") or 1))
+    except ValueError:
+        return 1
+
+
+def _launch_settings(options: list) -> tuple:
+    return tuple(_option(options, namespace, name) for namespace, name in LAUNCH_SETTINGS)
+
+
+def _ec2(backend):
+    """moto's EC2 backend of the environment's account and region."""
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[backend.account_id][backend.region_name]
+
+
+def _group_in_vpc(ec2, reference: str, vpc_id):
+    """The security group an option names: an id anywhere, else a name in `vpc_id`."""
+    group = ec2.get_security_group_from_id(reference)
+    if group is None:
+        group = next(
+            (g for g in ec2.groups.get(vpc_id, {}).values() if g.name == reference), None
+        )
+    return group
+
+
+def _validation_vpc(ec2, options: list):
+    """The VPC in which group names are looked up at request time: aws:ec2:vpc VPCId, else
+    the VPC of the first of Subnets (when it exists), else the default VPC."""
+    if _option(options, VPC, "VPCId"):
+        return _option(options, VPC, "VPCId")
+    for subnet_id in _values(_option(options, VPC, "Subnets"))[:1]:
+        subnet = _subnet_or_none(ec2, subnet_id)
+        if subnet is not None:
+            return subnet.vpc_id
+    default = ec2.get_default_vpc()
+    return default.id if default else None
+
+
+def _subnet_or_none(ec2, subnet_id: str):
+    from moto.ec2.exceptions import InvalidSubnetIdError
+
+    try:
+        return ec2.get_subnet(subnet_id)
+    except InvalidSubnetIdError:
+        return None
+
+
+def _validate_launch_options(backend, options: list) -> None:
+    """What Elastic Beanstalk checks when CreateEnvironment or UpdateEnvironment is called
+    (the error AWS returns then, HTTP 400, before anything starts):
+    ConfigurationValidationException "Configuration validation exception: Invalid option
+    value: 'sg-...' (Namespace: 'aws:autoscaling:launchconfiguration', OptionName:
+    'SecurityGroups'): The security group 'sg-...' does not exist". And, per the developer
+    guide, "Since the DisableDefaultEC2SecurityGroup option is set to true, the default EC2
+    security group [...] is not created. Therefore, you must provide other security groups
+    with the SecurityGroups option." (the wording of that error is ours)."""
+    ec2 = _ec2(backend)
+    names = _values(_option(options, LAUNCH, "SecurityGroups"))
+    vpc_id = _validation_vpc(ec2, options)
+    for name in names:
+        if _group_in_vpc(ec2, name, vpc_id) is None:
+            raise _error(
+                "ConfigurationValidationException",
+                f"Configuration validation exception: Invalid option value: '{name}' "
+                f"(Namespace: '{LAUNCH}', OptionName: 'SecurityGroups'): The security group "
+                f"'{name}' does not exist",
+            )
+    if _default_disabled(options) and not names:
+        raise _error(
+            "ConfigurationValidationException",
+            "Configuration validation exception: Invalid option value: 'true' (Namespace: "
+            f"'{LAUNCH}', OptionName: 'DisableDefaultEC2SecurityGroup'): with the default EC2 "
+            "security group disabled, SecurityGroups must name at least one security group.",
+        )
+
+
+def _default_image(ec2):
+    """Elastic Beanstalk runs its platform's AMI, which moto does not know; an Amazon Linux
+    x86_64 AMI from moto's catalogue stands in for it."""
+    images = ec2.describe_images(owners=["amazon"], filters={"name": "amzn2-ami-hvm-*x86_64*"})
+    return sorted(images, key=lambda image: image.id)[0].id if images else "ami-00000000"
+
+
+def _plan(backend, options: list) -> dict:
+    """Everything a launch with `options` needs, resolved in moto's EC2 backend, or the
+    _LaunchFailure AWS's stack would end with: an unknown subnet, an Availability Zone
+    without a default subnet, a security group deleted since it was validated, an unknown
+    instance profile."""
+    from moto.ec2.utils import filter_iam_instance_profiles
+
+    ec2 = _ec2(backend)
+    subnet_ids = _values(_option(options, VPC, "Subnets"))
+    if subnet_ids:
+        subnets = []
+        for subnet_id in subnet_ids:
+            subnet = _subnet_or_none(ec2, subnet_id)
+            if subnet is None:
+                raise _LaunchFailure(
+                    "Creating Auto Scaling group", f"The subnet ID '{subnet_id}' does not exist"
+                )
+            subnets.append(subnet)
+    else:
+        defaults = ec2.get_default_subnets()
+        zones = _values(_option(options, ASG, "Custom Availability Zones")) or sorted(defaults)
+        for zone in zones:
+            if zone not in defaults:
+                raise _LaunchFailure(
+                    "Creating Auto Scaling group",
+                    f"No default subnet for availability zone: '{zone}'.",
+                )
+        if not zones:
+            raise _LaunchFailure("Creating Auto Scaling group", "No default VPC for this user.")
+        subnets = [defaults[zone] for zone in zones]
+    vpc_id = subnets[0].vpc_id
+    groups = []
+    for name in _values(_option(options, LAUNCH, "SecurityGroups")):
+        group = _group_in_vpc(ec2, name, vpc_id)
+        if group is None:
+            raise _LaunchFailure(
+                "Creating Auto Scaling group", f"The security group '{name}' does not exist"
+            )
+        groups.append(group)
+    profile = _option(options, LAUNCH, "IamInstanceProfile") or None
+    if profile:
+        by_arn = profile.startswith("arn:")
+        try:
+            found = filter_iam_instance_profiles(
+                ec2.account_id,
+                partition=ec2.partition,
+                iam_instance_profile_arn=profile if by_arn else None,
+                iam_instance_profile_name=None if by_arn else profile,
+            )
+        except Exception:  # noqa: BLE001 - moto's IAM raises its NotFound
+            found = None
+        if found is None:
+            raise _LaunchFailure(
+                "Creating Auto Scaling launch configuration",
+                f"Invalid IamInstanceProfile: {profile}",
+            )
+    instance_types = _values(_option(options, EC2_INSTANCES, "InstanceTypes"))
+    return {
+        "instance_type": (
+            instance_types[0]
+            if instance_types
+            else _option(options, LAUNCH, "InstanceType") or DEFAULT_INSTANCE_TYPE
+        ),
+        "image_id": _option(options, LAUNCH, "ImageId") or _default_image(ec2),
+        "subnets": subnets,
+        "vpc_id": vpc_id,
+        "groups": groups,
+        "eb_group": not _default_disabled(options),
+        "profile": profile,
+        "single": _single_instance(options),
+    }
+
+
+def _resource_tags(env) -> dict:
+    """The tags of what Elastic Beanstalk creates for an environment: "Elastic Beanstalk
+    applies environment tags to the environment resource itself, as well as to other AWS
+    resources that Elastic Beanstalk creates for the environment", plus its default tags
+    (elasticbeanstalk:environment-name, elasticbeanstalk:environment-id, Name)."""
+    tags = {key: value for key, value in env.tags.items() if key not in DEFAULT_TAG_KEYS}
+    tags.update(
+        {
+            "elasticbeanstalk:environment-name": env.environment_name,
+            "elasticbeanstalk:environment-id": env.environment_id,
+            "Name": env.environment_name,
+        }
+    )
+    return tags
+
+
+def _live_instances(ec2, env) -> list:
+    """The environment's instances that are not terminated (or terminating), oldest first."""
+    live = []
+    for instance_id in getattr(env, "infra_instance_ids", []):
+        instance = ec2.get_instance_by_id(instance_id)
+        if instance is not None and instance.state not in ("terminated", "shutting-down"):
+            live.append(instance)
+    return live
+
+
+def _health(backend, env) -> str:
+    """Green when the environment has its instances running, Red ("the environment is not
+    responsive") when it has none: its launch failed."""
+    return "Green" if _live_instances(_ec2(backend), env) else "Red"
+
+
+def _create_eb_group(backend, env, vpc_id: str):
+    """The instance security group Elastic Beanstalk creates (AWSEBSecurityGroup in its
+    CloudFormation stack, named awseb-<environment id>-stack-AWSEBSecurityGroup-<suffix>):
+    "An Amazon EC2 security group configured to allow inbound traffic on port 80"."""
+    from moto.moto_api._internal import mock_random
+
+    ec2 = _ec2(backend)
+    alphabet = string.ascii_uppercase + string.digits
+    suffix = "".join(mock_random.choice(alphabet) for _ in range(13))
+    group = ec2.create_security_group(
+        f"awseb-{env.environment_id}-stack-AWSEBSecurityGroup-{suffix}",
+        EB_GROUP_DESCRIPTION,
+        vpc_id=vpc_id,
+        tags=_resource_tags(env),
+    )
+    ec2.authorize_security_group_ingress(
+        group.id, "tcp", 80, 80, [{"CidrIp": "0.0.0.0/0"}], vpc_id=vpc_id
+    )
+    return group
+
+
+def _run(backend, env, plan: dict, eb_group, count: int, first_index: int) -> list:
+    """Runs `count` instances as the environment's Auto Scaling group would: spread over the
+    plan's subnets in turn, with its groups, profile and tags."""
+    ec2 = _ec2(backend)
+    group_ids = [group.id for group in plan["groups"]]
+    if eb_group is not None:
+        group_ids.append(eb_group.id)
+    tags = _resource_tags(env)
+    launched = []
+    for index in range(first_index, first_index + count):
+        subnet = plan["subnets"][index % len(plan["subnets"])]
+        reservation = ec2.run_instances(
+            plan["image_id"],
+            1,
+            None,
+            [],
+            instance_type=plan["instance_type"],
+            is_instance_type_default=False,
+            region_name=ec2.region_name,
+            subnet_id=subnet.id,
+            security_group_ids=list(group_ids),
+            # A single-instance environment's instance always has a public (Elastic) IP;
+            # in a load-balanced one the subnet decides.
+            associate_public_ip=True if plan["single"] else None,
+            tags={"instance": tags},
+        )
+        instance = reservation.instances[0]
+        profile = plan["profile"]
+        if profile:
+            by_arn = profile.startswith("arn:")
+            ec2.associate_iam_instance_profile(
+                instance_id=instance.id,
+                iam_instance_profile_arn=profile if by_arn else None,
+                iam_instance_profile_name=None if by_arn else profile,
+            )
+        if plan["single"]:
+            # The Elastic IP stays with the environment when its instance is replaced.
+            if getattr(env, "infra_public_ip", None):
+                instance.nics[0].public_ip = env.infra_public_ip
+            env.infra_public_ip = instance.public_ip
+        launched.append(instance)
+    return launched
+
+
+def _deploy(backend, env, options: list) -> None:
+    """Brings the environment's instances in line with `options` (at the end of a launch or
+    an update): the first launch, or a replacement when a launch setting changed (new
+    instances, then the old ones terminated), or a scaling when only the count changed.
+    Raises _LaunchFailure having changed nothing."""
+    ec2 = _ec2(backend)
+    settings, count = _launch_settings(options), _instance_count(options)
+    current = _live_instances(ec2, env)
+    if getattr(env, "infra_launched", None) == settings:
+        if len(current) < count:
+            plan = _plan(backend, options)
+            eb_group = ec2.get_security_group_from_id(env.infra_group_id or "")
+            added = _run(backend, env, plan, eb_group, count - len(current), len(current))
+            env.infra_instance_ids = [i.id for i in current + added]
+        elif len(current) > count:
+            surplus = current[count:]
+            ec2.terminate_instances([instance.id for instance in surplus])
+            env.infra_instance_ids = [i.id for i in current[:count]]
+        return
+
+    plan = _plan(backend, options)
+    old_group = ec2.get_security_group_from_id(getattr(env, "infra_group_id", None) or "")
+    eb_group = None
+    if plan["eb_group"]:
+        if old_group is not None and old_group.vpc_id == plan["vpc_id"]:
+            eb_group = old_group
+        else:
+            eb_group = _create_eb_group(backend, env, plan["vpc_id"])
+    if not plan["single"]:
+        env.infra_public_ip = None
+    launched = _run(backend, env, plan, eb_group, count, 0)
+    if current:
+        ec2.terminate_instances([instance.id for instance in current])
+    if old_group is not None and old_group is not eb_group:
+        _delete_group(ec2, old_group.id)
+    env.infra_instance_ids = [instance.id for instance in launched]
+    env.infra_group_id = eb_group.id if eb_group is not None else None
+    env.infra_launched = settings
+    # EndpointURL: "For single-instance environments, the IP address of the instance."
+    # (a load-balanced one's is its load balancer's URL: there is none here).
+    env.endpoint_url = env.infra_public_ip if plan["single"] else None
+
+
+def _delete_group(ec2, group_id: str) -> None:
+    from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError
+
+    try:
+        ec2.delete_security_group(group_id=group_id)
+    except InvalidSecurityGroupNotFoundError:
+        pass  # deleted by someone else already
+
+
+def _release(backend, env) -> None:
+    """At the end of a termination: the instances are terminated, then the security group
+    Elastic Beanstalk created is deleted ("Deleted security group named: awseb-...")."""
+    ec2 = _ec2(backend)
+    live = _live_instances(ec2, env)
+    if live:
+        ec2.terminate_instances([instance.id for instance in live])
+    if getattr(env, "infra_group_id", None):
+        _delete_group(ec2, env.infra_group_id)
+    env.infra_instance_ids, env.infra_group_id = [], None
+
+
+def _propagating_tags(update_tags_for_resource):
+    """UpdateTagsForResource on an environment, and then the same changes on its instances
+    and its security group: "You can add, update, and delete tags in an existing Elastic
+    Beanstalk environment. Elastic Beanstalk applies the changes to your environment's
+    resources. However, you can't edit the default tags that Elastic Beanstalk applies to
+    your environment." (developer guide, Tagging resources in your Elastic Beanstalk
+    environments)."""
+
+    def propagating(self, resource_arn: str, tags_to_add: dict, tags_to_remove: list) -> None:
+        update_tags_for_resource(self, resource_arn, tags_to_add, tags_to_remove)
+        with _LOCK:
+            for env in _live_environments(self):
+                if env.environment_arn != resource_arn:
+                    continue
+                ec2 = _ec2(self)
+                ids = [instance.id for instance in _live_instances(ec2, env)]
+                if getattr(env, "infra_group_id", None):
+                    ids.append(env.infra_group_id)
+                added = {k: v for k, v in tags_to_add.items() if k not in DEFAULT_TAG_KEYS}
+                removed = [k for k in tags_to_remove if k not in DEFAULT_TAG_KEYS]
+                if ids and removed:
+                    ec2.delete_tags(ids, {key: None for key in removed})
+                if ids and added:
+                    ec2.create_tags(ids, added)
+
+    propagating.infra_propagates = True
+    return propagating
 
 
 # The operations (methods of moto's EBResponse).
@@ -256,6 +799,10 @@ def create_environment(self):
             raise _invalid(f"No Application named '{application_name}' found.")
         if any(env.environment_name == name for env in _live_environments(backend)):
             raise _invalid(f"Environment {name} already exists.")
+        options = _merge_options(
+            [], self._get_param("OptionSettings", []), self._get_param("OptionsToRemove", [])
+        )
+        _validate_launch_options(backend, options)
         tags = {tag["Key"]: tag["Value"] for tag in self._get_param("Tags", [])}
         env = backend.create_environment(
             app, environment_name=name, stack_name=self._get_param("SolutionStackName"), tags=tags
@@ -275,12 +822,11 @@ def create_environment(self):
             env.tier = self._get_param("Tier")
         prefix = self._get_param("CNAMEPrefix") or f"{name}.eba-{random[:8]}"
         env.cname = f"{prefix}.{backend.region_name}.elasticbeanstalk.com"
-        # EndpointURL is a load balancer's URL or an instance's IP: there is neither here.
+        # EndpointURL is a load balancer's URL or an instance's IP: there is neither yet.
         env.endpoint_url = None
-        env.infra_options = _merge_options(
-            [], self._get_param("OptionSettings", []), self._get_param("OptionsToRemove", [])
-        )
-        env.infra_draft_options = None
+        env.infra_options = options
+        env.infra_draft_options, env.infra_draft_status = None, None
+        env.infra_instance_ids, env.infra_group_id, env.infra_launched = [], None, None
         _start(env, "Launching", "Ready")
         env.date_created = env.date_updated
         _record(backend, env, "createEnvironment is starting.")
@@ -382,6 +928,11 @@ def update_environment(self):
             raise _invalid(f"No Application Version named '{version_label}' found.")
         if tier and any(value != env.tier.get(key) for key, value in tier.items()):
             raise _invalid("Cannot change the tier of an environment.")
+        draft = None
+        if settings or removals:
+            draft = _merge_options(env.infra_options, settings, removals)
+            if _launch_settings(draft) != _launch_settings(env.infra_options):
+                _validate_launch_options(backend, draft)
 
         if version_label:
             env.version_label = version_label
@@ -391,8 +942,8 @@ def update_environment(self):
             env.solution_stack_name = self._get_param("SolutionStackName")
         if self._get_param("PlatformArn"):
             env.infra_platform_arn = self._get_param("PlatformArn")
-        if settings or removals:
-            env.infra_draft_options = _merge_options(env.infra_options, settings, removals)
+        if draft is not None:
+            env.infra_draft_options, env.infra_draft_status = draft, "pending"
         _start(env, "Updating", "Ready")
         _record(backend, env, "Environment update is starting.")
         return ActionResult(env)
@@ -403,8 +954,12 @@ def terminate_environment(self):
     https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_TerminateEnvironment.html
     "Terminates the specified environment." Returns the environment description; Status:
     "Terminating: Environment is in the shut-down process. Terminated: Environment is not
-    running." TerminateResources and ForceTerminate are accepted; there are no AWS
-    resources or environment groups here for them to act on.
+    running." When the termination completes, the environment's instances are terminated
+    and the security group Elastic Beanstalk created for them is deleted (as the events AWS
+    shows then say: "Deleted security group named: awseb-e-...-stack-AWSEBSecurityGroup-..."),
+    unless TerminateResources is false: "false: Elastic Beanstalk resource management is
+    removed from the environment, but the Amazon Web Services resources continue to
+    operate." (default true). ForceTerminate is accepted; there are no environment groups.
     """
     from moto.core.responses import ActionResult
 
@@ -415,9 +970,51 @@ def terminate_environment(self):
         )
         if env.status != "Ready":
             raise _not_ready(env)
+        env.infra_terminate_resources = self._get_param("TerminateResources") is not False
         _start(env, "Terminating", "Terminated")
         _record(backend, env, "terminateEnvironment is starting.")
         return ActionResult(env)
+
+
+def describe_environment_resources(self):
+    """DescribeEnvironmentResources
+    https://docs.aws.amazon.com/elasticbeanstalk/latest/api/API_DescribeEnvironmentResources.html
+    "Returns AWS resources for this environment." EnvironmentId, EnvironmentName: "You must
+    specify either this or an EnvironmentName, or both. If you do not specify either, AWS
+    Elastic Beanstalk returns MissingRequiredParameter error." Response: EnvironmentResources
+    (EnvironmentResourceDescription: "Describes the AWS resources in use by this
+    environment. This data is live.") with EnvironmentName, AutoScalingGroups, Instances
+    ("The Amazon EC2 instances used by this environment."), LaunchConfigurations,
+    LaunchTemplates, LoadBalancers, Triggers and Queues. The reference's one error,
+    InsufficientPrivileges, cannot happen here; an unknown environment is
+    InvalidParameterValue, as for the other operations that take an environment.
+    Instances are the environment's instances that are not terminated (nor shutting down),
+    oldest first. No Auto Scaling group, launch configuration or template, load balancer,
+    trigger or queue exists here, so those lists are empty (the Cluster member belongs to
+    the Cluster tier only).
+    """
+    from moto.core.responses import ActionResult
+
+    backend = self.elasticbeanstalk_backend
+    with _LOCK:
+        env = _find_environment(
+            backend, self._get_param("EnvironmentId"), self._get_param("EnvironmentName")
+        )
+        instances = [{"Id": instance.id} for instance in _live_instances(_ec2(backend), env)]
+        return ActionResult(
+            {
+                "EnvironmentResources": {
+                    "EnvironmentName": env.environment_name,
+                    "AutoScalingGroups": [],
+                    "Instances": instances,
+                    "LaunchConfigurations": [],
+                    "LaunchTemplates": [],
+                    "LoadBalancers": [],
+                    "Triggers": [],
+                    "Queues": [],
+                }
+            }
+        )
 
 
 def describe_configuration_settings(self):
@@ -481,7 +1078,7 @@ def describe_configuration_settings(self):
 
         settings = [description("deployed", env.infra_options)]
         if env.infra_draft_options is not None:
-            settings.append(description("pending", env.infra_draft_options))
+            settings.append(description(env.infra_draft_status, env.infra_draft_options))
         return ActionResult({"ConfigurationSettings": settings})
 
 
