@@ -170,7 +170,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     assert_eq!(
         volumes,
         [
-            ("ec2:AttachVolume".to_string(), output(dir, "data", "arn")),
+            ("ec2:AttachVolume".to_string(), format!("arn:aws:ec2:*:*:volume/{volume}")),
             ("ec2:DescribeVolumes".to_string(), "*".to_string())
         ],
         "{policy}"
