@@ -269,6 +269,29 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     assert_eq!(output(dir, "app_env", "private_ip"), host.private_ip_address().unwrap());
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0, "converged");
 
+    // Elastic Beanstalk replaces the instance for a setting the stack leaves
+    // alone (another AMI): no drift, but the outputs follow the new instance
+    // once refreshed.
+    let images = ec2.describe_images().owners("amazon").send().await.unwrap();
+    let current = host.image_id().unwrap();
+    let other = images.images().iter().filter_map(|i| i.image_id()).find(|i| *i != current).unwrap().to_string();
+    let setting = aws_sdk_elasticbeanstalk::types::ConfigurationOptionSetting::builder()
+        .namespace(launch)
+        .option_name("ImageId")
+        .value(&other)
+        .build();
+    eb.update_environment().environment_id(&env_id).option_settings(setting).send().await.unwrap();
+    common::wait_environment_ready(&eb, &env_id).await;
+    let replaced = the_one_instance(&ec2).await;
+    assert_ne!(replaced.instance_id(), host.instance_id(), "the emulator replaced the instance");
+    assert_eq!(run_infra(&emu, dir, &["drift"]).0, 0, "a setting the stack does not declare is no drift");
+    let refreshed = ok(run_infra(&emu, dir, &["refresh", "--yes"]));
+    assert!(refreshed.contains("Outputs read anew from AWS: app_env"), "{refreshed}");
+    let outputs: J = serde_json::from_str(&ok(run_infra(&emu, dir, &["output", "--json"]))).unwrap();
+    assert_eq!(outputs["instance_id"], replaced.instance_id().unwrap());
+    let ip = replaced.private_ip_address().unwrap();
+    assert_eq!(outputs["redis_cluster_nodes"], format!("{ip}:6379,{ip}:6380,{ip}:6381").as_str());
+
     // Destroy leaves nothing of the stack.
     ok(run_infra(&emu, dir, &["destroy", "--yes"]));
     let roles = iam.list_roles().send().await.unwrap();
