@@ -1,13 +1,19 @@
-//! The dev host of `stacks/dev.toml`, declared in Rust instead of TOML, and
-//! planned by the same engine: the Pulumi way.
+//! The data side of the dev host in `stacks/dev.toml`, declared in Rust instead
+//! of TOML, and planned by the same engine: the Pulumi way.
+//!
+//! The host itself is the Elastic Beanstalk environment's instance; what this
+//! program declares is what it runs with: the security group open to the VPC on
+//! the seed's ports, the 30 GiB data volume, and the instances' role, whose
+//! inline policy lets the host attach that volume (a reference to its id).
 //!
 //! Run it with `cargo run --example dev_host` (it reads AWS through the standard
 //! chain, or the emulator through `AWS_ENDPOINT_URL`, and changes nothing).
 
 use infra::model::{Kind, Resource, Stack, Value, map};
 
-/// The dev stack: a security group open to the VPC on the seed's ports, a
-/// t3.medium host, and a 30 GiB data volume attached at /dev/sdf.
+/// The dev host's data services, as `stacks/dev.toml` declares them: `data_sg`,
+/// `data` and `app_instance_role`, and the outputs that name the group and the
+/// volume.
 pub fn dev_host() -> Stack {
     let vpc_cidr = "172.31.0.0/16";
     let zone = "us-east-1a";
@@ -20,6 +26,32 @@ pub fn dev_host() -> Stack {
         ])
     };
     let ssh_cidrs: Vec<&str> = Vec::new();
+    let ec2_trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Effect": "Allow", "Principal": { "Service": "ec2.amazonaws.com" }, "Action": "sts:AssumeRole" }
+        ]
+    });
+    // The volume's id is known once it exists: a template with a reference.
+    let data_volume = Value::parse_str(
+        r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    { "Effect": "Allow",
+      "Action": "ec2:AttachVolume",
+      "Resource": "arn:aws:ec2:*:*:volume/${data.id}" },
+    { "Effect": "Allow",
+      "Action": "ec2:AttachVolume",
+      "Resource": "arn:aws:ec2:*:*:instance/*",
+      "Condition": { "StringEquals": { "aws:ResourceTag/infra:stack": "dev" } } },
+    { "Effect": "Allow",
+      "Action": "ec2:DescribeVolumes",
+      "Resource": "*" }
+  ]
+}
+"#,
+    )
+    .expect("a policy with a reference");
     let mut stack = Stack::new("dev")
         .resource(
             "data_sg",
@@ -42,26 +74,23 @@ pub fn dev_host() -> Stack {
                 ),
         )
         .resource(
-            "host",
-            Resource::new(Kind::Instance)
-                .prop("instance_type", "t3.medium")
-                .prop("availability_zone", Value::reference("data", "availability_zone"))
-                .prop("security_group_ids", vec![Value::reference("data_sg", "id")])
-                .prop("root_volume_size", 16),
-        )
-        .resource(
             "data",
             Resource::new(Kind::Volume).prop("availability_zone", zone).prop("size", 30).prop("volume_type", "gp3"),
         )
         .resource(
-            "data_attachment",
-            Resource::new(Kind::VolumeAttachment)
-                .prop("instance_id", Value::reference("host", "id"))
-                .prop("volume_id", Value::reference("data", "id"))
-                .prop("device_name", "/dev/sdf"),
+            "app_instance_role",
+            Resource::new(Kind::Role)
+                .prop("description", "Elastic Beanstalk instances of the dev stack")
+                .prop("assume_role_policy", Value::from_json(&ec2_trust))
+                .prop(
+                    "managed_policy_arns",
+                    vec![
+                        "arn:aws:iam::aws:policy/AWSElasticBeanstalkWebTier",
+                        "arn:aws:iam::aws:policy/AWSElasticBeanstalkMulticontainerDocker",
+                    ],
+                )
+                .prop("inline_policies", map([("data_volume", data_volume)])),
         )
-        .output("instance_id", Value::reference("host", "id"))
-        .output("private_ip", Value::reference("host", "private_ip"))
         .output("security_group_id", Value::reference("data_sg", "id"))
         .output("volume_id", Value::reference("data", "id"));
     stack.region = Some("us-east-1".into());

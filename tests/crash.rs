@@ -17,6 +17,13 @@
 //! versions and volume attachments, which have no tags, are matched to state by id.
 //! Root volumes carry `infra:stack` but no `infra:name` and go with their instance:
 //! they are not counted.
+//!
+//! The dev stack declares no `ec2.instance` and no attachment: its host is the
+//! Elastic Beanstalk environment's instance, which the environment owns (it
+//! carries the environment's tags and `elasticbeanstalk:environment-id`). Such
+//! instances are counted apart: exactly one per declared environment, owned by
+//! the environment state records. Any other instance tagged as the stack's, or
+//! any attachment of its volume, is an orphan.
 
 mod common;
 
@@ -35,6 +42,11 @@ const SEED: u64 = 0x1f2e_3d4c_5b6a_7988;
 const STACK: &str = "dev";
 const TAG_STACK: &str = "infra:stack";
 const TAG_NAME: &str = "infra:name";
+const TAG_ENVIRONMENT_ID: &str = "elasticbeanstalk:environment-id";
+/// The pseudo-kind under which [`Aws::live`] lists the instances an Elastic
+/// Beanstalk environment runs, labelled with the name state records for that
+/// environment: one is expected per declared `elasticbeanstalk.environment`.
+const ENVIRONMENT_INSTANCE: &str = "ec2.instance of an elasticbeanstalk.environment";
 
 fn ok(what: &str, out: (i32, String, String)) -> String {
     assert_eq!(out.0, 0, "{what}: infra failed (exit {}):\nstdout:\n{}\nstderr:\n{}", out.0, out.1, out.2);
@@ -174,6 +186,10 @@ impl Aws {
                 continue;
             }
             let id = i.instance_id().unwrap();
+            if let Some(env) = i.tags().iter().find(|t| t.key() == Some(TAG_ENVIRONMENT_ID)).and_then(|t| t.value()) {
+                add(ENVIRONMENT_INSTANCE, recorded(env), id);
+                continue;
+            }
             let tags = owner(i.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))));
             add("ec2.instance", tags.1.unwrap_or(format!("untagged {id}")), id);
         }
@@ -290,26 +306,63 @@ impl Aws {
         live.values_mut().for_each(|v| v.sort());
         live
     }
+
+    /// The environments (not terminated) that are not Ready, with their status:
+    /// an environment still launching has no instance yet.
+    async fn environments_not_ready(&self) -> Vec<(String, String)> {
+        let out = self.eb.describe_environments().send().await.unwrap();
+        out.environments()
+            .iter()
+            .filter(|e| !matches!(e.status(), Some(EnvironmentStatus::Terminated | EnvironmentStatus::Terminating)))
+            .filter(|e| e.status() != Some(&EnvironmentStatus::Ready))
+            .map(|e| {
+                let status = e.status().map(|s| s.as_str().to_string()).unwrap_or_default();
+                (e.environment_id().unwrap_or_default().to_string(), status)
+            })
+            .collect()
+    }
 }
 
 /// Exactly one of each declared resource, each the one state records, nothing else.
 async fn assert_exactly_one_of_each(aws: &Aws, dir: &Path, when: &str) {
+    // An apply that succeeded has waited for what it created, an environment it
+    // adopted from a killed run included: Ready, and so running its instance.
+    let not_ready = aws.environments_not_ready().await;
+    assert!(not_ready.is_empty(), "{when}: the apply returned with environments not Ready: {not_ready:?}");
     let state = load_state(dir, when);
     let live = aws.live(&state).await;
     let declared = declared(dir);
     let context = || format!("{when}:\nthe emulator holds {live:#?}\nstate records {:#?}", state.resources);
     assert!(state.pending.is_empty(), "{when}: a converged state has no pending operation: {:?}", state.pending);
     let kinds: std::collections::BTreeSet<&str> =
-        declared.keys().map(String::as_str).chain(live.keys().copied()).collect();
+        declared.keys().map(String::as_str).chain(live.keys().copied()).chain([ENVIRONMENT_INSTANCE]).collect();
     for kind in kinds {
         let labels: Vec<&str> = live.get(kind).into_iter().flatten().map(|(l, _)| l.as_str()).collect();
-        let wanted: Vec<&str> = declared.get(kind).into_iter().flatten().map(String::as_str).collect();
+        // One instance for each environment, owned by the one state records.
+        let declared_kind = if kind == ENVIRONMENT_INSTANCE { "elasticbeanstalk.environment" } else { kind };
+        let wanted: Vec<&str> = declared.get(declared_kind).into_iter().flatten().map(String::as_str).collect();
         assert_eq!(labels, wanted, "{kind}: not exactly one of each declared resource; {}", context());
     }
+    // The dev stack's host is its environment's instance: infra declares none itself.
+    assert!(
+        !declared.contains_key("ec2.instance") && !declared.contains_key("ec2.volume_attachment"),
+        "{when}: the dev stack declares {declared:?}"
+    );
     let recorded: Vec<&String> = state.resources.keys().collect();
     let mut wanted: Vec<&String> = declared.values().flatten().collect();
     wanted.sort();
     assert_eq!(recorded, wanted, "state records every declared resource; {}", context());
+    // The environment's instance is what its outputs (instance_id, and the
+    // private IP the stack's outputs are made of) were read from.
+    for (name, instance) in live.get(ENVIRONMENT_INSTANCE).into_iter().flatten() {
+        let recorded = state.resources.get(name).and_then(|r| r.outputs.get("instance_id"));
+        assert_eq!(
+            recorded.and_then(infra::model::Value::as_str),
+            Some(instance.as_str()),
+            "{name}: state records another instance_id output; {}",
+            context()
+        );
+    }
     for (name, r) in &state.resources {
         let found = live.get(r.kind.type_name()).into_iter().flatten().any(|(l, id)| l == name && *id == r.id);
         let kind = r.kind.type_name();

@@ -1,18 +1,21 @@
 //! The dev stack end to end on the emulator, through the `infra` binary, checked
 //! through the AWS SDK: apply, a plan with no changes, in-place updates, one new
-//! rule, destroy.
+//! rule, destroy. The dev stack's host is its Elastic Beanstalk environment's
+//! one instance, which the environment owns (infra records no `ec2.instance`);
+//! an `ec2.instance` infra manages itself, and the volume attachment, are
+//! tested on the fixture tests/fixtures/stacks/host.toml (`host_project`).
 
 mod common;
 
 use std::path::Path;
 
 use aws_sdk_ec2::types::Filter;
-use common::{Emulator, dev_project, run_infra};
+use common::{Emulator, HOST_STACK, dev_project, host_project, run_infra};
 
-fn edit(dir: &Path, from: &str, to: &str) {
-    let path = dir.join("stacks/dev.toml");
+fn edit(dir: &Path, stack: &str, from: &str, to: &str) {
+    let path = dir.join(format!("stacks/{stack}.toml"));
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "stacks/dev.toml has no {from:?}");
+    assert!(text.contains(from), "stacks/{stack}.toml has no {from:?}");
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
 
@@ -21,8 +24,17 @@ fn ok(out: (i32, String, String)) -> String {
     out.1
 }
 
-fn stack_filter() -> Filter {
-    Filter::builder().name("tag:infra:stack").values("dev").build()
+fn stack_filter(stack: &str) -> Filter {
+    Filter::builder().name("tag:infra:stack").values(stack).build()
+}
+
+fn tag<'a>(tags: &'a [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+fn recorded(dir: &Path, stack: &str) -> serde_json::Value {
+    let state = std::fs::read_to_string(dir.join(format!("state/{stack}.json"))).unwrap();
+    serde_json::from_str(&state).unwrap()
 }
 
 struct Live {
@@ -32,14 +44,21 @@ struct Live {
     instance_id: String,
     instance_type: String,
     instance_state: String,
+    /// The instance's groups and zone.
+    instance_groups: Vec<String>,
+    instance_zone: String,
+    /// The `elasticbeanstalk:environment-id` tag of the instance: the environment that owns it.
+    instance_environment: Option<String>,
     volume_id: String,
     volume_size: i32,
+    volume_zone: String,
     attachment: Option<(String, String)>,
 }
 
-/// Everything tagged as the dev stack's, as AWS reports it.
-async fn live(ec2: &aws_sdk_ec2::Client) -> Live {
-    let groups = ec2.describe_security_groups().filters(stack_filter()).send().await.unwrap();
+/// Everything tagged as `stack`'s, as AWS reports it: one group, one running
+/// instance, one data volume.
+async fn live(ec2: &aws_sdk_ec2::Client, stack: &str) -> Live {
+    let groups = ec2.describe_security_groups().filters(stack_filter(stack)).send().await.unwrap();
     let [group] = groups.security_groups() else { panic!("expected one tagged group: {groups:?}") };
     let mut ingress_ports: Vec<(i32, i32)> = group
         .ip_permissions()
@@ -66,7 +85,7 @@ async fn live(ec2: &aws_sdk_ec2::Client) -> Live {
 
     let reservations = ec2
         .describe_instances()
-        .filters(stack_filter())
+        .filters(stack_filter(stack))
         .filters(
             Filter::builder().name("instance-state-name").values("pending").values("running").values("stopped").build(),
         )
@@ -76,12 +95,8 @@ async fn live(ec2: &aws_sdk_ec2::Client) -> Live {
     let instances: Vec<_> = reservations.reservations().iter().flat_map(|r| r.instances()).collect();
     let [instance] = instances.as_slice() else { panic!("expected one tagged instance: {instances:?}") };
 
-    let volumes = ec2.describe_volumes().filters(stack_filter()).send().await.unwrap();
-    let data: Vec<_> = volumes
-        .volumes()
-        .iter()
-        .filter(|v| v.tags().iter().any(|t| t.key() == Some("infra:name") && t.value() == Some("data")))
-        .collect();
+    let volumes = ec2.describe_volumes().filters(stack_filter(stack)).send().await.unwrap();
+    let data: Vec<_> = volumes.volumes().iter().filter(|v| tag(v.tags(), "infra:name") == Some("data")).collect();
     let [volume] = data.as_slice() else { panic!("expected one data volume: {volumes:?}") };
     let attachment = volume
         .attachments()
@@ -94,18 +109,23 @@ async fn live(ec2: &aws_sdk_ec2::Client) -> Live {
         instance_id: instance.instance_id().unwrap().to_string(),
         instance_type: instance.instance_type().unwrap().as_str().to_string(),
         instance_state: instance.state().and_then(|s| s.name()).unwrap().as_str().to_string(),
+        instance_groups: instance.security_groups().iter().filter_map(|g| g.group_id()).map(str::to_string).collect(),
+        instance_zone: instance.placement().and_then(|p| p.availability_zone()).unwrap_or_default().to_string(),
+        instance_environment: tag(instance.tags(), "elasticbeanstalk:environment-id").map(str::to_string),
         volume_id: volume.volume_id().unwrap().to_string(),
         volume_size: volume.size().unwrap(),
+        volume_zone: volume.availability_zone().unwrap_or_default().to_string(),
         attachment,
     }
 }
 
-/// How many resources of each kind still carry the dev stack's tag.
-async fn tagged_left(ec2: &aws_sdk_ec2::Client) -> (usize, usize, usize) {
-    let groups = ec2.describe_security_groups().filters(stack_filter()).send().await.unwrap();
+/// How many groups, instances (not terminated) and data volumes still carry
+/// `stack`'s tag.
+async fn tagged_left(ec2: &aws_sdk_ec2::Client, stack: &str) -> (usize, usize, usize) {
+    let groups = ec2.describe_security_groups().filters(stack_filter(stack)).send().await.unwrap();
     let reservations = ec2
         .describe_instances()
-        .filters(stack_filter())
+        .filters(stack_filter(stack))
         .filters(
             Filter::builder()
                 .name("instance-state-name")
@@ -119,13 +139,9 @@ async fn tagged_left(ec2: &aws_sdk_ec2::Client) -> (usize, usize, usize) {
         .await
         .unwrap();
     let instances = reservations.reservations().iter().map(|r| r.instances().len()).sum();
-    let volumes = ec2.describe_volumes().filters(stack_filter()).send().await.unwrap();
+    let volumes = ec2.describe_volumes().filters(stack_filter(stack)).send().await.unwrap();
     // Root volumes of terminated instances carry the tags too, until AWS deletes them.
-    let data_volumes = volumes
-        .volumes()
-        .iter()
-        .filter(|v| v.tags().iter().any(|t| t.key() == Some("infra:name") && t.value() == Some("data")))
-        .count();
+    let data_volumes = volumes.volumes().iter().filter(|v| tag(v.tags(), "infra:name") == Some("data")).count();
     (groups.security_groups().len(), instances, data_volumes)
 }
 
@@ -135,17 +151,32 @@ async fn the_dev_stack_applies_updates_in_place_and_destroys_cleanly() {
     let project = dev_project();
     let dir = project.path();
     let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
+    let edit = |from: &str, to: &str| edit(dir, "dev", from, to);
 
     let plan = ok(run_infra(&emu, dir, &["plan", "--stack", "dev"]));
-    assert!(plan.contains("Plan: 14 to add, 0 to change, 0 to replace, 0 to destroy"), "{plan}");
+    assert!(plan.contains("Plan: 12 to add, 0 to change, 0 to replace, 0 to destroy"), "{plan}");
+    assert!(!plan.contains("ec2.instance") && !plan.contains("ec2.volume_attachment"), "{plan}");
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 2, "changes exit 2");
 
     ok(run_infra(&emu, dir, &["apply", "--stack", "dev", "--yes"]));
-    let first = live(&ec2).await;
+    let first = live(&ec2, "dev").await;
     assert_eq!(first.ingress_ports, vec![(5601, 5601), (6379, 6381), (9200, 9200), (16379, 16381)]);
+    // The one instance is the environment's, the data host: t3.medium, the
+    // data ports' group only, beside the data volume.
+    let state = recorded(dir, "dev");
+    let env_id = state["resources"]["app_env"]["id"].as_str().unwrap().to_string();
+    assert_eq!(first.instance_environment.as_deref(), Some(env_id.as_str()), "owned by the environment");
     assert_eq!(first.instance_type, "t3.medium");
     assert_eq!(first.instance_state, "running");
-    assert_eq!(first.attachment, Some((first.instance_id.clone(), "/dev/sdf".to_string())));
+    assert_eq!(first.instance_groups, [first.group_id.as_str()]);
+    assert_eq!(first.instance_zone, first.volume_zone);
+    // infra records no instance and no attachment: the instance's hook attaches
+    // the volume (the emulator runs no hooks).
+    let kinds: Vec<&str> =
+        state["resources"].as_object().unwrap().values().map(|r| r["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 12, "{kinds:?}");
+    assert!(!kinds.contains(&"ec2.instance") && !kinds.contains(&"ec2.volume_attachment"), "{kinds:?}");
+    assert_eq!(first.attachment, None);
 
     let again = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
     assert_eq!(again.0, 0, "a plan right after apply has no changes:\n{}\n{}", again.1, again.2);
@@ -157,40 +188,93 @@ async fn the_dev_stack_applies_updates_in_place_and_destroys_cleanly() {
     assert_eq!(outputs["volume_id"], first.volume_id.as_str());
     assert_eq!(outputs["security_group_id"], first.group_id.as_str());
 
-    // A bigger host and a bigger volume: both in place.
-    edit(dir, "instance_type = \"t3.medium\"", "instance_type = \"t3.large\"");
-    edit(dir, "size = 30", "size = 50");
-    let plan = ok(run_infra(&emu, dir, &["plan"]));
-    assert!(plan.contains("0 to add, 2 to change, 0 to replace, 0 to destroy"), "{plan}");
+    // A bigger host and a bigger volume: both in place. The environment stays;
+    // Elastic Beanstalk runs the new type on a new instance, which the outputs follow.
+    edit("instance_type = \"t3.medium\"", "instance_type = \"t3.large\"");
+    edit("size = 30", "size = 50");
+    let plan = ok(run_infra(&emu, dir, &["plan", "--json"]));
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let mut changed: Vec<(&str, &str)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "no_op")
+        .map(|s| (s["resource"].as_str().unwrap(), s["action"].as_str().unwrap()))
+        .collect();
+    changed.sort();
+    assert_eq!(changed, [("app_env", "update"), ("data", "update")]);
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
-    let bigger = live(&ec2).await;
-    assert_eq!((bigger.instance_id.as_str(), bigger.instance_type.as_str()), (first.instance_id.as_str(), "t3.large"));
-    assert_eq!(bigger.instance_state, "running");
+    let bigger = live(&ec2, "dev").await;
+    assert_eq!(recorded(dir, "dev")["resources"]["app_env"]["id"], env_id.as_str(), "the same environment");
+    assert_eq!(bigger.instance_environment.as_deref(), Some(env_id.as_str()));
+    assert_eq!((bigger.instance_type.as_str(), bigger.instance_state.as_str()), ("t3.large", "running"));
+    assert_eq!(bigger.instance_groups, [first.group_id.as_str()]);
+    assert_eq!(bigger.instance_zone, first.volume_zone);
     assert_eq!((bigger.volume_id.as_str(), bigger.volume_size), (first.volume_id.as_str(), 50));
+    let outputs: serde_json::Value = serde_json::from_str(&ok(run_infra(&emu, dir, &["output", "--json"]))).unwrap();
+    assert_eq!(outputs["instance_id"], bigger.instance_id.as_str(), "the outputs follow the environment's instance");
+    assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0);
 
-    // One more port: exactly one rule authorised, the others untouched.
-    edit(
-        dir,
-        "  { protocol = \"tcp\", ports = 5601,",
-        "  { protocol = \"tcp\", ports = 9300, cidrs = [\"${config.vpc_cidr}\"], description = \"es transport\" },\n  { protocol = \"tcp\", ports = 5601,",
-    );
+    // One more rule (SSH from the VPC): exactly one rule authorised, the others untouched.
+    edit("ssh_cidrs = []", "ssh_cidrs = [\"172.31.0.0/16\"]");
     let plan = ok(run_infra(&emu, dir, &["plan", "--json"]));
     let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     let sg_step = plan["steps"].as_array().unwrap().iter().find(|s| s["resource"] == "data_sg").unwrap();
     assert_eq!(sg_step["action"], "update");
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
-    let more = live(&ec2).await;
+    let more = live(&ec2, "dev").await;
     assert_eq!(more.group_id, first.group_id);
     assert_eq!(more.rule_ids.len(), first.rule_ids.len() + 1);
     assert!(first.rule_ids.iter().all(|id| more.rule_ids.contains(id)), "no existing rule was touched");
-    assert!(more.ingress_ports.contains(&(9300, 9300)));
+    assert!(more.ingress_ports.contains(&(22, 22)));
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0);
 
     ok(run_infra(&emu, dir, &["destroy", "--yes"]));
-    assert_eq!(tagged_left(&ec2).await, (0, 0, 0));
-    let state = std::fs::read_to_string(dir.join("state/dev.json")).unwrap();
-    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
-    assert_eq!(state["resources"], serde_json::json!({}));
+    assert_eq!(tagged_left(&ec2, "dev").await, (0, 0, 0), "the environment's instance went with it");
+    assert_eq!(recorded(dir, "dev")["resources"], serde_json::json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_infra_manages_resizes_in_place_keeps_its_attachment_and_destroys_cleanly() {
+    let emu = Emulator::start();
+    let project = host_project();
+    let dir = project.path();
+    let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
+
+    let plan = ok(run_infra(&emu, dir, &["plan"]));
+    assert!(plan.contains("Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy"), "{plan}");
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    let first = live(&ec2, HOST_STACK).await;
+    assert_eq!(first.ingress_ports, vec![(5601, 5601), (6379, 6381), (9200, 9200), (16379, 16381)]);
+    assert_eq!(first.instance_type, "t3.medium");
+    assert_eq!(first.instance_state, "running");
+    assert_eq!(first.instance_environment, None, "infra's own instance");
+    assert_eq!(first.instance_groups, [first.group_id.as_str()]);
+    assert_eq!(first.instance_zone, first.volume_zone, "placed beside its volume");
+    assert_eq!(first.attachment, Some((first.instance_id.clone(), "/dev/sdf".to_string())));
+    let again = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.0, 0, "a plan right after apply has no changes:\n{}\n{}", again.1, again.2);
+    let outputs: serde_json::Value = serde_json::from_str(&ok(run_infra(&emu, dir, &["output", "--json"]))).unwrap();
+    assert_eq!(outputs["instance_id"], first.instance_id.as_str());
+    assert_eq!(outputs["volume_id"], first.volume_id.as_str());
+
+    // A bigger host (stopped, modified, started) and a bigger volume: both in
+    // place, and the volume stays attached to the same instance.
+    edit(dir, HOST_STACK, "instance_type = \"t3.medium\"", "instance_type = \"t3.large\"");
+    edit(dir, HOST_STACK, "size = 30", "size = 50");
+    let plan = ok(run_infra(&emu, dir, &["plan"]));
+    assert!(plan.contains("0 to add, 2 to change, 0 to replace, 0 to destroy"), "{plan}");
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    let bigger = live(&ec2, HOST_STACK).await;
+    assert_eq!((bigger.instance_id.as_str(), bigger.instance_type.as_str()), (first.instance_id.as_str(), "t3.large"));
+    assert_eq!(bigger.instance_state, "running");
+    assert_eq!((bigger.volume_id.as_str(), bigger.volume_size), (first.volume_id.as_str(), 50));
+    assert_eq!(bigger.attachment, first.attachment);
+    assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0);
+
+    ok(run_infra(&emu, dir, &["destroy", "--yes"]));
+    assert_eq!(tagged_left(&ec2, HOST_STACK).await, (0, 0, 0));
+    assert_eq!(recorded(dir, HOST_STACK)["resources"], serde_json::json!({}));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -202,7 +286,7 @@ async fn apply_without_a_terminal_or_yes_refuses_and_changes_nothing() {
     assert!(stderr.contains("pass --yes"), "{stderr}");
     assert!(!project.path().join("state/dev.json").exists());
     let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
-    assert_eq!(tagged_left(&ec2).await, (0, 0, 0));
+    assert_eq!(tagged_left(&ec2, "dev").await, (0, 0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -240,7 +324,11 @@ async fn of_two_applies_started_together_exactly_one_proceeds() {
     let err = String::from_utf8_lossy(&loser.stderr);
     assert!(err.contains("stack `dev` is locked by `infra apply` (pid"), "{err}");
     let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
-    assert_eq!(tagged_left(&ec2).await, (1, 1, 1), "one of each, not two");
+    // One group, one data volume, and one environment, so one instance.
+    assert_eq!(tagged_left(&ec2, "dev").await, (1, 1, 1), "one of each, not two");
+    let eb = aws_sdk_elasticbeanstalk::Client::new(&emu.sdk_config().await);
+    let envs = eb.describe_environments().send().await.unwrap();
+    assert_eq!(envs.environments().len(), 1, "{envs:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -248,21 +336,24 @@ async fn a_failed_step_fails_only_its_dependents_and_state_records_what_succeede
     let emu = Emulator::start();
     let project = dev_project();
     let dir = project.path();
-    // An AMI that does not exist: the host fails; what does not need it finishes.
-    edit(dir, "instance_type = \"t3.medium\"", "instance_type = \"t3.medium\"\nami = \"ami-00000000000000000\"");
+    // A security group that does not exist: the environment (the host) fails;
+    // the pipeline that deploys to it is not run; what does not need it finishes.
+    edit(dir, "dev", "security_groups = [\"${data_sg.id}\"]", "security_groups = [\"sg-00000000000000000\"]");
     let (code, _, stderr) = run_infra(&emu, dir, &["apply", "--yes"]);
     assert_eq!(code, 1, "{stderr}");
-    // (The root volume's device name is read from the image before RunInstances.)
     assert!(
-        stderr.contains("host: create failed: DescribeImages failed: InvalidAMIID.NotFound: The image id"),
+        stderr.contains(
+            "app_env: create failed: CreateEnvironment failed: ConfigurationValidationException: \
+             Configuration validation exception: Invalid option value: 'sg-00000000000000000'"
+        ),
         "names the resource, the operation, AWS's code and message: {stderr}"
     );
-    assert!(stderr.contains("data_attachment: not run because host failed"), "{stderr}");
+    assert!(stderr.contains("pipeline: not run because app_env failed"), "{stderr}");
     let state = common::store(dir, "dev").load().unwrap();
-    for independent in ["data", "data_sg", "artifacts", "app_env", "pipeline"] {
+    for independent in ["data", "data_sg", "artifacts", "build", "app_version", "app_instance_profile"] {
         assert!(state.resources.contains_key(independent), "{independent} finished and is recorded");
     }
-    assert!(!state.resources.contains_key("host") && !state.resources.contains_key("data_attachment"));
+    assert!(!state.resources.contains_key("app_env") && !state.resources.contains_key("pipeline"));
     assert!(state.pending.is_empty(), "nothing left pending: {:?}", state.pending);
 }
 
@@ -296,7 +387,7 @@ async fn one_ctrl_c_lets_what_is_in_flight_finish_and_the_next_apply_converges()
     assert!(stderr.contains("operations finished and are recorded in state"), "{stderr}");
     let state = common::store(dir, "dev").load().unwrap();
     assert!(state.pending.is_empty(), "what was in flight finished and was recorded: {:?}", state.pending);
-    assert!(state.resources.len() < 14, "the apply stopped early");
+    assert!(state.resources.len() < 12, "the apply stopped early");
 
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0);

@@ -1,14 +1,17 @@
 //! Drift detection on the emulator: changes made behind infra's back through the
 //! AWS SDK, caught by `infra drift` (exit 2 with a report), then put back by
 //! `infra apply` or accepted by `infra refresh` (exit 0 after either). Saved
-//! plans apply exactly, and only to the state they were made from.
+//! plans apply exactly, and only to the state they were made from. Drift in an
+//! `ec2.instance` infra manages is tested on the fixture
+//! tests/fixtures/stacks/host.toml: the dev stack's host is its Elastic
+//! Beanstalk environment's instance, whose drift is the environment's.
 
 mod common;
 
 use std::path::Path;
 
 use aws_sdk_ec2::types::{InstanceStateName, IpPermission, IpRange};
-use common::{Emulator, dev_project, run_infra};
+use common::{Emulator, HOST_STACK, dev_project, host_project, run_infra};
 
 fn ok(out: (i32, String, String)) -> String {
     assert_eq!(out.0, 0, "infra failed:\nstdout:\n{}\nstderr:\n{}", out.1, out.2);
@@ -22,10 +25,14 @@ fn drift(emu: &Emulator, dir: &Path, format: &str) -> (i32, String) {
     (code, out)
 }
 
+fn recorded(dir: &Path, stack: &str, resource: &str) -> serde_json::Value {
+    let path = dir.join(format!("state/{stack}.json"));
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    state["resources"][resource].clone()
+}
+
 fn recorded_id(dir: &Path, resource: &str) -> String {
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("state/dev.json")).unwrap()).unwrap();
-    state["resources"][resource]["id"].as_str().unwrap().to_string()
+    recorded(dir, "dev", resource)["id"].as_str().unwrap().to_string()
 }
 
 fn world_open_redis() -> IpPermission {
@@ -50,7 +57,7 @@ async fn wait_for_state(ec2: &aws_sdk_ec2::Client, id: &str, want: InstanceState
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn drift_in_the_host_and_its_group_is_reported_then_put_back_or_accepted() {
+async fn drift_in_the_hosts_group_is_reported_then_put_back_or_accepted() {
     let emu = Emulator::start();
     let project = dev_project();
     let dir = project.path();
@@ -58,7 +65,6 @@ async fn drift_in_the_host_and_its_group_is_reported_then_put_back_or_accepted()
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
     assert_eq!(drift(&emu, dir, "text"), (0, "No drift. Stack `dev` matches its recorded state.\n".into()));
     let group = recorded_id(dir, "data_sg");
-    let host = recorded_id(dir, "host");
 
     // Someone opens Redis to the world: reported as one added member, put back by apply.
     ec2.authorize_security_group_ingress().group_id(&group).ip_permissions(world_open_redis()).send().await.unwrap();
@@ -95,6 +101,18 @@ async fn drift_in_the_host_and_its_group_is_reported_then_put_back_or_accepted()
     let plan = ok(run_infra(&emu, dir, &["plan"]));
     assert!(plan.contains("+ { cidrs = [\"172.31.0.0/16\"], description = \"kibana\""), "{plan}");
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    assert_eq!(drift(&emu, dir, "text").0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_in_an_instance_infra_manages_is_reported_then_put_back() {
+    let emu = Emulator::start();
+    let project = host_project();
+    let dir = project.path();
+    let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    assert_eq!(drift(&emu, dir, "text"), (0, "No drift. Stack `host` matches its recorded state.\n".into()));
+    let host = recorded(dir, HOST_STACK, "host")["id"].as_str().unwrap().to_string();
 
     // Someone resizes the host and retags it: both reported, put back by apply.
     ec2.stop_instances().instance_ids(&host).send().await.unwrap();
@@ -133,10 +151,8 @@ async fn a_deleted_volume_and_an_unmanaged_group_are_reported_and_the_volume_com
     let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
     let volume = recorded_id(dir, "data");
-    let host = recorded_id(dir, "host");
 
-    // (moto needs the instance id, which AWS makes optional.)
-    ec2.detach_volume().volume_id(&volume).instance_id(&host).device("/dev/sdf").send().await.unwrap();
+    // (Nothing attached it: the emulator runs no platform hook.)
     ec2.delete_volume().volume_id(&volume).send().await.unwrap();
     ec2.create_security_group()
         .group_name("copied-by-hand")
@@ -153,11 +169,27 @@ async fn a_deleted_volume_and_an_unmanaged_group_are_reported_and_the_volume_com
         .unwrap();
     let (code, report) = drift(&emu, dir, "text");
     assert_eq!(code, 2);
-    assert!(report.contains("data             ec2.volume  deleted outside infra"), "{report}");
+    assert!(report.contains("! data  ec2.volume  deleted outside infra"), "{report}");
     assert!(report.contains("old_sg  ec2.security_group"), "unmanaged: {report}");
 
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
-    assert_ne!(recorded_id(dir, "data"), volume, "a new volume");
+    let new_volume = recorded_id(dir, "data");
+    assert_ne!(new_volume, volume, "a new volume");
+    // The environment's hook is pointed at the new volume.
+    let eb = aws_sdk_elasticbeanstalk::Client::new(&emu.sdk_config().await);
+    let settings = eb
+        .describe_configuration_settings()
+        .application_name(recorded_id(dir, "app"))
+        .environment_name(recorded(dir, "dev", "app_env")["outputs"]["name"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let data_volume_id = settings.configuration_settings()[0]
+        .option_settings()
+        .iter()
+        .find(|o| o.option_name() == Some("DATA_VOLUME_ID"))
+        .and_then(|o| o.value());
+    assert_eq!(data_volume_id, Some(new_volume.as_str()));
     let (_, report) = drift(&emu, dir, "text");
     assert!(!report.contains("deleted outside infra"), "{report}");
 }
@@ -179,7 +211,8 @@ async fn a_saved_plan_applies_exactly_and_a_stale_one_is_refused() {
     std::fs::write(&stack, text.replace("instance_type = \"t3.medium\"", "instance_type = \"t3.large\"")).unwrap();
     ok(run_infra(&emu, dir, &["apply", "--yes", plan_file.to_str().unwrap()]));
     let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
-    let host = recorded_id(dir, "host");
+    // The host: the environment's instance.
+    let host = recorded(dir, "dev", "app_env")["outputs"]["instance_id"].as_str().unwrap().to_string();
     let out = ec2.describe_instances().instance_ids(&host).send().await.unwrap();
     assert_eq!(out.reservations()[0].instances()[0].instance_type().unwrap().as_str(), "t3.medium");
 

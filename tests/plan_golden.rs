@@ -1,8 +1,9 @@
 //! Golden tests of the planner and its renderers: no AWS, no emulator.
 //!
-//! Each scenario starts from the dev stack, "applies" plans in memory (fake ids
-//! and outputs), changes the stack, state or observation, and compares the
-//! rendered plan with `tests/golden/plan/<name>.txt` (and `.json`).
+//! Each scenario starts from the dev stack (or, for what only an `ec2.instance`
+//! has, the fixture tests/fixtures/stacks/host.toml), "applies" plans in memory
+//! (fake ids and outputs), changes the stack, state or observation, and compares
+//! the rendered plan with `tests/golden/plan/<name>.txt` (and `.json`).
 //! `UPDATE_GOLDEN=1 cargo test --test plan_golden` rewrites the files.
 
 use std::path::Path;
@@ -22,6 +23,13 @@ fn dev_stack_with(password: &str) -> Stack {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/dev.toml");
     let sources = infra::config::Sources::fixed(".", &[("ELASTIC_PASSWORD", password)]);
     infra::config::load_file_with(&path, &sources).expect("the dev stack loads")
+}
+
+/// The fixture with the dev stack's former EC2 shape: a group, an `ec2.instance`
+/// beside a data volume, and the volume's attachment.
+fn host_stack() -> Stack {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stacks/host.toml");
+    infra::config::load_file_with(&path, &infra::config::Sources::fixed(".", &[])).expect("the host fixture loads")
 }
 
 fn fake_outputs(kind: Kind, id: &str) -> Props {
@@ -118,10 +126,13 @@ fn actions(p: &Plan) -> Vec<(String, Action)> {
 #[test]
 fn a_new_stack_plans_every_resource_as_a_create_with_unknowns_from_dependencies() {
     let p = plan(&dev_stack(), &State::default(), &Refreshed::new()).unwrap();
-    assert_eq!(p.summary().create, 14);
-    let attach = p.steps.iter().find(|s| s.name == "data_attachment").unwrap();
-    let instance_id = attach.changes.iter().find(|c| c.prop == "instance_id").unwrap();
-    assert_eq!(instance_id.after, Some(Value::Unknown));
+    assert_eq!(p.summary().create, 12);
+    assert!(p.steps.iter().all(|s| s.kind != Kind::Instance && s.kind != Kind::VolumeAttachment));
+    // The environment's instance goes beside the data volume, whose zone is an
+    // output known once the volume exists.
+    let env = p.steps.iter().find(|s| s.name == "app_env").unwrap();
+    let zone = env.changes.iter().find(|c| c.prop == "availability_zone").unwrap();
+    assert_eq!(zone.after, Some(Value::Unknown));
     golden("create", &p);
 }
 
@@ -139,8 +150,9 @@ fn a_plan_right_after_apply_has_no_changes() {
 fn a_new_instance_type_a_bigger_volume_and_a_new_port_update_in_place() {
     let mut stack = dev_stack();
     let state = applied(&stack);
-    let host = stack.resources.get_mut("host").unwrap();
-    host.props.insert("instance_type".into(), Value::from("t3.large"));
+    // The host is the environment's instance: its type is an option setting.
+    let env = stack.resources.get_mut("app_env").unwrap();
+    env.props.insert("instance_type".into(), Value::from("t3.large"));
     stack.resources.get_mut("data").unwrap().props.insert("size".into(), Value::Int(50));
     let sg = stack.resources.get_mut("data_sg").unwrap();
     let Some(Value::List(rules)) = sg.props.get_mut("ingress") else { panic!("ingress is a list") };
@@ -153,29 +165,57 @@ fn a_new_instance_type_a_bigger_volume_and_a_new_port_update_in_place() {
     let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
     assert_eq!(
         changed,
-        vec![("data".into(), Action::Update), ("data_sg".into(), Action::Update), ("host".into(), Action::Update)]
+        vec![("data".into(), Action::Update), ("data_sg".into(), Action::Update), ("app_env".into(), Action::Update)]
     );
     golden("update", &p);
 }
 
 #[test]
-fn new_user_data_replaces_the_host_and_its_attachment_and_says_why() {
+fn a_new_zone_replaces_the_data_volume_says_why_and_moves_the_environment_in_place() {
     let mut stack = dev_stack();
     let state = applied(&stack);
-    let host = stack.resources.get_mut("host").unwrap();
-    host.props.insert("user_data".into(), Value::from("#!/bin/sh\necho hello\n"));
+    let data = stack.resources.get_mut("data").unwrap();
+    data.props.insert("availability_zone".into(), Value::from("us-east-1b"));
     let p = plan(&stack, &state, &observe(&state)).unwrap();
-    let acts = actions(&p);
-    assert!(acts.contains(&("host".into(), Action::Replace)));
-    // The data volume is declared apart from the host: it survives.
-    assert!(acts.contains(&("data".into(), Action::NoOp)));
-    assert!(acts.contains(&("data_attachment".into(), Action::Replace)));
+    let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
+    // What refers to the volume (its zone, id or ARN) is known only after the
+    // new volume exists: the instance role's policy and the environment, which
+    // moves its instance beside the new volume without being replaced.
+    assert_eq!(
+        changed,
+        vec![
+            ("data".into(), Action::Replace),
+            ("app_instance_role".into(), Action::Update),
+            ("app_env".into(), Action::Update)
+        ]
+    );
+    let data = p.steps.iter().find(|s| s.name == "data").unwrap();
+    assert_eq!(data.reason, Some(infra::plan::Reason::ForcedBy(vec!["availability_zone".into()])));
+    let env = p.steps.iter().find(|s| s.name == "app_env").unwrap();
+    let zone = env.changes.iter().find(|c| c.prop == "availability_zone").unwrap();
+    assert_eq!((zone.after.clone(), zone.forces_replace), (Some(Value::Unknown), false));
     golden("replace", &p);
 }
 
 #[test]
-fn a_multi_line_change_renders_as_a_unified_diff() {
+fn a_replaced_environment_leaves_the_data_volume_and_its_group_alone() {
     let mut stack = dev_stack();
+    let state = applied(&stack);
+    let env = stack.resources.get_mut("app_env").unwrap();
+    env.props.insert("solution_stack_prefix".into(), Value::from("64bit Amazon Linux 2"));
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    let acts = actions(&p);
+    assert!(acts.contains(&("app_env".into(), Action::Replace)), "{acts:?}");
+    // The data volume is declared apart from the host: it survives.
+    assert!(acts.contains(&("data".into(), Action::NoOp)), "{acts:?}");
+    assert!(acts.contains(&("data_sg".into(), Action::NoOp)), "{acts:?}");
+}
+
+#[test]
+fn a_multi_line_change_renders_as_a_unified_diff() {
+    // User data, which only an ec2.instance has, is a multi-line string that
+    // forces a replacement; the host fixture's instance holds it.
+    let mut stack = host_stack();
     let host = stack.resources.get_mut("host").unwrap();
     host.props.insert("user_data".into(), Value::from("#!/bin/sh\nyum install -y docker\necho one\n"));
     let state = applied(&stack);
@@ -191,13 +231,13 @@ fn a_multi_line_change_renders_as_a_unified_diff() {
 fn a_resource_removed_from_the_stack_is_deleted_after_its_dependents() {
     let mut stack = dev_stack();
     let state = applied(&stack);
-    stack.resources.remove("data_attachment");
-    stack.resources.remove("host");
-    stack.outputs.remove("instance_id");
-    stack.outputs.remove("private_ip");
+    // The environment (the host), and the pipeline that deploys to it.
+    stack.resources.remove("app_env");
+    stack.resources.remove("pipeline");
+    stack.outputs.retain(|_, v| v.refs().iter().all(|r| r.resource != "app_env" && r.resource != "pipeline"));
     let p = plan(&stack, &state, &observe(&state)).unwrap();
     let deletes: Vec<&str> = p.steps.iter().filter(|s| s.action == Action::Delete).map(|s| s.name.as_str()).collect();
-    assert_eq!(deletes, vec!["data_attachment", "host"]);
+    assert_eq!(deletes, vec!["pipeline", "app_env"]);
     golden("delete", &p);
 }
 
@@ -206,14 +246,14 @@ fn changes_made_behind_the_tools_back_show_as_drift_and_are_planned_back() {
     let stack = dev_stack();
     let state = applied(&stack);
     let mut seen = observe(&state);
-    let host = seen.get_mut("host").unwrap().as_mut().unwrap();
-    host.props.insert("instance_type".into(), Value::from("t3.xlarge"));
-    seen.insert("data_attachment".into(), None);
+    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
+    env.props.insert("instance_type".into(), Value::from("t3.xlarge"));
+    seen.insert("pipeline".into(), None);
     let p = plan(&stack, &state, &seen).unwrap();
     assert_eq!(p.drift.len(), 2);
     let acts = actions(&p);
-    assert!(acts.contains(&("host".into(), Action::Update)));
-    assert!(acts.contains(&("data_attachment".into(), Action::Create)));
+    assert!(acts.contains(&("app_env".into(), Action::Update)));
+    assert!(acts.contains(&("pipeline".into(), Action::Create)));
     golden("drift", &p);
 }
 
@@ -231,9 +271,9 @@ fn ignored_properties_never_change() {
     let mut stack = dev_stack();
     let state = applied(&stack);
     let mut seen = observe(&state);
-    let host = seen.get_mut("host").unwrap().as_mut().unwrap();
-    host.props.insert("instance_type".into(), Value::from("t3.xlarge"));
-    stack.resources.get_mut("host").unwrap().ignore_changes.push("instance_type".into());
+    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
+    env.props.insert("instance_type".into(), Value::from("t3.xlarge"));
+    stack.resources.get_mut("app_env").unwrap().ignore_changes.push("instance_type".into());
     let p = plan(&stack, &state, &seen).unwrap();
     assert!(!p.has_changes(), "{}", infra::render::plan_text(&p));
     assert!(p.drift.is_empty());
@@ -251,6 +291,11 @@ fn the_same_inputs_always_give_the_same_plan() {
 #[test]
 fn a_changed_policy_and_buildspec_render_as_unified_diffs() {
     let mut stack = dev_stack();
+    // The dev stack's buildspec is a file in the source (deploy/dev/buildspec.yml);
+    // an inline one is multi-line YAML, which a change shows as a diff.
+    let inline = "version: 0.2\nphases:\n  build:\n    commands:\n      - test -f deploy/dev/docker-compose.yml\n\
+                  artifacts:\n  base-directory: deploy/dev\n  files:\n    - '**/*'\n";
+    stack.resources.get_mut("build").unwrap().props.insert("buildspec".into(), Value::from(inline));
     let state = applied(&stack);
     let role = stack.resources.get_mut("build_role").unwrap();
     let Some(Value::Map(policies)) = role.props.get_mut("inline_policies") else { panic!("inline policies") };

@@ -111,6 +111,11 @@ pub struct Schema {
     /// Narrows what AWS reports to what the stack manages, given the recorded
     /// properties (AWS reports every option setting; a stack declares a few).
     pub trim_observed: Option<fn(&Props, &mut Props)>,
+    /// Outputs an in-place change of some properties makes anew: (properties,
+    /// outputs). An environment whose launch settings change runs a new
+    /// instance, with another id and address; a plan shows such outputs, and
+    /// what refers to them, as known after apply.
+    pub outputs_renewed_by: &'static [(&'static [&'static str], &'static [&'static str])],
 }
 
 /// The defaults new schemas start from: `Schema { type_name, fields, ..BASE }`.
@@ -124,6 +129,7 @@ pub const BASE: Schema = Schema {
     normalize: |_| {},
     create_before_delete: false,
     trim_observed: None,
+    outputs_renewed_by: &[],
 };
 
 /// A `check` that accepts everything.

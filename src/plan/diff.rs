@@ -146,6 +146,14 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
                 step.id = Some(id.clone());
                 step.prior = Some(current.clone());
                 if matches!(step.action, Action::NoOp | Action::Update) {
+                    let mut outputs = outputs;
+                    for (props, renewed) in schema.outputs_renewed_by {
+                        if step.changes.iter().any(|c| props.contains(&c.prop.as_str())) {
+                            for output in *renewed {
+                                outputs.remove(*output);
+                            }
+                        }
+                    }
                     known.insert(name, Known { id, props: current, outputs });
                 }
             }

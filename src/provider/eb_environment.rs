@@ -47,7 +47,8 @@
 //!
 //! Create, update and delete wait for the environment to settle (Ready, or
 //! gone), reporting its status and its newest events (DescribeEvents) as
-//! progress. An update that changes both settings and the version makes two
+//! progress. An environment found by its tags in the middle of an operation
+//! (a create an interrupted run left) is waited for too before it is adopted. An update that changes both settings and the version makes two
 //! UpdateEnvironment calls, settings first: AWS refuses both in one call.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -123,8 +124,20 @@ pub static SCHEMA: Schema = Schema {
     taggable: true,
     check,
     trim_observed: Some(trim_observed),
+    outputs_renewed_by: &[(LAUNCH_PROPERTIES, &["instance_id", "private_ip"])],
     ..BASE
 };
+
+/// The properties whose change makes Elastic Beanstalk replace the instances.
+const LAUNCH_PROPERTIES: &[&str] = &[
+    "instance_type",
+    "instance_profile",
+    "security_groups",
+    "single_instance",
+    "availability_zone",
+    "vpc_id",
+    "subnets",
+];
 
 /// How a property of its own is written as an option setting's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -405,6 +418,11 @@ fn status_of(env: &EnvironmentDescription) -> &str {
     env.status().map(EnvironmentStatus::as_str).unwrap_or("Unknown")
 }
 
+/// Launching or Updating: in the middle of an operation.
+fn in_progress(env: &EnvironmentDescription) -> bool {
+    matches!(env.status(), Some(EnvironmentStatus::Launching | EnvironmentStatus::Updating))
+}
+
 /// Terminated and terminating environments count as gone.
 fn live(env: &EnvironmentDescription) -> bool {
     !matches!(env.status(), Some(EnvironmentStatus::Terminated | EnvironmentStatus::Terminating))
@@ -678,9 +696,23 @@ impl Provider for EbEnvironments {
             try_join_all(envs.iter().map(|e| list_tags(&self.client, e.environment_arn().unwrap_or_default()))).await?;
         let mut found = BTreeMap::new();
         for (env, tags) in envs.iter().zip(owners) {
-            if let Some(name) = owned_by(&tags, stack) {
-                found.insert(name, self.observe(env).await?);
+            let Some(name) = owned_by(&tags, stack) else { continue };
+            let id = env.environment_id().unwrap_or_default();
+            if in_progress(env) {
+                // A create (or update) an interrupted run left: finish waiting for
+                // it, as the create would have, so what is adopted is Ready and
+                // has its instance.
+                let ctx = Ctx { stack: stack.to_string(), name: name.clone(), ..Ctx::default() };
+                self.wait_env(&ctx, id, &format!("environment {id} to settle"), now(), |e| {
+                    Ok(e.is_none_or(|e| !in_progress(e)))
+                })
+                .await?;
+                if let Some(settled) = self.read_one(id).await? {
+                    found.insert(name, settled);
+                }
+                continue;
             }
+            found.insert(name, self.observe(env).await?);
         }
         Ok(found)
     }

@@ -34,7 +34,7 @@ use crate::model::{Kind, Props};
 pub use stats::CallStats;
 
 /// What a provider needs to know about the step it runs.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Ctx {
     pub stack: String,
     /// The resource's logical name.

@@ -104,17 +104,34 @@ pub fn run_infra(emu: &Emulator, dir: &Path, args: &[&str]) -> (i32, String, Str
 }
 
 /// A fresh temporary project dir containing a copy of the repo's stacks/dev.toml as
-/// stacks/dev.toml and an empty state/ dir.
+/// stacks/dev.toml, the deploy/ bundles it deploys, and an empty state/ dir.
 pub fn dev_project() -> tempfile::TempDir {
+    let project = project_with("stacks/dev.toml", "dev");
+    copy_dir(&repo_root().join("deploy"), &project.path().join("deploy"));
+    project
+}
+
+/// The stack of [`host_project`].
+pub const HOST_STACK: &str = "host";
+
+/// A fresh temporary project dir whose only stack is tests/fixtures/stacks/host.toml
+/// (stack `host`): a security group, an `ec2.instance` beside a data volume, and the
+/// volume's attachment, the EC2 shape the dev stack had before its host became the
+/// Elastic Beanstalk environment's instance; and an empty state/ dir.
+pub fn host_project() -> tempfile::TempDir {
+    project_with("tests/fixtures/stacks/host.toml", HOST_STACK)
+}
+
+/// A temporary project with the repository's file `source` as stacks/<stack>.toml.
+fn project_with(source: &str, stack: &str) -> tempfile::TempDir {
     let project =
         tempfile::Builder::new().prefix("infra-project-").tempdir().expect("create a temporary project directory");
     let stacks = project.path().join("stacks");
     std::fs::create_dir(&stacks).expect("create stacks/");
     std::fs::create_dir(project.path().join("state")).expect("create state/");
-    let source = repo_root().join("stacks/dev.toml");
-    std::fs::copy(&source, stacks.join("dev.toml"))
+    let source = repo_root().join(source);
+    std::fs::copy(&source, stacks.join(format!("{stack}.toml")))
         .unwrap_or_else(|error| panic!("cannot copy {}: {error}", source.display()));
-    copy_dir(&repo_root().join("deploy"), &project.path().join("deploy"));
     project
 }
 
