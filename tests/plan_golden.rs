@@ -242,6 +242,21 @@ fn a_resource_removed_from_the_stack_is_deleted_after_its_dependents() {
 }
 
 #[test]
+fn destroying_the_dev_stack_deletes_the_environment_before_the_data_volume_and_says_the_data_goes() {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    // What `infra destroy` plans: the stack with nothing declared.
+    let nothing = Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() };
+    let p = plan(&nothing, &state, &observe(&state)).unwrap();
+    let order: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
+    let position = |name: &str| order.iter().position(|n| *n == name).unwrap();
+    assert!(position("app_env") < position("data"), "the instance lets go of the volume first: {order:?}");
+    let losing: Vec<&str> = p.steps.iter().filter(|s| s.deletes_data()).map(|s| s.name.as_str()).collect();
+    assert_eq!(losing, ["data"]);
+    golden("destroy", &p);
+}
+
+#[test]
 fn changes_made_behind_the_tools_back_show_as_drift_and_are_planned_back() {
     let stack = dev_stack();
     let state = applied(&stack);

@@ -116,6 +116,9 @@ pub struct Schema {
     /// instance, with another id and address; a plan shows such outputs, and
     /// what refers to them, as known after apply.
     pub outputs_renewed_by: &'static [(&'static [&'static str], &'static [&'static str])],
+    /// Deleting the resource deletes data nothing else keeps (an EBS volume):
+    /// plans say so on every delete and replace of it.
+    pub holds_data: bool,
 }
 
 /// The defaults new schemas start from: `Schema { type_name, fields, ..BASE }`.
@@ -130,6 +133,7 @@ pub const BASE: Schema = Schema {
     create_before_delete: false,
     trim_observed: None,
     outputs_renewed_by: &[],
+    holds_data: false,
 };
 
 /// A `check` that accepts everything.

@@ -99,6 +99,13 @@ pub struct Step {
     pub prior: Option<Props>,
 }
 
+impl Step {
+    /// The step deletes the resource, and with it data nothing else keeps.
+    pub fn deletes_data(&self) -> bool {
+        matches!(self.action, Action::Delete | Action::Replace) && self.kind.schema().holds_data
+    }
+}
+
 /// A property that AWS holds differently from what state recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Drift {

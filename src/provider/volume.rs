@@ -39,6 +39,7 @@ pub static SCHEMA: Schema = Schema {
     outputs: &["id", "arn", "availability_zone"],
     taggable: true,
     check_update: Some(refuse_shrink),
+    holds_data: true,
     ..BASE
 };
 

@@ -1,5 +1,6 @@
 //! Plans and outputs as JSON, for programs. Unknown values are `{"unknown": true}`;
-//! secrets are the string `"[secret]"`.
+//! secrets are the string `"[secret]"`. A step's `deletes_data` is true when it
+//! deletes (or replaces) a resource holding data nothing else keeps (a volume).
 
 use std::collections::BTreeMap;
 
@@ -60,6 +61,7 @@ pub fn plan_json(plan: &Plan) -> J {
             "action": s.action,
             "id": s.id,
             "reason": reason(&s.reason),
+            "deletes_data": s.deletes_data(),
             "depends_on": s.depends_on,
             "changes": s.changes.iter().map(change).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),

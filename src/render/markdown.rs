@@ -100,6 +100,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
             step.action.verb(),
             step.id.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default()
         );
+        if step.deletes_data() {
+            let _ = writeln!(out, "**Deletes the data it holds**: snapshot it first to keep it.\n");
+        }
         if !step.changes.is_empty() {
             change_rows(&mut out, &step.name, &step.changes, "before", "after");
             out.push('\n');

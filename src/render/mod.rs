@@ -99,6 +99,9 @@ fn step_text(out: &mut String, step: &Step, width: usize) {
         paint(DIM, &id),
         paint(style, &why),
     );
+    if step.deletes_data() {
+        let _ = writeln!(out, "      {}", paint(RED, "! deletes the data it holds: snapshot it first to keep it"));
+    }
     let pwidth = step.changes.iter().map(|c| c.prop.len()).max().unwrap_or(0);
     for c in &step.changes {
         change_text(out, step, c, pwidth);
