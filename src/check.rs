@@ -109,13 +109,20 @@ fn open_ports(props: &crate::model::Props) -> Vec<(Protocol, i64, i64)> {
     out
 }
 
+/// What the environments using one security group serve.
+#[derive(Default)]
+struct GroupUse<'a> {
+    served: BTreeSet<(Protocol, i64)>,
+    /// Their bundles' directories.
+    bundles: BTreeSet<&'a str>,
+}
+
 /// `closed_service_port` and `unserved_open_port` (see the module docs). An
 /// environment whose groups are not all the stack's own (an id written out) is
 /// not checked: what those groups open is not known here.
 fn port_findings(stack: &Stack, bundles: &BTreeMap<String, BundlePorts>) -> Vec<Finding> {
     let mut out = Vec::new();
-    // Per group: the ports every environment using it serves.
-    let mut served_by_group: BTreeMap<&str, (BTreeSet<(Protocol, i64)>, BTreeSet<&str>)> = BTreeMap::new();
+    let mut uses: BTreeMap<&str, GroupUse> = BTreeMap::new();
     for (env_name, bundle) in bundles {
         let Some(env) = stack.resources.get(env_name) else { continue };
         let groups = env.props.get("security_groups").and_then(Value::as_list).unwrap_or_default();
@@ -138,22 +145,32 @@ fn port_findings(stack: &Stack, bundles: &BTreeMap<String, BundlePorts>) -> Vec<
         for p in &bundle.served {
             let port = i64::from(p.port);
             if !open.iter().any(|(proto, from, to)| *proto == p.protocol && (*from..=*to).contains(&port)) {
-                let groups = if names.is_empty() { "it declares no `security_groups`".to_string() } else { format!("none of its security groups ({}) opens it", names.join(", ")) };
+                let groups = if names.is_empty() {
+                    "it declares no `security_groups`".to_string()
+                } else {
+                    format!("none of its security groups ({}) opens it", names.join(", "))
+                };
                 out.push(Finding {
                     resource: env_name.clone(),
                     check: "closed_service_port",
-                    message: format!("{} serves {} {} ({}), but {groups}", bundle.dir, protocol_name(p.protocol), p.port, p.service),
+                    message: format!(
+                        "{} serves {} {} ({}), but {groups}",
+                        bundle.dir,
+                        protocol_name(p.protocol),
+                        p.port,
+                        p.service
+                    ),
                     allowed: env.allow.get("closed_service_port").cloned(),
                 });
             }
         }
         for g in names {
-            let entry = served_by_group.entry(g).or_default();
-            entry.0.extend(bundle.served.iter().map(|p| (p.protocol, i64::from(p.port))));
-            entry.1.insert(bundle.dir.as_str());
+            let used = uses.entry(g).or_default();
+            used.served.extend(bundle.served.iter().map(|p| (p.protocol, i64::from(p.port))));
+            used.bundles.insert(bundle.dir.as_str());
         }
     }
-    for (group, (served, dirs)) in served_by_group {
+    for (group, GroupUse { served, bundles }) in uses {
         let res = &stack.resources[group];
         for (protocol, from, to) in open_ports(&res.kind.schema().normalized(&res.props)) {
             let unserved: Vec<i64> = (from..=to)
@@ -162,7 +179,7 @@ fn port_findings(stack: &Stack, bundles: &BTreeMap<String, BundlePorts>) -> Vec<
             if unserved.is_empty() {
                 continue;
             }
-            let dirs: Vec<&str> = dirs.iter().copied().collect();
+            let dirs: Vec<&str> = bundles.iter().copied().collect();
             out.push(Finding {
                 resource: group.to_string(),
                 check: "unserved_open_port",
@@ -288,16 +305,16 @@ mod tests {
 
     /// A group opening `rules` (ports, to the VPC) and an environment using it.
     fn environment(rules: &[&str]) -> Stack {
-        let rules: Vec<Value> =
-            rules.iter().map(|p| map([("ports", Value::from(*p)), ("cidrs", Value::from(vec!["10.0.0.0/16"]))])).collect();
-        Stack::new("t")
-            .resource("sg", Resource::new(Kind::SecurityGroup).prop("ingress", rules))
-            .resource(
-                "env",
-                Resource::new(Kind::EbEnvironment)
-                    .prop("application", "app")
-                    .prop("security_groups", vec![Value::reference("sg", "id")]),
-            )
+        let rules: Vec<Value> = rules
+            .iter()
+            .map(|p| map([("ports", Value::from(*p)), ("cidrs", Value::from(vec!["10.0.0.0/16"]))]))
+            .collect();
+        Stack::new("t").resource("sg", Resource::new(Kind::SecurityGroup).prop("ingress", rules)).resource(
+            "env",
+            Resource::new(Kind::EbEnvironment)
+                .prop("application", "app")
+                .prop("security_groups", vec![Value::reference("sg", "id")]),
+        )
     }
 
     #[test]

@@ -209,7 +209,8 @@ fn published(entry: &Yaml) -> Result<Vec<(u16, Protocol)>, String> {
         "udp" => Protocol::Udp,
         other => return Err(format!("unknown protocol {other:?}")),
     };
-    let loopback = host_ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback());
+    let loopback =
+        host_ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback());
     let Some(published) = published.filter(|p| !p.is_empty() && !loopback) else { return Ok(Vec::new()) };
     let port = |p: &str| p.trim().parse::<u16>().map_err(|_| format!("invalid published port {published:?}"));
     let (from, to) = match published.split_once('-') {

@@ -163,9 +163,12 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
             J::Array(list) => list.iter().map(|r| r.as_str().unwrap().to_string()).collect(),
             one => vec![one.as_str().unwrap().to_string()],
         };
-        volumes.extend(resources.into_iter().filter(|r| r.contains(":volume/") || r == "*").map(|r| {
-            (statement["Action"].as_str().unwrap_or_default().to_string(), r)
-        }));
+        volumes.extend(
+            resources
+                .into_iter()
+                .filter(|r| r.contains(":volume/") || r == "*")
+                .map(|r| (statement["Action"].as_str().unwrap_or_default().to_string(), r)),
+        );
     }
     assert_eq!(
         volumes,
