@@ -26,11 +26,17 @@ struct Env {
     eb: aws_sdk_elasticbeanstalk::Client,
 }
 
+const PROFILE: &str = "seed-dev-host";
+
 async fn env() -> Env {
     let emu = Emulator::start();
     let config = emu.sdk_config().await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
     s3.create_bucket().bucket(BUCKET).send().await.expect("create the artifact bucket");
+    // The instance profile the environments' instances run with: Elastic
+    // Beanstalk fails to launch an instance with one that does not exist.
+    let iam = aws_sdk_iam::Client::new(&config);
+    iam.create_instance_profile().instance_profile_name(PROFILE).send().await.expect("create the instance profile");
     Env { providers: Providers::new(&config), s3, eb: aws_sdk_elasticbeanstalk::Client::new(&config), _emu: emu }
 }
 
@@ -186,7 +192,7 @@ async fn an_environment_waits_through_launching_updating_and_terminating_reporti
         ("name", "seed-dev".into()),
         ("application", app.as_str().into()),
         ("version_label", first_label.as_str().into()),
-        ("instance_profile", "seed-dev-host".into()),
+        ("instance_profile", PROFILE.into()),
         ("option_settings", Value::List(vec![setting(APP_ENV, "HOST_IP", "172.31.0.10")])),
         ("tags", tags("web")),
     ]);
@@ -198,6 +204,9 @@ async fn an_environment_waits_through_launching_updating_and_terminating_reporti
     let id = created.id.clone();
     assert!(id.starts_with("e-"), "{id}");
     assert_eq!(output(&created, "name"), "seed-dev");
+    // Its instance, read through DescribeEnvironmentResources.
+    assert!(output(&created, "instance_id").starts_with("i-"), "{created:?}");
+    assert!(output(&created, "private_ip").parse::<std::net::Ipv4Addr>().is_ok(), "{created:?}");
     assert!(output(&created, "solution_stack").ends_with("running Docker"), "{:?}", created.outputs);
     assert!(output(&created, "solution_stack").starts_with("64bit Amazon Linux 2023 "));
     assert!(output(&created, "cname").starts_with("seed-dev."), "{:?}", created.outputs);
