@@ -217,6 +217,57 @@ fn the_dev_stack_passes_the_policy_checks() {
     assert!(stdout.contains("passes the policy checks"), "{stdout}");
 }
 
+/// The dev project with its bundle (deploy/dev), the compose file and the
+/// stack edited.
+fn dev_project_edited(compose: (&str, &str), stack: (&str, &str)) -> tempfile::TempDir {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let toml = dev_toml();
+    assert!(toml.contains(stack.0), "stacks/dev.toml has no {:?}", stack.0);
+    let dir = project(&[("dev", &toml.replacen(stack.0, stack.1, 1))]);
+    let bundle = dir.path().join("deploy/dev");
+    std::fs::create_dir_all(&bundle).unwrap();
+    for file in ["docker-compose.yml", "redis-1.conf", "redis-2.conf", "redis-3.conf"] {
+        std::fs::copy(repo.join("deploy/dev").join(file), bundle.join(file)).unwrap();
+    }
+    let compose_path = bundle.join("docker-compose.yml");
+    let text = std::fs::read_to_string(&compose_path).unwrap();
+    assert!(text.contains(compose.0), "docker-compose.yml has no {:?}", compose.0);
+    std::fs::write(&compose_path, text.replacen(compose.0, compose.1, 1)).unwrap();
+    dir
+}
+
+#[test]
+fn a_port_the_bundle_serves_but_the_group_does_not_open_fails_the_checks_before_any_aws_call() {
+    let kibana_rule = r#"{ protocol = "tcp", ports = 5601, cidrs = ["${config.vpc_cidr}"], description = "kibana" },"#;
+    let dir = dev_project_edited(("\"9200:9200\"", "\"9200:9200\"\n      - \"9300:9300\""), (kibana_rule, ""));
+    for command in ["check", "plan"] {
+        let (code, stdout, stderr) = infra(dir.path(), &[command]);
+        assert_eq!(code, 1, "{command}: {stdout}{stderr}");
+        let text = format!("{stdout}{stderr}");
+        for expected in [
+            "app_env: closed_service_port: deploy/dev serves tcp 5601 (kibana), but none of its security groups (data_sg) opens it",
+            "app_env: closed_service_port: deploy/dev serves tcp 9300 (elasticsearch)",
+        ] {
+            assert!(text.contains(expected), "{command}: no {expected:?} in:\n{text}");
+        }
+    }
+    assert!(!dir.path().join("state/dev.json").exists(), "nothing was written");
+}
+
+#[test]
+fn a_port_the_group_opens_but_nothing_in_the_bundle_serves_fails_the_checks() {
+    let redis_rule = r#"ports = "6379-6381""#;
+    let dir = dev_project_edited(("\"5601:5601\"", "\"5601:5601\""), (redis_rule, r#"ports = "6379-6382""#));
+    let (code, stdout, stderr) = infra(dir.path(), &["check"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "data_sg: unserved_open_port: an ingress rule opens tcp 6382, which nothing in deploy/dev serves"
+        ),
+        "{stdout}{stderr}"
+    );
+}
+
 #[test]
 fn a_missing_elastic_password_is_a_load_error_with_its_location() {
     let dir = project(&[("dev", &dev_toml())]);
