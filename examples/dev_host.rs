@@ -45,7 +45,7 @@ pub fn dev_host() -> Stack {
       "Resource": "arn:aws:ec2:*:*:instance/*",
       "Condition": { "StringEquals": { "aws:ResourceTag/infra:stack": "dev" } } },
     { "Effect": "Allow",
-      "Action": "ec2:DescribeVolumes",
+      "Action": ["ec2:DescribeInstances", "ec2:DescribeVolumes"],
       "Resource": "*" }
   ]
 }

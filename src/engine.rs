@@ -191,9 +191,9 @@ impl Engine {
         let mut outputs_changed = Vec::new();
         for (name, rec) in state.resources.iter_mut() {
             let Some(Some(o)) = observation.resources.get(name) else { continue };
-            let before = rec.outputs.clone();
-            rec.outputs.extend(o.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
-            if rec.outputs != before {
+            let merged = rec.kind.schema().merged_outputs(&rec.outputs, &o.outputs);
+            if merged != rec.outputs {
+                rec.outputs = merged;
                 outputs_changed.push(name.clone());
             }
         }

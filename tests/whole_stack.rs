@@ -157,24 +157,30 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     let policy = iam.get_role_policy().role_name(&role).policy_name("data_volume").send().await.unwrap();
     let policy = infra::provider::iam_role::canonical_policy(policy.policy_document()).unwrap();
     let policy: J = serde_json::from_str(&policy).unwrap();
-    let mut volumes = Vec::new();
-    for statement in policy["Statement"].as_array().unwrap() {
-        let resources = match &statement["Resource"] {
+    let strings = |v: &J| -> Vec<String> {
+        match v {
             J::Array(list) => list.iter().map(|r| r.as_str().unwrap().to_string()).collect(),
             one => vec![one.as_str().unwrap().to_string()],
-        };
-        volumes.extend(
-            resources
-                .into_iter()
-                .filter(|r| r.contains(":volume/") || r == "*")
-                .map(|r| (statement["Action"].as_str().unwrap_or_default().to_string(), r)),
-        );
+        }
+    };
+    // (action, resource, conditioned), for every statement.
+    let mut grants = Vec::new();
+    for statement in policy["Statement"].as_array().unwrap() {
+        for action in strings(&statement["Action"]) {
+            for resource in strings(&statement["Resource"]) {
+                grants.push((action.clone(), resource, statement.get("Condition").is_some()));
+            }
+        }
     }
+    grants.sort();
+    let grant = |a: &str, r: &str, c: bool| (a.to_string(), r.to_string(), c);
     assert_eq!(
-        volumes,
+        grants,
         [
-            ("ec2:AttachVolume".to_string(), format!("arn:aws:ec2:*:*:volume/{volume}")),
-            ("ec2:DescribeVolumes".to_string(), "*".to_string())
+            grant("ec2:AttachVolume", "arn:aws:ec2:*:*:instance/*", true),
+            grant("ec2:AttachVolume", &format!("arn:aws:ec2:*:*:volume/{volume}"), false),
+            grant("ec2:DescribeInstances", "*", false),
+            grant("ec2:DescribeVolumes", "*", false),
         ],
         "{policy}"
     );

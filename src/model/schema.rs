@@ -111,11 +111,14 @@ pub struct Schema {
     /// Narrows what AWS reports to what the stack manages, given the recorded
     /// properties (AWS reports every option setting; a stack declares a few).
     pub trim_observed: Option<fn(&Props, &mut Props)>,
-    /// Outputs an in-place change of some properties makes anew: (properties,
-    /// outputs). An environment whose launch settings change runs a new
-    /// instance, with another id and address; a plan shows such outputs, and
-    /// what refers to them, as known after apply.
-    pub outputs_renewed_by: &'static [(&'static [&'static str], &'static [&'static str])],
+    /// Outputs AWS renews by itself (those of the instance behind an
+    /// environment, which it replaces at will): what a read reports replaces
+    /// what was recorded, an absent one included.
+    pub volatile_outputs: &'static [&'static str],
+    /// Whether an in-place update from the first properties to the second
+    /// renews `volatile_outputs` (a new instance): a plan shows them, and what
+    /// refers to them, as known after apply.
+    pub update_renews_outputs: fn(&Props, &Props) -> bool,
     /// Deleting the resource deletes data nothing else keeps (an EBS volume):
     /// plans say so on every delete and replace of it.
     pub holds_data: bool,
@@ -132,7 +135,8 @@ pub const BASE: Schema = Schema {
     normalize: |_| {},
     create_before_delete: false,
     trim_observed: None,
-    outputs_renewed_by: &[],
+    volatile_outputs: &[],
+    update_renews_outputs: |_, _| false,
     holds_data: false,
 };
 
@@ -142,6 +146,15 @@ pub fn no_check(_: &Props) -> Result<(), ValidationError> {
 }
 
 impl Schema {
+    /// The outputs to record after a read: the recorded ones, updated with what
+    /// AWS reports, and without a volatile one it no longer reports.
+    pub fn merged_outputs(&self, recorded: &Props, observed: &Props) -> Props {
+        let mut out = recorded.clone();
+        out.retain(|k, _| !self.volatile_outputs.contains(&k.as_str()) || observed.contains_key(k));
+        out.extend(observed.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
+    }
+
     pub fn field(&self, name: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.name == name)
     }

@@ -97,10 +97,10 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
                     }
                     current.extend(live.iter().map(|(k, v)| (k.clone(), v.clone())));
                 }
-                let mut outputs = rec.outputs.clone();
-                if let Some(o) = obs {
-                    outputs.extend(o.outputs.iter().map(|(k, v)| (k.clone(), v.clone())));
-                }
+                let outputs = match obs {
+                    Some(o) => schema.merged_outputs(&rec.outputs, &o.outputs),
+                    None => rec.outputs.clone(),
+                };
                 Some((rec.id.clone(), current, outputs))
             }
         };
@@ -147,12 +147,8 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
                 step.prior = Some(current.clone());
                 if matches!(step.action, Action::NoOp | Action::Update) {
                     let mut outputs = outputs;
-                    for (props, renewed) in schema.outputs_renewed_by {
-                        if step.changes.iter().any(|c| props.contains(&c.prop.as_str())) {
-                            for output in *renewed {
-                                outputs.remove(*output);
-                            }
-                        }
+                    if step.action == Action::Update && (schema.update_renews_outputs)(&current, &resolved) {
+                        outputs.retain(|k, _| !schema.volatile_outputs.contains(&k.as_str()));
                     }
                     known.insert(name, Known { id, props: current, outputs });
                 }

@@ -21,8 +21,10 @@
 //!
 //! Unless `aws:autoscaling:launchconfiguration DisableDefaultEC2SecurityGroup`
 //! is `true`, Elastic Beanstalk adds a group of its own to the instances and
-//! reports it in `SecurityGroups` (named `awseb-e-...-AWSEBSecurityGroup-...`):
-//! a read leaves that one out, as it is not the stack's. AWS reports
+//! reports its id in `SecurityGroups`: a read looks the reported groups up
+//! (one DescribeSecurityGroups) and leaves out the one Elastic Beanstalk made
+//! (named `awseb-e-...-AWSEBSecurityGroup-...`, tagged with its CloudFormation
+//! logical id `AWSEBSecurityGroup`), as it is not the stack's. AWS reports
 //! every setting of an environment, so the schema's `trim_observed` keeps only
 //! the `option_settings` the stack declares; settings are compared by namespace
 //! and name (a setting's `ResourceName` is not modelled). A value may be a
@@ -34,7 +36,7 @@
 //! on every environment are left out of reads and refused in stacks.
 //!
 //! The outputs `instance_id` and `private_ip` are those of the environment's
-//! instance (the first by id when it runs several): DescribeEnvironmentResources,
+//! instance (the newest running one when it runs several): DescribeEnvironmentResources,
 //! then EC2 DescribeInstances. Elastic Beanstalk replaces an instance whenever
 //! its launch settings change or it fails, so they are read anew on every
 //! refresh, and are absent while no instance runs.
@@ -43,7 +45,8 @@
 //! (terminated and terminating ones count as gone), plus, per environment, one
 //! DescribeConfigurationSettings, one ListTagsForResource and one
 //! DescribeEnvironmentResources call (Elastic Beanstalk reports none of them in
-//! bulk), then one DescribeInstances for the environment's instances.
+//! bulk), then one DescribeInstances for the environment's instances and one
+//! DescribeSecurityGroups for the groups its settings name.
 //!
 //! Create, update and delete wait for the environment to settle (Ready, or
 //! gone), reporting its status and its newest events (DescribeEvents) as
@@ -56,6 +59,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::types::InstanceStateName;
 use aws_sdk_elasticbeanstalk::Client;
 use aws_sdk_elasticbeanstalk::types::{
     ConfigurationDeploymentStatus, ConfigurationOptionSetting, EnvironmentDescription, EnvironmentHealth,
@@ -124,7 +128,8 @@ pub static SCHEMA: Schema = Schema {
     taggable: true,
     check,
     trim_observed: Some(trim_observed),
-    outputs_renewed_by: &[(LAUNCH_PROPERTIES, &["instance_id", "private_ip"])],
+    volatile_outputs: &["instance_id", "private_ip"],
+    update_renews_outputs: replaces_instances,
     ..BASE
 };
 
@@ -138,6 +143,33 @@ const LAUNCH_PROPERTIES: &[&str] = &[
     "vpc_id",
     "subnets",
 ];
+
+/// Namespaces of option settings that configure the instances themselves
+/// (their launch template, network and placement): a change replaces them.
+const LAUNCH_NAMESPACES: &[&str] = &[LAUNCH, "aws:ec2:instances", VPC];
+
+/// Whether going from `before` to `after` replaces the instances: a launch
+/// property changed, or an option setting of a launch namespace (or the
+/// group's zones) was added, removed or changed.
+fn replaces_instances(before: &Props, after: &Props) -> bool {
+    if LAUNCH_PROPERTIES.iter().any(|p| before.get(*p) != after.get(*p) && after.contains_key(*p)) {
+        return true;
+    }
+    let launch_settings = |props: &Props| -> BTreeSet<Value> {
+        let list = props.get("option_settings").and_then(Value::as_list).unwrap_or_default();
+        list.iter()
+            .filter(|s| match setting_key(s) {
+                Some((ns, name)) => {
+                    LAUNCH_NAMESPACES.contains(&ns) || (ns == ASG && name == "Custom Availability Zones")
+                }
+                // Not known until apply: it may be one.
+                None => true,
+            })
+            .cloned()
+            .collect()
+    };
+    after.contains_key("option_settings") && launch_settings(before) != launch_settings(after)
+}
 
 /// How a property of its own is written as an option setting's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,10 +225,19 @@ impl Codec {
     }
 }
 
-/// The security group Elastic Beanstalk makes for an environment
-/// (`awseb-e-abc123-stack-AWSEBSecurityGroup-XYZ`), as it reports it.
+/// The security group Elastic Beanstalk makes for an environment, by its name
+/// (`awseb-e-abc123-stack-AWSEBSecurityGroup-XYZ`).
 fn is_eb_group(group: &str) -> bool {
     group.starts_with("awseb-")
+}
+
+/// Whether a described group is the one Elastic Beanstalk made.
+fn made_by_eb(group: &aws_sdk_ec2::types::SecurityGroup) -> bool {
+    group.group_name().is_some_and(is_eb_group)
+        || group
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("aws:cloudformation:logical-id") && t.value() == Some("AWSEBSecurityGroup"))
 }
 
 fn check(props: &Props) -> Result<(), ValidationError> {
@@ -494,8 +535,34 @@ impl EbEnvironments {
         EbEnvironments { client, ec2 }
     }
 
-    /// The environment's instance (the first by id when it runs several) and
-    /// its private IP: DescribeEnvironmentResources, then DescribeInstances.
+    /// Leaves the group Elastic Beanstalk made out of `security_groups` (AWS
+    /// reports groups by id). A group that no longer exists stays: it is drift.
+    async fn drop_eb_group(&self, props: &mut Props) -> Result<(), ProviderError> {
+        let Some(Value::List(groups)) = props.get("security_groups") else { return Ok(()) };
+        let ids: Vec<String> =
+            groups.iter().filter_map(Value::as_str).filter(|g| g.starts_with("sg-")).map(str::to_string).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let out = match self.ec2.describe_security_groups().set_group_ids(Some(ids)).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let e = aws_error("DescribeSecurityGroups", e);
+                return if e.code() == Some("InvalidGroup.NotFound") { Ok(()) } else { Err(e) };
+            }
+        };
+        let eb: BTreeSet<&str> =
+            out.security_groups().iter().filter(|g| made_by_eb(g)).filter_map(|g| g.group_id()).collect();
+        if let Some(Value::List(groups)) = props.get_mut("security_groups") {
+            groups.retain(|g| g.as_str().is_none_or(|g| !eb.contains(g)));
+        }
+        Ok(())
+    }
+
+    /// The environment's instance and its private IP: DescribeEnvironmentResources,
+    /// then DescribeInstances. Of several (during a replacement), the newest
+    /// running one. None while there is none: EC2 may not list an instance
+    /// Elastic Beanstalk has just launched.
     async fn instance(&self, id: &str) -> Result<Option<(String, Option<String>)>, ProviderError> {
         let out = self
             .client
@@ -504,27 +571,27 @@ impl EbEnvironments {
             .send()
             .await
             .map_err(|e| aws_error("DescribeEnvironmentResources", e))?;
-        let mut ids: Vec<&str> = out
+        let ids: Vec<String> = out
             .environment_resources()
-            .map(|r| r.instances().iter().filter_map(|i| i.id()).collect())
+            .map(|r| r.instances().iter().filter_map(|i| i.id().map(str::to_string)).collect())
             .unwrap_or_default();
-        ids.sort_unstable();
-        let Some(first) = ids.first() else { return Ok(None) };
-        let out = self
-            .ec2
-            .describe_instances()
-            .instance_ids(*first)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeInstances", e))?;
-        let ip = out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .find(|i| i.instance_id() == Some(first))
-            .and_then(|i| i.private_ip_address())
-            .map(str::to_string);
-        Ok(Some((first.to_string(), ip)))
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let out = match self.ec2.describe_instances().set_instance_ids(Some(ids)).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let e = aws_error("DescribeInstances", e);
+                return if e.code() == Some("InvalidInstanceID.NotFound") { Ok(None) } else { Err(e) };
+            }
+        };
+        let running = |i: &&aws_sdk_ec2::types::Instance| {
+            matches!(i.state().and_then(|s| s.name()), Some(InstanceStateName::Running | InstanceStateName::Pending))
+        };
+        let newest = out.reservations().iter().flat_map(|r| r.instances()).filter(running).max_by_key(|i| {
+            (i.launch_time().map(|t| (t.secs(), t.subsec_nanos())), i.instance_id().map(str::to_string))
+        });
+        Ok(newest.and_then(|i| Some((i.instance_id()?.to_string(), i.private_ip_address().map(str::to_string)))))
     }
 
     /// The environments with these ids (every one when `None`), all pages,
@@ -587,6 +654,7 @@ impl EbEnvironments {
         put(&mut props, "solution_stack_prefix", prefix);
         put(&mut props, "platform", platform);
         props_from_settings(&settings, &mut props);
+        self.drop_eb_group(&mut props).await?;
         props.insert("tags".into(), without_system_tags(tags));
         let mut outputs = Props::new();
         outputs.insert("id".into(), Value::from(id.as_str()));
@@ -923,6 +991,42 @@ mod tests {
         props_from_settings(&aws_settings(&settings), &mut back);
         assert_eq!(back["security_groups"], props["security_groups"]);
         assert_eq!(back["availability_zone"], props["availability_zone"]);
+    }
+
+    #[test]
+    fn launch_changes_renew_the_instance_and_others_do_not() {
+        let env_var = |v: &str| setting("aws:elasticbeanstalk:application:environment", "PASSWORD", v);
+        let base = SCHEMA.normalized(&Props::from([
+            ("instance_type".to_string(), Value::from("t3.medium")),
+            ("option_settings".to_string(), Value::List(vec![env_var("a")])),
+        ]));
+        let with = |k: &str, v: Value| {
+            let mut p = base.clone();
+            p.insert(k.to_string(), v);
+            SCHEMA.normalized(&p)
+        };
+        assert!(replaces_instances(&base, &with("instance_type", "t3.large".into())));
+        assert!(replaces_instances(&base, &with("security_groups", Value::from(vec!["sg-1"]))));
+        assert!(!replaces_instances(&base, &with("option_settings", Value::List(vec![env_var("b")]))));
+        let root = setting(LAUNCH, "RootVolumeSize", "16");
+        assert!(replaces_instances(&base, &with("option_settings", Value::List(vec![env_var("a"), root]))));
+        assert!(!replaces_instances(&base, &with("version_label", "v-2".into())));
+    }
+
+    #[test]
+    fn an_instance_no_longer_reported_leaves_the_outputs() {
+        let recorded = Props::from([
+            ("name".to_string(), Value::from("dev-app-env")),
+            ("instance_id".to_string(), Value::from("i-old")),
+            ("private_ip".to_string(), Value::from("10.0.0.1")),
+        ]);
+        let observed = Props::from([("name".to_string(), Value::from("dev-app-env"))]);
+        assert_eq!(SCHEMA.merged_outputs(&recorded, &observed), observed);
+        let replaced = Props::from([("instance_id".to_string(), Value::from("i-new"))]);
+        let merged = SCHEMA.merged_outputs(&recorded, &replaced);
+        assert_eq!(merged["instance_id"], Value::from("i-new"));
+        assert!(!merged.contains_key("private_ip"));
+        assert_eq!(merged["name"], Value::from("dev-app-env"), "other outputs are kept");
     }
 
     #[test]

@@ -381,6 +381,9 @@ def test_update_environment():
         ApplicationName="update-app", EnvironmentName="update-env"
     )["ConfigurationSettings"]
     by_status = {s["DeploymentStatus"]: options(s["OptionSettings"]) for s in settings}
+    # The deployed SecurityGroups lists the group Elastic Beanstalk made, by id.
+    eb_group = by_status["deployed"].pop((LAUNCH, "SecurityGroups"))
+    assert eb_group.startswith("sg-"), settings
     assert by_status == {
         "deployed": {(ENV_VARS, "A"): "1", (ENV_VARS, "B"): "2"},
         "pending": new,
@@ -392,7 +395,7 @@ def test_update_environment():
         ApplicationName="update-app", EnvironmentName="update-env"
     )["ConfigurationSettings"]
     assert [(s["DeploymentStatus"], options(s["OptionSettings"])) for s in settings] == [
-        ("deployed", new)
+        ("deployed", {**new, (LAUNCH, "SecurityGroups"): eb_group})
     ], settings
     assert settings[0]["Description"] == "new description", settings
 

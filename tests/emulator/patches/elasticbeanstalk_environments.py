@@ -682,8 +682,8 @@ def _run(backend, env, plan: dict, eb_group, count: int, first_index: int) -> li
 
 def _deploy(backend, env, options: list) -> None:
     """Brings the environment's instances in line with `options` (at the end of a launch or
-    an update): the first launch, or a replacement when a launch setting changed (new
-    instances, then the old ones terminated), or a scaling when only the count changed.
+    an update): the first launch, or a replacement when a launch setting changed (the old
+    instances terminated, then new ones launched), or a scaling when only the count changed.
     Raises _LaunchFailure having changed nothing."""
     ec2 = _ec2(backend)
     settings, count = _launch_settings(options), _instance_count(options)
@@ -710,9 +710,12 @@ def _deploy(backend, env, options: list) -> None:
             eb_group = _create_eb_group(backend, env, plan["vpc_id"])
     if not plan["single"]:
         env.infra_public_ip = None
-    launched = _run(backend, env, plan, eb_group, count, 0)
+    # Rolling updates disabled (the default): "Elastic Beanstalk takes one batch of
+    # instances out of service, terminates them, and then launches a batch with the new
+    # configuration" (developer guide, Configuration changes): the old instances first.
     if current:
         ec2.terminate_instances([instance.id for instance in current])
+    launched = _run(backend, env, plan, eb_group, count, 0)
     if old_group is not None and old_group is not eb_group:
         _delete_group(ec2, old_group.id)
     env.infra_instance_ids = [instance.id for instance in launched]
@@ -1034,7 +1037,11 @@ def describe_configuration_settings(self):
     of deploying. deployed: This is the configuration that is currently deployed to the
     associated running environment."
     OptionSettings holds the options set by CreateEnvironment and UpdateEnvironment; the
-    defaults AWS adds for every option not set are not reported.
+    defaults AWS adds for every option not set are not reported. One exception: the
+    deployed aws:autoscaling:launchconfiguration SecurityGroups lists the instances' groups
+    by id ("Lists the Amazon EC2 security group IDs to assign to the EC2 instances in the
+    Auto Scaling group", option reference), so the group Elastic Beanstalk made for the
+    environment is in it too, after the declared ones.
     """
     from moto.core.responses import ActionResult
 
@@ -1076,10 +1083,36 @@ def describe_configuration_settings(self):
                 "OptionSettings": [dict(option) for option in options],
             }
 
-        settings = [description("deployed", env.infra_options)]
+        settings = [description("deployed", _with_eb_group(env, env.infra_options))]
         if env.infra_draft_options is not None:
             settings.append(description(env.infra_draft_status, env.infra_draft_options))
         return ActionResult({"ConfigurationSettings": settings})
+
+
+def _with_eb_group(env, options: list) -> list:
+    """`options` with the environment's own security group (when it has one) added to
+    SecurityGroups."""
+    group_id = getattr(env, "infra_group_id", None)
+    if not group_id:
+        return options
+    out, found = [], False
+    for option in options:
+        option = dict(option)
+        key = (option.get("Namespace"), option.get("OptionName"))
+        if key == ("aws:autoscaling:launchconfiguration", "SecurityGroups"):
+            found = True
+            groups = [g.strip() for g in (option.get("Value") or "").split(",") if g.strip()]
+            option["Value"] = ",".join(groups + [group_id])
+        out.append(option)
+    if not found:
+        out.append(
+            {
+                "Namespace": "aws:autoscaling:launchconfiguration",
+                "OptionName": "SecurityGroups",
+                "Value": group_id,
+            }
+        )
+    return out
 
 
 def describe_events(self):
