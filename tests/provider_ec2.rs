@@ -537,3 +537,33 @@ async fn a_volume_is_attached_read_and_detached() {
         .await
         .expect("detaching from a deleted volume succeeds");
 }
+
+#[tokio::test]
+async fn a_volume_attached_to_a_running_instance_is_not_deleted_and_one_whose_instance_is_terminated_is() {
+    let env = env().await;
+    let host = env
+        .ec2
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .min_count(1)
+        .max_count(1)
+        .placement(aws_sdk_ec2::types::Placement::builder().availability_zone(AZ).build())
+        .send()
+        .await
+        .unwrap();
+    let host = host.instances()[0].instance_id().unwrap().to_string();
+    let volumes = env.providers.get(Kind::Volume);
+    let declared = props(vec![("availability_zone", AZ.into()), ("size", 10.into()), ("tags", tags("data"))]);
+    let data = volumes.create(&ctx("data"), &declared).await.unwrap();
+    // Attached by something other than the stack (an Elastic Beanstalk instance's hook).
+    env.ec2.attach_volume().volume_id(&data.id).instance_id(&host).device("/dev/sdf").send().await.unwrap();
+
+    let err = volumes.delete(&ctx("data"), &data.id, &declared).await.unwrap_err().to_string();
+    assert!(err.contains(&format!("attached to instance {host}, which is running")), "{err}");
+    assert_eq!(volumes.read_many(std::slice::from_ref(&data.id)).await.unwrap().len(), 1, "the volume is kept");
+
+    env.ec2.terminate_instances().instance_ids(&host).send().await.unwrap();
+    volumes.delete(&ctx("data"), &data.id, &declared).await.unwrap();
+    assert!(volumes.read_many(std::slice::from_ref(&data.id)).await.unwrap().is_empty());
+}

@@ -5,12 +5,14 @@
 //!
 //! A volume may be attached by something other than the stack (the dev stack's
 //! Elastic Beanstalk instance attaches its data volume itself): delete waits
-//! until it is detached, as it is once that instance is terminated.
+//! until it is detached when the instance holding it is being terminated, and
+//! fails at once, naming the instance, when it is running (a replacement of the
+//! data volume while its environment runs: the data must be moved by hand).
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType, Volume, VolumeState, VolumeType};
+use aws_sdk_ec2::types::{Filter, InstanceStateName, ResourceType, Volume, VolumeState, VolumeType};
 
 use super::ec2_common::{
     FILTER_CHUNK, arn, filter, name_tag, ok_if_gone, put, read_by_stack_tag, region, stack_filter, tag_specification,
@@ -111,6 +113,36 @@ impl Volumes {
 
     async fn read_one(&self, id: &str) -> Result<Option<Observed>, ProviderError> {
         Ok(self.read_many(&[id.to_string()]).await?.remove(id))
+    }
+
+    /// An instance the volume is attached to that is not going away (running,
+    /// pending, stopping or stopped).
+    async fn running_holder(&self, id: &str) -> Result<Option<String>, ProviderError> {
+        let volumes = describe(&self.ec2, vec![filter("volume-id", &[id.to_string()])]).await?;
+        let holders: Vec<String> =
+            volumes.iter().flat_map(|v| v.attachments()).filter_map(|a| a.instance_id().map(str::to_string)).collect();
+        if holders.is_empty() {
+            return Ok(None);
+        }
+        let out = self
+            .ec2
+            .describe_instances()
+            .set_instance_ids(Some(holders))
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeInstances", e))?;
+        let going = |i: &&aws_sdk_ec2::types::Instance| {
+            matches!(
+                i.state().and_then(|s| s.name()),
+                Some(InstanceStateName::ShuttingDown | InstanceStateName::Terminated)
+            )
+        };
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| !going(i))
+            .and_then(|i| i.instance_id().map(str::to_string)))
     }
 
     /// The volume's state; `None` when AWS does not (or not yet) list it.
@@ -228,8 +260,16 @@ impl Provider for Volumes {
         };
         match delete().await {
             // Still attached: to an instance being terminated (an Elastic Beanstalk
-            // environment's, whose hook attached it), which lets go of it first.
+            // environment's, whose hook attached it), which lets go of it first;
+            // never to a running one, which would hold it forever.
             Err(e) if e.code() == Some("VolumeInUse") => {
+                if let Some(holder) = self.running_holder(id).await? {
+                    return Err(ProviderError::Invalid(format!(
+                        "volume {id} is attached to instance {holder}, which is running: it cannot be deleted \
+                         until that instance lets go of it (terminate the instance or the environment that \
+                         runs it first, or detach the volume)"
+                    )));
+                }
                 wait::until(ctx, &format!("volume {id} to be detached"), Backoff::default(), || async {
                     Ok((!matches!(self.state(id).await?, Some(VolumeState::InUse))).then_some(()))
                 })
