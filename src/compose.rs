@@ -1,7 +1,10 @@
 //! What a bundle's `docker-compose.yml` serves on its host's network: the
-//! ports its services publish, and, for services on the host's own network
-//! (`network_mode: host`, which publish nothing), the client and cluster-bus
-//! ports of the Redis configuration file they mount. The policy checks compare
+//! ports its services publish, and, for Redis services on the host's own
+//! network (`network_mode: host`, which publish nothing; a Redis image), the
+//! client and cluster-bus ports of the configuration file they mount. What
+//! else a host-network service listens on is not known here, nor a port
+//! written with a variable (`"${PORT}:80"`): those are left out. Services in a
+//! profile are not started by default, so they serve nothing. The policy checks compare
 //! these with the security groups of the environment that runs the bundle
 //! (`check::port_findings`). Reads files of the project; knows no AWS.
 //!
@@ -93,7 +96,12 @@ pub fn served_ports(dir: &Path) -> Result<Option<Vec<ServedPort>>, ComposeError>
     for (name, service) in &services {
         let name = name.as_str().ok_or_else(|| invalid("a service name is not a string".into()))?;
         let service = merged(service);
-        if service["network_mode"].as_str() == Some("host") {
+        if service["profiles"].as_vec().is_some_and(|p| !p.is_empty()) {
+            continue;
+        }
+        let redis =
+            service["image"].as_str().is_some_and(|i| i.rsplit('/').next().is_some_and(|n| n.starts_with("redis")));
+        if service["network_mode"].as_str() == Some("host") && redis {
             for conf in mounted_files(&service).filter(|f| f.ends_with(".conf")) {
                 let conf_path = dir.join(conf.trim_start_matches("./"));
                 if conf_path.is_file() {
@@ -151,8 +159,9 @@ fn mounted_files(service: &Yaml) -> impl Iterator<Item = String> + '_ {
 }
 
 /// A Redis node's ports from its configuration: `port`, and with
-/// `cluster-enabled yes` its bus port (`cluster-announce-bus-port`, or
-/// `cluster-port`, or `port` + 10000, as Redis computes it).
+/// `cluster-enabled yes` the bus port it listens on (`cluster-port`, or `port`
+/// + 10000, as Redis computes it; the announced one is what peers are told,
+/// behind a NAT another).
 fn redis_ports(conf: &str, service: &str) -> Vec<ServedPort> {
     let mut port = 6379u16;
     let (mut cluster, mut bus) = (false, None);
@@ -162,7 +171,7 @@ fn redis_ports(conf: &str, service: &str) -> Vec<ServedPort> {
         match key.to_ascii_lowercase().as_str() {
             "port" => port = value.parse().unwrap_or(port),
             "cluster-enabled" => cluster = value.eq_ignore_ascii_case("yes"),
-            "cluster-announce-bus-port" | "cluster-port" => bus = value.parse::<u16>().ok().filter(|p| *p != 0),
+            "cluster-port" => bus = value.parse::<u16>().ok().filter(|p| *p != 0),
             _ => {}
         }
     }
@@ -211,7 +220,10 @@ fn published(entry: &Yaml) -> Result<Vec<(u16, Protocol)>, String> {
     };
     let loopback =
         host_ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback());
-    let Some(published) = published.filter(|p| !p.is_empty() && !loopback) else { return Ok(Vec::new()) };
+    // A variable (`${PORT}`) is interpolated from `.env` on the host: not known here.
+    let Some(published) = published.filter(|p| !p.is_empty() && !loopback && !p.contains('$')) else {
+        return Ok(Vec::new());
+    };
     let port = |p: &str| p.trim().parse::<u16>().map_err(|_| format!("invalid published port {published:?}"));
     let (from, to) = match published.split_once('-') {
         Some((a, b)) => (port(a)?, port(b)?),
@@ -258,6 +270,9 @@ mod tests {
         let conf = "port 6380\ncluster-enabled yes\ncluster-announce-bus-port 16380\n";
         let got: Vec<u16> = redis_ports(conf, "redis-2").iter().map(|p| p.port).collect();
         assert_eq!(got, vec![6380, 16380]);
+        let conf = "port 7000\ncluster-enabled yes\ncluster-port 7100\ncluster-announce-bus-port 27000\n";
+        let got: Vec<u16> = redis_ports(conf, "r").iter().map(|p| p.port).collect();
+        assert_eq!(got, vec![7000, 7100], "the bus port it listens on, not the one it announces");
         let got: Vec<u16> = redis_ports("port 7000\ncluster-enabled yes\n", "r").iter().map(|p| p.port).collect();
         assert_eq!(got, vec![7000, 17000], "the bus port defaults to port + 10000");
         let got: Vec<u16> = redis_ports("port 7000\n", "r").iter().map(|p| p.port).collect();
@@ -282,6 +297,23 @@ mod tests {
                 (16381, "redis-3 (redis cluster bus)"),
             ]
         );
+    }
+
+    #[test]
+    fn a_port_written_with_a_variable_is_left_out() {
+        assert!(ports("'${PORT}:80'").is_empty());
+    }
+
+    #[test]
+    fn only_redis_services_on_the_host_network_are_read_from_their_conf_and_profiles_serve_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("nginx.conf"), "events {}\n").unwrap();
+        std::fs::write(dir.path().join("r.conf"), "port 7000\n").unwrap();
+        let compose = "services:\n  web: { image: nginx, network_mode: host, volumes: ['./nginx.conf:/etc/nginx/nginx.conf'] }\n  cache: { image: 'docker.io/library/redis:7', network_mode: host, volumes: ['./r.conf:/r.conf'] }\n  debug: { image: busybox, profiles: [debug], ports: ['8080:80'] }\n";
+        std::fs::write(dir.path().join(COMPOSE_FILE), compose).unwrap();
+        let served = served_ports(dir.path()).unwrap().unwrap();
+        let got: Vec<(u16, &str)> = served.iter().map(|p| (p.port, p.service.as_str())).collect();
+        assert_eq!(got, vec![(7000, "cache (redis)")]);
     }
 
     #[test]
