@@ -159,9 +159,9 @@ fn mounted_files(service: &Yaml) -> impl Iterator<Item = String> + '_ {
 }
 
 /// A Redis node's ports from its configuration: `port`, and with
-/// `cluster-enabled yes` the bus port it listens on (`cluster-port`, or `port`
-/// + 10000, as Redis computes it; the announced one is what peers are told,
-/// behind a NAT another).
+/// `cluster-enabled yes` the bus port it listens on: `cluster-port`, or 10000
+/// above `port`, as Redis computes it (the announced one is what peers are
+/// told, which behind a NAT differs).
 fn redis_ports(conf: &str, service: &str) -> Vec<ServedPort> {
     let mut port = 6379u16;
     let (mut cluster, mut bus) = (false, None);
