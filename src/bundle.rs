@@ -6,7 +6,10 @@
 //! The same content therefore always gives the same bytes and the same hash, so
 //! an `elasticbeanstalk.application_version` labelled by that hash changes only
 //! when a file does. Only regular files are stored (empty directories are not);
-//! symbolic links to files are stored as the file they point to.
+//! symbolic links to files are stored as the file they point to. A `.env` at
+//! the top is left out: Elastic Beanstalk writes that file from the
+//! environment's properties, and does not when a bundle brings its own (which
+//! would also put a developer's local settings, passwords included, into S3).
 
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
@@ -54,10 +57,15 @@ pub enum BundleError {
     Resource { at: String, message: String },
 }
 
+/// The file Elastic Beanstalk writes the environment's properties to, left out
+/// of bundles.
+const LOCAL_ENV: &str = ".env";
+
 /// Zips `dir` reproducibly (see the module documentation).
 pub fn zip_dir(dir: &Path) -> Result<Bundle, BundleError> {
     let mut files = Vec::new();
     collect_files(dir, "", &mut files)?;
+    files.retain(|name| name != LOCAL_ENV);
     files.sort();
 
     let zip_err = |source| BundleError::Zip { path: dir.to_path_buf(), source };
@@ -195,6 +203,21 @@ mod tests {
         let entry = archive.by_index(0).unwrap();
         assert_eq!(entry.last_modified(), Some(DateTime::default()));
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o644));
+    }
+
+    #[test]
+    fn a_local_env_file_is_left_out_and_changes_nothing() {
+        let dir = project();
+        let without = zip_dir(&dir.path().join("app")).unwrap();
+        fs::write(dir.path().join("app/.env"), "ELASTIC_PASSWORD=local\n").unwrap();
+        fs::write(dir.path().join("app/conf/.env"), "KEPT=1\n").unwrap();
+        let with = zip_dir(&dir.path().join("app")).unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(with.bytes)).unwrap();
+        let names: Vec<String> = archive.file_names().map(|n| n.unwrap().to_string()).collect();
+        assert_eq!(names, ["conf/.env", "conf/redis-1.conf", "docker-compose.yml"]);
+        assert!(archive.by_name(".env").is_err());
+        fs::remove_file(dir.path().join("app/conf/.env")).unwrap();
+        assert_eq!(zip_dir(&dir.path().join("app")).unwrap().hash, without.hash);
     }
 
     #[cfg(unix)]
