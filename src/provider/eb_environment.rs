@@ -256,6 +256,13 @@ fn check(props: &Props) -> Result<(), ValidationError> {
             .hint("Elastic Beanstalk sets Name and elasticbeanstalk:* tags itself"));
         }
     }
+    if props.contains_key("availability_zone") && props.contains_key("subnets") {
+        return Err(ValidationError::new(
+            Path::root().key("availability_zone"),
+            "set either `availability_zone` or `subnets`",
+        )
+        .hint("Elastic Beanstalk places instances in `subnets` when given, and ignores the zone"));
+    }
     let mut seen = BTreeSet::new();
     for (i, setting) in props.get("option_settings").and_then(Value::as_list).unwrap_or_default().iter().enumerate() {
         let Some((namespace, name)) = setting_key(setting) else { continue };
@@ -1039,6 +1046,17 @@ mod tests {
         let mut back = Props::new();
         props_from_settings(&[reported], &mut back);
         assert_eq!(back["security_groups"], Value::from(vec!["sg-1"]));
+    }
+
+    #[test]
+    fn a_zone_and_subnets_together_are_refused() {
+        let props = Props::from([
+            ("application".to_string(), Value::from("app")),
+            ("availability_zone".to_string(), Value::from("us-east-1a")),
+            ("subnets".to_string(), Value::from(vec!["subnet-1"])),
+        ]);
+        let err = SCHEMA.validate(&props, &Path::root()).unwrap_err();
+        assert_eq!(err.path.to_string(), "availability_zone");
     }
 
     #[test]
