@@ -112,7 +112,7 @@ pub static SCHEMA: Schema = Schema {
         Field::new(
             "security_groups",
             Ty::Set(&Ty::Str),
-            "the instances' security groups (ids or names), beside Elastic Beanstalk's own unless the stack disables it",
+            "the instances' security group ids, beside Elastic Beanstalk's own group unless the stack disables it",
         ),
         Field::new(
             "availability_zone",
