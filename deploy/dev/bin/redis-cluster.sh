@@ -51,11 +51,17 @@ info_field() {
     sed -n "s/^$1://p" <<<"$2"
 }
 
-# `fresh` when the node on port $1 knows only itself and serves no slot, else `clustered`.
+# `fresh` when the node on port $1 knows only itself and serves no slot, else `clustered`;
+# fails when it cannot tell (redis-cli exits 0 on an error reply, such as NOPERM, so an
+# answer without the fields is a failure too).
 node_kind() {
-    local info
+    local info known slots
     info=$(node "$1" cluster info) || die "cannot read cluster info from $HOST_IP:$1"
-    if [[ "$(info_field cluster_known_nodes "$info")" == 1 && "$(info_field cluster_slots_assigned "$info")" == 0 ]]; then
+    known=$(info_field cluster_known_nodes "$info")
+    slots=$(info_field cluster_slots_assigned "$info")
+    [[ "$known" =~ ^[0-9]+$ && "$slots" =~ ^[0-9]+$ ]] ||
+        die "cannot read cluster info from $HOST_IP:$1: it answered '$(head -n 1 <<<"$info")'"
+    if [[ "$known" == 1 && "$slots" == 0 ]]; then
         echo fresh
     else
         echo clustered
@@ -121,9 +127,12 @@ main() {
     ((${#PORTS[@]} > 0)) || die "REDIS_PORTS is empty"
 
     wait_for_ping
-    local port fresh=() clustered=() addresses=()
+    local port kind fresh=() clustered=() addresses=()
     for port in "${PORTS[@]}"; do
-        if [[ "$(node_kind "$port")" == fresh ]]; then fresh+=("$port"); else clustered+=("$port"); fi
+        # Assigned first: a failing node_kind stops the script here (inside [[ ]] its
+        # failure would be ignored, and the node counted as clustered).
+        kind=$(node_kind "$port")
+        if [[ "$kind" == fresh ]]; then fresh+=("$port"); else clustered+=("$port"); fi
     done
 
     if ((${#clustered[@]} == 0)); then
