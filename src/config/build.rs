@@ -41,7 +41,7 @@ const MAX_SECRET_SIZE: u64 = 64 * 1024;
 const STACK_KEYS: &[&str] = &["region", "tags"];
 
 /// How strings are read: `[config]` values are plain; elsewhere strings may hold
-/// references, and `${config.KEY}` is substituted.
+/// references, and `${config.KEY}` and `${stack.name}` are substituted.
 #[derive(Clone, Copy, PartialEq)]
 enum Strings {
     Plain,
@@ -59,7 +59,8 @@ pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans)
             return Err(unknown_key(key, message, TOP_LEVEL, "top-level tables"));
         }
     }
-    let mut b = Builder { text, config: BTreeMap::new(), secrets: BTreeMap::new(), spans: Spans::default() };
+    let mut b =
+        Builder { text, stack_name: name, config: BTreeMap::new(), secrets: BTreeMap::new(), spans: Spans::default() };
     let mut stack = Stack::new(name);
     if let Some(config) = root.get("config") {
         for (key, value) in entries(table(config)?) {
@@ -95,6 +96,8 @@ pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans)
 
 struct Builder<'t> {
     text: &'t str,
+    /// The stack's name, for `${stack.name}`.
+    stack_name: &'t str,
     config: BTreeMap<String, Value>,
     /// Secret values by name, as read from their sources.
     secrets: BTreeMap<String, String>,
@@ -190,7 +193,7 @@ impl Builder<'_> {
     /// `[resources.<name>]`: `type`, the meta keys, and properties.
     fn resource(&mut self, key: &Key, v: &Val) -> Result<Resource, Problem> {
         let name = key_str(key);
-        if name == "config" || name == "secret" {
+        if name == "config" || name == "secret" || name == "stack" {
             return Err(Problem::new(key.span(), format!("`{name}` cannot name a resource")).hint(format!(
                 "`${{{name}.KEY}}` refers to the [{name}{}] table; choose another name",
                 if name == "secret" { "s" } else { "" }
@@ -304,6 +307,9 @@ impl Builder<'_> {
             (Strings::Plain, _) => Err(Problem::new(span, "a config value cannot hold a reference")
                 .hint("config values are plain; write `$${` for a literal `${`")),
             (Strings::Exprs, Value::Ref(r)) if r.resource == "config" => self.config_value(&r.attr, &span).cloned(),
+            (Strings::Exprs, Value::Ref(r)) if r.resource == "stack" => {
+                Ok(Value::Str(self.stack_attr(&r.attr, &span)?))
+            }
             (Strings::Exprs, Value::Ref(r)) if r.resource == "secret" => {
                 Ok(Value::secret(self.secret_value(&r.attr, &span)?))
             }
@@ -313,6 +319,7 @@ impl Builder<'_> {
                 for part in parts {
                     let part = match part {
                         Part::Ref(r) if r.resource == "config" => Part::Lit(self.config_text(&r.attr, &span)?),
+                        Part::Ref(r) if r.resource == "stack" => Part::Lit(self.stack_attr(&r.attr, &span)?),
                         Part::Ref(r) if r.resource == "secret" => {
                             secret = true;
                             Part::Lit(self.secret_value(&r.attr, &span)?.to_string())
@@ -331,6 +338,16 @@ impl Builder<'_> {
                 Ok(if secret { Value::secret(v) } else { v })
             }
             (Strings::Exprs, v) => Ok(v),
+        }
+    }
+
+    /// `${stack.name}`: the stack's name (its file's name), such as the value of
+    /// the `infra:stack` tag on everything it owns.
+    fn stack_attr(&self, attr: &str, span: &Range<usize>) -> Result<String, Problem> {
+        match attr {
+            "name" => Ok(self.stack_name.to_string()),
+            other => Err(Problem::new(span.clone(), format!("unknown stack attribute `{other}`"))
+                .hint("`${stack.name}` is the stack's name")),
         }
     }
 

@@ -389,3 +389,30 @@ fn a_secret_of_the_wrong_type_is_refused_without_showing_it() {
     assert!(!e.to_string().contains(PASSWORD), "{e}");
     assert_eq!(underlined(&e), "\"${secret.pw}\"");
 }
+
+#[test]
+fn the_stack_name_is_substituted_whole_and_inside_strings() {
+    let stack = load(
+        r#"
+[resources.role]
+type = "iam.role"
+description = "${stack.name}"
+assume_role_policy = { Condition = { StringEquals = { "aws:ResourceTag/infra:stack" = "${stack.name}" } }, Note = "stack ${stack.name} here" }
+"#,
+    )
+    .unwrap();
+    let props = &stack.resources["role"].props;
+    assert_eq!(props["description"], Value::from(stack.name.as_str()));
+    let policy = props["assume_role_policy"].as_map().unwrap();
+    assert_eq!(policy["Note"], Value::from(format!("stack {} here", stack.name)));
+    let condition = &policy["Condition"].as_map().unwrap()["StringEquals"];
+    assert_eq!(condition.as_map().unwrap()["aws:ResourceTag/infra:stack"], Value::from(stack.name.as_str()));
+}
+
+#[test]
+fn an_unknown_stack_attribute_and_a_resource_named_stack_are_refused() {
+    let e = err("[resources.a]\ntype = \"iam.role\"\ndescription = \"${stack.region}\"\n");
+    assert_eq!(e.message, "unknown stack attribute `region`");
+    let e = err("[resources.stack]\ntype = \"iam.role\"\n");
+    assert_eq!(e.message, "`stack` cannot name a resource");
+}
