@@ -260,13 +260,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
         .await
         .unwrap();
     let default_sg = default_sg.security_groups()[0].group_id().unwrap().to_string();
-    let setting = aws_sdk_elasticbeanstalk::types::ConfigurationOptionSetting::builder()
-        .namespace(launch)
-        .option_name("SecurityGroups")
-        .value(&default_sg)
-        .build();
-    eb.update_environment().environment_id(&env_id).option_settings(setting).send().await.unwrap();
-    common::wait_environment_ready(&eb, &env_id).await;
+    set_launch_option(&eb, &env_id, "SecurityGroups", &default_sg).await;
     let (code, report, _) = run_infra(&emu, dir, &["drift"]);
     assert_eq!(code, 2, "{report}");
     assert!(report.contains("security_groups") && report.contains(&default_sg), "{report}");
@@ -284,13 +278,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     let images = ec2.describe_images().owners("amazon").send().await.unwrap();
     let current = host.image_id().unwrap();
     let other = images.images().iter().filter_map(|i| i.image_id()).find(|i| *i != current).unwrap().to_string();
-    let setting = aws_sdk_elasticbeanstalk::types::ConfigurationOptionSetting::builder()
-        .namespace(launch)
-        .option_name("ImageId")
-        .value(&other)
-        .build();
-    eb.update_environment().environment_id(&env_id).option_settings(setting).send().await.unwrap();
-    common::wait_environment_ready(&eb, &env_id).await;
+    set_launch_option(&eb, &env_id, "ImageId", &other).await;
     let replaced = the_one_instance(&ec2).await;
     assert_ne!(replaced.instance_id(), host.instance_id(), "the emulator replaced the instance");
     assert_eq!(run_infra(&emu, dir, &["drift"]).0, 0, "a setting the stack does not declare is no drift");
@@ -318,6 +306,18 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     assert!(running.is_empty(), "instances left: {running:?}");
     let state = state(dir);
     assert_eq!(state["resources"], serde_json::json!({}));
+}
+
+/// Sets one `aws:autoscaling:launchconfiguration` option behind infra's back,
+/// and waits until the environment has applied it.
+async fn set_launch_option(eb: &aws_sdk_elasticbeanstalk::Client, env_id: &str, name: &str, value: &str) {
+    let setting = aws_sdk_elasticbeanstalk::types::ConfigurationOptionSetting::builder()
+        .namespace("aws:autoscaling:launchconfiguration")
+        .option_name(name)
+        .value(value)
+        .build();
+    eb.update_environment().environment_id(env_id).option_settings(setting).send().await.unwrap();
+    common::wait_environment_ready(eb, env_id).await;
 }
 
 /// Every instance not terminated (or terminating).
