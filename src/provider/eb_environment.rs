@@ -543,25 +543,35 @@ impl EbEnvironments {
     }
 
     /// Leaves the group Elastic Beanstalk made out of `security_groups` (AWS
-    /// reports groups by id). A group that no longer exists stays: it is drift.
+    /// reports groups by id), and the property out when no other is left. A
+    /// group that no longer exists stays: it is drift.
     async fn drop_eb_group(&self, props: &mut Props) -> Result<(), ProviderError> {
         let Some(Value::List(groups)) = props.get("security_groups") else { return Ok(()) };
         let ids: Vec<String> =
             groups.iter().filter_map(Value::as_str).filter(|g| g.starts_with("sg-")).map(str::to_string).collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let out = match self.ec2.describe_security_groups().set_group_ids(Some(ids)).send().await {
-            Ok(out) => out,
-            Err(e) => {
-                let e = aws_error("DescribeSecurityGroups", e);
-                return if e.code() == Some("InvalidGroup.NotFound") { Ok(()) } else { Err(e) };
+        let eb: BTreeSet<String> = if ids.is_empty() {
+            BTreeSet::new()
+        } else {
+            match self.ec2.describe_security_groups().set_group_ids(Some(ids)).send().await {
+                Ok(out) => out
+                    .security_groups()
+                    .iter()
+                    .filter(|g| made_by_eb(g))
+                    .filter_map(|g| g.group_id().map(str::to_string))
+                    .collect(),
+                Err(e) => match aws_error("DescribeSecurityGroups", e) {
+                    e if e.code() == Some("InvalidGroup.NotFound") => BTreeSet::new(),
+                    e => return Err(e),
+                },
             }
         };
-        let eb: BTreeSet<&str> =
-            out.security_groups().iter().filter(|g| made_by_eb(g)).filter_map(|g| g.group_id()).collect();
         if let Some(Value::List(groups)) = props.get_mut("security_groups") {
             groups.retain(|g| g.as_str().is_none_or(|g| !eb.contains(g)));
+            // Elastic Beanstalk's group alone is what an environment has when
+            // the stack names none.
+            if groups.is_empty() {
+                props.remove("security_groups");
+            }
         }
         Ok(())
     }
