@@ -147,7 +147,7 @@ fn help_lists_every_command_and_exits_0() {
 }
 
 #[test]
-fn a_lock_left_by_a_dead_process_is_reported_as_stale_and_unlock_removes_it() {
+fn unlock_removes_a_lock_a_dead_process_left_and_refuses_one_a_live_process_holds() {
     let dir = project(&[("dev", &dev_toml())]);
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let lock = serde_json::json!({
@@ -156,11 +156,6 @@ fn a_lock_left_by_a_dead_process_is_reported_as_stale_and_unlock_removes_it() {
     });
     let lock_path = dir.path().join("state/dev.lock");
     std::fs::write(&lock_path, lock.to_string()).unwrap();
-    let (code, _, stderr) = infra(dir.path(), &["apply", "--yes"]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("stack `dev` is locked by `infra apply` (pid 999999999"), "{stderr}");
-    assert!(stderr.contains("the lock is stale: remove it with `infra unlock --stack dev 3f1c2a9e`"), "{stderr}");
-
     let (code, _, stderr) = infra(dir.path(), &["unlock", "--stack", "dev", "wrong-id"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("locked under id 3f1c2a9e, not wrong-id"), "{stderr}");
@@ -169,6 +164,15 @@ fn a_lock_left_by_a_dead_process_is_reported_as_stale_and_unlock_removes_it() {
     assert_eq!(code, 0);
     assert!(stdout.contains("Removed the lock of stack `dev`"), "{stdout}");
     assert!(!lock_path.exists());
+
+    // This test process holds the lock now, as a running apply would.
+    let held = infra::state::Store::new(dir.path().join("state"), "dev").lock("apply").unwrap();
+    let (code, _, stderr) = infra(dir.path(), &["unlock", "--stack", "dev", &held.info.id]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("which is running: it releases the lock when it exits"), "{stderr}");
+    assert!(lock_path.exists(), "the holder keeps its lock");
+    drop(held);
+    assert!(!lock_path.exists(), "released when its holder is done");
 }
 
 #[test]

@@ -1,10 +1,11 @@
-//! `infra unlock`: remove a stack's lock left by a process that is gone.
+//! `infra unlock`: remove a stack's lock file that no running process holds.
 
 use super::Exit;
 use super::common::{self, StackArgs};
 
-/// Remove the stack's lock. Only for a lock whose holder is gone (a crashed or
-/// killed `infra`): the error of the command that met the lock names its id.
+/// Remove the stack's lock file. A lock's holder releases it when it exits,
+/// however it exits; a lock a running `infra` holds is refused here. The error
+/// of the command that met the lock names its id.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

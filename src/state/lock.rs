@@ -1,8 +1,21 @@
-//! The stack lock: `state/<stack>.lock`, created exclusively, naming its holder.
+//! The stack lock: `state/<stack>.lock`, held as an OS lock (`flock`) on the
+//! open file for as long as the command runs, the file naming its holder.
+//!
+//! The kernel releases the OS lock when its holder exits, however it exits: a
+//! killed `infra apply` leaves the file behind (naming a holder that is gone)
+//! but no lock, so the next command takes it without a manual step. A second
+//! command while the holder lives fails at once, naming it.
+//!
+//! A finished holder removes the file while still holding the lock. A command
+//! that opened the file before that removal and locked it after would hold a
+//! lock on a file no longer in place: after locking, each command checks that
+//! the path still names the file it locked, and starts again otherwise.
 
 use std::fmt;
-use std::io::Write;
+use std::fs::{File, TryLockError};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,17 +42,12 @@ impl fmt::Display for LockInfo {
     }
 }
 
-impl LockInfo {
-    /// Whether the holder ran on this host and is no longer alive.
-    pub fn is_stale(&self) -> bool {
-        self.host == hostname() && !Path::new(&format!("/proc/{}", self.pid)).exists()
-    }
-}
-
 /// A held lock; dropping it releases it.
 #[derive(Debug)]
 pub struct Lock {
     path: PathBuf,
+    /// Holds the OS lock while open.
+    file: File,
     pub info: LockInfo,
 }
 
@@ -47,10 +55,26 @@ fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
+/// How long a command that meets the lock waits for the holder's details to
+/// be written (microseconds after it took the lock) before saying it has none.
+const DETAILS_WAIT: Duration = Duration::from_secs(1);
+
 impl Lock {
     pub(super) fn acquire(dir: &Path, path: &Path, stack: &str, command: &str) -> Result<Lock, StateError> {
         let io = |source| StateError::Io { path: path.to_path_buf(), source };
         std::fs::create_dir_all(dir).map_err(|source| StateError::Io { path: dir.to_path_buf(), source })?;
+        let file = loop {
+            let file = open(path).map_err(io)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => return Err(locked(path, stack)),
+                Err(TryLockError::Error(e)) => return Err(io(e)),
+            }
+            if same_file(&file, path).map_err(io)? {
+                break file;
+            }
+            // The holder before us removed the file as we opened it: start again.
+        };
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             pid: std::process::id(),
@@ -58,31 +82,84 @@ impl Lock {
             started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             command: command.to_string(),
         };
-        // The holder is written to a private temporary file first and then
-        // hard-linked into place: the link fails if a lock exists, and a lock
-        // never exists without its holder (even if this process is killed).
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".lock.")
-            .permissions(super::file::private())
-            .tempfile_in(dir)
-            .map_err(|source| StateError::Io { path: dir.to_path_buf(), source })?;
         let text = serde_json::to_string_pretty(&info).expect("lock info serialises");
-        tmp.write_all(text.as_bytes()).and_then(|_| tmp.as_file().sync_all()).map_err(io)?;
-        match std::fs::hard_link(tmp.path(), path) {
-            Ok(()) => Ok(Lock { path: path.to_path_buf(), info }),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = read(path)?;
-                let stale = holder.is_stale();
-                Err(StateError::Locked { stack: stack.to_string(), holder: Box::new(holder), stale })
-            }
-            Err(e) => Err(io(e)),
-        }
+        // A holder that was killed left its details: ours replace them.
+        let mut writer = &file;
+        file.set_len(0)
+            .and_then(|_| writer.rewind())
+            .and_then(|_| writer.write_all(text.as_bytes()))
+            .and_then(|_| file.sync_all())
+            .map_err(io)?;
+        Ok(Lock { path: path.to_path_buf(), file, info })
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
+        // Removed while still held (see the module documentation); the OS lock
+        // goes with the file handle.
         let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// The lock file, created if missing (private, like state).
+fn open(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)
+}
+
+/// Whether `path` still names the file `file` has open.
+fn same_file(file: &File, path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let open = file.metadata()?;
+    match std::fs::metadata(path) {
+        Ok(named) => Ok(named.dev() == open.dev() && named.ino() == open.ino()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The error for a lock another command holds, naming it once its details
+/// are written.
+fn locked(path: &Path, stack: &str) -> StateError {
+    let started = std::time::Instant::now();
+    loop {
+        match read(path) {
+            Ok(holder) => return StateError::Locked { stack: stack.to_string(), holder: Box::new(holder) },
+            Err(_) if started.elapsed() < DETAILS_WAIT => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => return StateError::LockedUnnamed { stack: stack.to_string(), path: path.to_path_buf() },
+        }
+    }
+}
+
+/// Whether a command holds the lock file at `path` now (an OS lock on it).
+#[cfg(test)]
+fn is_held(path: &Path) -> Result<bool, StateError> {
+    Ok(take_free(path)?.is_none() && path.exists())
+}
+
+/// Removes the lock file at `path` unless a command holds it, holding it
+/// meanwhile (so that nobody takes it between the check and the removal).
+/// Returns whether it was free and is now gone.
+pub fn remove_if_free(path: &Path) -> Result<bool, StateError> {
+    let Some(_held) = take_free(path)? else { return Ok(false) };
+    std::fs::remove_file(path).map_err(|source| StateError::Io { path: path.to_path_buf(), source })?;
+    Ok(true)
+}
+
+/// The lock file at `path`, OS-locked by us, when it exists and nobody holds it.
+fn take_free(path: &Path) -> Result<Option<File>, StateError> {
+    let io = |source| StateError::Io { path: path.to_path_buf(), source };
+    let file = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    match file.try_lock() {
+        Ok(()) if same_file(&file, path).map_err(io)? => Ok(Some(file)),
+        Ok(()) | Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(io(e)),
     }
 }
 
@@ -104,13 +181,40 @@ mod tests {
         let first = Lock::acquire(dir.path(), &path, "dev", "apply").unwrap();
         let err = Lock::acquire(dir.path(), &path, "dev", "destroy").unwrap_err();
         match err {
-            StateError::Locked { holder, stale, .. } => {
-                assert_eq!(*holder, first.info);
-                assert!(!stale, "the holder is this live process");
-            }
+            StateError::Locked { holder, .. } => assert_eq!(*holder, first.info),
             other => panic!("expected Locked, got {other}"),
         }
         drop(first);
         assert!(Lock::acquire(dir.path(), &path, "dev", "destroy").is_ok());
+    }
+
+    #[test]
+    fn a_lock_whose_holder_died_is_taken_at_once_and_its_details_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.lock");
+        // What a killed holder leaves: the file and its details, no OS lock.
+        std::fs::write(
+            &path,
+            r#"{"id":"gone","pid":999999999,"host":"h","started":"2026-11-25T10:00:00Z","command":"apply"}"#,
+        )
+        .unwrap();
+        let lock = Lock::acquire(dir.path(), &path, "dev", "apply").unwrap();
+        assert_eq!(read(&path).unwrap(), lock.info);
+        assert!(is_held(&path).unwrap());
+        drop(lock);
+        assert!(!path.exists(), "a finished holder removes the file");
+        assert!(!is_held(&path).unwrap());
+    }
+
+    #[test]
+    fn a_holder_whose_details_are_unreadable_is_still_a_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.lock");
+        let first = Lock::acquire(dir.path(), &path, "dev", "apply").unwrap();
+        first.file.set_len(0).unwrap();
+        match Lock::acquire(dir.path(), &path, "dev", "apply").unwrap_err() {
+            StateError::LockedUnnamed { stack, .. } => assert_eq!(stack, "dev"),
+            other => panic!("expected LockedUnnamed, got {other}"),
+        }
     }
 }

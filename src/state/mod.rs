@@ -105,12 +105,12 @@ pub enum StateError {
     Corrupt { path: PathBuf, message: String },
     #[error("{path}: state version {found} is newer than this infra understands ({VERSION}); upgrade infra")]
     TooNew { path: PathBuf, found: u32 },
-    #[error("stack `{stack}` is locked by {holder}{}", if *stale {
-        format!("; that process is gone, so the lock is stale: remove it with `infra unlock --stack {stack} {}`", holder.id)
-    } else {
-        String::new()
-    })]
-    Locked { stack: String, holder: Box<LockInfo>, stale: bool },
+    #[error("stack `{stack}` is locked by {holder}")]
+    Locked { stack: String, holder: Box<LockInfo> },
+    #[error("stack `{stack}` is locked by another infra process, whose details {} does not show", path.display())]
+    LockedUnnamed { stack: String, path: PathBuf },
+    #[error("stack `{stack}` is locked by {holder}, which is running: it releases the lock when it exits")]
+    LockHeld { stack: String, holder: Box<LockInfo> },
     #[error("stack `{stack}` is not locked")]
     NotLocked { stack: String },
     #[error("stack `{stack}` is locked under id {actual}, not {given}; nothing was removed")]
@@ -249,7 +249,9 @@ impl Store {
                 actual: holder.id,
             });
         }
-        std::fs::remove_file(&path).map_err(|source| StateError::Io { path, source })?;
+        if !lock::remove_if_free(&path)? {
+            return Err(StateError::LockHeld { stack: self.stack.clone(), holder: Box::new(holder) });
+        }
         Ok(holder)
     }
 
