@@ -351,3 +351,71 @@ fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
     assert_eq!(code, 0, "{stderr}");
     assert!(!stdout.contains(PASSWORD));
 }
+
+/// A state with three resources (no AWS needed to look at or edit it).
+fn recorded_state(dir: &Path) -> infra::state::Store {
+    use infra::model::{Kind, Props, Value};
+    use infra::state::{Recorded, State, Store};
+    let record = |kind, id: &str, deps: &[&str]| Recorded {
+        kind,
+        id: id.to_string(),
+        props: Props::from([("size".to_string(), Value::Int(30))]),
+        outputs: Props::from([("id".to_string(), Value::from(id))]),
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+    };
+    let mut state = State::default();
+    state.resources.insert("data_sg".into(), record(Kind::SecurityGroup, "sg-1", &[]));
+    state.resources.insert("data".into(), record(Kind::Volume, "vol-1", &[]));
+    state.resources.insert("app_env".into(), record(Kind::EbEnvironment, "e-1", &["data", "data_sg"]));
+    let store = Store::new(dir.join("state"), "dev");
+    store.save(&mut state).unwrap();
+    store
+}
+
+#[test]
+fn state_commands_list_show_forget_and_rename_recorded_resources_without_aws() {
+    let dir = project(&[("dev", &dev_toml())]);
+    let store = recorded_state(dir.path());
+
+    let (code, stdout, stderr) = infra(dir.path(), &["state", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "app_env  elasticbeanstalk.environment  e-1\ndata     ec2.volume                    vol-1\ndata_sg  ec2.security_group            sg-1\n"
+    );
+    let (_, stdout, _) = infra(dir.path(), &["state", "show", "data", "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["id"], "vol-1");
+    assert_eq!(shown["properties"]["size"], 30);
+    let (code, _, stderr) = infra(dir.path(), &["state", "show", "nope"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("records no resource `nope` (it records: app_env, data, data_sg)"), "{stderr}");
+
+    // A rename carries the dependencies on it along.
+    let (code, stdout, stderr) = infra(dir.path(), &["state", "mv", "data", "volume"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Renamed data to volume"), "{stdout}");
+    let state = store.load().unwrap();
+    assert_eq!(state.resources["volume"].id, "vol-1");
+    assert_eq!(state.resources["app_env"].depends_on, ["volume", "data_sg"]);
+    let serial = state.serial;
+    let (code, _, stderr) = infra(dir.path(), &["state", "mv", "volume", "data_sg"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already records a resource `data_sg`"), "{stderr}");
+    assert_eq!(store.load().unwrap().serial, serial, "a refused edit writes nothing");
+
+    let (code, stdout, stderr) = infra(dir.path(), &["state", "rm", "data_sg", "volume"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Forgot data_sg (ec2.security_group sg-1); AWS keeps it."), "{stdout}");
+    let state = store.load().unwrap();
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["app_env"]);
+    assert_eq!(state.serial, serial + 1, "one write for the whole command");
+
+    // Edits hold the lock.
+    let held = store.lock("apply").unwrap();
+    let (code, _, stderr) = infra(dir.path(), &["state", "rm", "app_env"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains(&format!("locked by `infra apply` (pid {}", std::process::id())), "{stderr}");
+    drop(held);
+    assert_eq!(store.load().unwrap().resources.len(), 1);
+}

@@ -392,3 +392,42 @@ async fn one_ctrl_c_lets_what_is_in_flight_finish_and_the_next_apply_converges()
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forgotten_resource_is_adopted_again_and_a_renamed_one_is_not_replaced() {
+    let emu = Emulator::start();
+    let project = host_project();
+    let dir = project.path();
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    let state = common::store(dir, HOST_STACK).load().unwrap();
+    let (group, volume) = (state.resources["data_sg"].id.clone(), state.resources["data"].id.clone());
+
+    // Forgotten, the group stays in AWS and the next apply finds it by its tags.
+    ok(run_infra(&emu, dir, &["state", "rm", "--stack", HOST_STACK, "data_sg"]));
+    let plan = ok(run_infra(&emu, dir, &["plan", "--stack", HOST_STACK]));
+    assert!(plan.contains("data_sg: made by an earlier run but not in state; found in AWS"), "{plan}");
+    ok(run_infra(&emu, dir, &["apply", "--stack", HOST_STACK, "--yes"]));
+    assert_eq!(common::store(dir, HOST_STACK).load().unwrap().resources["data_sg"].id, group, "the same group");
+
+    // Renamed in the stack file and in state: no replacement, only its name tag.
+    let path = dir.join(format!("stacks/{HOST_STACK}.toml"));
+    let renamed = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[resources.data]", "[resources.volume]")
+        .replace("${data.", "${volume.");
+    std::fs::write(&path, renamed).unwrap();
+    ok(run_infra(&emu, dir, &["state", "mv", "--stack", HOST_STACK, "data", "volume"]));
+    let plan = ok(run_infra(&emu, dir, &["plan", "--stack", HOST_STACK, "--json"]));
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let actions: Vec<(&str, &str)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "no_op")
+        .map(|s| (s["resource"].as_str().unwrap(), s["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [("volume", "update")], "only the infra:name tag changes: {plan:#}");
+    ok(run_infra(&emu, dir, &["apply", "--stack", HOST_STACK, "--yes"]));
+    assert_eq!(common::store(dir, HOST_STACK).load().unwrap().resources["volume"].id, volume, "the same volume");
+    assert_eq!(run_infra(&emu, dir, &["plan", "--stack", HOST_STACK, "--detailed-exitcode"]).0, 0);
+}

@@ -10,6 +10,7 @@ mod output;
 mod plan;
 mod progress;
 mod refresh;
+mod state;
 mod unlock;
 
 use std::process::ExitCode;
@@ -57,6 +58,7 @@ pub enum Command {
     Output(output::Args),
     Drift(drift::Args),
     Refresh(refresh::Args),
+    State(state::Args),
     Unlock(unlock::Args),
 }
 
@@ -101,6 +103,7 @@ pub fn main() -> ExitCode {
             Command::Output(args) => output::exec(args).await,
             Command::Drift(args) => drift::exec(args).await,
             Command::Refresh(args) => refresh::exec(args).await,
+            Command::State(args) => state::exec(args).await,
             Command::Unlock(args) => unlock::exec(args).await,
         }
     });

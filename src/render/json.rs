@@ -13,7 +13,8 @@ use crate::plan::{Change, Plan, Reason};
 /// The format version of `--json` plan output.
 pub const FORMAT_VERSION: u32 = 1;
 
-fn value(v: &Value) -> J {
+/// A value as JSON: unknowns as `{"unknown": true}`, secrets as `"[secret]"`.
+pub fn value(v: &Value) -> J {
     match v {
         Value::Secret(_) => J::String("[secret]".into()),
         Value::Unknown => json!({ "unknown": true }),

@@ -19,7 +19,7 @@ use crate::model::Value;
 use crate::model::schema::Ty;
 use crate::plan::{Action, Change, Drift, Plan, Reason, Step};
 
-pub use json::{drift_json, outputs_json, plan_json};
+pub use json::{drift_json, outputs_json, plan_json, value as value_json};
 pub use markdown::{drift_markdown, plan_markdown};
 pub use value::{block, inline};
 

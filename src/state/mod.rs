@@ -38,6 +38,47 @@ pub struct State {
 }
 
 impl State {
+    /// Forgets the resource `name` (`infra state rm`): state no longer records
+    /// it, and AWS keeps it. Returns what was recorded.
+    pub fn forget(&mut self, stack: &str, name: &str) -> Result<Recorded, StateError> {
+        self.editable(stack, name)?;
+        Ok(self.resources.remove(name).expect("checked by editable"))
+    }
+
+    /// Renames the resource `old` to `new` (`infra state mv`), and every
+    /// dependency on it: the same cloud resource under another name.
+    pub fn rename(&mut self, stack: &str, old: &str, new: &str) -> Result<(), StateError> {
+        self.editable(stack, old)?;
+        if self.resources.contains_key(new) {
+            return Err(StateError::NameTaken { stack: stack.to_string(), name: new.to_string() });
+        }
+        let rec = self.resources.remove(old).expect("checked by editable");
+        self.resources.insert(new.to_string(), rec);
+        for rec in self.resources.values_mut() {
+            for dep in rec.depends_on.iter_mut().filter(|d| *d == old) {
+                *dep = new.to_string();
+            }
+        }
+        Ok(())
+    }
+
+    /// What state records for `name`, or an error listing what it records.
+    pub fn recorded(&self, stack: &str, name: &str) -> Result<&Recorded, StateError> {
+        self.resources.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.resources.keys().map(String::as_str).collect();
+            StateError::NoSuchResource { stack: stack.to_string(), name: name.to_string(), known: known.join(", ") }
+        })
+    }
+
+    /// `name` is recorded, and no pending operation concerns it.
+    fn editable(&self, stack: &str, name: &str) -> Result<(), StateError> {
+        self.recorded(stack, name)?;
+        if self.pending.iter().any(|p| p.resource == name) {
+            return Err(StateError::Pending { stack: stack.to_string(), name: name.to_string() });
+        }
+        Ok(())
+    }
+
     /// The recorded value of `${resource.attr}`: the id, an output or a
     /// property; `Unknown` when state has no such resource or attribute.
     pub fn attr(&self, r: &Ref) -> Value {
@@ -117,6 +158,14 @@ pub enum StateError {
     WrongLockId { stack: String, given: String, actual: String },
     #[error("{path}: {source}")]
     Secret { path: PathBuf, source: SecretError },
+    #[error("stack `{stack}` records no resource `{name}`{}", if known.is_empty() { String::new() } else { format!(" (it records: {known})") })]
+    NoSuchResource { stack: String, name: String, known: String },
+    #[error("stack `{stack}` already records a resource `{name}`")]
+    NameTaken { stack: String, name: String },
+    #[error(
+        "stack `{stack}` has an operation on `{name}` whose outcome an interrupted run did not record; run `infra apply` first"
+    )]
+    Pending { stack: String, name: String },
 }
 
 /// Where a stack's state and lock live, and the key its secrets are sealed with.
@@ -190,6 +239,11 @@ impl Store {
 
     pub fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.stack))
+    }
+
+    /// The stack's name.
+    pub fn stack(&self) -> &str {
+        &self.stack
     }
 
     pub fn lock_path(&self) -> PathBuf {

@@ -1,0 +1,163 @@
+//! `infra state`: look at and edit recorded state, never AWS. Edits hold the
+//! stack's lock and write the state with its serial incremented.
+
+use infra::state::{Recorded, Store};
+use serde_json::json;
+
+use super::Exit;
+use super::common::{self, StackArgs};
+
+/// Look at or edit the recorded state (no AWS call).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum StateCommand {
+    /// List the recorded resources: name, type, cloud id.
+    List {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one recorded resource: its id, properties and outputs (secrets as [secret]).
+    Show {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(value_name = "RESOURCE")]
+        name: String,
+        /// Print a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget resources: state no longer records them, and AWS keeps them.
+    /// A later plan adopts one still declared by its tags, or creates it.
+    Rm {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(value_name = "RESOURCE", required = true)]
+        names: Vec<String>,
+    },
+    /// Rename a recorded resource (after renaming its block in the stack file):
+    /// the same cloud resource under the new name, not a replacement.
+    Mv {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(value_name = "OLD")]
+        old: String,
+        #[arg(value_name = "NEW")]
+        new: String,
+    },
+}
+
+pub async fn exec(args: Args) -> anyhow::Result<Exit> {
+    match args.command {
+        StateCommand::List { stack, json } => list(&stack, json),
+        StateCommand::Show { stack, name, json } => show(&stack, &name, json),
+        StateCommand::Rm { stack, names } => rm(&stack, &names),
+        StateCommand::Mv { stack, old, new } => mv(&stack, &old, &new),
+    }
+}
+
+fn store(args: &StackArgs) -> anyhow::Result<Store> {
+    let stack = common::load_stack(args)?;
+    Ok(Store::new(common::STATE_DIR, &stack.name))
+}
+
+fn list(args: &StackArgs, as_json: bool) -> anyhow::Result<Exit> {
+    let state = store(args)?.load()?;
+    if as_json {
+        let rows: Vec<_> = state
+            .resources
+            .iter()
+            .map(|(name, r)| json!({ "resource": name, "type": r.kind.type_name(), "id": r.id }))
+            .collect();
+        common::print_json(&json!(rows));
+        return Ok(Exit::Ok);
+    }
+    let width = state.resources.keys().map(String::len).max().unwrap_or(0);
+    let kind_width = state.resources.values().map(|r| r.kind.type_name().len()).max().unwrap_or(0);
+    let mut text = String::new();
+    for (name, r) in &state.resources {
+        text.push_str(&format!("{name:width$}  {:kind_width$}  {}\n", r.kind.type_name(), r.id));
+    }
+    if text.is_empty() {
+        text.push_str("State records no resources.\n");
+    }
+    common::print(&text);
+    Ok(Exit::Ok)
+}
+
+fn show(args: &StackArgs, name: &str, as_json: bool) -> anyhow::Result<Exit> {
+    let store = store(args)?;
+    let state = store.load()?;
+    let r = state.recorded(store.stack(), name)?;
+    if as_json {
+        common::print_json(&shown_json(name, r));
+    } else {
+        common::print(&shown_text(name, r));
+    }
+    Ok(Exit::Ok)
+}
+
+fn shown_json(name: &str, r: &Recorded) -> serde_json::Value {
+    let map = |props: &infra::model::Props| -> serde_json::Map<String, serde_json::Value> {
+        props.iter().map(|(k, v)| (k.clone(), infra::render::value_json(v))).collect()
+    };
+    json!({
+        "resource": name,
+        "type": r.kind.type_name(),
+        "id": r.id,
+        "depends_on": r.depends_on,
+        "properties": map(&r.props),
+        "outputs": map(&r.outputs),
+    })
+}
+
+fn shown_text(name: &str, r: &Recorded) -> String {
+    let mut text = format!("{name}  {}  ({})\n", r.kind.type_name(), r.id);
+    if !r.depends_on.is_empty() {
+        text.push_str(&format!("  depends on: {}\n", r.depends_on.join(", ")));
+    }
+    for (title, props) in [("properties", &r.props), ("outputs", &r.outputs)] {
+        text.push_str(&format!("  {title}:\n"));
+        let width = props.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in props {
+            text.push_str(&format!("    {k:width$} = {}\n", infra::render::inline(v)));
+        }
+    }
+    text
+}
+
+fn rm(args: &StackArgs, names: &[String]) -> anyhow::Result<Exit> {
+    let store = store(args)?;
+    let _lock = store.lock("state rm")?;
+    let mut state = store.load()?;
+    let mut text = String::new();
+    for name in names {
+        let r = state.forget(store.stack(), name)?;
+        text.push_str(&format!("Forgot {name} ({} {}); AWS keeps it.\n", r.kind.type_name(), r.id));
+    }
+    store.save(&mut state)?;
+    text.push_str(&format!("State of stack `{}` written (serial {}).\n", store.stack(), state.serial));
+    common::print(&text);
+    Ok(Exit::Ok)
+}
+
+fn mv(args: &StackArgs, old: &str, new: &str) -> anyhow::Result<Exit> {
+    let store = store(args)?;
+    let _lock = store.lock("state mv")?;
+    let mut state = store.load()?;
+    state.rename(store.stack(), old, new)?;
+    store.save(&mut state)?;
+    common::print(&format!(
+        "Renamed {old} to {new} in the state of stack `{}` (serial {}).\n",
+        store.stack(),
+        state.serial
+    ));
+    Ok(Exit::Ok)
+}
