@@ -40,6 +40,8 @@ pub enum EngineError {
     WrongStack { plan: String, stack: String },
     #[error("{0}")]
     SavedPlan(String),
+    #[error("cannot import `{resource}`: {message}")]
+    Import { resource: String, message: String },
 }
 
 /// Loads the AWS configuration from the standard chain (environment, profile,
@@ -108,6 +110,39 @@ impl Engine {
         let stats = CallStats::default();
         let providers = Arc::new(Providers::with_stats(config, stats.clone()));
         Engine { store: Store::new(state_dir, stack), base: PathBuf::from("."), stats, providers }
+    }
+
+    /// Records the existing AWS resource `id` in state as the declared resource
+    /// `name` (`infra import`): read by its kind's provider, recorded as an
+    /// adopted one is, so the next plan shows only how it differs from the
+    /// declaration. Refuses an undeclared name, one already recorded, and an id
+    /// its kind cannot find (a resource of another type included). The caller
+    /// holds the lock.
+    pub async fn import(&self, stack: &Stack, name: &str, id: &str) -> Result<crate::state::Recorded, EngineError> {
+        let refuse = |message: String| EngineError::Import { resource: name.to_string(), message };
+        let Some(decl) = stack.resources.get(name) else {
+            return Err(refuse(format!("stack `{}` declares no resource by that name", stack.name)));
+        };
+        let mut state = self.store.load()?;
+        if let Some(rec) = state.resources.get(name) {
+            return Err(refuse(format!("state already records it, as {} {}", rec.kind, rec.id)));
+        }
+        if stack.has_secrets() {
+            self.store.require_key()?;
+        }
+        let mut found = self
+            .providers
+            .get(decl.kind)
+            .read_many(&[id.to_string()])
+            .await
+            .map_err(|e| refuse(format!("reading {} {id}: {e}", decl.kind)))?;
+        let Some(observed) = found.remove(id) else {
+            return Err(refuse(format!("AWS has no {} with the id `{id}`", decl.kind)));
+        };
+        let recorded = refresh::recorded_as_declared(decl, &observed);
+        state.resources.insert(name.to_string(), recorded.clone());
+        self.store.save(&mut state)?;
+        Ok(recorded)
     }
 
     /// Takes the stack's lock for a mutating command.

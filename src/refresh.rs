@@ -131,6 +131,27 @@ pub async fn refresh(
     Ok(obs)
 }
 
+/// What state records for a resource found in AWS (adopted, or imported) as
+/// the declaration `decl`: only the properties the stack manages (AWS reports
+/// every option setting), and what AWS reports where the stack declares a
+/// secret recorded as one.
+pub fn recorded_as_declared(decl: &crate::model::Resource, o: &Observed) -> Recorded {
+    let schema = decl.kind.schema();
+    let mut props = schema.canonical(&o.props);
+    let declared = schema.normalized(&decl.props);
+    if let Some(trim) = schema.trim_observed {
+        trim(&declared, &mut props);
+    }
+    crate::plan::mark_secrets(&declared, &mut props);
+    Recorded {
+        kind: decl.kind,
+        id: o.id.clone(),
+        props: schema.canonical(&props),
+        outputs: o.outputs.clone(),
+        depends_on: decl.dependencies().into_iter().map(str::to_string).collect(),
+    }
+}
+
 /// Records adoptable resources in `state` as if they had been created by it, so
 /// the planner compares them instead of creating duplicates, and resolves the
 /// pending operations an interrupted run left. Adopted resources' recorded
@@ -166,26 +187,7 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
     }
     for (name, o) in std::mem::take(&mut obs.adoptable) {
         let Some(decl) = stack.resources.get(&name) else { continue };
-        let schema = decl.kind.schema();
-        let mut props = schema.canonical(&o.props);
-        // Record only what the stack manages (AWS reports every option setting).
-        let declared = schema.normalized(&decl.props);
-        if let Some(trim) = schema.trim_observed {
-            trim(&declared, &mut props);
-        }
-        // What AWS reports where the stack declares a secret is recorded as one.
-        crate::plan::mark_secrets(&declared, &mut props);
-        let props = schema.canonical(&props);
-        state.resources.insert(
-            name.clone(),
-            Recorded {
-                kind: decl.kind,
-                id: o.id.clone(),
-                props,
-                outputs: o.outputs.clone(),
-                depends_on: decl.dependencies().into_iter().map(str::to_string).collect(),
-            },
-        );
+        state.resources.insert(name.clone(), recorded_as_declared(decl, &o));
         state.pending.retain(|p| p.resource != name);
         obs.resources.insert(name.clone(), Some(o));
         adopted.push(name);

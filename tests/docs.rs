@@ -74,10 +74,11 @@ fn reference() -> String {
         fields(&mut out, s.fields, "");
         let _ = writeln!(
             out,
-            "\nAttributes: {}.{}{}",
+            "\nAttributes: {}.{}{} Its id (for `infra import`): {}.",
             s.outputs.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
             if s.taggable { " Taggable." } else { "" },
             if s.create_before_delete { " A replacement creates the new one before deleting the old." } else { "" },
+            s.id_form,
         );
     }
     out

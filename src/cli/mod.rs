@@ -6,6 +6,7 @@ mod check;
 mod common;
 mod destroy;
 mod drift;
+mod import;
 mod output;
 mod plan;
 mod progress;
@@ -58,6 +59,7 @@ pub enum Command {
     Output(output::Args),
     Drift(drift::Args),
     Refresh(refresh::Args),
+    Import(import::Args),
     State(state::Args),
     Unlock(unlock::Args),
 }
@@ -104,6 +106,7 @@ pub fn main() -> ExitCode {
             Command::Drift(args) => drift::exec(args).await,
             Command::Refresh(args) => refresh::exec(args).await,
             Command::State(args) => state::exec(args).await,
+            Command::Import(args) => import::exec(args).await,
             Command::Unlock(args) => unlock::exec(args).await,
         }
     });

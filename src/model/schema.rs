@@ -122,6 +122,8 @@ pub struct Schema {
     /// Deleting the resource deletes data nothing else keeps (an EBS volume):
     /// plans say so on every delete and replace of it.
     pub holds_data: bool,
+    /// What the resource's id is, as `infra import` takes it.
+    pub id_form: &'static str,
 }
 
 /// The defaults new schemas start from: `Schema { type_name, fields, ..BASE }`.
@@ -138,6 +140,7 @@ pub const BASE: Schema = Schema {
     volatile_outputs: &[],
     update_renews_outputs: |_, _| false,
     holds_data: false,
+    id_form: "its cloud id",
 };
 
 /// A `check` that accepts everything.

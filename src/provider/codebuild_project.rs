@@ -62,6 +62,7 @@ pub static SCHEMA: Schema = Schema {
     outputs: &["id", "arn", "name"],
     taggable: true,
     normalize,
+    id_form: "the project name",
     ..BASE
 };
 

@@ -63,6 +63,7 @@ pub static SCHEMA: Schema = Schema {
     taggable: true,
     check: check_source,
     normalize,
+    id_form: "the pipeline name",
     ..BASE
 };
 

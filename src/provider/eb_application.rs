@@ -28,6 +28,7 @@ pub static SCHEMA: Schema = Schema {
     ],
     outputs: &["id", "name", "arn"],
     taggable: true,
+    id_form: "the application name",
     ..BASE
 };
 

@@ -41,6 +41,7 @@ pub static SCHEMA: Schema = Schema {
     ],
     outputs: &["id", "label", "key"],
     create_before_delete: true,
+    id_form: "`<application name>/<version label>`",
     ..BASE
 };
 

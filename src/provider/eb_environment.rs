@@ -130,6 +130,7 @@ pub static SCHEMA: Schema = Schema {
     trim_observed: Some(trim_observed),
     volatile_outputs: &["instance_id", "private_ip"],
     update_renews_outputs: replaces_instances,
+    id_form: "the environment id, `e-...`",
     ..BASE
 };
 

@@ -35,6 +35,7 @@ pub static SCHEMA: Schema = Schema {
     ],
     outputs: &["id", "arn", "name"],
     taggable: true,
+    id_form: "the instance profile name",
     ..BASE
 };
 

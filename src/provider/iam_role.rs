@@ -44,6 +44,7 @@ pub static SCHEMA: Schema = Schema {
     outputs: &["id", "arn", "name"],
     taggable: true,
     normalize,
+    id_form: "the role name",
     ..BASE
 };
 

@@ -47,6 +47,7 @@ pub static SCHEMA: Schema = Schema {
     ],
     outputs: &["id", "arn", "private_ip", "public_ip", "private_dns", "availability_zone", "subnet_id", "vpc_id"],
     taggable: true,
+    id_form: "the instance id, `i-...`",
     ..BASE
 };
 

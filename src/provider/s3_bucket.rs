@@ -58,6 +58,7 @@ pub static SCHEMA: Schema = Schema {
     outputs: &["id", "arn", "bucket"],
     taggable: true,
     check: check_name,
+    id_form: "the bucket name",
     ..BASE
 };
 

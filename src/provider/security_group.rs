@@ -51,6 +51,7 @@ pub static SCHEMA: Schema = Schema {
     taggable: true,
     check: check_rules,
     normalize,
+    id_form: "the group id, `sg-...`",
     ..BASE
 };
 

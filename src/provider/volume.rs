@@ -42,6 +42,7 @@ pub static SCHEMA: Schema = Schema {
     taggable: true,
     check_update: Some(refuse_shrink),
     holds_data: true,
+    id_form: "the volume id, `vol-...`",
     ..BASE
 };
 

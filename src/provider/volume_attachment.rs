@@ -22,6 +22,7 @@ pub static SCHEMA: Schema = Schema {
         Field::new("volume_id", Ty::Str, "the volume").required().force_new(),
         Field::new("device_name", Ty::Str, "the device name, such as /dev/sdf").required().force_new(),
     ],
+    id_form: "`<volume id>:<instance id>:<device name>`, such as `vol-0abc:i-0def:/dev/sdf`",
     ..BASE
 };
 
