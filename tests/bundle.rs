@@ -28,7 +28,6 @@ use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -57,32 +56,10 @@ fn tool(name: &str) -> PathBuf {
     venv_bin().join(name)
 }
 
-/// Installs the venv (the emulator and the tools) once per test process.
-fn ensure_tools() {
-    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = RESULT.get_or_init(|| {
-        let script = repo().join("tests/emulator/ensure-venv.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .current_dir(repo())
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| format!("cannot run {}: {error}", script.display()))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&output.stderr)))
-        }
-    });
-    if let Err(message) = result {
-        panic!("cannot install the test tools: {message}");
-    }
-}
-
 /// A command that inherits nothing from the test process's environment: PATH (the venv's
 /// tools first), HOME and LANG only.
 fn command(program: impl AsRef<OsStr>) -> Command {
-    ensure_tools();
+    common::ensure_venv();
     let mut command = Command::new(program);
     command
         .env_clear()

@@ -192,17 +192,9 @@ async fn the_dev_stack_applies_updates_in_place_and_destroys_cleanly() {
     // Elastic Beanstalk runs the new type on a new instance, which the outputs follow.
     edit("instance_type = \"t3.medium\"", "instance_type = \"t3.large\"");
     edit("size = 30", "size = 50");
-    let plan = ok(run_infra(&emu, dir, &["plan", "--json"]));
-    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
-    let mut changed: Vec<(&str, &str)> = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["action"] != "no_op")
-        .map(|s| (s["resource"].as_str().unwrap(), s["action"].as_str().unwrap()))
-        .collect();
+    let mut changed = common::changed_steps(&ok(run_infra(&emu, dir, &["plan", "--json"])));
     changed.sort();
-    assert_eq!(changed, [("app_env", "update"), ("data", "update")]);
+    assert_eq!(changed, [("app_env", "update"), ("data", "update")].map(|(r, a)| (r.to_string(), a.to_string())));
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
     let bigger = live(&ec2, "dev").await;
     assert_eq!(recorded(dir, "dev")["resources"]["app_env"]["id"], env_id.as_str(), "the same environment");
@@ -418,15 +410,8 @@ async fn a_forgotten_resource_is_adopted_again_and_a_renamed_one_is_not_replaced
     std::fs::write(&path, renamed).unwrap();
     ok(run_infra(&emu, dir, &["state", "mv", "--stack", HOST_STACK, "data", "volume"]));
     let plan = ok(run_infra(&emu, dir, &["plan", "--stack", HOST_STACK, "--json"]));
-    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
-    let actions: Vec<(&str, &str)> = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["action"] != "no_op")
-        .map(|s| (s["resource"].as_str().unwrap(), s["action"].as_str().unwrap()))
-        .collect();
-    assert_eq!(actions, [("volume", "update")], "only the infra:name tag changes: {plan:#}");
+    let actions = common::changed_steps(&plan);
+    assert_eq!(actions, [("volume".to_string(), "update".to_string())], "only the infra:name tag changes: {plan}");
     ok(run_infra(&emu, dir, &["apply", "--stack", HOST_STACK, "--yes"]));
     assert_eq!(common::store(dir, HOST_STACK).load().unwrap().resources["volume"].id, volume, "the same volume");
     assert_eq!(run_infra(&emu, dir, &["plan", "--stack", HOST_STACK, "--detailed-exitcode"]).0, 0);

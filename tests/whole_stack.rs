@@ -35,18 +35,6 @@ fn output(dir: &Path, resource: &str, attr: &str) -> String {
     state(dir)["resources"][resource]["outputs"][attr].as_str().unwrap().to_string()
 }
 
-/// The plan's action for each resource, from `infra plan --json`.
-fn actions(plan_json: &str) -> Vec<(String, String)> {
-    let plan: J = serde_json::from_str(plan_json).unwrap();
-    plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["action"] != "no_op")
-        .map(|s| (s["resource"].as_str().unwrap().to_string(), s["action"].as_str().unwrap().to_string()))
-        .collect()
-}
-
 fn trust_service(doc: &str) -> String {
     // IAM returns policy documents URL-encoded.
     let doc = infra::provider::iam_role::canonical_policy(doc).unwrap_or_else(|| panic!("not a policy: {doc}"));
@@ -227,7 +215,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     edit(dir, "value = \"AllAtOnce\"", "value = \"Rolling\"");
     edit(dir, "key = \"source/dev.zip\"", "key = \"source/dev-main.zip\"");
     let plan = ok(run_infra(&emu, dir, &["plan", "--json"]));
-    let mut acts = actions(&plan);
+    let mut acts = common::changed_steps(&plan);
     acts.sort();
     assert_eq!(
         acts,

@@ -41,18 +41,19 @@ impl State {
     /// Forgets the resource `name` (`infra state rm`): state no longer records
     /// it, and AWS keeps it. Returns what was recorded.
     pub fn forget(&mut self, stack: &str, name: &str) -> Result<Recorded, StateError> {
-        self.editable(stack, name)?;
-        Ok(self.resources.remove(name).expect("checked by editable"))
+        let rec = self.editable(stack, name)?.clone();
+        self.resources.remove(name);
+        Ok(rec)
     }
 
     /// Renames the resource `old` to `new` (`infra state mv`), and every
     /// dependency on it: the same cloud resource under another name.
     pub fn rename(&mut self, stack: &str, old: &str, new: &str) -> Result<(), StateError> {
-        self.editable(stack, old)?;
+        let rec = self.editable(stack, old)?.clone();
         if self.resources.contains_key(new) {
             return Err(StateError::NameTaken { stack: stack.to_string(), name: new.to_string() });
         }
-        let rec = self.resources.remove(old).expect("checked by editable");
+        self.resources.remove(old);
         self.resources.insert(new.to_string(), rec);
         for rec in self.resources.values_mut() {
             for dep in rec.depends_on.iter_mut().filter(|d| *d == old) {
@@ -70,13 +71,13 @@ impl State {
         })
     }
 
-    /// `name` is recorded, and no pending operation concerns it.
-    fn editable(&self, stack: &str, name: &str) -> Result<(), StateError> {
-        self.recorded(stack, name)?;
+    /// What state records for `name`, when no pending operation concerns it.
+    fn editable(&self, stack: &str, name: &str) -> Result<&Recorded, StateError> {
+        let rec = self.recorded(stack, name)?;
         if self.pending.iter().any(|p| p.resource == name) {
             return Err(StateError::Pending { stack: stack.to_string(), name: name.to_string() });
         }
-        Ok(())
+        Ok(rec)
     }
 
     /// The recorded value of `${resource.attr}`: the id, an output or a

@@ -158,8 +158,9 @@ fn venv_python() -> PathBuf {
 }
 
 /// Runs tests/emulator/ensure-venv.sh once per test process (it locks against other
-/// processes itself, and is quick once the venv is up to date).
-fn ensure_venv() {
+/// processes itself, and is quick once the venv is up to date): the emulator and the
+/// real tools the bundle's tests run.
+pub fn ensure_venv() {
     static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
     let result = RESULT.get_or_init(|| {
         let script = repo_root().join("tests/emulator/ensure-venv.sh");
@@ -182,8 +183,21 @@ fn ensure_venv() {
         }
     });
     if let Err(message) = result {
-        panic!("cannot prepare the AWS emulator's virtualenv: {message}");
+        panic!("cannot prepare the virtualenv (the AWS emulator and the test tools): {message}");
     }
+}
+
+/// The steps of a `plan --json` document that change something: (resource, action),
+/// in plan order.
+pub fn changed_steps(plan_json: &str) -> Vec<(String, String)> {
+    let plan: serde_json::Value = serde_json::from_str(plan_json).expect("plan --json prints JSON");
+    plan["steps"]
+        .as_array()
+        .expect("a plan has steps")
+        .iter()
+        .filter(|s| s["action"] != "no_op")
+        .map(|s| (s["resource"].as_str().unwrap().to_string(), s["action"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 /// Clears every inherited `AWS_*` variable (profiles, real credentials, service-specific
