@@ -45,10 +45,16 @@ fn cwd() -> String {
 /// The call counts of the engine this process made, for `--stats`.
 static CALLS: std::sync::OnceLock<infra::provider::CallStats> = std::sync::OnceLock::new();
 
+/// The store of a stack's state: its [backend], or `state/`.
+pub fn store(stack: &Stack) -> infra::state::Store {
+    infra::state::Store::for_stack(STATE_DIR, stack)
+}
+
 /// The engine for a stack, configured from the standard AWS chain.
 pub async fn engine(stack: &Stack) -> Engine {
     let config = aws_config(stack.region.as_deref()).await;
-    let engine = Engine::new(&config, Path::new(STATE_DIR), &stack.name);
+    let mut engine = Engine::new(&config, Path::new(STATE_DIR), &stack.name);
+    engine.store = store(stack);
     let _ = CALLS.set(engine.stats.clone());
     engine
 }

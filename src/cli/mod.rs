@@ -2,6 +2,7 @@
 //! Each command is a thin module: its clap arguments and an `exec`.
 
 mod apply;
+mod backend;
 mod check;
 mod common;
 mod destroy;
@@ -21,7 +22,7 @@ use clap::{Parser, Subcommand};
 /// Infrastructure as code for AWS.
 ///
 /// A stack is declared in `stacks/<name>.toml`; its recorded state lives in
-/// `state/<name>.json`. `infra plan` shows what would change, `infra apply`
+/// `state/<name>.json`, or in the S3 bucket its `[backend]` names. `infra plan` shows what would change, `infra apply`
 /// makes it so, `infra destroy` removes everything the stack owns.
 ///
 /// AWS credentials and region come from the standard AWS chain (environment,
@@ -62,6 +63,7 @@ pub enum Command {
     Import(import::Args),
     State(state::Args),
     Unlock(unlock::Args),
+    Backend(backend::Args),
 }
 
 /// What a command asks the process to exit with.
@@ -108,6 +110,7 @@ pub fn main() -> ExitCode {
             Command::State(args) => state::exec(args).await,
             Command::Import(args) => import::exec(args).await,
             Command::Unlock(args) => unlock::exec(args).await,
+            Command::Backend(args) => backend::exec(args).await,
         }
     });
     if cli.stats || cli.stats_json.is_some() {

@@ -17,7 +17,7 @@ pub struct Args {
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
-    let store = infra::state::Store::new(common::STATE_DIR, &stack.name);
+    let store = common::store(&stack);
     let state = store.load()?;
     let lookup = |r: &Ref| state.attr(r);
     let outputs = stack.outputs.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();

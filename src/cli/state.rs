@@ -1,5 +1,6 @@
-//! `infra state`: look at and edit recorded state, never AWS. Edits hold the
-//! stack's lock and write the state with its serial incremented.
+//! `infra state`: look at and edit recorded state, never AWS resources. Edits
+//! hold the stack's lock and write the state with its serial incremented;
+//! `push` and `pull` move it between local files and the stack's backend.
 
 use infra::state::{Recorded, Store};
 use serde_json::json;
@@ -52,6 +53,20 @@ pub enum StateCommand {
         #[arg(value_name = "NEW")]
         new: String,
     },
+    /// Copy the local state (state/<STACK>.json) to the stack's [backend],
+    /// after adding the backend to the stack file. Refuses a backend state of
+    /// another lineage or with a newer serial.
+    Push {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Copy the state in the stack's [backend] to state/<STACK>.json, before
+    /// removing the backend from the stack file. Refuses a local state of
+    /// another lineage or with a newer serial.
+    Pull {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
@@ -60,12 +75,51 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         StateCommand::Show { stack, name, json } => show(&stack, &name, json),
         StateCommand::Rm { stack, names } => rm(&stack, &names),
         StateCommand::Mv { stack, old, new } => mv(&stack, &old, &new),
+        StateCommand::Push { stack } => copy(&stack, Direction::Push),
+        StateCommand::Pull { stack } => copy(&stack, Direction::Pull),
     }
 }
 
 fn store(args: &StackArgs) -> anyhow::Result<Store> {
-    let stack = common::load_stack(args)?;
-    Ok(Store::new(common::STATE_DIR, &stack.name))
+    Ok(common::store(&common::load_stack(args)?))
+}
+
+enum Direction {
+    Push,
+    Pull,
+}
+
+/// `state push` and `state pull`, under the locks of both places.
+fn copy(args: &StackArgs, direction: Direction) -> anyhow::Result<Exit> {
+    let remote = store(args)?;
+    if !remote.is_remote() {
+        anyhow::bail!(
+            "stack `{}` declares no [backend]: its state is {} already (add a [backend.s3] table to the stack file first)",
+            remote.stack(),
+            remote.path().display()
+        );
+    }
+    let local = remote.local();
+    let (from, to, command) = match direction {
+        Direction::Push => (&local, &remote, "state push"),
+        Direction::Pull => (&remote, &local, "state pull"),
+    };
+    let _locks = (remote.lock(command)?, local.lock(command)?);
+    let state = infra::state::copy(from, to)?;
+    let mut text = format!(
+        "Copied the state of stack `{}` ({} resources) from {} to {} (serial {}).\n",
+        remote.stack(),
+        state.resources.len(),
+        from.path().display(),
+        to.path().display(),
+        state.serial
+    );
+    text.push_str(match direction {
+        Direction::Push => "The stack reads its state from the backend now; the local file is left as it was.\n",
+        Direction::Pull => "Remove the [backend] table from the stack file to use the local file.\n",
+    });
+    common::print(&text);
+    Ok(Exit::Ok)
 }
 
 fn list(args: &StackArgs, as_json: bool) -> anyhow::Result<Exit> {

@@ -1,11 +1,14 @@
-//! `infra unlock`: remove a stack's lock file that no running process holds.
+//! `infra unlock`: remove a stack's lock that no running process holds, or
+//! (with an S3 backend) one left by a machine that vanished.
 
 use super::Exit;
 use super::common::{self, StackArgs};
 
-/// Remove the stack's lock file. A lock's holder releases it when it exits,
-/// however it exits; a lock a running `infra` holds is refused here. The error
-/// of the command that met the lock names its id.
+/// Remove the stack's lock. A local lock's holder releases it when it exits,
+/// however it exits; a lock a running `infra` holds is refused here. An S3
+/// backend's lock outlives a holder that was killed or whose machine vanished
+/// (a CI runner): remove it once you know that holder is gone. The error of
+/// the command that met the lock names its id.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -17,7 +20,7 @@ pub struct Args {
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
-    let store = infra::state::Store::new(common::STATE_DIR, &stack.name);
+    let store = common::store(&stack);
     let holder = store.unlock(&args.id)?;
     common::print(&format!("Removed the lock of stack `{}`, held by {holder}.\n", stack.name));
     Ok(Exit::Ok)

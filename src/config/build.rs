@@ -11,7 +11,7 @@ use toml::de::{DeString, DeTable, DeValue};
 use super::Sources;
 use super::spans::Spans;
 use crate::model::schema::describe;
-use crate::model::{Kind, Part, Path, Resource, Stack, Value};
+use crate::model::{Backend, Kind, Part, Path, Resource, Stack, Value};
 
 /// A problem found while building, at a byte range of the file.
 #[derive(Debug)]
@@ -34,7 +34,9 @@ impl Problem {
 type Key<'i> = Spanned<DeString<'i>>;
 type Val<'i> = Spanned<DeValue<'i>>;
 
-const TOP_LEVEL: &[&str] = &["stack", "config", "secrets", "resources", "outputs"];
+const TOP_LEVEL: &[&str] = &["stack", "backend", "config", "secrets", "resources", "outputs"];
+const BACKENDS: &[&str] = &["s3"];
+const S3_KEYS: &[&str] = &["bucket", "key_prefix", "region"];
 const SECRET_SOURCES: &[&str] = &["env", "file"];
 /// Secret files larger than this are refused: a secret is a password or a key.
 const MAX_SECRET_SIZE: u64 = 64 * 1024;
@@ -76,6 +78,9 @@ pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans)
     }
     if let Some(settings) = root.get("stack") {
         b.settings(settings, &mut stack)?;
+    }
+    if let Some(backend) = root.get("backend") {
+        stack.backend = Some(b.backend(backend)?);
     }
     if let Some(resources) = root.get("resources") {
         for (key, value) in entries(table(resources)?) {
@@ -188,6 +193,41 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `[backend]`: where state lives; one table, `s3 = { bucket, key_prefix, region }`.
+    fn backend(&mut self, v: &Val) -> Result<Backend, Problem> {
+        let shape = "declare it as `[backend.s3]` with `bucket = \"...\"` (and optionally `key_prefix`, `region`)";
+        let found = entries(table(v)?);
+        for (key, _) in &found {
+            if !BACKENDS.contains(&key_str(key)) {
+                let message = format!("unknown backend `{}`", key_str(key));
+                return Err(unknown_key(key, message, BACKENDS, "backends"));
+            }
+        }
+        let [(_, s3)] = found.as_slice() else {
+            return Err(Problem::new(v.span(), "[backend] must name exactly one backend").hint(shape));
+        };
+        let mut bucket = None;
+        let mut key_prefix = String::new();
+        let mut region = None;
+        for (key, value) in entries(table(s3)?) {
+            match key_str(key) {
+                "bucket" => bucket = Some(self.plain_string(value)?),
+                "key_prefix" => key_prefix = self.plain_string(value)?,
+                "region" => region = Some(self.plain_string(value)?),
+                name => {
+                    let message = format!("unknown key `{name}` in [backend.s3]");
+                    return Err(unknown_key(key, message, S3_KEYS, "[backend.s3] takes"));
+                }
+            }
+        }
+        let bucket = bucket.ok_or_else(|| Problem::new(s3.span(), "[backend.s3] has no `bucket`").hint(shape))?;
+        if !valid_bucket_name(&bucket) {
+            return Err(Problem::new(s3.span(), format!("`{bucket}` is not a valid S3 bucket name"))
+                .hint("3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit"));
+        }
+        Ok(Backend::S3 { bucket, key_prefix, region })
     }
 
     /// `[resources.<name>]`: `type`, the meta keys, and properties.
@@ -383,9 +423,19 @@ impl Builder<'_> {
         match self.string(s, v.span(), Strings::Exprs)? {
             Value::Str(s) => Ok(s),
             other => Err(Problem::new(v.span(), format!("expected a plain string, found {}", describe(&other)))
-                .hint("[stack] settings cannot refer to resources")),
+                .hint("[stack] and [backend] settings cannot refer to resources")),
         }
     }
+}
+
+/// S3's rules for a general purpose bucket's name (the common ones).
+fn valid_bucket_name(name: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge(name.chars().next())
+        && edge(name.chars().last())
+        && !name.contains("..")
 }
 
 /// A secret file's text, without its trailing newline.

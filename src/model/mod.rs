@@ -30,6 +30,22 @@ pub struct Stack {
     pub resources: BTreeMap<String, Resource>,
     /// Named values shown by `infra output`; usually references.
     pub outputs: BTreeMap<String, Value>,
+    /// Where the stack's state lives; `None` is the project's `state/` directory.
+    pub backend: Option<Backend>,
+}
+
+/// A remote home for a stack's state, shared by a team and its CI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An S3 bucket (see `infra backend bootstrap`): the state, its lock and
+    /// its journal are objects under `key_prefix`.
+    S3 {
+        bucket: String,
+        /// Prepended to the object keys, as given (`infra/` puts them in a folder).
+        key_prefix: String,
+        /// The bucket's region; the stack's region when absent.
+        region: Option<String>,
+    },
 }
 
 /// What AWS holds for one resource.

@@ -228,7 +228,7 @@ fn to_json(p: &Props, sealer: Option<&Sealer>) -> serde_json::Map<String, serde_
 }
 
 /// The file's text; `sealer` is needed when the state holds secrets.
-fn render(stack: &str, state: &State, sealer: Option<&Sealer>) -> String {
+pub(super) fn render(stack: &str, state: &State, sealer: Option<&Sealer>) -> String {
     let file = FileV1 {
         version: VERSION,
         serial: state.serial,

@@ -1,4 +1,5 @@
-//! The append-only journal beside a state file: `state/<stack>.journal`.
+//! The append-only journal beside a state file: `state/<stack>.journal`, or
+//! in S3 one object per line (see [`super::s3`]).
 //!
 //! During an apply, every step appends one line holding only what it changed
 //! (the records and pending operations of the resources it touched), so
@@ -59,31 +60,37 @@ struct EntryV1 {
 pub struct Journal<'a> {
     store: &'a Store,
     path: PathBuf,
-    file: File,
+    sink: Sink,
+}
+
+/// Where the lines go.
+enum Sink {
+    File(File),
+    /// One object per line, under the serial it brings state to.
+    S3(std::sync::Arc<super::s3::Remote>),
 }
 
 impl<'a> Journal<'a> {
     /// Starts a new, empty journal extending `state`, which must just have been
     /// written as the snapshot (so it has a lineage).
-    pub(super) fn start(
-        store: &'a Store,
-        dir: &Path,
-        path: PathBuf,
-        stack: &str,
-        state: &State,
-    ) -> Result<Self, StateError> {
+    pub(super) fn start(store: &'a Store, state: &State) -> Result<Self, StateError> {
         let header = HeaderV1 {
             journal: JOURNAL_VERSION,
-            stack: stack.to_string(),
+            stack: store.stack.clone(),
             lineage: state.lineage.clone().unwrap_or_default(),
             base_serial: state.serial,
         };
         let mut line = serde_json::to_string(&header).expect("a journal header serialises");
         line.push('\n');
-        file::write_atomically(dir, &path, line.as_bytes())?;
+        let path = store.journal_path();
+        if let Some(remote) = &store.remote {
+            remote.append(state.serial, &line)?;
+            return Ok(Journal { store, path, sink: Sink::S3(remote.clone()) });
+        }
+        file::write_atomically(&store.dir, &path, line.as_bytes())?;
         let file =
             File::options().append(true).open(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
-        Ok(Journal { store, path, file })
+        Ok(Journal { store, path, sink: Sink::File(file) })
     }
 
     /// Appends the state of the resources named in `touched` (their records
@@ -114,14 +121,19 @@ impl<'a> Journal<'a> {
         };
         let mut line = serde_json::to_string(&entry).expect("a journal entry serialises");
         line.push('\n');
-        let io = |source| StateError::Io { path: self.path.clone(), source };
-        self.file.write_all(line.as_bytes()).map_err(io)?;
-        self.file.sync_data().map_err(io)
+        match &mut self.sink {
+            Sink::File(file) => {
+                let io = |source| StateError::Io { path: self.path.clone(), source };
+                file.write_all(line.as_bytes()).map_err(io)?;
+                file.sync_data().map_err(io)
+            }
+            Sink::S3(remote) => remote.append(state.serial, &line),
+        }
     }
 
     /// Folds the journal into a new snapshot of `state` and removes it.
     pub fn finish(self, state: &mut State) -> Result<(), StateError> {
-        drop(self.file);
+        drop(self.sink);
         self.store.save(state)
     }
 }
@@ -155,14 +167,27 @@ pub(super) fn apply_text(
     // Only lines ending in a newline were written whole.
     let mut lines = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).enumerate().map(|(i, l)| (i + 1, l));
     let Some((n, first)) = lines.next() else { return Ok(()) };
-    let header: HeaderV1 = serde_json::from_str(first).map_err(|e| corrupt(n, e.to_string()))?;
+    let header: HeaderV1 = match serde_json::from_str(first) {
+        Ok(header) => header,
+        // In S3, a line of a command that lost a race for a serial (see
+        // `super::s3`) can sit where this snapshot's journal would start: it
+        // does not extend this snapshot.
+        Err(_) if serde_json::from_str::<EntryV1>(first).is_ok() => return Ok(()),
+        Err(e) => return Err(corrupt(n, e.to_string())),
+    };
     if header.journal > JOURNAL_VERSION {
         return Err(corrupt(n, format!("journal version {} is newer than this infra understands", header.journal)));
     }
     if header.stack != stack {
         return Err(corrupt(n, format!("the journal is for stack `{}`, not `{stack}`", header.stack)));
     }
-    if state.lineage.as_deref() != Some(header.lineage.as_str()) || state.serial != header.base_serial {
+    if let Some(lineage) = state.lineage.as_deref().filter(|l| *l != header.lineage) {
+        return Err(corrupt(
+            n,
+            format!("the journal extends a state of lineage {}, not this state's ({lineage})", header.lineage),
+        ));
+    }
+    if state.lineage.is_none() || state.serial != header.base_serial {
         return Ok(());
     }
     for (n, line) in lines {

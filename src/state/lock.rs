@@ -1,5 +1,6 @@
-//! The stack lock: `state/<stack>.lock`, held as an OS lock (`flock`) on the
-//! open file for as long as the command runs, the file naming its holder.
+//! The stack lock. Locally `state/<stack>.lock`, held as an OS lock (`flock`)
+//! on the open file for as long as the command runs, the file naming its
+//! holder; with an S3 backend, a lock object (see [`super::s3`]).
 //!
 //! The kernel releases the OS lock when its holder exits, however it exits: a
 //! killed `infra apply` leaves the file behind (naming a holder that is gone)
@@ -20,6 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::StateError;
+use super::s3::Remote;
 
 /// Who holds a lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,16 +29,34 @@ pub struct LockInfo {
     pub id: String,
     pub pid: u32,
     pub host: String,
+    /// The user the holder runs as; empty in locks written before it was kept.
+    #[serde(default)]
+    pub user: String,
     /// RFC 3339, UTC.
     pub started: String,
     pub command: String,
 }
 
+impl LockInfo {
+    /// A new holder: this process, now, running `command`.
+    pub(super) fn new(command: &str) -> Self {
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            pid: std::process::id(),
+            host: hostname(),
+            user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default(),
+            started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            command: command.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for LockInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let user = if self.user.is_empty() { String::new() } else { format!(" as {}", self.user) };
         write!(
             f,
-            "`infra {}` (pid {} on {}, since {}, lock id {})",
+            "`infra {}` (pid {} on {}{user}, since {}, lock id {})",
             self.command, self.pid, self.host, self.started, self.id
         )
     }
@@ -45,10 +65,21 @@ impl fmt::Display for LockInfo {
 /// A held lock; dropping it releases it.
 #[derive(Debug)]
 pub struct Lock {
-    path: PathBuf,
-    /// Holds the OS lock while open.
-    file: File,
+    held: Held,
     pub info: LockInfo,
+}
+
+#[derive(Debug)]
+enum Held {
+    File {
+        path: PathBuf,
+        /// Holds the OS lock while open.
+        file: File,
+    },
+    S3 {
+        remote: std::sync::Arc<Remote>,
+        stack: String,
+    },
 }
 
 fn hostname() -> String {
@@ -75,13 +106,7 @@ impl Lock {
             }
             // The holder before us removed the file as we opened it: start again.
         };
-        let info = LockInfo {
-            id: uuid::Uuid::new_v4().to_string(),
-            pid: std::process::id(),
-            host: hostname(),
-            started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            command: command.to_string(),
-        };
+        let info = LockInfo::new(command);
         let text = serde_json::to_string_pretty(&info).expect("lock info serialises");
         // A holder that was killed left its details: ours replace them.
         let mut writer = &file;
@@ -90,16 +115,28 @@ impl Lock {
             .and_then(|_| writer.write_all(text.as_bytes()))
             .and_then(|_| file.sync_all())
             .map_err(io)?;
-        Ok(Lock { path: path.to_path_buf(), file, info })
+        Ok(Lock { held: Held::File { path: path.to_path_buf(), file }, info })
+    }
+
+    /// Takes the S3 backend's lock object for `command`.
+    pub(super) fn acquire_remote(remote: std::sync::Arc<Remote>, stack: &str, command: &str) -> Result<Lock, StateError> {
+        let info = LockInfo::new(command);
+        remote.lock(stack, &info)?;
+        Ok(Lock { held: Held::S3 { remote, stack: stack.to_string() }, info })
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        // Removed while still held (see the module documentation); the OS lock
-        // goes with the file handle.
-        let _ = std::fs::remove_file(&self.path);
-        let _ = self.file.unlock();
+        match &self.held {
+            Held::File { path, file } => {
+                // Removed while still held (see the module documentation); the
+                // OS lock goes with the file handle.
+                let _ = std::fs::remove_file(path);
+                let _ = file.unlock();
+            }
+            Held::S3 { remote, stack } => remote.release(stack, &self.info.id),
+        }
     }
 }
 
@@ -211,7 +248,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dev.lock");
         let first = Lock::acquire(dir.path(), &path, "dev", "apply").unwrap();
-        first.file.set_len(0).unwrap();
+        let Held::File { file, .. } = &first.held else { unreachable!("a local lock") };
+        file.set_len(0).unwrap();
         match Lock::acquire(dir.path(), &path, "dev", "apply").unwrap_err() {
             StateError::LockedUnnamed { stack, .. } => assert_eq!(stack, "dev"),
             other => panic!("expected LockedUnnamed, got {other}"),

@@ -1,9 +1,10 @@
-//! Recorded state: what `infra` created for a stack, on disk as `state/<stack>.json`.
+//! Recorded state: what `infra` created for a stack, on disk as `state/<stack>.json`
+//! or, with `[backend.s3]`, as an object in a shared bucket ([`s3`]).
 //!
 //! This module owns the file format (serde types kept apart from the model), the
-//! serial and lineage, atomic writes (temp file, fsync, rename), and the lock
-//! that lets one apply or destroy of a stack run at a time. It is the only code
-//! that writes state.
+//! serial and lineage, atomic writes (temp file, fsync, rename; conditional
+//! writes in S3), and the lock that lets one apply or destroy of a stack run at
+//! a time. It is the only code that writes state.
 //!
 //! Secret values are written only encrypted (see [`crate::secret`]): a state
 //! holding a secret cannot be written, nor read back, without the key.
@@ -11,6 +12,7 @@
 mod file;
 mod journal;
 mod lock;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ use std::sync::{Arc, Mutex};
 pub use journal::Journal;
 pub use lock::{Lock, LockInfo};
 
-use crate::model::{Kind, Props, Ref, Value};
+use crate::model::{Backend, Kind, Props, Ref, Stack, Value};
 use crate::secret::{Header, KeySource, Sealer, SecretError};
 
 /// The state format version this binary writes and reads.
@@ -143,12 +145,39 @@ pub enum PendingOp {
 pub enum StateError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {source}", location.display())]
+    Remote { location: PathBuf, source: crate::provider::ProviderError },
+    #[error(
+        "{}: another command wrote it since this one read it, so nothing was overwritten; \
+         what this command did is recorded up to its last write, and the next plan adopts the rest by its tags",
+        location.display()
+    )]
+    Conflict { location: PathBuf },
+    #[error(
+        "bucket `{bucket}` does not keep versions, so an overwritten state could not be recovered; \
+         run `infra backend bootstrap --fix` to turn versioning on"
+    )]
+    Unversioned { bucket: String },
+    #[error(
+        "bucket `{bucket}` exists without {missing}; \
+         run `infra backend bootstrap --fix` to put them in place, or choose another bucket"
+    )]
+    WeakBucket { bucket: String, missing: String },
+    #[error("{}: {message}; nothing was written", to.display())]
+    Refused { to: PathBuf, message: String },
     #[error("{path}: not a valid state file: {message}")]
     Corrupt { path: PathBuf, message: String },
     #[error("{path}: state version {found} is newer than this infra understands ({VERSION}); upgrade infra")]
     TooNew { path: PathBuf, found: u32 },
     #[error("stack `{stack}` is locked by {holder}")]
     Locked { stack: String, holder: Box<LockInfo> },
+    #[error(
+        "stack `{stack}` is locked by {holder}; if that command is no longer running (killed, or its machine gone), \
+         remove the lock with `infra unlock --stack {stack} {}`", holder.id
+    )]
+    LockedRemote { stack: String, holder: Box<LockInfo> },
+    #[error("bucket `{bucket}` does not exist: create it with `infra backend bootstrap`")]
+    NoBucket { bucket: String },
     #[error("stack `{stack}` is locked by another infra process, whose details {} does not show", path.display())]
     LockedUnnamed { stack: String, path: PathBuf },
     #[error("stack `{stack}` is locked by {holder}, which is running: it releases the lock when it exits")]
@@ -175,6 +204,8 @@ pub struct Store {
     dir: PathBuf,
     stack: String,
     keys: Arc<Keys>,
+    /// The S3 backend, when the stack declares one; `dir` otherwise.
+    remote: Option<Arc<s3::Remote>>,
 }
 
 /// The key material, and the sealer once made (deriving a key from a
@@ -194,7 +225,34 @@ impl Store {
     /// A store with the given key material (programs and tests).
     pub fn with_keys(dir: impl Into<PathBuf>, stack: &str, source: Result<KeySource, SecretError>) -> Self {
         let keys = Arc::new(Keys { source, sealer: Mutex::new(None) });
-        Store { dir: dir.into(), stack: stack.to_string(), keys }
+        Store { dir: dir.into(), stack: stack.to_string(), keys, remote: None }
+    }
+
+    /// The store of `stack`: its `[backend]`, or local files in `dir`, with
+    /// the key from the environment.
+    pub fn for_stack(dir: impl Into<PathBuf>, stack: &Stack) -> Self {
+        Store::new(dir, &stack.name).with_backend(stack.backend.as_ref(), stack.region.as_deref())
+    }
+
+    /// This store with its state in `backend` (`None`: local files); the
+    /// bucket's region defaults to `region`.
+    pub fn with_backend(mut self, backend: Option<&Backend>, region: Option<&str>) -> Self {
+        self.remote = backend.map(|Backend::S3 { bucket, key_prefix, region: own }| {
+            let region = own.as_deref().or(region);
+            Arc::new(s3::Remote::new(s3::Location::new(bucket, key_prefix, &self.stack, region)))
+        });
+        self
+    }
+
+    /// The same stack's state in local files, with the same key (`infra state
+    /// push` and `pull`).
+    pub fn local(&self) -> Store {
+        Store { remote: None, ..self.clone() }
+    }
+
+    /// Whether state lives in a backend rather than local files.
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
     }
 
     fn secret_error(&self, source: SecretError) -> StateError {
@@ -238,8 +296,12 @@ impl Store {
         Ok(sealer)
     }
 
+    /// Where the state lives: a file, or an `s3://` URL.
     pub fn path(&self) -> PathBuf {
-        self.dir.join(format!("{}.json", self.stack))
+        match &self.remote {
+            Some(remote) => remote.at.url(&remote.at.state_key()),
+            None => self.dir.join(format!("{}.json", self.stack)),
+        }
     }
 
     /// The stack's name.
@@ -253,26 +315,55 @@ impl Store {
 
     /// The journal of the steps recorded since the state file was last written.
     pub fn journal_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.journal", self.stack))
+        match &self.remote {
+            Some(remote) => remote.at.url(&format!("{}.journal/", remote.at.base)),
+            None => self.dir.join(format!("{}.journal", self.stack)),
+        }
     }
 
     /// Loads the state (the state file, then its journal); a stack never
     /// applied has an empty one.
     pub fn load(&self) -> Result<State, StateError> {
         let open = |header: &Header| self.sealer_for(header);
-        let mut state = file::load(&self.path(), &open)?;
-        journal::replay(&self.journal_path(), &self.stack, &mut state, &open)?;
+        let Some(remote) = &self.remote else {
+            let mut state = file::load(&self.path(), &open)?;
+            journal::replay(&self.journal_path(), &self.stack, &mut state, &open)?;
+            return Ok(state);
+        };
+        let (text, journal) = remote.load()?;
+        let mut state = match text {
+            Some(text) => file::parse(&self.path(), &text, &open)?,
+            None => State::default(),
+        };
+        // The journal extending this snapshot: its first line under the
+        // snapshot's serial, then every serial in turn. What follows a gap was
+        // written by a command that lost a race, and stopped.
+        let keys: Vec<String> = journal
+            .range(state.serial..)
+            .zip(state.serial..)
+            .take_while(|((serial, _), expected)| *serial == expected)
+            .map(|((_, key), _)| key.clone())
+            .collect();
+        if !keys.is_empty() {
+            let text = remote.read_journal(&keys)?;
+            let at = remote.at.url(&keys[0]);
+            journal::apply_text(&at, &self.stack, &text, &mut state, &open)?;
+        }
         Ok(state)
     }
 
     /// Writes the whole state atomically, incrementing its serial first, and
-    /// removes the journal it supersedes.
+    /// removes the journal it supersedes. In S3 the write is conditional on the
+    /// state being as this command read it ([`StateError::Conflict`] otherwise).
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.bump_serial(&self.path())?;
         if state.lineage.is_none() {
             state.lineage = Some(uuid::Uuid::new_v4().to_string());
         }
         let sealer = if state.has_secrets() { Some(self.sealer()?) } else { None };
+        if let Some(remote) = &self.remote {
+            return remote.save(&file::render(&self.stack, state, sealer.as_deref()));
+        }
         file::save(&self.dir, &self.path(), &self.stack, state, sealer.as_deref())?;
         let journal = self.journal_path();
         match std::fs::remove_file(&journal) {
@@ -286,12 +377,15 @@ impl Store {
     /// each then costs one appended line instead of a rewrite of the file.
     pub fn begin(&self, state: &mut State) -> Result<Journal<'_>, StateError> {
         self.save(state)?;
-        Journal::start(self, &self.dir, self.journal_path(), &self.stack, state)
+        Journal::start(self, state)
     }
 
     /// Removes the stack's lock, when `id` names it (`infra unlock`). Returns
     /// who held it.
     pub fn unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        if let Some(remote) = &self.remote {
+            return remote.unlock(&self.stack, id);
+        }
         let path = self.lock_path();
         if !path.exists() {
             return Err(StateError::NotLocked { stack: self.stack.clone() });
@@ -312,8 +406,42 @@ impl Store {
 
     /// Takes the stack's lock for `command`, or fails at once naming the holder.
     pub fn lock(&self, command: &str) -> Result<Lock, StateError> {
-        Lock::acquire(&self.dir, &self.lock_path(), &self.stack, command)
+        match &self.remote {
+            Some(remote) => Lock::acquire_remote(remote.clone(), &self.stack, command),
+            None => Lock::acquire(&self.dir, &self.lock_path(), &self.stack, command),
+        }
     }
+}
+
+/// Copies the state of `from` over that of `to` (`infra state push`/`pull`:
+/// local files to a backend and back) as `to`'s next serial; the caller holds
+/// both locks. Refuses an empty `from`, and a `to` of another lineage or with
+/// a newer serial. Returns the state as written.
+pub fn copy(from: &Store, to: &Store) -> Result<State, StateError> {
+    let refuse = |message: String| StateError::Refused { to: to.path(), message };
+    let mut state = from.load()?;
+    if state.lineage.is_none() {
+        return Err(refuse(format!("{} holds no state to copy", from.path().display())));
+    }
+    let there = to.load()?;
+    if let Some(lineage) = there.lineage.as_deref() {
+        if state.lineage.as_deref() != Some(lineage) {
+            return Err(refuse(format!(
+                "it holds another state (lineage {lineage}, not {}): a different stack's, or one made anew",
+                state.lineage.as_deref().unwrap_or_default()
+            )));
+        }
+        if there.serial > state.serial {
+            return Err(refuse(format!(
+                "it is newer (serial {}) than {} (serial {})",
+                there.serial,
+                from.path().display(),
+                state.serial
+            )));
+        }
+    }
+    to.save(&mut state)?;
+    Ok(state)
 }
 
 /// Parses a state file's text; `path` only names it in errors. A state holding

@@ -1,0 +1,56 @@
+//! `infra backend`: set up the place a stack's state is shared in.
+
+use infra::state::s3;
+
+use super::Exit;
+use super::common::{self, StackArgs};
+
+/// Set up the stack's [backend].
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: BackendCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BackendCommand {
+    /// Create the stack's state bucket ([backend.s3]) if it does not exist, with
+    /// versioning, default encryption and all public access blocked. Safe to run
+    /// again. An existing bucket without these settings is refused unless --fix.
+    /// The bucket is not a resource of the stack: no state records it.
+    Bootstrap {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Put the missing settings in place on an existing bucket.
+        #[arg(long)]
+        fix: bool,
+    },
+}
+
+pub async fn exec(args: Args) -> anyhow::Result<Exit> {
+    let BackendCommand::Bootstrap { stack, fix } = args.command;
+    let stack = common::load_stack(&stack)?;
+    let Some(infra::model::Backend::S3 { bucket, region, .. }) = &stack.backend else {
+        anyhow::bail!(
+            "stack `{}` declares no [backend]: add a [backend.s3] table naming the bucket to stacks/{}.toml",
+            stack.name,
+            stack.name
+        );
+    };
+    let region = region.as_deref().or(stack.region.as_deref());
+    let done = s3::bootstrap(bucket, region, fix)?;
+    let mut text = if done.created {
+        format!("Created bucket `{bucket}`.\n")
+    } else {
+        format!("Bucket `{bucket}` exists.\n")
+    };
+    for setting in &done.set {
+        text.push_str(&format!("  set      {setting}\n"));
+    }
+    for setting in &done.kept {
+        text.push_str(&format!("  already  {setting}\n"));
+    }
+    text.push_str(&format!("Stack `{}` keeps its state there.\n", stack.name));
+    common::print(&text);
+    Ok(Exit::Ok)
+}
