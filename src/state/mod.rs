@@ -244,6 +244,12 @@ impl Store {
         self
     }
 
+    /// This store with its state at `at` in S3, reached through `client`.
+    pub fn with_s3(mut self, at: s3::Location, client: aws_sdk_s3::Client) -> Self {
+        self.remote = Some(Arc::new(s3::Remote::with_client(at, client)));
+        self
+    }
+
     /// The same stack's state in local files, with the same key (`infra state
     /// push` and `pull`).
     pub fn local(&self) -> Store {

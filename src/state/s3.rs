@@ -138,6 +138,13 @@ impl Remote {
         }
     }
 
+    /// The same, reaching S3 through `client` (programs and tests).
+    pub(super) fn with_client(at: Location, client: Client) -> Self {
+        let remote = Remote::new(at);
+        let _ = remote.client.set(client);
+        remote
+    }
+
     fn client(&self) -> Client {
         self.client
             .get_or_init(|| {
@@ -149,6 +156,9 @@ impl Remote {
     }
 
     fn remote_error(&self, key: &str, e: ProviderError) -> StateError {
+        if e.code() == Some("NoSuchBucket") {
+            return StateError::NoBucket { bucket: self.at.bucket.clone() };
+        }
         StateError::Remote { location: self.at.url(key), source: e }
     }
 
@@ -167,13 +177,12 @@ impl Remote {
         if self.versioned.get().is_some() {
             return Ok(());
         }
-        let out = match client.get_bucket_versioning().bucket(&self.at.bucket).send().await {
-            Ok(out) => out,
-            Err(e) if e.code() == Some("NoSuchBucket") => {
-                return Err(StateError::NoBucket { bucket: self.at.bucket.clone() });
-            }
-            Err(e) => return Err(self.bucket_error("GetBucketVersioning", e)),
-        };
+        let out = client
+            .get_bucket_versioning()
+            .bucket(&self.at.bucket)
+            .send()
+            .await
+            .map_err(|e| self.bucket_error("GetBucketVersioning", e))?;
         if out.status() != Some(&BucketVersioningStatus::Enabled) {
             return Err(StateError::Unversioned { bucket: self.at.bucket.clone() });
         }

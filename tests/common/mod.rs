@@ -254,14 +254,33 @@ pub fn store(dir: &Path, stack: &str) -> infra::state::Store {
     infra::state::Store::with_keys(dir.join("state"), stack, key)
 }
 
-/// Runs the built `infra` binary like [`run_infra`], but with AWS_ENDPOINT_URL=`endpoint`
-/// (a [`FaultProxy`] in front of an emulator; it must be on 127.0.0.1).
-pub fn run_infra_via(endpoint: &str, dir: &Path, args: &[&str]) -> (i32, String, String) {
+/// The built `infra` binary with `args` in `dir`, as [`run_infra_via`] runs it
+/// (stdout and stderr piped), for a test that runs several at once.
+pub fn infra_command(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
     assert!(endpoint.starts_with("http://127.0.0.1:"), "tests talk to loopback only, not {endpoint}");
     let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
     command.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     remove_aws_env(&mut command);
     command.envs(aws_env(endpoint)).env("NO_COLOR", "1");
+    command
+}
+
+/// An S3 client on the emulator (path-style addressing, as infra's own).
+pub async fn s3_client(emu: &Emulator) -> aws_sdk_s3::Client {
+    infra::provider::s3_client(&emu.sdk_config().await)
+}
+
+/// The state store of `stack` in the S3 backend `bucket` (key prefix `prefix`)
+/// on the emulator, with the key the tests' `infra` uses.
+pub fn s3_store(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, stack: &str) -> infra::state::Store {
+    let at = infra::state::s3::Location::new(bucket, prefix, stack, None);
+    store(Path::new("/nonexistent"), stack).with_s3(at, client.clone())
+}
+
+/// Runs the built `infra` binary like [`run_infra`], but with AWS_ENDPOINT_URL=`endpoint`
+/// (a [`FaultProxy`] in front of an emulator; it must be on 127.0.0.1).
+pub fn run_infra_via(endpoint: &str, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut command = infra_command(endpoint, dir, args);
     let output =
         command.output().unwrap_or_else(|error| panic!("cannot run infra {args:?} in {}: {error}", dir.display()));
     (
@@ -293,6 +312,16 @@ impl FaultProxy {
         let args = ["--port", "0", "--upstream", &emu.endpoint, "--fault-rate", &rate, "--seed", &seed];
         let (child, stderr_log, port) =
             start_server("the fault proxy", "tests/emulator/faultproxy.py", &args, FAULTPROXY_PORT_LINE_PREFIX);
+        FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
+    }
+
+    /// Starts the proxy on a free port in front of `emu`, adding `ms` milliseconds
+    /// to every request and faulting none: AWS as seen from afar.
+    pub fn with_latency(emu: &Emulator, ms: u64) -> FaultProxy {
+        let ms = ms.to_string();
+        let args = ["--port", "0", "--upstream", &emu.endpoint, "--fault-rate", "0", "--latency-ms", &ms];
+        let (child, stderr_log, port) =
+            start_server("the latency proxy", "tests/emulator/faultproxy.py", &args, FAULTPROXY_PORT_LINE_PREFIX);
         FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
     }
 

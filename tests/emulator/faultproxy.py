@@ -30,6 +30,9 @@ create happened, the client never heard) is a different failure; what keeps a re
 duplicating that resource is adoption by the `infra:stack`/`infra:name` tags, tested
 elsewhere.
 
+`--latency-ms N` delays every request by N milliseconds before it is answered or
+faulted: the round trip to a distant AWS region (`--fault-rate 0` for latency alone).
+
 `--seed` makes the sequence of fault decisions deterministic (the n-th request to arrive
 gets the n-th decision); which request is n-th can still vary between runs when the client
 sends requests concurrently.
@@ -199,7 +202,7 @@ def error_response(request: Request, kind: str, rnd: random.Random) -> tuple[int
     return status, "text/xml", body.encode()
 
 
-def make_handler(faults: Faults, upstream_host: str, upstream_port: int):
+def make_handler(faults: Faults, upstream_host: str, upstream_port: int, latency: float = 0.0):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "infra-faultproxy"
@@ -225,6 +228,9 @@ def make_handler(faults: Faults, upstream_host: str, upstream_port: int):
 
         def handle_any(self) -> None:
             body = self.read_body()
+            if latency:
+                # The round trip to a distant AWS region, paid by every request.
+                time.sleep(latency)
             request = Request(self.headers, body)
             kind = faults.decide()
             if kind is None:
@@ -297,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-rate", type=float, default=0.2, help="share of requests faulted (0..1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault decisions")
     parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay added to every request before it is answered or faulted"
+    )
+    parser.add_argument(
         "--kinds",
         default=",".join(FAULT_KINDS),
         help=f"comma-separated kinds of fault to choose from (default: {','.join(FAULT_KINDS)})",
@@ -307,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--port {args.port} is out of range")
     if not 0.0 <= args.fault_rate <= 1.0:
         parser.error(f"--fault-rate {args.fault_rate} is not between 0 and 1")
+    if args.latency_ms < 0:
+        parser.error(f"--latency-ms {args.latency_ms} is negative")
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     if not kinds or any(k not in FAULT_KINDS for k in kinds):
         parser.error(f"--kinds {args.kinds}: choose from {', '.join(FAULT_KINDS)}")
@@ -331,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
 
     faults = Faults(args.fault_rate, args.seed, kinds)
     try:
-        server = ThreadingHTTPServer((LOOPBACK, args.port), make_handler(faults, LOOPBACK, upstream.port))
+        handler = make_handler(faults, LOOPBACK, upstream.port, args.latency_ms / 1000)
+        server = ThreadingHTTPServer((LOOPBACK, args.port), handler)
     except OSError as error:
         log(f"error: cannot listen on {LOOPBACK}:{args.port}: {error}")
         return 1
@@ -344,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     log(
         f"listening on http://{LOOPBACK}:{port}, forwarding to http://{LOOPBACK}:{upstream.port}, "
-        f"fault rate {args.fault_rate}, seed {args.seed}, kinds {','.join(kinds)}"
+        f"fault rate {args.fault_rate}, seed {args.seed}, kinds {','.join(kinds)}, latency {args.latency_ms} ms"
     )
     while not stop.wait(0.5):
         pass

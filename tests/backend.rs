@@ -1,0 +1,527 @@
+//! The S3 state backend on the emulator: a team's machines and its CI sharing
+//! one stack's state through a bucket, safely.
+//!
+//! The emulator is moto, whose S3 honours `If-None-Match: *` and `If-Match` on
+//! PutObject and `If-Match` on DeleteObject as AWS documents them
+//! (tests/emulator/test_patches.py checks it). Each "machine" is a project
+//! directory of its own with no local state; they share only the bucket.
+
+mod common;
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::BucketVersioningStatus;
+use common::{Emulator, FaultProxy, infra_command, run_infra, s3_client, s3_store};
+use infra::state::{State, StateError};
+
+const BUCKET: &str = "team-state";
+const PREFIX: &str = "infra/";
+const STACK: &str = "team";
+
+/// Three volumes: each create is one call and a wait, so two applies that
+/// race over them fail only on state, never on AWS.
+const RESOURCES: &str = r#"
+[stack]
+region = "us-east-1"
+
+[resources.data_a]
+type = "ec2.volume"
+availability_zone = "us-east-1a"
+size = 10
+
+[resources.data_b]
+type = "ec2.volume"
+availability_zone = "us-east-1a"
+size = 10
+
+[resources.data_c]
+type = "ec2.volume"
+availability_zone = "us-east-1a"
+size = 10
+"#;
+
+fn backend(bucket: &str) -> String {
+    format!("\n[backend.s3]\nbucket = \"{bucket}\"\nkey_prefix = \"{PREFIX}\"\n")
+}
+
+/// A project directory ("a machine") whose only stack is the team's, with its
+/// state in `bucket`, and no local state.
+fn machine(bucket: &str) -> tempfile::TempDir {
+    machine_with(&format!("{RESOURCES}{}", backend(bucket)))
+}
+
+fn machine_with(stack_file: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("infra-machine-").tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("stacks")).unwrap();
+    std::fs::write(dir.path().join(format!("stacks/{STACK}.toml")), stack_file).unwrap();
+    dir
+}
+
+fn ok(what: &str, out: (i32, String, String)) -> String {
+    assert_eq!(out.0, 0, "{what}: infra failed (exit {}):\nstdout:\n{}\nstderr:\n{}", out.0, out.1, out.2);
+    out.1
+}
+
+/// A command that must fail with exit 1 and an error containing `message`.
+fn refused(what: &str, out: (i32, String, String), message: &str) {
+    assert_eq!(out.0, 1, "{what}: expected exit 1:\nstdout:\n{}\nstderr:\n{}", out.1, out.2);
+    assert!(out.2.contains(message), "{what}: expected an error saying {message:?}, got:\n{}", out.2);
+    assert!(!out.2.contains("panicked"), "{what}: {}", out.2);
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// The bucket's objects: key -> ETag.
+async fn objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, String)> {
+    let out = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    out.contents().iter().map(|o| (o.key().unwrap().to_string(), o.e_tag().unwrap_or_default().to_string())).collect()
+}
+
+async fn object_text(s3: &aws_sdk_s3::Client, key: &str) -> String {
+    let out = s3.get_object().bucket(BUCKET).key(key).send().await.unwrap();
+    String::from_utf8(out.body.collect().await.unwrap().to_vec()).unwrap()
+}
+
+/// The ids of the volumes tagged as the team stack's, by `infra:name`.
+async fn volumes(emu: &Emulator) -> Vec<(String, String)> {
+    let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
+    let filter = aws_sdk_ec2::types::Filter::builder().name("tag:infra:stack").values(STACK).build();
+    let out = ec2.describe_volumes().filters(filter).send().await.unwrap();
+    let mut found: Vec<(String, String)> = out
+        .volumes()
+        .iter()
+        .map(|v| {
+            let name = v.tags().iter().find(|t| t.key() == Some("infra:name")).and_then(|t| t.value());
+            (name.unwrap_or("untagged").to_string(), v.volume_id().unwrap().to_string())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Exactly one volume per declared name, each the one state records.
+async fn assert_state_matches_aws(emu: &Emulator, state: &State, when: &str) {
+    let live = volumes(emu).await;
+    let names: Vec<&str> = live.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["data_a", "data_b", "data_c"], "{when}: not exactly one of each volume: {live:?}");
+    let recorded: Vec<(String, String)> = state.resources.iter().map(|(n, r)| (n.clone(), r.id.clone())).collect();
+    assert_eq!(recorded, live, "{when}: state records other volumes than the emulator holds");
+    assert!(state.pending.is_empty(), "{when}: pending operations left: {:?}", state.pending);
+}
+
+/// A recorded volume.
+fn volume(id: &str) -> infra::state::Recorded {
+    infra::state::Recorded {
+        kind: infra::model::Kind::Volume,
+        id: id.into(),
+        props: Default::default(),
+        outputs: Default::default(),
+        depends_on: vec![],
+    }
+}
+
+async fn create_plain_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+}
+
+// --- bootstrap -------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bootstrap_creates_a_versioned_encrypted_private_bucket_and_running_it_again_changes_nothing() {
+    let emu = Emulator::start();
+    let s3 = s3_client(&emu).await;
+    let dir = machine(BUCKET);
+
+    let out = ok("bootstrap", run_infra(&emu, dir.path(), &["backend", "bootstrap"]));
+    assert!(out.contains("Created bucket `team-state`"), "{out}");
+    let versioning = s3.get_bucket_versioning().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
+    let encryption = s3.get_bucket_encryption().bucket(BUCKET).send().await.unwrap();
+    let rules = encryption.server_side_encryption_configuration().unwrap().rules();
+    let algorithm = rules[0].apply_server_side_encryption_by_default().unwrap().sse_algorithm();
+    assert_eq!(algorithm.as_str(), "AES256");
+    let block = s3.get_public_access_block().bucket(BUCKET).send().await.unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        [block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()],
+        [Some(true); 4]
+    );
+
+    let again = ok("bootstrap again", run_infra(&emu, dir.path(), &["backend", "bootstrap"]));
+    assert!(again.contains("Bucket `team-state` exists."), "{again}");
+    assert_eq!(again.matches("  already  ").count(), 3, "{again}");
+    assert!(!again.contains("  set  "), "{again}");
+    // The bucket is not a resource of the stack.
+    ok("apply", run_infra(&emu, dir.path(), &["apply", "--yes"]));
+    let listed = ok("state list", run_infra(&emu, dir.path(), &["state", "list"]));
+    assert!(!listed.contains(BUCKET), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bootstrap_refuses_an_existing_bucket_without_versioning_unless_told_to_fix_it() {
+    let emu = Emulator::start();
+    let s3 = s3_client(&emu).await;
+    create_plain_bucket(&s3, BUCKET).await;
+    let dir = machine(BUCKET);
+
+    refused(
+        "bootstrap of a weak bucket",
+        run_infra(&emu, dir.path(), &["backend", "bootstrap"]),
+        "bucket `team-state` exists without versioning enabled",
+    );
+    let versioning = s3.get_bucket_versioning().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(versioning.status(), None, "a refused bootstrap changes nothing");
+
+    let out = ok("bootstrap --fix", run_infra(&emu, dir.path(), &["backend", "bootstrap", "--fix"]));
+    assert!(out.contains("  set      versioning enabled"), "{out}");
+    let versioning = s3.get_bucket_versioning().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
+}
+
+// --- two machines ----------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_machine_without_local_state_plans_nothing_after_the_first_applies_and_sees_drift() {
+    let emu = Emulator::start();
+    let (first, second) = (machine(BUCKET), machine(BUCKET));
+    ok("bootstrap", run_infra(&emu, first.path(), &["backend", "bootstrap"]));
+    ok("apply on the first machine", run_infra(&emu, first.path(), &["apply", "--yes"]));
+    assert!(!first.path().join("state").exists(), "no local state is written with a backend");
+
+    let (code, out, err) = run_infra(&emu, second.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "the second machine plans changes:\n{out}\n{err}");
+    assert!(out.contains("No changes"), "{out}");
+    let listed = ok("state list", run_infra(&emu, second.path(), &["state", "list"]));
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+
+    // Out of band: somebody changes a volume's type in the console.
+    let ec2 = aws_sdk_ec2::Client::new(&emu.sdk_config().await);
+    let state = s3_store(&s3_client(&emu).await, BUCKET, PREFIX, STACK).load().unwrap();
+    ec2.modify_volume()
+        .volume_id(&state.resources["data_b"].id)
+        .volume_type(aws_sdk_ec2::types::VolumeType::Gp2)
+        .send()
+        .await
+        .unwrap();
+    let (code, out, err) = run_infra(&emu, second.path(), &["drift"]);
+    assert_eq!(code, 2, "drift from the second machine:\n{out}\n{err}");
+    assert!(out.contains("data_b") && out.contains("volume_type"), "{out}");
+    assert!(!second.path().join("state").exists());
+}
+
+// --- locking and lost updates ----------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_applies_started_together_on_two_machines_one_proceeds_and_the_other_names_the_holder() {
+    let emu = Emulator::start();
+    let (first, second) = (machine(BUCKET), machine(BUCKET));
+    ok("bootstrap", run_infra(&emu, first.path(), &["backend", "bootstrap"]));
+    // 100 ms a call: each apply lasts seconds, so the two overlap.
+    let far = FaultProxy::with_latency(&emu, 100);
+    let a = infra_command(&far.endpoint, first.path(), &["apply", "--yes"]).spawn().unwrap();
+    let b = infra_command(&far.endpoint, second.path(), &["apply", "--yes"]).spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+
+    let (winner, loser) = match (a.status.code(), b.status.code()) {
+        (Some(0), Some(1)) => (&a, &b),
+        (Some(1), Some(0)) => (&b, &a),
+        other => panic!("exactly one apply proceeds: exits {other:?}\nfirst:\n{}\nsecond:\n{}", text(&a), text(&b)),
+    };
+    let lost = String::from_utf8_lossy(&loser.stderr);
+    assert!(lost.contains("stack `team` is locked by `infra apply` (pid "), "{lost}");
+    assert!(lost.contains("remove the lock with `infra unlock --stack team "), "{lost}");
+    assert!(text(winner).contains("Apply complete"), "{}", text(winner));
+
+    let s3 = s3_client(&emu).await;
+    let keys: Vec<String> = objects(&s3, BUCKET).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["infra/team.json"], "the lock is released and the journal folded in");
+    let state = s3_store(&s3, BUCKET, PREFIX, STACK).load().unwrap();
+    assert_state_matches_aws(&emu, &state, "after the race").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_lock_broken_by_hand_at_most_one_of_two_applies_writes_and_the_state_still_matches_aws() {
+    let emu = Emulator::start();
+    let s3 = s3_client(&emu).await;
+    let (first, second) = (machine(BUCKET), machine(BUCKET));
+    ok("bootstrap", run_infra(&emu, first.path(), &["backend", "bootstrap"]));
+
+    // The first apply runs from far away; once its volumes exist, and while it
+    // is still recording them, somebody deletes its lock and the second
+    // machine applies.
+    let far = FaultProxy::with_latency(&emu, 1000);
+    let slow = infra_command(&far.endpoint, first.path(), &["apply", "--yes"]).spawn().unwrap();
+    let started = Instant::now();
+    while volumes(&emu).await.len() < 3 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the first apply created no volumes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s3.delete_object().bucket(BUCKET).key("infra/team.lock").send().await.unwrap();
+    let fast = run_infra(&emu, second.path(), &["apply", "--yes"]);
+    let slow = slow.wait_with_output().unwrap();
+
+    // The second found the first's volumes by their tags and recorded them;
+    // the first's last write then met a state it had not read.
+    assert_eq!(fast.0, 0, "the second apply:\n{}\n{}", fast.1, fast.2);
+    assert!(fast.1.contains("found in AWS and recorded"), "{}", fast.1);
+    assert_eq!(slow.status.code(), Some(1), "the first apply:\n{}", text(&slow));
+    let slow_err = String::from_utf8_lossy(&slow.stderr);
+    assert!(
+        slow_err.contains("s3://team-state/infra/team.json: another command wrote it since this one read it"),
+        "{slow_err}"
+    );
+    let state = s3_store(&s3, BUCKET, PREFIX, STACK).load().unwrap();
+    assert_state_matches_aws(&emu, &state, "after both").await;
+    let (code, out, err) = run_infra(&emu, second.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "a plan after both:\n{out}\n{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_write_over_one_another_command_made_meanwhile_fails_and_overwrites_nothing() {
+    let emu = Emulator::start();
+    let s3 = s3_client(&emu).await;
+    ok("bootstrap", run_infra(&emu, machine(BUCKET).path(), &["backend", "bootstrap"]));
+    let (mine, theirs) = (s3_store(&s3, BUCKET, PREFIX, STACK), s3_store(&s3, BUCKET, PREFIX, STACK));
+
+    // Both read "no state"; the first write wins, the second is refused.
+    let (mut a, mut b) = (mine.load().unwrap(), theirs.load().unwrap());
+    theirs.save(&mut b).unwrap();
+    let written = objects(&s3, BUCKET).await;
+    let err = mine.save(&mut a).unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+    assert_eq!(objects(&s3, BUCKET).await, written, "nothing was overwritten");
+
+    // After reading again, the write goes through.
+    let mut a = mine.load().unwrap();
+    mine.save(&mut a).unwrap();
+    assert_eq!(s3_store(&s3, BUCKET, PREFIX, STACK).load().unwrap().serial, a.serial);
+    // And now the other's copy is the stale one. (Were it the very state in
+    // the bucket, the write would be taken for a retry of one that landed.)
+    b.resources.insert("data_a".into(), volume("vol-1"));
+    let err = theirs.save(&mut b).unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_whose_state_another_command_replaced_cannot_write_its_journal_over_it_nor_its_last_state() {
+    let emu = Emulator::start();
+    let s3 = s3_client(&emu).await;
+    ok("bootstrap", run_infra(&emu, machine(BUCKET).path(), &["backend", "bootstrap"]));
+    let (mine, theirs) = (s3_store(&s3, BUCKET, PREFIX, STACK), s3_store(&s3, BUCKET, PREFIX, STACK));
+
+    let mut state = mine.load().unwrap();
+    let mut journal = mine.begin(&mut state).unwrap();
+    journal.record(&mut state, &["data_a"]).unwrap();
+    // The other command reads the journal so far, writes the state anew and
+    // starts a journal of its own.
+    let mut other = theirs.load().unwrap();
+    assert_eq!(other.serial, state.serial, "a load replays the journal");
+    let mut their_journal = theirs.begin(&mut other).unwrap();
+    let written = objects(&s3, BUCKET).await;
+    // Our next line is under the serial their journal starts at.
+    let err = journal.record(&mut state, &["data_b"]).unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+    let err = journal.finish(&mut state).unwrap_err();
+    assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+    assert_eq!(objects(&s3, BUCKET).await, written, "nothing was overwritten");
+    their_journal.record(&mut other, &["data_c"]).unwrap();
+    their_journal.finish(&mut other).unwrap();
+    assert_eq!(theirs.load().unwrap(), other);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lock_object_names_its_holder_and_only_its_id_removes_it() {
+    let emu = Emulator::start();
+    let s3 = s3_client(&emu).await;
+    let dir = machine(BUCKET);
+    ok("bootstrap", run_infra(&emu, dir.path(), &["backend", "bootstrap"]));
+    let store = s3_store(&s3, BUCKET, PREFIX, STACK);
+
+    let held = store.lock("apply").unwrap();
+    let holder = serde_json::from_str::<serde_json::Value>(&object_text(&s3, "infra/team.lock").await).unwrap();
+    for field in ["id", "pid", "host", "user", "started", "command"] {
+        assert!(holder.get(field).is_some(), "the lock object has no `{field}`: {holder}");
+    }
+    match store.lock("destroy").unwrap_err() {
+        StateError::LockedRemote { holder, .. } => assert_eq!(*holder, held.info),
+        other => panic!("expected LockedRemote, got {other}"),
+    }
+    refused(
+        "apply while locked",
+        run_infra(&emu, dir.path(), &["apply", "--yes"]),
+        &format!("lock id {})", held.info.id),
+    );
+    refused(
+        "unlock with another id",
+        run_infra(&emu, dir.path(), &["unlock", "--stack", STACK, "not-the-id"]),
+        &format!("is locked under id {}, not not-the-id", held.info.id),
+    );
+    // The holder's machine vanished: the lock is removed by hand, with its id.
+    let id = held.info.id.clone();
+    std::mem::forget(held);
+    let out = ok("unlock", run_infra(&emu, dir.path(), &["unlock", "--stack", STACK, &id]));
+    assert!(out.contains(&format!("lock id {id}")), "{out}");
+    assert!(objects(&s3, BUCKET).await.is_empty());
+    refused("unlock again", run_infra(&emu, dir.path(), &["unlock", "--stack", STACK, &id]), "is not locked");
+
+    // A released lock is gone; one that is no longer ours is left alone.
+    drop(store.lock("apply").unwrap());
+    assert!(objects(&s3, BUCKET).await.is_empty(), "a released lock is deleted");
+    let mine = store.lock("apply").unwrap();
+    s3.delete_object().bucket(BUCKET).key("infra/team.lock").send().await.unwrap();
+    let theirs = s3_store(&s3, BUCKET, PREFIX, STACK).lock("apply").unwrap();
+    drop(mine);
+    let lock = object_text(&s3, "infra/team.lock").await;
+    assert!(lock.contains(&theirs.info.id), "releasing a lock leaves another holder's lock: {lock}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_are_sealed_in_the_bucket_as_in_a_local_file() {
+    let emu = Emulator::start();
+    let s3 = s3_client(&emu).await;
+    ok("bootstrap", run_infra(&emu, machine(BUCKET).path(), &["backend", "bootstrap"]));
+    let store = s3_store(&s3, BUCKET, PREFIX, STACK);
+    let mut state = State::default();
+    let mut record = volume("vol-1");
+    record.props.insert("password".to_string(), infra::model::Value::secret("hunter2-in-s3"));
+    state.resources.insert("data_a".into(), record.clone());
+    let mut journal = store.begin(&mut state).unwrap();
+    state.resources.insert("data_b".into(), record);
+    journal.record(&mut state, &["data_b"]).unwrap();
+    for (key, _) in objects(&s3, BUCKET).await {
+        let text = object_text(&s3, &key).await;
+        assert!(!text.contains("hunter2"), "{key} holds the secret in plain text: {text}");
+    }
+    assert_eq!(store.load().unwrap(), state);
+}
+
+// --- moving state ----------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_push_and_pull_move_state_to_the_bucket_and_back_refusing_newer_or_foreign_state() {
+    let emu = Emulator::start();
+    let s3 = s3_client(&emu).await;
+    let dir = machine_with(RESOURCES);
+    let stack_file = dir.path().join("stacks/team.toml");
+    ok("local apply", run_infra(&emu, dir.path(), &["apply", "--yes"]));
+    let local = common::store(dir.path(), STACK);
+    let applied = local.load().unwrap();
+
+    std::fs::write(&stack_file, format!("{RESOURCES}{}", backend(BUCKET))).unwrap();
+    ok("bootstrap", run_infra(&emu, dir.path(), &["backend", "bootstrap"]));
+    let out = ok("push", run_infra(&emu, dir.path(), &["state", "push"]));
+    assert!(out.contains("from state/team.json to s3://team-state/infra/team.json"), "{out}");
+    let remote = s3_store(&s3, BUCKET, PREFIX, STACK);
+    let pushed = remote.load().unwrap();
+    assert_eq!((pushed.resources.clone(), pushed.lineage.clone()), (applied.resources.clone(), applied.lineage));
+    assert_eq!(pushed.serial, applied.serial + 1);
+    let (code, out, err) = run_infra(&emu, dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "the plan from the bucket:\n{out}\n{err}");
+
+    // The bucket moved on (another machine wrote): pushing the older local
+    // state is refused.
+    let mut newer = remote.load().unwrap();
+    remote.save(&mut newer).unwrap();
+    let before = objects(&s3, BUCKET).await;
+    refused("push of an older state", run_infra(&emu, dir.path(), &["state", "push"]), "it is newer (serial");
+    assert_eq!(objects(&s3, BUCKET).await, before);
+
+    // Pull brings the newer state home, and refuses to overwrite a local
+    // state of another lineage.
+    let out = ok("pull", run_infra(&emu, dir.path(), &["state", "pull"]));
+    assert!(out.contains("to state/team.json"), "{out}");
+    let pulled = local.load().unwrap();
+    assert_eq!((pulled.resources, pulled.serial), (newer.resources.clone(), newer.serial + 1));
+    let path = dir.path().join("state/team.json");
+    let foreign = std::fs::read_to_string(&path).unwrap().replace(newer.lineage.as_deref().unwrap(), "another-lineage");
+    std::fs::write(&path, &foreign).unwrap();
+    refused("pull over another lineage", run_infra(&emu, dir.path(), &["state", "pull"]), "another state (lineage");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), foreign, "a refused pull writes nothing");
+    refused("push of another lineage", run_infra(&emu, dir.path(), &["state", "push"]), "another state (lineage");
+    assert_eq!(objects(&s3, BUCKET).await, before);
+}
+
+// --- bad input -------------------------------------------------------------
+
+/// Bad backends: each command fails before any change, naming the problem.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_or_unversioned_bucket_a_corrupt_state_object_or_a_foreign_journal_changes_nothing() {
+    let emu = Emulator::start();
+    let s3 = s3_client(&emu).await;
+
+    let missing = machine("no-such-bucket");
+    for command in [&["plan"][..], &["apply", "--yes"], &["state", "list"]] {
+        refused(
+            &format!("{command:?} with a missing bucket"),
+            run_infra(&emu, missing.path(), command),
+            "bucket `no-such-bucket` does not exist: create it with `infra backend bootstrap`",
+        );
+    }
+
+    create_plain_bucket(&s3, "unversioned").await;
+    let unversioned = machine("unversioned");
+    for command in [&["plan"][..], &["apply", "--yes"]] {
+        refused(
+            &format!("{command:?} with an unversioned bucket"),
+            run_infra(&emu, unversioned.path(), command),
+            "bucket `unversioned` does not keep versions",
+        );
+    }
+    assert!(objects(&s3, "unversioned").await.is_empty(), "nothing was written to the unversioned bucket");
+
+    let dir = machine(BUCKET);
+    ok("bootstrap", run_infra(&emu, dir.path(), &["backend", "bootstrap"]));
+    s3.put_object().bucket(BUCKET).key("infra/team.json").body(ByteStream::from_static(b"{\"version\": 1, \"ser")).send().await.unwrap();
+    let before = objects(&s3, BUCKET).await;
+    for command in [&["plan"][..], &["apply", "--yes"], &["state", "rm", "data_a"]] {
+        refused(
+            &format!("{command:?} with a corrupt state object"),
+            run_infra(&emu, dir.path(), command),
+            "s3://team-state/infra/team.json: not a valid state file",
+        );
+    }
+    assert_eq!(objects(&s3, BUCKET).await, before, "a corrupt state is left as it is");
+    s3.delete_object().bucket(BUCKET).key("infra/team.json").send().await.unwrap();
+
+    // A journal object of another state's lineage where this state's journal
+    // would begin.
+    ok("apply", run_infra(&emu, dir.path(), &["apply", "--yes"]));
+    let state = s3_store(&s3, BUCKET, PREFIX, STACK).load().unwrap();
+    let header = format!(
+        "{{\"journal\":1,\"stack\":\"team\",\"lineage\":\"another-lineage\",\"base_serial\":{}}}\n",
+        state.serial
+    );
+    let key = format!("infra/team.journal/{:020}", state.serial);
+    s3.put_object().bucket(BUCKET).key(&key).body(ByteStream::from(header.into_bytes())).send().await.unwrap();
+    let before = objects(&s3, BUCKET).await;
+    for command in [&["plan"][..], &["apply", "--yes"], &["destroy", "--yes"]] {
+        refused(
+            &format!("{command:?} with a foreign journal"),
+            run_infra(&emu, dir.path(), command),
+            "the journal extends a state of lineage another-lineage",
+        );
+    }
+    assert_eq!(objects(&s3, BUCKET).await, before, "a foreign journal changes nothing");
+    assert_eq!(volumes(&emu).await.len(), 3, "nothing was destroyed");
+}
+
+#[test]
+fn a_backend_table_is_checked_before_any_aws_call() {
+    let cases = [
+        ("[backend.s4]\nbucket = \"b\"\n", "unknown backend `s4`"),
+        ("[backend.s3]\nkey_prefix = \"x/\"\n", "[backend.s3] has no `bucket`"),
+        ("[backend.s3]\nbucket = \"Team_State\"\n", "`Team_State` is not a valid S3 bucket name"),
+        ("[backend.s3]\nbucket = \"team-state\"\nregion = 5\n", "expected a string"),
+        ("[backend.s3]\nbucket = \"team-state\"\nprefix = \"x/\"\n", "unknown key `prefix` in [backend.s3]"),
+    ];
+    for (table, message) in cases {
+        let dir = machine_with(&format!("{RESOURCES}\n{table}"));
+        // No emulator: a call to AWS would fail otherwise than expected.
+        let out = common::run_infra_via("http://127.0.0.1:9", dir.path(), &["plan"]);
+        refused(table, out, message);
+    }
+}
