@@ -5,6 +5,11 @@
 //! exactly one of each resource the stack declares: no orphan left by the killed
 //! run, no duplicate made by the next one.
 //!
+//! With the state in an S3 backend, the killed apply's machine vanishes too (a
+//! CI runner): each next apply runs in a fresh directory, from the state and
+//! journal in the bucket alone, after `infra unlock` with the id the refused
+//! command names (an S3 lock outlives its holder).
+//!
 //! The kill moments are pseudo-random from a fixed seed (the same on every run),
 //! one in each twentieth of the duration of a normal apply measured first on the
 //! same emulator, so they land early (loading, refresh, the first creates) as well
@@ -36,9 +41,13 @@ use std::time::{Duration, Instant};
 use aws_sdk_ec2::types::{Filter, InstanceStateName, VolumeAttachmentState, VolumeState};
 use aws_sdk_elasticbeanstalk::types::EnvironmentStatus;
 use common::{Emulator, dev_project, run_infra};
-use infra::state::State;
+use infra::state::{State, Store};
 
 const ROUNDS: u64 = 20;
+/// Kills of an apply on the S3 backend.
+const S3_ROUNDS: u64 = 10;
+const STATE_BUCKET: &str = "team-infra-state";
+const STATE_PREFIX: &str = "infra/";
 const SEED: u64 = 0x1f2e_3d4c_5b6a_7988;
 const STACK: &str = "dev";
 const TAG_STACK: &str = "infra:stack";
@@ -72,13 +81,13 @@ impl Rng {
     }
 }
 
-/// One moment in each of `ROUNDS` equal slices of `apply`, at a pseudo-random
+/// One moment in each of `rounds` equal slices of `apply`, at a pseudo-random
 /// place within its slice, shuffled so that early and late kills alternate with
 /// the emulator's growing history.
-fn kill_moments(apply: Duration) -> Vec<Duration> {
+fn kill_moments(apply: Duration, rounds: u64) -> Vec<Duration> {
     let mut rng = Rng(SEED);
     let mut moments: Vec<Duration> =
-        (0..ROUNDS).map(|i| apply.mul_f64((i as f64 + rng.unit()) / ROUNDS as f64)).collect();
+        (0..rounds).map(|i| apply.mul_f64((i as f64 + rng.unit()) / rounds as f64)).collect();
     for i in (1..moments.len()).rev() {
         moments.swap(i, (rng.next() % (i as u64 + 1)) as usize);
     }
@@ -103,10 +112,9 @@ fn spawn_apply(emu: &Emulator, dir: &Path, logs: &Path) -> Child {
     command.spawn().expect("start infra apply")
 }
 
-/// The state file, which must load whatever moment the apply was killed at.
-fn load_state(dir: &Path, when: &str) -> State {
-    // With the key the tests' infra encrypts the dev stack's secret with.
-    common::store(dir, STACK).load().unwrap_or_else(|e| panic!("{when}: the state file does not load: {e}"))
+/// The state, which must load whatever moment the apply was killed at.
+fn load_state(store: &Store, when: &str) -> State {
+    store.load().unwrap_or_else(|e| panic!("{when}: the state does not load: {e}"))
 }
 
 /// The declared resources of the stack file: type -> logical names.
@@ -325,12 +333,12 @@ impl Aws {
 }
 
 /// Exactly one of each declared resource, each the one state records, nothing else.
-async fn assert_exactly_one_of_each(aws: &Aws, dir: &Path, when: &str) {
+async fn assert_exactly_one_of_each(aws: &Aws, dir: &Path, store: &Store, when: &str) {
     // An apply that succeeded has waited for what it created, an environment it
     // adopted from a killed run included: Ready, and so running its instance.
     let not_ready = aws.environments_not_ready().await;
     assert!(not_ready.is_empty(), "{when}: the apply returned with environments not Ready: {not_ready:?}");
-    let state = load_state(dir, when);
+    let state = load_state(store, when);
     let live = aws.live(&state).await;
     let declared = declared(dir);
     let context = || format!("{when}:\nthe emulator holds {live:#?}\nstate records {:#?}", state.resources);
@@ -378,8 +386,8 @@ async fn assert_exactly_one_of_each(aws: &Aws, dir: &Path, when: &str) {
 }
 
 /// Destroy leaves nothing of the stack behind.
-async fn assert_nothing_left(aws: &Aws, dir: &Path, when: &str) {
-    let state = load_state(dir, when);
+async fn assert_nothing_left(aws: &Aws, store: &Store, when: &str) {
+    let state = load_state(store, when);
     let live = aws.live(&state).await;
     assert!(live.is_empty(), "{when}: the emulator still holds {live:#?}");
     assert!(state.resources.is_empty() && state.pending.is_empty(), "{when}: state still records {state:#?}");
@@ -392,20 +400,22 @@ async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with
     let dir = project.path();
     let logs = tempfile::tempdir().unwrap();
     let aws = Aws::new(&emu).await;
+    // With the key the tests' infra encrypts the dev stack's secret with.
+    let store = common::store(dir, STACK);
 
     // A first apply warms the emulator up (and checks the checks); the second
     // measures how long a normal apply takes here.
     ok("first apply", run_infra(&emu, dir, &["apply", "--yes"]));
-    assert_exactly_one_of_each(&aws, dir, "after a normal apply").await;
+    assert_exactly_one_of_each(&aws, dir, &store, "after a normal apply").await;
     ok("destroy", run_infra(&emu, dir, &["destroy", "--yes"]));
-    assert_nothing_left(&aws, dir, "after a normal destroy").await;
+    assert_nothing_left(&aws, &store, "after a normal destroy").await;
     let started = Instant::now();
     ok("measured apply", run_infra(&emu, dir, &["apply", "--yes"]));
     let normal = started.elapsed();
     ok("destroy", run_infra(&emu, dir, &["destroy", "--yes"]));
 
     let mut killed = 0;
-    for (round, moment) in kill_moments(normal).into_iter().enumerate() {
+    for (round, moment) in kill_moments(normal, ROUNDS).into_iter().enumerate() {
         let when = format!("round {round} (kill at {moment:?} of a {normal:?} apply)");
         let mut child = spawn_apply(&emu, dir, logs.path());
         tokio::time::sleep(moment).await;
@@ -419,7 +429,7 @@ async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with
             format!("the killed apply ({status}) wrote:\n{}\n{}", read("stdout"), read("stderr"))
         };
 
-        let left = load_state(dir, &format!("{when}, right after the kill"));
+        let left = load_state(&store, &format!("{when}, right after the kill"));
         let pending: Vec<String> = left.pending.iter().map(|p| format!("{} {:?}", p.resource, p.op)).collect();
         eprintln!(
             "{when}: {}; state recorded {} resources, pending {pending:?}",
@@ -437,13 +447,93 @@ async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with
         eprintln!("{when}: the next apply adopted {adopted:?}");
         let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
         assert_eq!(code, 0, "{when}: a plan after the next apply is not empty:\n{out}\n{err}\n{}", output());
-        assert_exactly_one_of_each(&aws, dir, &when).await;
+        assert_exactly_one_of_each(&aws, dir, &store, &when).await;
 
         ok(&format!("{when}: destroy"), run_infra(&emu, dir, &["destroy", "--yes"]));
-        assert_nothing_left(&aws, dir, &format!("{when}, destroyed")).await;
+        assert_nothing_left(&aws, &store, &format!("{when}, destroyed")).await;
     }
     // Not a timing assertion: the moments are spread over a normal apply, so
     // nearly all of them find it still running.
     assert!(killed > 0, "no round killed a running apply");
     eprintln!("{killed} of {ROUNDS} applies were killed while running (a normal apply took {normal:?})");
+}
+
+/// A CI runner: a fresh copy of the dev project whose stack keeps its state in
+/// the S3 backend, and no local state.
+fn runner() -> tempfile::TempDir {
+    let project = dev_project();
+    let stack = project.path().join("stacks/dev.toml");
+    let mut text = std::fs::read_to_string(&stack).unwrap();
+    text.push_str(&format!("\n[backend.s3]\nbucket = \"{STATE_BUCKET}\"\nkey_prefix = \"{STATE_PREFIX}\"\n"));
+    std::fs::write(&stack, text).unwrap();
+    project
+}
+
+/// `infra apply --yes` in `dir`; when the stack is locked by a command that is
+/// gone (the killed apply), `infra unlock` with the id the refusal names, once,
+/// and again. Returns the apply's output and whether a lock was removed.
+fn apply_unlocking(emu: &Emulator, dir: &Path) -> ((i32, String, String), bool) {
+    let out = run_infra(emu, dir, &["apply", "--yes"]);
+    let hint = format!("infra unlock --stack {STACK} ");
+    let Some(at) = out.2.find(&hint) else { return (out, false) };
+    let id: String = out.2[at + hint.len()..].chars().take_while(|c| *c != '`').collect();
+    ok("unlock", run_infra(emu, dir, &["unlock", "--stack", STACK, &id]));
+    (run_infra(emu, dir, &["apply", "--yes"]), true)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_on_the_s3_backend_killed_at_ten_moments_converges_from_a_fresh_directory_with_one_of_each_resource() {
+    let emu = Emulator::start();
+    let logs = tempfile::tempdir().unwrap();
+    let aws = Aws::new(&emu).await;
+    let s3 = common::s3_client(&emu).await;
+    let store = common::s3_store(&s3, STATE_BUCKET, STATE_PREFIX, STACK);
+
+    let first = runner();
+    ok("bootstrap", run_infra(&emu, first.path(), &["backend", "bootstrap"]));
+    ok("first apply", run_infra(&emu, first.path(), &["apply", "--yes"]));
+    assert_exactly_one_of_each(&aws, first.path(), &store, "after a normal apply").await;
+    ok("destroy", run_infra(&emu, first.path(), &["destroy", "--yes"]));
+    assert_nothing_left(&aws, &store, "after a normal destroy").await;
+    let started = Instant::now();
+    ok("measured apply", run_infra(&emu, first.path(), &["apply", "--yes"]));
+    let normal = started.elapsed();
+    ok("destroy", run_infra(&emu, first.path(), &["destroy", "--yes"]));
+    drop(first);
+
+    let (mut killed, mut unlocked) = (0, 0);
+    for (round, moment) in kill_moments(normal, S3_ROUNDS).into_iter().enumerate() {
+        let when = format!("S3 round {round} (kill at {moment:?} of a {normal:?} apply)");
+        let doomed = runner();
+        let mut child = spawn_apply(&emu, doomed.path(), logs.path());
+        tokio::time::sleep(moment).await;
+        if child.try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        let output = || {
+            let read = |f: &str| std::fs::read_to_string(logs.path().join(f)).unwrap_or_default();
+            format!("the killed apply ({status}) wrote:\n{}\n{}", read("stdout"), read("stderr"))
+        };
+        let left = load_state(&store, &format!("{when}, right after the kill"));
+        eprintln!("{when}: state in the bucket records {} resources, {} pending", left.resources.len(), left.pending.len());
+        // The runner vanishes with its directory.
+        drop(doomed);
+
+        let fresh = runner();
+        let (converged, removed) = apply_unlocking(&emu, fresh.path());
+        unlocked += usize::from(removed);
+        assert_eq!(converged.0, 0, "{when}: the next apply failed:\n{}\n{}\n{}", converged.1, converged.2, output());
+        let (code, out, err) = run_infra(&emu, fresh.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "{when}: a plan after the next apply is not empty:\n{out}\n{err}\n{}", output());
+        assert_exactly_one_of_each(&aws, fresh.path(), &store, &when).await;
+        let local: Vec<_> = std::fs::read_dir(fresh.path().join("state")).unwrap().collect();
+        assert!(local.is_empty(), "{when}: a runner with a backend writes no local state: {local:?}");
+
+        ok(&format!("{when}: destroy"), run_infra(&emu, fresh.path(), &["destroy", "--yes"]));
+        assert_nothing_left(&aws, &store, &format!("{when}, destroyed")).await;
+    }
+    assert!(killed > 0, "no round killed a running apply");
+    eprintln!("{killed} of {S3_ROUNDS} applies on S3 were killed while running, {unlocked} locks removed by hand");
 }
