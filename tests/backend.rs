@@ -147,7 +147,12 @@ async fn bootstrap_creates_a_versioned_encrypted_private_bucket_and_running_it_a
     let block = s3.get_public_access_block().bucket(BUCKET).send().await.unwrap();
     let block = block.public_access_block_configuration().unwrap();
     assert_eq!(
-        [block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()],
+        [
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ],
         [Some(true); 4]
     );
 
@@ -475,7 +480,13 @@ async fn a_missing_or_unversioned_bucket_a_corrupt_state_object_or_a_foreign_jou
 
     let dir = machine(BUCKET);
     ok("bootstrap", run_infra(&emu, dir.path(), &["backend", "bootstrap"]));
-    s3.put_object().bucket(BUCKET).key("infra/team.json").body(ByteStream::from_static(b"{\"version\": 1, \"ser")).send().await.unwrap();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("infra/team.json")
+        .body(ByteStream::from_static(b"{\"version\": 1, \"ser"))
+        .send()
+        .await
+        .unwrap();
     let before = objects(&s3, BUCKET).await;
     for command in [&["plan"][..], &["apply", "--yes"], &["state", "rm", "data_a"]] {
         refused(

@@ -517,7 +517,11 @@ async fn an_apply_on_the_s3_backend_killed_at_ten_moments_converges_from_a_fresh
             format!("the killed apply ({status}) wrote:\n{}\n{}", read("stdout"), read("stderr"))
         };
         let left = load_state(&store, &format!("{when}, right after the kill"));
-        eprintln!("{when}: state in the bucket records {} resources, {} pending", left.resources.len(), left.pending.len());
+        eprintln!(
+            "{when}: state in the bucket records {} resources, {} pending",
+            left.resources.len(),
+            left.pending.len()
+        );
         // The runner vanishes with its directory.
         drop(doomed);
 

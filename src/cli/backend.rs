@@ -39,11 +39,8 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     };
     let region = region.as_deref().or(stack.region.as_deref());
     let done = s3::bootstrap(bucket, region, fix)?;
-    let mut text = if done.created {
-        format!("Created bucket `{bucket}`.\n")
-    } else {
-        format!("Bucket `{bucket}` exists.\n")
-    };
+    let mut text =
+        if done.created { format!("Created bucket `{bucket}`.\n") } else { format!("Bucket `{bucket}` exists.\n") };
     for setting in &done.set {
         text.push_str(&format!("  set      {setting}\n"));
     }

@@ -213,7 +213,7 @@ impl Builder<'_> {
         let mut region = None;
         for (key, value) in entries(table(s3)?) {
             match key_str(key) {
-                "bucket" => bucket = Some(self.plain_string(value)?),
+                "bucket" => bucket = Some((self.plain_string(value)?, value.span())),
                 "key_prefix" => key_prefix = self.plain_string(value)?,
                 "region" => region = Some(self.plain_string(value)?),
                 name => {
@@ -222,9 +222,10 @@ impl Builder<'_> {
                 }
             }
         }
-        let bucket = bucket.ok_or_else(|| Problem::new(s3.span(), "[backend.s3] has no `bucket`").hint(shape))?;
+        let (bucket, span) =
+            bucket.ok_or_else(|| Problem::new(s3.span(), "[backend.s3] has no `bucket`").hint(shape))?;
         if !valid_bucket_name(&bucket) {
-            return Err(Problem::new(s3.span(), format!("`{bucket}` is not a valid S3 bucket name"))
+            return Err(Problem::new(span, format!("`{bucket}` is not a valid S3 bucket name"))
                 .hint("3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit"));
         }
         Ok(Backend::S3 { bucket, key_prefix, region })

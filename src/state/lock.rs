@@ -119,7 +119,11 @@ impl Lock {
     }
 
     /// Takes the S3 backend's lock object for `command`.
-    pub(super) fn acquire_remote(remote: std::sync::Arc<Remote>, stack: &str, command: &str) -> Result<Lock, StateError> {
+    pub(super) fn acquire_remote(
+        remote: std::sync::Arc<Remote>,
+        stack: &str,
+        command: &str,
+    ) -> Result<Lock, StateError> {
         let info = LockInfo::new(command);
         remote.lock(stack, &info)?;
         Ok(Lock { held: Held::S3 { remote, stack: stack.to_string() }, info })

@@ -61,7 +61,11 @@ pub struct Location {
 
 impl Location {
     pub fn new(bucket: &str, key_prefix: &str, stack: &str, region: Option<&str>) -> Self {
-        Location { bucket: bucket.to_string(), base: format!("{key_prefix}{stack}"), region: region.map(str::to_string) }
+        Location {
+            bucket: bucket.to_string(),
+            base: format!("{key_prefix}{stack}"),
+            region: region.map(str::to_string),
+        }
     }
 
     pub fn state_key(&self) -> String {
@@ -163,7 +167,11 @@ impl Remote {
     }
 
     /// A failed call on the bucket itself.
-    fn bucket_error<E, R>(&self, op: &'static str, e: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> StateError
+    fn bucket_error<E, R>(
+        &self,
+        op: &'static str,
+        e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> StateError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
@@ -243,9 +251,8 @@ impl Remote {
             PutError::Other(e) => self.remote_error(&key, e),
         })?;
         *self.etag.lock().unwrap_or_else(|e| e.into_inner()) = Some(Some(etag));
-        let folded: Vec<String> = std::mem::take(&mut *self.journal.lock().unwrap_or_else(|e| e.into_inner()))
-            .into_iter()
-            .collect();
+        let folded: Vec<String> =
+            std::mem::take(&mut *self.journal.lock().unwrap_or_else(|e| e.into_inner())).into_iter().collect();
         if folded.is_empty() {
             return Ok(());
         }
@@ -293,10 +300,8 @@ impl Remote {
     async fn holder(&self, client: &Client) -> Result<Option<(LockInfo, String)>, StateError> {
         let key = self.at.lock_key();
         let Some((bytes, etag)) = self.get(client, &key).await? else { return Ok(None) };
-        let info = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-            path: self.at.url(&key),
-            message: format!("lock object: {e}"),
-        })?;
+        let info = serde_json::from_slice(&bytes)
+            .map_err(|e| StateError::Corrupt { path: self.at.url(&key), message: format!("lock object: {e}") })?;
         Ok(Some((info, etag)))
     }
 
@@ -533,7 +538,8 @@ impl Remote {
                         .sse_algorithm(ServerSideEncryption::Aes256)
                         .build()
                         .expect("an encryption default has its algorithm");
-                    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build();
+                    let rule =
+                        ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build();
                     let config = ServerSideEncryptionConfiguration::builder()
                         .rules(rule)
                         .build()

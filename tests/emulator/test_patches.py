@@ -985,6 +985,40 @@ def test_security_group_filters_match_ids_exactly_and_wildcards_as_globs():
     assert sorted(g["GroupId"] for g in found["SecurityGroups"]) == sorted(ids), found
 
 
+def test_s3_conditional_writes_and_deletes_behave_as_aws_documents():
+    """Not a patch: the S3 state backend relies on moto honouring conditional
+    requests as AWS documents them, so that the backend's tests prove something.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html
+    """
+    s3 = client("s3")
+    bucket = f"conditional-{time.time_ns()}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="k", Body=b"one", IfNoneMatch="*")["ETag"]
+    # If-None-Match: * on an existing key: 412 PreconditionFailed, nothing written.
+    code, _ = error_of(s3.put_object, Bucket=bucket, Key="k", Body=b"two", IfNoneMatch="*")
+    assert code == "PreconditionFailed", code
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+    # If-Match with the current ETag writes; with a stale one, 412.
+    second = s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch=first)["ETag"]
+    assert second != first
+    code, _ = error_of(s3.put_object, Bucket=bucket, Key="k", Body=b"three", IfMatch=first)
+    assert code == "PreconditionFailed", code
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"two"
+    # DeleteObject If-Match: a stale ETag is refused, the current one deletes.
+    code, _ = error_of(s3.delete_object, Bucket=bucket, Key="k", IfMatch=first)
+    assert code == "PreconditionFailed", code
+    s3.delete_object(Bucket=bucket, Key="k", IfMatch=second)
+    code, _ = error_of(s3.get_object, Bucket=bucket, Key="k")
+    assert code == "NoSuchKey", code
+    # A key whose current version is a delete marker is absent for If-None-Match.
+    s3.put_object(Bucket=bucket, Key="k", Body=b"four", IfNoneMatch="*")
+    # The versions written are kept.
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="k")
+    assert len(versions["Versions"]) == 3 and len(versions["DeleteMarkers"]) == 1, versions
+
+
 def start_server() -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
         [sys.executable, str(HERE / "server.py"), "--port", "0"],
