@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use infra::apply::{Interrupt, Options};
 use infra::engine::{Engine, Planned};
+use infra::state::Lock;
 
 use super::Exit;
 use super::common::{self, StackArgs};
@@ -39,7 +40,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
     common::enforce_checks(&stack)?;
     let engine = common::engine(&stack).await;
-    let _lock = engine.lock("apply")?;
+    let lock = engine.lock("apply")?;
     let planned = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -48,11 +49,17 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         }
         None => engine.plan(&stack, false).await?,
     };
-    execute(&engine, planned, &args.run, "Apply").await
+    execute(&engine, planned, &args.run, &lock, "Apply").await
 }
 
 /// Shows the plan, confirms, executes it with progress, and reports.
-pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb: &str) -> anyhow::Result<Exit> {
+pub async fn execute(
+    engine: &Engine,
+    mut planned: Planned,
+    run: &RunArgs,
+    lock: &Lock,
+    verb: &str,
+) -> anyhow::Result<Exit> {
     for name in &planned.adopted {
         common::print(&format!("{name}: made by an earlier run but not in state; found in AWS and recorded\n"));
     }
@@ -69,7 +76,7 @@ pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb:
     }
     let reporter = Arc::new(progress::Reporter::new());
     let options = Options::with_parallelism(run.parallelism as usize);
-    watch_ctrl_c(options.interrupt.clone());
+    watch_ctrl_c(options.interrupt.clone(), lock.releaser());
     let started = std::time::Instant::now();
     let result = engine.apply(&mut planned, &options, reporter.clone()).await;
     reporter.finish();
@@ -89,7 +96,7 @@ pub async fn execute(engine: &Engine, mut planned: Planned, run: &RunArgs, verb:
 /// The first Ctrl-C lets the operations in flight finish (and be recorded) but
 /// starts no new one; the second stops at once, leaving pending records in
 /// state for the next run to resolve.
-fn watch_ctrl_c(interrupt: Interrupt) {
+fn watch_ctrl_c(interrupt: Interrupt, release: Box<dyn FnOnce() + Send>) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
@@ -100,6 +107,8 @@ fn watch_ctrl_c(interrupt: Interrupt) {
         );
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("stopped; the next run resolves what was in flight");
+            // As the kernel releases a local lock when the process exits.
+            release();
             std::process::exit(130);
         }
     });

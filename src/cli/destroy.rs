@@ -16,7 +16,7 @@ pub struct Args {
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
-    let _lock = engine.lock("destroy")?;
+    let lock = engine.lock("destroy")?;
     let planned = engine.plan(&stack, true).await?;
-    execute(&engine, planned, &args.run, "Destroy").await
+    execute(&engine, planned, &args.run, &lock, "Destroy").await
 }

@@ -118,6 +118,19 @@ impl Lock {
         Ok(Lock { held: Held::File { path: path.to_path_buf(), file }, info })
     }
 
+    /// What releases this lock when the process is about to exit without
+    /// dropping it (a second Ctrl-C): nothing for a local lock, which the
+    /// kernel releases; for an S3 lock, deleting its object.
+    pub fn releaser(&self) -> Box<dyn FnOnce() + Send> {
+        match &self.held {
+            Held::File { .. } => Box::new(|| {}),
+            Held::S3 { remote, stack } => {
+                let (remote, stack, id) = (remote.clone(), stack.clone(), self.info.id.clone());
+                Box::new(move || remote.release(&stack, &id))
+            }
+        }
+    }
+
     /// Takes the S3 backend's lock object for `command`.
     pub(super) fn acquire_remote(
         remote: std::sync::Arc<Remote>,
