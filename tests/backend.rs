@@ -140,21 +140,7 @@ async fn bootstrap_creates_a_versioned_encrypted_private_bucket_and_running_it_a
     assert!(out.contains("Created bucket `team-state`"), "{out}");
     let versioning = s3.get_bucket_versioning().bucket(BUCKET).send().await.unwrap();
     assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
-    let encryption = s3.get_bucket_encryption().bucket(BUCKET).send().await.unwrap();
-    let rules = encryption.server_side_encryption_configuration().unwrap().rules();
-    let algorithm = rules[0].apply_server_side_encryption_by_default().unwrap().sse_algorithm();
-    assert_eq!(algorithm.as_str(), "AES256");
-    let block = s3.get_public_access_block().bucket(BUCKET).send().await.unwrap();
-    let block = block.public_access_block_configuration().unwrap();
-    assert_eq!(
-        [
-            block.block_public_acls(),
-            block.ignore_public_acls(),
-            block.block_public_policy(),
-            block.restrict_public_buckets()
-        ],
-        [Some(true); 4]
-    );
+    common::assert_bucket_encrypted_and_private(&s3, BUCKET).await;
 
     let again = ok("bootstrap again", run_infra(&emu, dir.path(), &["backend", "bootstrap"]));
     assert!(again.contains("Bucket `team-state` exists."), "{again}");

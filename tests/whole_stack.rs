@@ -174,20 +174,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     );
 
     // The bucket: encrypted, public access fully blocked.
-    let enc = s3.get_bucket_encryption().bucket(&bucket).send().await.unwrap();
-    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
-    let block = s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
-    let block = block.public_access_block_configuration().unwrap();
-    assert_eq!(
-        (
-            block.block_public_acls(),
-            block.ignore_public_acls(),
-            block.block_public_policy(),
-            block.restrict_public_buckets()
-        ),
-        (Some(true), Some(true), Some(true), Some(true))
-    );
+    common::assert_bucket_encrypted_and_private(&s3, &bucket).await;
 
     // The roles' trust policies.
     for (role, service) in [

@@ -270,6 +270,22 @@ pub async fn s3_client(emu: &Emulator) -> aws_sdk_s3::Client {
     infra::provider::s3_client(&emu.sdk_config().await)
 }
 
+/// Asserts that `bucket` encrypts by default with SSE-S3 and blocks all public access.
+pub async fn assert_bucket_encrypted_and_private(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let enc = s3.get_bucket_encryption().bucket(bucket).send().await.unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
+    let block = s3.get_public_access_block().bucket(bucket).send().await.unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    let flags = [
+        block.block_public_acls(),
+        block.ignore_public_acls(),
+        block.block_public_policy(),
+        block.restrict_public_buckets(),
+    ];
+    assert_eq!(flags, [Some(true); 4], "{bucket}: public access not fully blocked");
+}
+
 /// The state store of `stack` in the S3 backend `bucket` (key prefix `prefix`)
 /// on the emulator, with the key the tests' `infra` uses.
 pub fn s3_store(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, stack: &str) -> infra::state::Store {
