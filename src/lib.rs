@@ -8,13 +8,18 @@
 pub mod apply;
 pub mod bundle;
 pub mod check;
+pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod engine;
 pub mod model;
 pub mod plan;
+pub mod program;
 pub mod provider;
 pub mod refresh;
 pub mod render;
 pub mod secret;
 pub mod state;
+
+/// Typed resources for stack programs, one module per AWS service (see [`program`]).
+pub use program::generated as aws;

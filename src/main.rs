@@ -1,7 +1,5 @@
 //! The `infra` command line.
 
-mod cli;
-
 fn main() -> std::process::ExitCode {
-    cli::main()
+    infra::cli::main()
 }

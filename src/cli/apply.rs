@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::apply::{Interrupt, Options};
+use crate::engine::{Engine, Planned};
+use crate::state::Lock;
 use anyhow::{Context, bail};
-use infra::apply::{Interrupt, Options};
-use infra::engine::{Engine, Planned};
-use infra::state::Lock;
 
 use super::Exit;
 use super::common::{self, StackArgs};
@@ -63,7 +63,7 @@ pub async fn execute(
     for name in &planned.adopted {
         common::print(&format!("{name}: made by an earlier run but not in state; found in AWS and recorded\n"));
     }
-    common::print(&infra::render::plan_text(&planned.plan));
+    common::print(&crate::render::plan_text(&planned.plan));
     if !planned.plan.has_changes() {
         if !planned.adopted.is_empty() {
             engine.store.save(&mut planned.state)?;

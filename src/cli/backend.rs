@@ -1,6 +1,6 @@
 //! `infra backend`: set up the place a stack's state is shared in.
 
-use infra::state::s3;
+use crate::state::s3;
 
 use super::Exit;
 use super::common::{self, StackArgs};
@@ -30,7 +30,7 @@ pub enum BackendCommand {
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let BackendCommand::Bootstrap { stack, fix } = args.command;
     let stack = common::load_stack(&stack)?;
-    let Some(infra::model::Backend::S3 { bucket, region, .. }) = &stack.backend else {
+    let Some(crate::model::Backend::S3 { bucket, region, .. }) = &stack.backend else {
         anyhow::bail!(
             "stack `{}` declares no [backend]: add a [backend.s3] table naming the bucket to stacks/{}.toml",
             stack.name,

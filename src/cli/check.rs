@@ -30,7 +30,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
             None => text.push_str(&format!("FAILED   {}: {}: {}\n", f.resource, f.check, f.message)),
         }
     }
-    let failed = infra::check::violations(&findings).len();
+    let failed = crate::check::violations(&findings).len();
     if failed > 0 {
         common::print(&text);
         bail!("{failed} policy check(s) failed in stack `{}`", stack.name);
@@ -38,7 +38,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     text.push_str(&format!(
         "Stack `{}` passes the policy checks ({} check(s), {} allowed finding(s)).\n",
         stack.name,
-        infra::check::CHECKS.len(),
+        crate::check::CHECKS.len(),
         findings.len()
     ));
     common::print(&text);

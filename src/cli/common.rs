@@ -7,8 +7,8 @@ use std::path::Path;
 use anstyle::{AnsiColor, Style};
 use anyhow::{Context, bail};
 
-use infra::engine::{Engine, aws_config};
-use infra::model::Stack;
+use crate::engine::{Engine, aws_config};
+use crate::model::Stack;
 
 /// Selects the stack a command acts on.
 #[derive(clap::Args, Debug, Clone)]
@@ -21,33 +21,18 @@ pub struct StackArgs {
 /// Where state files live, relative to the project directory.
 pub const STATE_DIR: &str = "state";
 
-/// Loads and validates the selected stack file. No AWS call is made.
-pub fn load_stack(args: &StackArgs) -> anyhow::Result<Stack> {
-    let names = infra::config::list_stacks(Path::new("."))?;
-    let name = match (&args.stack, names.as_slice()) {
-        (Some(name), _) => name.clone(),
-        (None, [only]) => only.clone(),
-        (None, []) => bail!("no stack found: expected a file stacks/<name>.toml in {}", cwd()),
-        (None, many) => bail!("several stacks found, choose one with --stack: {}", many.join(", ")),
-    };
-    let path = Path::new("stacks").join(format!("{name}.toml"));
-    if !path.exists() {
-        let known = if names.is_empty() { "none".to_string() } else { names.join(", ") };
-        bail!("no stack `{name}`: {} does not exist (stacks: {known})", path.display());
-    }
-    Ok(infra::config::load_file(&path)?)
-}
+pub use super::stacks::{declared_by_program, load_stack, set_program};
 
-fn cwd() -> String {
+pub(super) fn cwd() -> String {
     std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into())
 }
 
 /// The call counts of the engine this process made, for `--stats`.
-static CALLS: std::sync::OnceLock<infra::provider::CallStats> = std::sync::OnceLock::new();
+static CALLS: std::sync::OnceLock<crate::provider::CallStats> = std::sync::OnceLock::new();
 
 /// The store of a stack's state: its [backend], or `state/`.
-pub fn store(stack: &Stack) -> infra::state::Store {
-    infra::state::Store::for_stack(STATE_DIR, stack)
+pub fn store(stack: &Stack) -> crate::state::Store {
+    crate::state::Store::for_stack(STATE_DIR, stack)
 }
 
 /// The engine for a stack, configured from the standard AWS chain.
@@ -69,11 +54,11 @@ pub struct Stats {
 impl Stats {
     pub fn collect(wall: std::time::Duration) -> Self {
         let calls = CALLS.get().map(|c| c.snapshot()).unwrap_or_default();
-        Stats { calls, wall, peak_kib: infra::provider::stats::peak_rss_kib() }
+        Stats { calls, wall, peak_kib: crate::provider::stats::peak_rss_kib() }
     }
 
     fn totals(&self) -> (u64, u64) {
-        let reads = self.calls.iter().filter(|(op, _)| infra::provider::stats::is_read(op)).map(|(_, n)| n).sum();
+        let reads = self.calls.iter().filter(|(op, _)| crate::provider::stats::is_read(op)).map(|(_, n)| n).sum();
         let all: u64 = self.calls.values().sum();
         (reads, all - reads)
     }
@@ -165,15 +150,15 @@ pub enum Format {
 
 /// Every policy check's findings, with the ports the stack's bundles serve
 /// read from the project's files. No AWS call is made.
-pub fn findings(stack: &Stack) -> anyhow::Result<Vec<infra::check::Finding>> {
-    let bundles = infra::compose::environment_bundles(stack, Path::new("."))?;
-    Ok(infra::check::check(stack, &bundles))
+pub fn findings(stack: &Stack) -> anyhow::Result<Vec<crate::check::Finding>> {
+    let bundles = crate::compose::environment_bundles(stack, Path::new("."))?;
+    Ok(crate::check::check(stack, &bundles))
 }
 
 /// Refuses a stack that fails a policy check it does not allow (before any AWS call).
 pub fn enforce_checks(stack: &Stack) -> anyhow::Result<()> {
     let findings = findings(stack)?;
-    let violations = infra::check::violations(&findings);
+    let violations = crate::check::violations(&findings);
     if violations.is_empty() {
         return Ok(());
     }

@@ -23,9 +23,9 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let engine = common::engine(&stack).await;
     let report = engine.drift(&stack).await?;
     match args.format {
-        Format::Json => common::print_json(&infra::render::drift_json(&report)),
-        Format::Markdown => common::print(&infra::render::drift_markdown(&report)),
-        Format::Text => common::print(&infra::render::drift_report_text(&report)),
+        Format::Json => common::print_json(&crate::render::drift_json(&report)),
+        Format::Markdown => common::print(&crate::render::drift_markdown(&report)),
+        Format::Text => common::print(&crate::render::drift_report_text(&report)),
     }
     Ok(if report.is_clean() { Exit::Ok } else { Exit::Changes })
 }

@@ -1,10 +1,13 @@
 //! The command line: arguments, then an operation of the engine, then rendering.
-//! Each command is a thin module: its clap arguments and an `exec`.
+//! Each command is a thin module: its clap arguments and an `exec`. The `infra`
+//! binary runs it on stack files; a stack program runs the same through
+//! [`crate::program::run`], its declaration standing in for the file's.
 
 mod apply;
 mod backend;
 mod check;
 mod common;
+mod declare;
 mod destroy;
 mod drift;
 mod import;
@@ -12,6 +15,7 @@ mod output;
 mod plan;
 mod progress;
 mod refresh;
+mod stacks;
 mod state;
 mod unlock;
 
@@ -64,6 +68,8 @@ pub enum Command {
     State(state::Args),
     Unlock(unlock::Args),
     Backend(backend::Args),
+    #[command(hide = true)]
+    Declare(declare::Args),
 }
 
 /// What a command asks the process to exit with.
@@ -72,7 +78,17 @@ pub enum Exit {
     Changes,
 }
 
+/// `infra`'s `main`: the command line on stack files.
 pub fn main() -> ExitCode {
+    main_with(None)
+}
+
+/// The command line, with the stacks declared by `program` when one is given
+/// (a stack program's `main`, through [`crate::program::run`]).
+pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
+    if let Some(declare) = program {
+        common::set_program(declare);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -111,6 +127,7 @@ pub fn main() -> ExitCode {
             Command::Import(args) => import::exec(args).await,
             Command::Unlock(args) => unlock::exec(args).await,
             Command::Backend(args) => backend::exec(args).await,
+            Command::Declare(args) => declare::exec(args).await,
         }
     });
     if cli.stats || cli.stats_json.is_some() {

@@ -1,6 +1,6 @@
 //! `infra output`: the stack's outputs, from recorded state.
 
-use infra::model::Ref;
+use crate::model::Ref;
 
 use super::Exit;
 use super::common::{self, StackArgs};
@@ -22,9 +22,9 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let lookup = |r: &Ref| state.attr(r);
     let outputs = stack.outputs.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
     if args.json {
-        common::print_json(&infra::render::outputs_json(&outputs));
+        common::print_json(&crate::render::outputs_json(&outputs));
     } else {
-        common::print(&infra::render::outputs_text(&outputs));
+        common::print(&crate::render::outputs_text(&outputs));
     }
     Ok(Exit::Ok)
 }

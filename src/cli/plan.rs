@@ -34,15 +34,15 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let planned = engine.plan(&stack, false).await?;
     let format = if args.json { Format::Json } else { args.format };
     match format {
-        Format::Json => common::print_json(&infra::render::plan_json(&planned.plan)),
-        Format::Markdown => common::print(&infra::render::plan_markdown(&planned.plan)),
+        Format::Json => common::print_json(&crate::render::plan_json(&planned.plan)),
+        Format::Markdown => common::print(&crate::render::plan_markdown(&planned.plan)),
         Format::Text => {
             for name in &planned.adopted {
                 common::print(&format!(
                     "{name}: made by an earlier run but not in state; found in AWS, it will be recorded\n"
                 ));
             }
-            common::print(&infra::render::plan_text(&planned.plan));
+            common::print(&crate::render::plan_text(&planned.plan));
         }
     }
     if let Some(out) = &args.out {

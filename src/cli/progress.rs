@@ -6,8 +6,8 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::apply::{Op, OpKind};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use infra::apply::{Op, OpKind};
 
 fn verb(op: &Op) -> (&'static str, &'static str) {
     match (op.kind, op.replace) {
@@ -43,7 +43,7 @@ impl Reporter {
     }
 }
 
-impl infra::apply::Reporter for Reporter {
+impl crate::apply::Reporter for Reporter {
     fn started(&self, op: &Op) {
         let (doing, _) = verb(op);
         match &self.bars {

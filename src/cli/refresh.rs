@@ -22,7 +22,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
     let _lock = engine.lock("refresh")?;
-    let infra::engine::RefreshedState { drift, mut state, outputs_changed } = engine.refreshed_state(&stack).await?;
+    let crate::engine::RefreshedState { drift, mut state, outputs_changed } = engine.refreshed_state(&stack).await?;
     if drift.is_empty() {
         if !outputs_changed.is_empty() {
             // Outputs are AWS's (an address after Elastic Beanstalk replaced an
@@ -38,7 +38,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Ok);
     }
-    common::print(&infra::render::drift_text(&drift));
+    common::print(&crate::render::drift_text(&drift));
     let question = format!("\nAccept these live values into the state of stack `{}`?", stack.name);
     if !common::confirm(&question, args.yes)? {
         bail!("refresh cancelled; state was not changed");

@@ -2,7 +2,7 @@
 //! hold the stack's lock and write the state with its serial incremented;
 //! `push` and `pull` move it between local files and the stack's backend.
 
-use infra::state::{Recorded, Store};
+use crate::state::{Recorded, Store};
 use serde_json::json;
 
 use super::Exit;
@@ -105,7 +105,7 @@ fn copy(args: &StackArgs, direction: Direction) -> anyhow::Result<Exit> {
         Direction::Pull => (&remote, &local, "state pull"),
     };
     let _locks = (remote.lock(command)?, local.lock(command)?);
-    let state = infra::state::copy(from, to)?;
+    let state = crate::state::copy(from, to)?;
     let mut text = format!(
         "Copied the state of stack `{}` ({} resources) from {} to {} (serial {}).\n",
         remote.stack(),
@@ -159,8 +159,8 @@ fn show(args: &StackArgs, name: &str, as_json: bool) -> anyhow::Result<Exit> {
 }
 
 fn shown_json(name: &str, r: &Recorded) -> serde_json::Value {
-    let map = |props: &infra::model::Props| -> serde_json::Map<String, serde_json::Value> {
-        props.iter().map(|(k, v)| (k.clone(), infra::render::value_json(v))).collect()
+    let map = |props: &crate::model::Props| -> serde_json::Map<String, serde_json::Value> {
+        props.iter().map(|(k, v)| (k.clone(), crate::render::value_json(v))).collect()
     };
     json!({
         "resource": name,
@@ -181,7 +181,7 @@ fn shown_text(name: &str, r: &Recorded) -> String {
         text.push_str(&format!("  {title}:\n"));
         let width = props.keys().map(String::len).max().unwrap_or(0);
         for (k, v) in props {
-            text.push_str(&format!("    {k:width$} = {}\n", infra::render::inline(v)));
+            text.push_str(&format!("    {k:width$} = {}\n", crate::render::inline(v)));
         }
     }
     text

@@ -40,7 +40,9 @@ const S3_KEYS: &[&str] = &["bucket", "key_prefix", "region"];
 const SECRET_SOURCES: &[&str] = &["env", "file"];
 /// Secret files larger than this are refused: a secret is a password or a key.
 const MAX_SECRET_SIZE: u64 = 64 * 1024;
-const STACK_KEYS: &[&str] = &["region", "tags"];
+const STACK_KEYS: &[&str] = &["region", "tags", "program", "program_timeout"];
+/// How long a stack program may take to declare its stack, unless `program_timeout` says.
+pub const PROGRAM_TIMEOUT_SECS: u64 = 600;
 
 /// How strings are read: `[config]` values are plain; elsewhere strings may hold
 /// references, and `${config.KEY}` and `${stack.name}` are substituted.
@@ -50,9 +52,21 @@ enum Strings {
     Exprs,
 }
 
+/// What a stack file gives besides the stack: for a stack declared by a
+/// program (`[stack] program`), what the program reads.
+#[derive(Default)]
+pub struct Extras {
+    /// `[config]`.
+    pub config: BTreeMap<String, Value>,
+    /// `[secrets]`, read, by name (each a [`Value::Secret`]).
+    pub secrets: BTreeMap<String, Value>,
+    /// `[stack] program` and `program_timeout` (seconds).
+    pub program: Option<(String, u64)>,
+}
+
 /// Parses `text` and builds the stack it declares, with the spans of its parts;
 /// `[secrets]` are read from `sources`.
-pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans), Problem> {
+pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans, Extras), Problem> {
     let doc = DeTable::parse(text).map_err(|e| syntax_problem(text, &e))?;
     let root = doc.get_ref();
     for (key, _) in entries(root) {
@@ -76,8 +90,9 @@ pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans)
             b.secrets.insert(key_str(key).to_string(), secret);
         }
     }
+    let mut program = None;
     if let Some(settings) = root.get("stack") {
-        b.settings(settings, &mut stack)?;
+        program = b.settings(settings, &mut stack)?;
     }
     if let Some(backend) = root.get("backend") {
         stack.backend = Some(b.backend(backend)?);
@@ -96,7 +111,14 @@ pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans)
             stack.outputs.insert(key_str(key).to_string(), v);
         }
     }
-    Ok((stack, b.spans))
+    if program.is_some()
+        && let Some((key, _)) = entries(root).into_iter().find(|(k, _)| ["resources", "outputs"].contains(&key_str(k)))
+    {
+        return Err(Problem::new(key.span(), format!("a stack with a `program` declares no [{}]", key_str(key)))
+            .hint("the program declares the resources and outputs: remove this table, or `program` from [stack]"));
+    }
+    let secrets = b.secrets.into_iter().map(|(k, v)| (k, Value::secret(v))).collect();
+    Ok((stack, b.spans, Extras { config: b.config, secrets, program }))
 }
 
 struct Builder<'t> {
@@ -176,10 +198,21 @@ impl Builder<'_> {
         })
     }
 
-    /// `[stack]`: the region and the stack's tags.
-    fn settings(&mut self, v: &Val, stack: &mut Stack) -> Result<(), Problem> {
+    /// `[stack]`: the region and the stack's tags; the program that declares
+    /// the stack, if one does, with its timeout and the span of its key.
+    fn settings(&mut self, v: &Val, stack: &mut Stack) -> Result<Option<(String, u64)>, Problem> {
+        let mut program = None;
+        let mut timeout = PROGRAM_TIMEOUT_SECS;
         for (key, value) in entries(table(v)?) {
             match key_str(key) {
+                "program" => program = Some(self.plain_string(value)?),
+                "program_timeout" => match value.get_ref() {
+                    DeValue::Integer(n) => match n.as_str().parse::<u64>() {
+                        Ok(secs) if secs > 0 => timeout = secs,
+                        _ => return Err(expected("a number of seconds, at least 1", value)),
+                    },
+                    _ => return Err(expected("a number of seconds", value)),
+                },
                 "region" => stack.region = Some(self.plain_string(value)?),
                 "tags" => {
                     for (tag, tv) in entries(table(value)?) {
@@ -192,7 +225,7 @@ impl Builder<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(program.map(|command| (command, timeout)))
     }
 
     /// `[backend]`: where state lives; one table, `s3 = { bucket, key_prefix, region }`.

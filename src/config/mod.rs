@@ -32,6 +32,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use build::{Extras, PROGRAM_TIMEOUT_SECS};
 pub use error::LoadError;
 
 use crate::model::schema::{Field, Ty};
@@ -73,10 +74,16 @@ pub fn load_file(path: &Path) -> Result<Stack, LoadError> {
 
 /// [`load_file`], with secrets read from `sources`.
 pub fn load_file_with(path: &Path, sources: &Sources) -> Result<Stack, LoadError> {
+    load_file_extras(path, sources).map(|(stack, _)| stack)
+}
+
+/// [`load_file_with`], and what the file gives besides the stack: its
+/// `[config]` and `[secrets]`, and the program that declares it, if one does.
+pub fn load_file_extras(path: &Path, sources: &Sources) -> Result<(Stack, Extras), LoadError> {
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let bytes = read_limited(path)?;
     match std::str::from_utf8(&bytes) {
-        Ok(text) => load_str_with(&name, path, text, sources),
+        Ok(text) => load_str_extras(&name, path, text, sources),
         Err(e) => {
             let at = e.valid_up_to();
             let byte = bytes.get(at).copied().unwrap_or(0);
@@ -98,10 +105,14 @@ pub fn load_str(name: &str, file: &Path, text: &str) -> Result<Stack, LoadError>
 
 /// [`load_str`], with secrets read from `sources`.
 pub fn load_str_with(name: &str, file: &Path, text: &str, sources: &Sources) -> Result<Stack, LoadError> {
+    load_str_extras(name, file, text, sources).map(|(stack, _)| stack)
+}
+
+fn load_str_extras(name: &str, file: &Path, text: &str, sources: &Sources) -> Result<(Stack, Extras), LoadError> {
     if text.len() as u64 > MAX_FILE_SIZE {
         return Err(too_large(file, text.len() as u64));
     }
-    let (stack, spans) = build::build(name, text, sources)
+    let (stack, spans, extras) = build::build(name, text, sources)
         .map_err(|p| LoadError::at(file, text, p.span, p.message).with_hint(p.hint))?;
     stack.validate().map_err(|e| {
         // A bad reference in a list or table is shown at the string holding it.
@@ -111,7 +122,7 @@ pub fn load_str_with(name: &str, file: &Path, text: &str, sources: &Sources) -> 
             .unwrap_or(0..0);
         LoadError::at(file, text, span, e.message).with_hint(e.hint)
     })?;
-    Ok(stack)
+    Ok((stack, extras))
 }
 
 /// The `${a.b}` that a validation message starts with, as in "`${a.b}` refers to ...".
