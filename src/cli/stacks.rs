@@ -83,7 +83,10 @@ fn settings(path: &Path) -> anyhow::Result<(Stack, Extras)> {
 /// Runs this process's declaration for the stack `name`.
 fn declare_here(declare: &DeclareFn, name: &str, path: &Path, extras: &Extras) -> anyhow::Result<Stack> {
     let mut ctx = Ctx::new(name, extras.config.clone(), path);
-    declare(&mut ctx).with_context(|| format!("the program could not declare stack `{name}`"))?;
+    // A panic's message is on standard error already (the default hook).
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| declare(&mut ctx)))
+        .map_err(|_| anyhow::anyhow!("the program panicked declaring stack `{name}`; its message is above"))?
+        .with_context(|| format!("the program could not declare stack `{name}`"))?;
     Ok(ctx.into_stack())
 }
 

@@ -257,8 +257,13 @@ pub fn store(dir: &Path, stack: &str) -> infra::state::Store {
 /// The built `infra` binary with `args` in `dir`, as [`run_infra_via`] runs it
 /// (stdout and stderr piped), for a test that runs several at once.
 pub fn infra_command(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
+    command_of(Path::new(env!("CARGO_BIN_EXE_infra")), endpoint, dir, args)
+}
+
+/// [`infra_command`] for another binary with infra's command line (a stack program).
+pub fn command_of(binary: &Path, endpoint: &str, dir: &Path, args: &[&str]) -> Command {
     assert!(endpoint.starts_with("http://127.0.0.1:"), "tests talk to loopback only, not {endpoint}");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
+    let mut command = Command::new(binary);
     command.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     remove_aws_env(&mut command);
     command.envs(aws_env(endpoint)).env("NO_COLOR", "1");
