@@ -35,7 +35,7 @@ pub fn load_stack(args: &StackArgs) -> anyhow::Result<Stack> {
         (None, Some((command, timeout))) => run_program(command, Duration::from_secs(*timeout), &name)?,
         (None, None) => return Ok(file),
     };
-    finish(declared, file, &extras, &path)
+    Ok(crate::program::complete(declared, file, &extras)?)
 }
 
 /// The stack this process declares, as it crosses the seam: secrets by name.
@@ -138,24 +138,4 @@ fn run_program(command: &str, timeout: Duration, name: &str) -> anyhow::Result<S
         bail!("the stack's program `{command}` declared stack `{}` when asked for `{name}`", stack.name);
     }
     Ok(stack)
-}
-
-/// A declared stack with the file's settings (backend; region and tags unless
-/// declared) and its secrets, validated.
-fn finish(mut declared: Stack, file: Stack, extras: &Extras, path: &Path) -> anyhow::Result<Stack> {
-    declared.backend = file.backend;
-    if declared.region.is_none() {
-        declared.region = file.region;
-    }
-    for (k, v) in file.tags {
-        declared.tags.entry(k).or_insert(v);
-    }
-    seam::resolve_secrets(&mut declared, &extras.secrets).with_context(|| {
-        format!("stack `{}` as its program declares it (secrets from {})", declared.name, path.display())
-    })?;
-    declared.validate().map_err(|e| {
-        let hint = e.hint.as_deref().map(|h| format!("\n  = hint: {h}")).unwrap_or_default();
-        anyhow::anyhow!("stack `{}` as its program declares it: {}: {}{hint}", declared.name, e.path, e.message)
-    })?;
-    Ok(declared)
 }

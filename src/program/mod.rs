@@ -45,8 +45,10 @@ pub enum ProgramError {
     Duplicate(String),
     #[error("{}: [config] {message}", file.display())]
     Config { file: PathBuf, message: String },
-    #[error("{0}")]
-    Other(String),
+    #[error("stack `{stack}` as its program declares it: {source}")]
+    Seam { stack: String, source: seam::SeamError },
+    #[error("stack `{stack}` as its program declares it: {path}: {message}{}", hint.as_deref().map(|h| format!("\n  = hint: {h}")).unwrap_or_default())]
+    Invalid { stack: String, path: String, message: String, hint: Option<String> },
 }
 
 /// What a resource declares besides its properties.
@@ -162,6 +164,30 @@ impl Ctx {
     pub fn into_stack(self) -> Stack {
         self.stack
     }
+}
+
+/// A declared stack completed with its stack file's settings (`file` and
+/// `extras`, as `config::load_file_extras` gives them): the backend, the
+/// region and tags unless declared, and the secrets its `${secret.NAME}` name;
+/// then validated as a stack file is.
+pub fn complete(mut declared: Stack, file: Stack, extras: &crate::config::Extras) -> Result<Stack, ProgramError> {
+    declared.backend = file.backend;
+    if declared.region.is_none() {
+        declared.region = file.region;
+    }
+    for (k, v) in file.tags {
+        declared.tags.entry(k).or_insert(v);
+    }
+    let stack = declared.name.clone();
+    seam::resolve_secrets(&mut declared, &extras.secrets)
+        .map_err(|source| ProgramError::Seam { stack: stack.clone(), source })?;
+    declared.validate().map_err(|e| ProgramError::Invalid {
+        stack,
+        path: e.path.to_string(),
+        message: e.message,
+        hint: e.hint,
+    })?;
+    Ok(declared)
 }
 
 /// A program's declaration: the stack named, from its context.
