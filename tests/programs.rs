@@ -39,7 +39,7 @@ fn plan_json(out: &str) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_dev_program_plans_exactly_like_the_dev_stack_file() {
+async fn the_dev_program_plans_exactly_like_the_dev_stack_file_then_applies_replans_empty_and_destroys() {
     let emu = Emulator::start();
     let project = common::dev_project();
     let dir = project.path();
@@ -60,6 +60,17 @@ async fn the_dev_program_plans_exactly_like_the_dev_stack_file() {
     std::fs::write(&stack, settings.replacen("[stack]\n", &format!("[stack]\n{program}"), 1)).unwrap();
     let hosted = ok("plan through the program", run_infra(&emu, dir, &["plan", "--format", "json"]));
     assert_eq!(plan_json(&hosted), plan_json(&file), "the plan through `program` differs from the file's");
+
+    // The program applies, plans nothing more, and destroys.
+    let run = |args: &[&str]| run_program("dev", &emu.endpoint, dir, args, &[]);
+    ok("program apply", run(&["apply", "--stack", "dev", "--yes"]));
+    let (code, out, err) = run(&["plan", "--stack", "dev", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "a plan after the program's apply is not empty:\n{out}\n{err}");
+    let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "infra running the program plans changes after its apply:\n{out}\n{err}");
+    ok("program destroy", run(&["destroy", "--stack", "dev", "--yes"]));
+    let state = common::store(dir, "dev").load().unwrap();
+    assert!(state.resources.is_empty(), "the program's destroy left {:?}", state.resources.keys());
 }
 
 #[tokio::test(flavor = "multi_thread")]

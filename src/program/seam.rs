@@ -281,3 +281,46 @@ fn resolve(v: &mut Value, secrets: &BTreeMap<String, Value>, at: &str) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Resource;
+
+    fn stack_with(value: Value) -> Stack {
+        let mut resource = Resource::new(Kind::EbEnvironment);
+        resource.props.insert("application".into(), value);
+        Stack::new("dev").resource("app_env", resource)
+    }
+
+    #[test]
+    fn a_declaration_crosses_the_seam_and_back_with_its_references_and_literal_dollars() {
+        let template = Value::Template(vec![Part::Lit("cost: $${".into()), Part::Ref(Ref::new("app", "name"))]);
+        let stack = stack_with(template.clone());
+        let back = from_json(&to_json(&stack).unwrap()).unwrap();
+        assert_eq!(back.resources["app_env"].props["application"], template);
+    }
+
+    #[test]
+    fn a_secret_crosses_by_name_and_is_read_on_the_other_side() {
+        let named = Value::secret(Value::Template(vec![Part::Lit("p=".into()), Part::Ref(Ref::new("secret", "pw"))]));
+        let json = to_json(&stack_with(named)).unwrap();
+        assert!(json.contains(r#""application": "p=${secret.pw}""#), "{json}");
+        let mut back = from_json(&json).unwrap();
+        let secrets = [("pw".to_string(), Value::secret("hunter2"))].into();
+        resolve_secrets(&mut back, &secrets).unwrap();
+        assert_eq!(back.resources["app_env"].props["application"], Value::secret("p=hunter2"));
+        // A secret's content is refused.
+        let err = to_json(&stack_with(Value::secret("hunter2"))).unwrap_err().to_string();
+        assert!(err.contains("a secret's content cannot cross") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_secret_or_type_is_refused_naming_where() {
+        let mut stack = stack_with(Value::Ref(Ref::new("secret", "nope")));
+        let err = resolve_secrets(&mut stack, &BTreeMap::new()).unwrap_err().to_string();
+        assert!(err.starts_with("resources.app_env.application: unknown secret `nope`"), "{err}");
+        let err = from_json(r#"{"infra_stack":1,"name":"dev","resources":{"x":{"type":"ec2.vm"}}}"#).unwrap_err();
+        assert_eq!(err.to_string(), "resources.x: unknown resource type `ec2.vm`");
+    }
+}

@@ -396,3 +396,59 @@ pub fn put(props: &mut Props, name: &str, value: Option<impl IntoValue>) {
 pub fn enum_input<T>(name: &str) -> Input<T> {
     Input::of(Value::Str(name.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(name: &str) -> Output<String> {
+        Output::of(Value::secret(Value::Ref(Ref::new("secret", name))))
+    }
+
+    #[test]
+    fn a_template_joins_text_and_references_in_order() {
+        let ip: Output<String> = Handle::<()>::new("app_env").attr("private_ip");
+        let nodes = crate::template!("{}:6379,{}:6380", &ip, &ip);
+        let r = Part::Ref(Ref::new("app_env", "private_ip"));
+        assert_eq!(
+            *nodes.value(),
+            Value::Template(vec![r.clone(), Part::Lit(":6379,".into()), r, Part::Lit(":6380".into())])
+        );
+        // One reference alone is that reference; text alone is text.
+        assert_eq!(*crate::template!("{}", &ip).value(), Value::Ref(Ref::new("app_env", "private_ip")));
+        assert_eq!(*crate::template!("plain {}", "text").value(), Value::Str("plain text".into()));
+    }
+
+    #[test]
+    fn a_secret_stays_a_secret_through_every_template() {
+        let url = crate::template!("redis://:{}@{}:6379", secret("redis_password"), "10.0.0.1");
+        let Value::Secret(inner) = url.value() else { panic!("not a secret: {url:?}") };
+        assert_eq!(
+            *inner.expose(),
+            Value::Template(vec![
+                Part::Lit("redis://:".into()),
+                Part::Ref(Ref::new("secret", "redis_password")),
+                Part::Lit("@10.0.0.1:6379".into()),
+            ])
+        );
+        // And through a template of that template.
+        assert!(matches!(crate::template!("url={}", &url).value(), Value::Secret(_)));
+    }
+
+    #[test]
+    fn a_json_document_with_a_reference_is_its_text_resolved_as_a_whole() {
+        let arn: Output<String> = Handle::<()>::new("artifacts").attr("arn");
+        let doc: Input<Json> = serde_json::json!({ "Resource": crate::template!("{}/*", &arn) }).into();
+        let Value::Template(parts) = doc.into_value() else { panic!("not a template") };
+        assert!(parts.contains(&Part::Ref(Ref::new("artifacts", "arn"))), "{parts:?}");
+        // Without references, a document is a table.
+        let plain: Input<Json> = serde_json::json!({ "Version": "2012-10-17" }).into();
+        assert!(matches!(plain.into_value(), Value::Map(_)));
+    }
+
+    #[test]
+    #[should_panic(expected = "has 2 `{}` but 1 arguments")]
+    fn a_template_with_fewer_arguments_than_places_is_a_bug_in_the_program() {
+        let _ = template("{}:{}", vec![Piece::from("a")]);
+    }
+}
