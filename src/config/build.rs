@@ -400,15 +400,9 @@ impl Builder<'_> {
                         }
                         other => other,
                     };
-                    match (out.last_mut(), part) {
-                        (Some(Part::Lit(prev)), Part::Lit(lit)) => prev.push_str(&lit),
-                        (_, part) => out.push(part),
-                    }
+                    Part::push(&mut out, part);
                 }
-                let v = match out.as_slice() {
-                    [Part::Lit(lit)] => Value::Str(lit.clone()),
-                    _ => Value::Template(out),
-                };
+                let v = Part::join(out);
                 Ok(if secret { Value::secret(v) } else { v })
             }
             (Strings::Exprs, v) => Ok(v),

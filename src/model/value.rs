@@ -69,6 +69,28 @@ pub enum Part {
     Ref(Ref),
 }
 
+impl Part {
+    /// Appends `part` to `parts`, joining adjacent literal text.
+    pub fn push(parts: &mut Vec<Part>, part: Part) {
+        match (parts.last_mut(), part) {
+            (Some(Part::Lit(prev)), Part::Lit(lit)) => prev.push_str(&lit),
+            (_, Part::Lit(lit)) if lit.is_empty() => {}
+            (_, part) => parts.push(part),
+        }
+    }
+
+    /// The value `parts` make: text alone is a string, a reference alone that
+    /// reference, anything else a template.
+    pub fn join(parts: Vec<Part>) -> Value {
+        match parts.as_slice() {
+            [] => Value::Str(String::new()),
+            [Part::Lit(s)] => Value::Str(s.clone()),
+            [Part::Ref(r)] => Value::Ref(r.clone()),
+            _ => Value::Template(parts),
+        }
+    }
+}
+
 impl Ref {
     pub fn new(resource: impl Into<String>, attr: impl Into<String>) -> Self {
         Ref { resource: resource.into(), attr: attr.into() }

@@ -251,16 +251,9 @@ fn resolve(v: &mut Value, secrets: &BTreeMap<String, Value>, at: &str) -> Result
                     Part::Ref(r) if r.resource == "secret" => Part::Lit(content(r)?),
                     other => other.clone(),
                 };
-                match (out.last_mut(), part) {
-                    (Some(Part::Lit(prev)), Part::Lit(lit)) => prev.push_str(&lit),
-                    (_, part) => out.push(part),
-                }
+                Part::push(&mut out, part);
             }
-            let resolved = match out.as_slice() {
-                [Part::Lit(s)] => Value::Str(s.clone()),
-                _ => Value::Template(out),
-            };
-            *v = Value::secret(resolved);
+            *v = Value::secret(Part::join(out));
         }
         Value::Secret(inner) => {
             let mut inside = inner.expose().clone();

@@ -272,24 +272,14 @@ pub fn template(format: &str, pieces: Vec<Piece>) -> Output<String> {
     );
     let mut parts: Vec<Part> = Vec::new();
     let mut secret = false;
-    let mut push = |part: Part| match (parts.last_mut(), part) {
-        (Some(Part::Lit(prev)), Part::Lit(lit)) => prev.push_str(&lit),
-        (_, Part::Lit(lit)) if lit.is_empty() => {}
-        (_, part) => parts.push(part),
-    };
     for (i, literal) in literals.iter().enumerate() {
-        push(Part::Lit(literal.to_string()));
+        Part::push(&mut parts, Part::Lit(literal.to_string()));
         if let Some(piece) = pieces.get(i) {
             secret |= piece.secret;
-            piece.parts.iter().cloned().for_each(&mut push);
+            piece.parts.iter().cloned().for_each(|p| Part::push(&mut parts, p));
         }
     }
-    let value = match parts.as_slice() {
-        [] => Value::Str(String::new()),
-        [Part::Lit(s)] => Value::Str(s.clone()),
-        [Part::Ref(r)] => Value::Ref(r.clone()),
-        _ => Value::Template(parts),
-    };
+    let value = Part::join(parts);
     Output::of(if secret { Value::secret(value) } else { value })
 }
 
