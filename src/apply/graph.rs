@@ -137,7 +137,15 @@ mod tests {
     }
 
     fn plan(steps: Vec<Step>) -> Plan {
-        Plan { stack: "t".into(), steps, drift: vec![], outputs: Default::default(), serial: 0, lineage: None }
+        Plan {
+            stack: "t".into(),
+            steps,
+            drift: vec![],
+            outputs: Default::default(),
+            serial: 0,
+            lineage: None,
+            cost: None,
+        }
     }
 
     fn names(ops: &[Op], list: &[usize]) -> Vec<String> {

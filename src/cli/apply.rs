@@ -47,7 +47,11 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
             let plan = engine.read_saved_plan(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             engine.load_saved(&stack, plan)?
         }
-        None => engine.plan(&stack, false).await?,
+        None => {
+            let mut planned = engine.plan(&stack, false).await?;
+            common::price_plan(&stack, &mut planned.plan);
+            planned
+        }
     };
     execute(&engine, planned, &args.run, &lock, "Apply").await
 }

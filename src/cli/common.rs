@@ -21,7 +21,7 @@ pub struct StackArgs {
 /// Where state files live, relative to the project directory.
 pub const STATE_DIR: &str = "state";
 
-pub use super::stacks::{declared_by_program, load_stack, set_program};
+pub use super::stacks::{declared_by_program, load_stack, load_stack_without_secrets, set_program};
 
 pub(super) fn cwd() -> String {
     std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into())
@@ -29,6 +29,20 @@ pub(super) fn cwd() -> String {
 
 /// The call counts of the engine this process made, for `--stats`.
 static CALLS: std::sync::OnceLock<crate::provider::CallStats> = std::sync::OnceLock::new();
+
+/// Prices what `plan` changes into its `cost`; a stack that cannot be priced
+/// (a region or type the price table lacks) is said so on stderr, and the
+/// plan goes on without it.
+pub fn price_plan(stack: &Stack, plan: &mut crate::plan::Plan) {
+    let priced = crate::cost::PriceTable::load().and_then(|table| {
+        let region = crate::cost::region_of(stack)?;
+        crate::cost::delta(plan, &stack.cost.usage, &table, &region)
+    });
+    match priced {
+        Ok(delta) => plan.cost = Some(delta),
+        Err(e) => eprintln!("Cost: not priced: {e}"),
+    }
+}
 
 /// The store of a stack's state: its [backend], or `state/`.
 pub fn store(stack: &Stack) -> crate::state::Store {

@@ -17,6 +17,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
     let lock = engine.lock("destroy")?;
-    let planned = engine.plan(&stack, true).await?;
+    let mut planned = engine.plan(&stack, true).await?;
+    common::price_plan(&stack, &mut planned.plan);
     execute(&engine, planned, &args.run, &lock, "Destroy").await
 }

@@ -7,9 +7,11 @@ mod apply;
 mod backend;
 mod check;
 mod common;
+mod cost;
 mod declare;
 mod destroy;
 mod drift;
+mod graph;
 mod import;
 mod output;
 mod plan;
@@ -68,6 +70,8 @@ pub enum Command {
     State(state::Args),
     Unlock(unlock::Args),
     Backend(backend::Args),
+    Cost(cost::Args),
+    Graph(graph::Args),
     #[command(hide = true)]
     Declare(declare::Args),
 }
@@ -127,6 +131,8 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
             Command::Import(args) => import::exec(args).await,
             Command::Unlock(args) => unlock::exec(args).await,
             Command::Backend(args) => backend::exec(args).await,
+            Command::Cost(args) => cost::exec(args).await,
+            Command::Graph(args) => graph::exec(args).await,
             Command::Declare(args) => declare::exec(args).await,
         }
     });

@@ -25,13 +25,19 @@ pub struct Args {
     /// Save the exact plan to FILE, for `infra apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Leave out what the plan does to the monthly bill.
+    #[arg(long)]
+    pub no_cost: bool,
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
     common::enforce_checks(&stack)?;
     let engine = common::engine(&stack).await;
-    let planned = engine.plan(&stack, false).await?;
+    let mut planned = engine.plan(&stack, false).await?;
+    if !args.no_cost {
+        common::price_plan(&stack, &mut planned.plan);
+    }
     let format = if args.json { Format::Json } else { args.format };
     match format {
         Format::Json => common::print_json(&crate::render::plan_json(&planned.plan)),

@@ -28,8 +28,23 @@ pub fn set_program(declare: Box<DeclareFn>) {
 
 /// Loads and validates the selected stack. No AWS call is made.
 pub fn load_stack(args: &StackArgs) -> anyhow::Result<Stack> {
+    load(args, &Sources::process("."))
+}
+
+/// [`load_stack`] for commands that only read the declaration (`cost`,
+/// `graph`): a secret read from an unset environment variable stands as a
+/// placeholder, so that pricing a stack needs none of its passwords.
+pub fn load_stack_without_secrets(args: &StackArgs) -> anyhow::Result<Stack> {
+    let sources = Sources {
+        dir: ".".into(),
+        env: Box::new(|name| Some(std::env::var(name).unwrap_or_else(|_| "[not read]".into()))),
+    };
+    load(args, &sources)
+}
+
+fn load(args: &StackArgs, sources: &Sources) -> anyhow::Result<Stack> {
     let (name, path) = select(args, PROGRAM.get().is_some())?;
-    let (file, extras) = settings(&path)?;
+    let (file, extras) = settings(&path, sources)?;
     let declared = match (PROGRAM.get(), &extras.program) {
         (Some(declare), _) => declare_here(declare.as_ref(), &name, &path, &extras)?,
         (None, Some((command, timeout))) => run_program(command, Duration::from_secs(*timeout), &name)?,
@@ -44,7 +59,7 @@ pub fn declared_by_program(args: &StackArgs) -> anyhow::Result<Stack> {
         bail!("`declare` prints a stack program's declaration; `infra` itself declares none (try `infra plan`)");
     };
     let (name, path) = select(args, true)?;
-    let (_, extras) = settings(&path)?;
+    let (_, extras) = settings(&path, &Sources::process("."))?;
     declare_here(declare.as_ref(), &name, &path, &extras)
 }
 
@@ -72,12 +87,12 @@ fn select(args: &StackArgs, program: bool) -> anyhow::Result<(String, PathBuf)> 
 
 /// The stack file and what it gives a program; an absent file (a program's
 /// stack may have none) gives nothing.
-fn settings(path: &Path) -> anyhow::Result<(Stack, Extras)> {
+fn settings(path: &Path, sources: &Sources) -> anyhow::Result<(Stack, Extras)> {
     if !path.exists() {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         return Ok((Stack::new(name), Extras::default()));
     }
-    Ok(crate::config::load_file_extras(path, &Sources::process("."))?)
+    Ok(crate::config::load_file_extras(path, sources)?)
 }
 
 /// Runs this process's declaration for the stack `name`.

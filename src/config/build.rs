@@ -34,7 +34,7 @@ impl Problem {
 type Key<'i> = Spanned<DeString<'i>>;
 type Val<'i> = Spanned<DeValue<'i>>;
 
-const TOP_LEVEL: &[&str] = &["stack", "backend", "config", "secrets", "resources", "outputs"];
+const TOP_LEVEL: &[&str] = &["stack", "backend", "config", "secrets", "cost", "resources", "outputs"];
 const BACKENDS: &[&str] = &["s3"];
 const S3_KEYS: &[&str] = &["bucket", "key_prefix", "region"];
 const SECRET_SOURCES: &[&str] = &["env", "file"];
@@ -96,6 +96,9 @@ pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans,
     }
     if let Some(backend) = root.get("backend") {
         stack.backend = Some(b.backend(backend)?);
+    }
+    if root.get("cost").is_some() {
+        stack.cost = cost_settings(text)?;
     }
     if let Some(resources) = root.get("resources") {
         for (key, value) in entries(table(resources)?) {
@@ -454,6 +457,19 @@ impl Builder<'_> {
                 .hint("[stack] and [backend] settings cannot refer to resources")),
         }
     }
+}
+
+/// `[cost]`, read with serde from the whole text (its tables may be spread
+/// over the file); the error points where the TOML reader says.
+fn cost_settings(text: &str) -> Result<crate::cost::Settings, Problem> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        cost: crate::cost::Settings,
+    }
+    toml::from_str::<File>(text).map(|f| f.cost).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        Problem::new(span, format!("[cost]: {}", e.message())).hint("see docs/cost.md for the [cost] tables")
+    })
 }
 
 /// S3's rules for a general purpose bucket's name (the common ones).

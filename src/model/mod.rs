@@ -32,6 +32,8 @@ pub struct Stack {
     pub outputs: BTreeMap<String, Value>,
     /// Where the stack's state lives; `None` is the project's `state/` directory.
     pub backend: Option<Backend>,
+    /// Usage assumptions and the managed equivalent, for pricing (`[cost]`).
+    pub cost: crate::cost::Settings,
 }
 
 /// A remote home for a stack's state, shared by a team and its CI.

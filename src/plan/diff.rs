@@ -160,7 +160,15 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
     steps.extend(deletions(stack, prior));
 
     let outputs = stack.outputs.iter().map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| lookup(&known, r)))).collect();
-    Ok(Plan { stack: stack.name.clone(), steps, drift, outputs, serial: prior.serial, lineage: prior.lineage.clone() })
+    Ok(Plan {
+        stack: stack.name.clone(),
+        steps,
+        drift,
+        outputs,
+        serial: prior.serial,
+        lineage: prior.lineage.clone(),
+        cost: None,
+    })
 }
 
 /// AWS reports secrets in plain text (an option setting's value): what it

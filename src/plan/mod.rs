@@ -128,6 +128,10 @@ pub struct Plan {
     /// The state this plan was computed from.
     pub serial: u64,
     pub lineage: Option<String>,
+    /// What the plan does to the monthly bill: priced by the caller
+    /// ([`crate::cost::delta`]), never by the planner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::Delta>,
 }
 
 /// Counts of steps by action.

@@ -97,6 +97,7 @@ mod tests {
             outputs: Default::default(),
             serial: 1,
             lineage: None,
+            cost: None,
         }
     }
 

@@ -172,6 +172,7 @@ impl Ctx {
 /// then validated as a stack file is.
 pub fn complete(mut declared: Stack, file: Stack, extras: &crate::config::Extras) -> Result<Stack, ProgramError> {
     declared.backend = file.backend;
+    declared.cost = file.cost;
     if declared.region.is_none() {
         declared.region = file.region;
     }

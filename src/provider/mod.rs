@@ -16,6 +16,7 @@ mod ec2_common;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod instance;
+pub mod pricing;
 pub mod s3_bucket;
 pub mod security_group;
 pub mod stats;

@@ -49,6 +49,36 @@ fn reason(r: &Option<Reason>) -> J {
 
 /// The whole plan as JSON.
 pub fn plan_json(plan: &Plan) -> J {
+    let mut doc = plan_json_without_cost(plan);
+    if let (Some(cost), J::Object(map)) = (&plan.cost, &mut doc) {
+        map.insert("cost".into(), cost_json(cost));
+    }
+    doc
+}
+
+/// A plan's cost: the monthly figures before and after, and what changes.
+fn cost_json(cost: &crate::cost::Delta) -> J {
+    json!({
+        "region": cost.region,
+        "monthly_before": round(cost.before),
+        "monthly_after": round(cost.after),
+        "monthly_delta": round(cost.monthly()),
+        "changes": cost.changes.iter().map(|c| json!({
+            "resource": c.resource,
+            "monthly_before": round(c.before),
+            "monthly_after": round(c.after),
+            "why": c.why,
+        })).collect::<Vec<_>>(),
+        "unpriced": cost.unpriced,
+    })
+}
+
+/// Cents, as bills show them.
+fn round(usd: f64) -> f64 {
+    (usd * 100.0).round() / 100.0
+}
+
+fn plan_json_without_cost(plan: &Plan) -> J {
     json!({
         "format_version": FORMAT_VERSION,
         "stack": plan.stack,

@@ -82,8 +82,12 @@ pub fn drift_markdown(report: &DriftReport) -> String {
 pub fn plan_markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## Plan: stack `{}`\n", plan.stack);
+    let cost = plan.cost.as_ref().map(|c| format!("\n**Cost:** {}", c.text().trim_end().trim_start_matches("Cost: ")));
     if !plan.has_changes() {
         let _ = writeln!(out, "No changes.");
+        if let Some(cost) = cost {
+            let _ = writeln!(out, "{cost}");
+        }
         return out;
     }
     let s = plan.summary();
@@ -107,6 +111,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
             change_rows(&mut out, &step.name, &step.changes, "before", "after");
             out.push('\n');
         }
+    }
+    if let Some(cost) = cost {
+        let _ = writeln!(out, "{}", cost.trim_start());
     }
     out
 }

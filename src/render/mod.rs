@@ -6,6 +6,8 @@
 //! codes always; the CLI writes through `anstream`, which strips them when the
 //! output is not a terminal or `NO_COLOR` is set.
 
+mod cost;
+mod graph;
 mod json;
 mod markdown;
 mod value;
@@ -19,6 +21,8 @@ use crate::model::Value;
 use crate::model::schema::Ty;
 use crate::plan::{Action, Change, Drift, Plan, Reason, Step};
 
+pub use cost::{compare_markdown, compare_text, cost_markdown, cost_text};
+pub use graph::{graph_dot, graph_mermaid};
 pub use json::{drift_json, outputs_json, plan_json, value as value_json};
 pub use markdown::{drift_markdown, plan_markdown};
 pub use value::{block, inline};
@@ -60,6 +64,9 @@ pub fn plan_text(plan: &Plan) -> String {
             plan.stack,
             plan.steps.len()
         );
+        if let Some(cost) = &plan.cost {
+            out.push_str(&cost.text());
+        }
         return out;
     }
     let _ = writeln!(out, "Stack `{}` plan:\n", plan.stack);
@@ -78,6 +85,9 @@ pub fn plan_text(plan: &Plan) -> String {
         s.delete,
         s.unchanged
     );
+    if let Some(cost) = &plan.cost {
+        out.push_str(&cost.text());
+    }
     out
 }
 
