@@ -137,7 +137,7 @@ pub fn money(amount: f64) -> String {
     let whole = (cents / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -345,21 +345,38 @@ impl Delta {
         self.after - self.before
     }
 
-    /// `Cost: +$30.37/month (host: t3.medium → t3.large)`.
+    /// `Cost: +$30.37/month (host: instance_type "t3.medium" → "t3.large"), $64.66/month in all`;
+    /// several changes one per line below the total, the largest first.
     pub fn text(&self) -> String {
-        let delta = self.monthly();
-        let mut line = if self.changes.is_empty() {
-            format!("Cost: no change ({}/month)", money(self.after))
-        } else {
-            let sign = if delta < 0.0 { "-" } else { "+" };
-            let why: Vec<String> = self.changes.iter().map(|c| format!("{}: {}", c.resource, c.why)).collect();
-            format!("Cost: {sign}{}/month ({}), {}/month in all", money(delta.abs()), why.join("; "), money(self.after))
+        let signed = |amount: f64| format!("{}{}", if amount < 0.0 { "-" } else { "+" }, money(amount.abs()));
+        let mut out = match self.changes.as_slice() {
+            [] => format!("Cost: no change ({}/month)\n", money(self.after)),
+            [c] => format!(
+                "Cost: {}/month ({}: {}), {}/month in all\n",
+                signed(self.monthly()),
+                c.resource,
+                c.why,
+                money(self.after)
+            ),
+            many => {
+                let mut sorted: Vec<&Change> = many.iter().collect();
+                sorted.sort_by(|a, b| {
+                    (b.after - b.before).abs().total_cmp(&(a.after - a.before).abs()).then(a.resource.cmp(&b.resource))
+                });
+                let name_w = sorted.iter().map(|c| c.resource.len()).max().unwrap_or(0);
+                let amounts: Vec<String> = sorted.iter().map(|c| signed(c.after - c.before)).collect();
+                let money_w = amounts.iter().map(String::len).max().unwrap_or(0);
+                let mut text = format!("Cost: {}/month, {}/month in all\n", signed(self.monthly()), money(self.after));
+                for (c, amount) in sorted.iter().zip(&amounts) {
+                    text.push_str(&format!("  {:name_w$}  {amount:>money_w$}  {}\n", c.resource, c.why));
+                }
+                text
+            }
         };
         for u in &self.unpriced {
-            line.push_str(&format!("\n  not priced: {u}"));
+            out.push_str(&format!("  not priced: {u}\n"));
         }
-        line.push('\n');
-        line
+        out
     }
 }
 
@@ -427,4 +444,150 @@ pub fn region_of(stack: &Stack) -> Result<String, CostError> {
         .or_else(|| std::env::var("AWS_REGION").ok())
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .ok_or_else(|| CostError::NoRegion(stack.name.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Resource, map};
+
+    fn table() -> PriceTable {
+        PriceTable::shipped().unwrap()
+    }
+
+    fn stack(resources: Vec<(&str, Resource)>) -> Stack {
+        let mut stack = Stack::new("dev");
+        stack.region = Some("us-east-1".into());
+        for (name, r) in resources {
+            stack.resources.insert(name.into(), r);
+        }
+        stack
+    }
+
+    fn one(r: Resource) -> Line {
+        estimate(&stack(vec![("r", r)]), &table(), "us-east-1").unwrap().lines.remove(0)
+    }
+
+    #[test]
+    fn an_instance_costs_730_hours_at_its_hourly_price_and_its_root_volume() {
+        let line = one(Resource::new(Kind::Instance).prop("instance_type", "t3.medium").prop("root_volume_size", 16));
+        // 730 × 0.0416 = 30.368; 16 × 0.08 = 1.28.
+        assert!((line.monthly - 31.648).abs() < 1e-9, "{}", line.monthly);
+        assert_eq!(line.basis, "730 h × $0.0416/h (t3.medium) + 16 GB-month × $0.08/GB (root, gp3)");
+    }
+
+    #[test]
+    fn a_volume_costs_its_gb_months_at_its_type_s_price() {
+        let line = one(Resource::new(Kind::Volume).prop("size", 30).prop("volume_type", "gp2"));
+        assert!((line.monthly - 3.0).abs() < 1e-9, "30 × 0.10: {}", line.monthly);
+        // gp3 is the default type.
+        let line = one(Resource::new(Kind::Volume).prop("size", 30));
+        assert!((line.monthly - 2.4).abs() < 1e-9, "30 × 0.08: {}", line.monthly);
+        assert_eq!(line.basis, "30 GB-month × $0.08/GB (gp3)");
+    }
+
+    #[test]
+    fn an_environment_costs_its_instance_and_a_load_balanced_one_its_load_balancer_too() {
+        let single = one(Resource::new(Kind::EbEnvironment).prop("instance_type", "t3.large"));
+        assert!((single.monthly - 60.736).abs() < 1e-9, "730 × 0.0832: {}", single.monthly);
+        let balanced =
+            one(Resource::new(Kind::EbEnvironment).prop("instance_type", "t3.large").prop("single_instance", false));
+        // + 730 × 0.0225 = 16.425
+        assert!((balanced.monthly - 77.161).abs() < 1e-9, "{}", balanced.monthly);
+        assert!(balanced.basis.contains("its load balancer"), "{}", balanced.basis);
+    }
+
+    #[test]
+    fn free_resources_say_why_and_usage_priced_ones_say_they_are_assumptions() {
+        let role = one(Resource::new(Kind::Role));
+        assert_eq!((role.monthly, role.basis.as_str(), role.assumption), (0.0, "IAM is free", false));
+        let build = one(Resource::new(Kind::BuildProject));
+        assert!((build.monthly - 0.5).abs() < 1e-9 && build.assumption, "100 min × 0.005: {build:?}");
+        assert!(build.basis.contains("assumed: [cost.usage] build_minutes"), "{}", build.basis);
+    }
+
+    #[test]
+    fn an_unknown_instance_type_or_region_is_named_never_priced_at_zero() {
+        let s = stack(vec![("host", Resource::new(Kind::Instance).prop("instance_type", "t9.huge"))]);
+        let err = estimate(&s, &table(), "us-east-1").unwrap_err().to_string();
+        assert!(
+            err.starts_with("host: no price for instance type `t9.huge` in us-east-1 (the price table has "),
+            "{err}"
+        );
+        let err = estimate(&s, &table(), "eu-west-9").unwrap_err().to_string();
+        assert_eq!(err, "no prices for region `eu-west-9` (the price table has ap-northeast-2, us-east-1)");
+    }
+
+    #[test]
+    fn a_malformed_price_table_is_refused_naming_it() {
+        let err = PriceTable::parse("cache.json", "{").unwrap_err().to_string();
+        assert!(err.starts_with("cache.json: not a valid price table: "), "{err}");
+        let negative = prices::SHIPPED.replacen("\"t3.medium\": 0.0416", "\"t3.medium\": -1", 1);
+        let err = PriceTable::parse("cache.json", &negative).unwrap_err().to_string();
+        assert!(err.contains("a price is negative"), "{err}");
+    }
+
+    #[test]
+    fn the_managed_comparison_prices_the_services_in_place_of_what_they_replace() {
+        let mut s = stack(vec![
+            ("host", Resource::new(Kind::EbEnvironment).prop("instance_type", "t3.medium")),
+            ("data", Resource::new(Kind::Volume).prop("size", 30)),
+            ("pipeline", Resource::new(Kind::Pipeline)),
+        ]);
+        s.cost.managed = Some(Managed {
+            replaces: vec!["host".into(), "data".into()],
+            elasticache: Some(ElastiCache { node_type: "cache.t3.medium".into(), shards: 3, replicas: 0 }),
+            opensearch: Some(OpenSearch {
+                instance_type: "t3.medium.search".into(),
+                instances: 1,
+                storage_gb: 30,
+                storage_type: "gp3".into(),
+            }),
+        });
+        let c = compare(&s, &table(), "us-east-1").unwrap();
+        // Self-hosted: 30.368 + 2.40 + 1.00 = 33.768.
+        assert!((c.stack.total - 33.768).abs() < 1e-9, "{}", c.stack.total);
+        // Managed: 3 × 730 × 0.068 = 148.92; 730 × 0.073 + 30 × 0.122 = 56.95; the pipeline stays: 1.00.
+        assert!((c.managed_total - 206.87).abs() < 1e-9, "{}", c.managed_total);
+        assert!((c.saving_per_month - 173.102).abs() < 1e-9 && (c.saving_per_year - 2077.224).abs() < 1e-9, "{c:?}");
+        s.cost.managed.as_mut().unwrap().replaces.push("nope".into());
+        assert_eq!(
+            compare(&s, &table(), "us-east-1").unwrap_err().to_string(),
+            "[cost.managed] replaces `nope`, which the stack does not declare"
+        );
+    }
+
+    #[test]
+    fn a_plan_s_cost_is_what_its_steps_leave_less_what_they_find() {
+        let before = stack(vec![("host", Resource::new(Kind::Instance).prop("instance_type", "t3.medium"))]);
+        let after = stack(vec![
+            ("host", Resource::new(Kind::Instance).prop("instance_type", "t3.large")),
+            ("data", Resource::new(Kind::Volume).prop("size", 30).prop("availability_zone", "us-east-1a")),
+        ]);
+        let mut state = crate::state::State::default();
+        let mut props = before.resources["host"].props.clone();
+        (Kind::Instance.schema().normalize)(&mut props);
+        props.insert("tags".into(), map([("infra:name", Value::from("host")), ("infra:stack", Value::from("dev"))]));
+        state.resources.insert(
+            "host".into(),
+            crate::state::Recorded {
+                kind: Kind::Instance,
+                id: "i-1".into(),
+                props,
+                outputs: Props::new(),
+                depends_on: vec![],
+            },
+        );
+        let plan = crate::plan::plan(&after, &state, &crate::plan::Refreshed::new()).unwrap();
+        let d = delta(&plan, &Usage::default(), &table(), "us-east-1").unwrap();
+        // t3.medium → t3.large: 730 × (0.0832 − 0.0416) = 30.368; the new volume: 2.40.
+        // In all: 730 × 0.0832 + 8 GB root × 0.08 + 30 × 0.08 = 63.776.
+        assert!((d.monthly() - 32.768).abs() < 1e-9, "{d:?}");
+        let host = d.changes.iter().find(|c| c.resource == "host").unwrap();
+        assert_eq!(host.why, "instance_type \"t3.medium\" → \"t3.large\"");
+        assert_eq!(
+            d.text(),
+            "Cost: +$32.77/month, $63.78/month in all\n  host  +$30.37  instance_type \"t3.medium\" → \"t3.large\"\n  data   +$2.40  new, 30 GB-month × $0.08/GB (gp3)\n"
+        );
+    }
 }

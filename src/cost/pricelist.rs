@@ -48,3 +48,37 @@ pub fn product(document: &str, key: &str) -> Result<Option<ProductPrice>, String
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/tests/fixtures/pricelist/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn an_ec2_product_reads_as_its_on_demand_hourly_price_not_its_reserved_one() {
+        let p = product(&fixture("ec2.json"), "instanceType").unwrap().unwrap();
+        assert_eq!(
+            p,
+            ProductPrice { key: "t3.medium".into(), region: "ap-northeast-2".into(), unit: "Hrs".into(), usd: 0.052 }
+        );
+    }
+
+    #[test]
+    fn elasticache_and_opensearch_products_read_as_their_node_and_instance_hours() {
+        let cache = product(&fixture("elasticache.json"), "instanceType").unwrap().unwrap();
+        assert_eq!((cache.key.as_str(), cache.region.as_str(), cache.usd), ("cache.t3.medium", "us-east-1", 0.068));
+        let search = product(&fixture("opensearch.json"), "instanceType").unwrap().unwrap();
+        assert_eq!((search.key.as_str(), search.unit.as_str(), search.usd), ("t3.medium.search", "Hrs", 0.073));
+    }
+
+    #[test]
+    fn a_product_with_no_on_demand_offer_has_no_price_and_garbage_is_an_error() {
+        assert_eq!(product(&fixture("reserved_only.json"), "instanceType").unwrap(), None);
+        assert!(product("{", "instanceType").unwrap_err().contains("not JSON"));
+        assert!(product(r#"{"terms":{}}"#, "instanceType").unwrap_err().contains("no product.attributes"));
+        assert!(product(&fixture("ec2.json"), "volumeApiName").unwrap_err().contains("no `volumeApiName` attribute"));
+    }
+}

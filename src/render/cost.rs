@@ -77,11 +77,10 @@ pub fn compare_text(c: &Comparison, replaces: &[String]) -> String {
     let total = format!("  {:w$}  {:>mw$}", "managed total", money(c.managed_total));
     let _ = writeln!(out, "{}\n", total.trim_end());
     let verdict = if c.saving_per_month >= 0.0 { "Self-hosting saves" } else { "Managed saves" };
-    let share =
-        if c.managed_total > 0.0 { c.saving_per_month.abs() / c.managed_total.max(e.total) * 100.0 } else { 0.0 };
+    let share = if c.managed_total > 0.0 { e.total / c.managed_total * 100.0 } else { 0.0 };
     let _ = writeln!(
         out,
-        "{verdict} {}/month, {}/year ({share:.0}% of the dearer).\n",
+        "{verdict} {}/month, {}/year: the self-hosted stack costs {share:.0}% of the managed one.\n",
         money(c.saving_per_month.abs()),
         money(c.saving_per_year.abs())
     );

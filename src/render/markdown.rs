@@ -82,7 +82,13 @@ pub fn drift_markdown(report: &DriftReport) -> String {
 pub fn plan_markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## Plan: stack `{}`\n", plan.stack);
-    let cost = plan.cost.as_ref().map(|c| format!("\n**Cost:** {}", c.text().trim_end().trim_start_matches("Cost: ")));
+    let cost = plan.cost.as_ref().map(|c| {
+        let text = c.text();
+        let mut lines = text.lines();
+        let head = lines.next().unwrap_or_default().trim_start_matches("Cost: ");
+        let rest: String = lines.map(|l| format!("- {}\n", l.trim())).collect();
+        format!("\n**Cost:** {head}\n\n{rest}")
+    });
     if !plan.has_changes() {
         let _ = writeln!(out, "No changes.");
         if let Some(cost) = cost {
