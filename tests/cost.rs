@@ -142,3 +142,29 @@ fn the_dev_stack_s_graph_matches_its_golden_files_and_the_readme_shows_it() {
         "README.md's mermaid block is not what `infra graph --format mermaid` prints:\n{mermaid}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_on_aws_says_what_a_change_of_instance_type_adds_to_the_bill_unless_told_not_to() {
+    let emu = common::Emulator::start();
+    let project = common::dev_project();
+    let dir = project.path();
+    let (_, out, err) = common::run_infra(&emu, dir, &["plan"]);
+    assert!(out.contains("Cost: +$34.29/month, $34.29/month in all\n"), "{out}\n{err}");
+    ok(common::run_infra(&emu, dir, &["apply", "--yes"]));
+    let (_, out, _) = common::run_infra(&emu, dir, &["plan"]);
+    assert!(out.contains("Cost: no change ($34.29/month)"), "{out}");
+
+    let stack = dir.join("stacks/dev.toml");
+    let text = std::fs::read_to_string(&stack).unwrap();
+    std::fs::write(&stack, text.replace("instance_type = \"t3.medium\"", "instance_type = \"t3.large\"")).unwrap();
+    let (_, out, _) = common::run_infra(&emu, dir, &["plan"]);
+    assert!(
+        out.contains("Cost: +$30.37/month (app_env: instance_type \"t3.medium\" → \"t3.large\"), $64.66/month in all"),
+        "{out}"
+    );
+    let (_, json, _) = common::run_infra(&emu, dir, &["plan", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["cost"]["monthly_delta"], 30.37, "{}", json["cost"]);
+    let (_, out, _) = common::run_infra(&emu, dir, &["plan", "--no-cost"]);
+    assert!(!out.contains("Cost:"), "{out}");
+}
