@@ -141,6 +141,8 @@ fn run_program(command: &str, timeout: Duration, name: &str) -> anyhow::Result<S
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    // Whatever it left running (holding its output open) goes with it.
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status();
     let text = reader.join().map_err(|_| anyhow::anyhow!("reading the program's output failed"))??;
     if !status.success() {
         bail!("the stack's program `{command}` failed ({status}) declaring stack `{name}`; its messages are above");
