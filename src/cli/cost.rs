@@ -46,11 +46,10 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     }
     if args.compare {
         let comparison = cost::compare(&stack, &table, &region)?;
-        let replaces = stack.cost.managed.as_ref().map(|m| m.replaces.clone()).unwrap_or_default();
         match args.format {
             Format::Json => common::print_json(&serde_json::to_value(&comparison)?),
-            Format::Markdown => common::print(&crate::render::compare_markdown(&comparison, &replaces)),
-            Format::Text => common::print(&crate::render::compare_text(&comparison, &replaces)),
+            Format::Markdown => common::print(&crate::render::compare_markdown(&comparison)),
+            Format::Text => common::print(&crate::render::compare_text(&comparison)),
         }
         return Ok(Exit::Ok);
     }

@@ -243,8 +243,12 @@ pub fn price(
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub stack: Estimate,
+    /// The stack's resources the managed services replace.
+    pub replaces: Vec<String>,
     /// The managed services, priced.
     pub managed: Vec<Line>,
+    /// What the rest of the stack costs beside them.
+    pub kept: f64,
     /// What the managed setup costs: the stack without what it replaces, and the services.
     pub managed_total: f64,
     /// `managed_total - stack.total`: what self-hosting saves a month.
@@ -311,7 +315,9 @@ pub fn compare(stack: &Stack, table: &PriceTable, region: &str) -> Result<Compar
     let saving = managed_total - own.total;
     Ok(Comparison {
         stack: own,
+        replaces: managed.replaces.clone(),
         managed: lines,
+        kept,
         managed_total,
         saving_per_month: saving,
         saving_per_year: saving * 12.0,

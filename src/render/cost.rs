@@ -54,33 +54,37 @@ pub fn cost_markdown(e: &Estimate) -> String {
     out
 }
 
+/// The comparison's rows: what, monthly, basis.
+fn rows(c: &Comparison) -> Vec<(String, f64, String)> {
+    let mut rows = vec![("self-hosted: this stack".to_string(), c.stack.total, String::new())];
+    rows.extend(c.managed.iter().map(|l| (format!("managed: {}", l.kind), l.monthly, l.basis.clone())));
+    rows.push((format!("managed: the stack without {}", c.replaces.join(", ")), c.kept, String::new()));
+    rows
+}
+
+/// Which side is cheaper.
+fn verdict(c: &Comparison) -> &'static str {
+    if c.saving_per_month >= 0.0 { "Self-hosting saves" } else { "Managed saves" }
+}
+
 /// Self-hosted beside managed, as text.
-pub fn compare_text(c: &Comparison, replaces: &[String]) -> String {
+pub fn compare_text(c: &Comparison) -> String {
     let e = &c.stack;
-    let kept = c.managed_total - c.managed.iter().map(|l| l.monthly).sum::<f64>();
-    let rows: Vec<(String, String, String)> =
-        std::iter::once(("self-hosted: this stack".to_string(), money(e.total), String::new()))
-            .chain(c.managed.iter().map(|l| (format!("managed: {}", l.kind), money(l.monthly), l.basis.clone())))
-            .chain(std::iter::once((
-                format!("managed: the stack without {}", replaces.join(", ")),
-                money(kept),
-                String::new(),
-            )))
-            .collect();
+    let rows = rows(c);
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let mw = rows.iter().map(|r| r.1.len()).chain([money(c.managed_total).len()]).max().unwrap_or(0);
+    let mw = rows.iter().map(|r| money(r.1).len()).chain([money(c.managed_total).len()]).max().unwrap_or(0);
     let mut out = format!("Stack `{}` in {}, a month:\n\n", e.stack, e.region);
     for (what, amount, basis) in &rows {
-        let line = format!("  {what:w$}  {amount:>mw$}  {basis}");
+        let line = format!("  {what:w$}  {:>mw$}  {basis}", money(*amount));
         let _ = writeln!(out, "{}", line.trim_end());
     }
     let total = format!("  {:w$}  {:>mw$}", "managed total", money(c.managed_total));
     let _ = writeln!(out, "{}\n", total.trim_end());
-    let verdict = if c.saving_per_month >= 0.0 { "Self-hosting saves" } else { "Managed saves" };
     let share = if c.managed_total > 0.0 { e.total / c.managed_total * 100.0 } else { 0.0 };
     let _ = writeln!(
         out,
-        "{verdict} {}/month, {}/year: the self-hosted stack costs {share:.0}% of the managed one.\n",
+        "{} {}/month, {}/year: the self-hosted stack costs {share:.0}% of the managed one.\n",
+        verdict(c),
         money(c.saving_per_month.abs()),
         money(c.saving_per_year.abs())
     );
@@ -89,21 +93,18 @@ pub fn compare_text(c: &Comparison, replaces: &[String]) -> String {
 }
 
 /// Self-hosted beside managed, as markdown.
-pub fn compare_markdown(c: &Comparison, replaces: &[String]) -> String {
+pub fn compare_markdown(c: &Comparison) -> String {
     let e = &c.stack;
-    let kept = c.managed_total - c.managed.iter().map(|l| l.monthly).sum::<f64>();
     let mut out = format!("## Cost: stack `{}` in {}, self-hosted vs managed\n\n", e.stack, e.region);
     out.push_str("| | monthly | basis |\n|---|---:|---|\n");
-    let _ = writeln!(out, "| self-hosted: this stack | {} | |", money(e.total));
-    for l in &c.managed {
-        let _ = writeln!(out, "| managed: {} | {} | {} |", l.kind, money(l.monthly), l.basis);
+    for (what, amount, basis) in rows(c) {
+        let _ = writeln!(out, "| {what} | {} | {basis} |", money(amount));
     }
-    let _ = writeln!(out, "| managed: the stack without {} | {} | |", replaces.join(", "), money(kept));
     let _ = writeln!(out, "| **managed total** | **{}** | |\n", money(c.managed_total));
-    let verdict = if c.saving_per_month >= 0.0 { "Self-hosting saves" } else { "Managed saves" };
     let _ = writeln!(
         out,
-        "{verdict} **{}/month**, {}/year.\n",
+        "{} **{}/month**, {}/year.\n",
+        verdict(c),
         money(c.saving_per_month.abs()),
         money(c.saving_per_year.abs())
     );
