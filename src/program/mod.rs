@@ -13,8 +13,8 @@
 //! use infra::program::{Ctx, ProgramError};
 //!
 //! fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
-//!     let sg = ctx.add("data_sg", ec2::SecurityGroup::new("data services"))?;
-//!     let data = ctx.add("data", ec2::Volume::new("us-east-1a").size(30))?;
+//!     let sg = ctx.add("data_sg", ec2::SecurityGroup::new().description("data services"))?;
+//!     let data = ctx.add("data", ec2::Volume::new("us-east-1a", 30))?;
 //!     ctx.output("volume_id", data.id());
 //!     ctx.output("group", sg.id());
 //!     Ok(())
