@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 pub use prices::{PriceTable, RegionPrices};
 pub use settings::{ElastiCache, Managed, OpenSearch, Settings, Usage};
 
-use crate::model::schema::Default as SchemaDefault;
 use crate::model::{Kind, Props, Stack, Value};
 use crate::plan::{Action, Plan};
 
@@ -89,37 +88,20 @@ pub fn estimate(stack: &Stack, table: &PriceTable, region: &str) -> Result<Estim
     })
 }
 
-/// A property's literal string, or its schema default.
-fn text(resource: &str, kind: Kind, props: &Props, name: &str) -> Result<Option<String>, CostError> {
+/// A property's literal string (of properties with their defaults filled in).
+fn text(resource: &str, props: &Props, name: &str) -> Result<Option<String>, CostError> {
     match props.get(name) {
         Some(Value::Str(s)) => Ok(Some(s.clone())),
-        Some(Value::Null) | None => {
-            Ok(kind.schema().fields.iter().find(|f| f.name == name).and_then(|f| match f.default {
-                SchemaDefault::Str(s) => Some(s.to_string()),
-                _ => None,
-            }))
-        }
+        Some(Value::Null) | None => Ok(None),
         Some(_) => Err(CostError::NotKnown { resource: resource.to_string(), property: name.to_string() }),
     }
 }
 
-fn number(resource: &str, kind: Kind, props: &Props, name: &str) -> Result<Option<i64>, CostError> {
+fn number(resource: &str, props: &Props, name: &str) -> Result<Option<i64>, CostError> {
     match props.get(name) {
         Some(Value::Int(n)) => Ok(Some(*n)),
-        Some(Value::Null) | None => {
-            Ok(kind.schema().fields.iter().find(|f| f.name == name).and_then(|f| match f.default {
-                SchemaDefault::Int(n) => Some(n),
-                _ => None,
-            }))
-        }
+        Some(Value::Null) | None => Ok(None),
         Some(_) => Err(CostError::NotKnown { resource: resource.to_string(), property: name.to_string() }),
-    }
-}
-
-fn flag(kind: Kind, props: &Props, name: &str) -> bool {
-    match props.get(name) {
-        Some(Value::Bool(b)) => *b,
-        _ => kind.schema().fields.iter().any(|f| f.name == name && matches!(f.default, SchemaDefault::Bool(true))),
     }
 }
 
@@ -156,7 +138,8 @@ fn zero(resource: &str, kind: Kind, why: &str) -> Line {
     }
 }
 
-/// Prices one resource from its (normalised or declared) properties.
+/// Prices one resource from its declared (or recorded) properties, its
+/// schema's defaults filled in.
 pub fn price(
     resource: &str,
     kind: Kind,
@@ -165,6 +148,7 @@ pub fn price(
     usage: &Usage,
     region: &str,
 ) -> Result<Line, CostError> {
+    let props = &kind.schema().normalized(props);
     let line = |monthly: f64, basis: String, assumption: bool| Line {
         resource: resource.to_string(),
         kind: kind.type_name().to_string(),
@@ -184,15 +168,15 @@ pub fn price(
         }
         Kind::EbVersion => zero(resource, kind, "a source bundle in the artifact bucket, priced with the bucket"),
         Kind::Volume => {
-            let ty = text(resource, kind, props, "volume_type")?.unwrap_or_else(|| "gp3".into());
-            let size = number(resource, kind, props, "size")?.unwrap_or(0);
+            let ty = text(resource, props, "volume_type")?.unwrap_or_else(|| "gp3".into());
+            let size = number(resource, props, "size")?.unwrap_or(0);
             let rate = lookup("volume type", &prices.ebs_gb_month, &ty)?;
             line(size as f64 * rate, format!("{size} GB-month × {}/GB ({ty})", usd(rate)), false)
         }
         Kind::Instance => {
-            let ty = text(resource, kind, props, "instance_type")?.unwrap_or_default();
+            let ty = text(resource, props, "instance_type")?.unwrap_or_default();
             let hourly = lookup("instance type", &prices.ec2_instance_hour, &ty)?;
-            let root = number(resource, kind, props, "root_volume_size")?.unwrap_or(8);
+            let root = number(resource, props, "root_volume_size")?.unwrap_or(8);
             let gp3 = lookup("volume type", &prices.ebs_gb_month, "gp3")?;
             let monthly = HOURS_PER_MONTH * hourly + root as f64 * gp3;
             line(
@@ -202,11 +186,11 @@ pub fn price(
             )
         }
         Kind::EbEnvironment => {
-            let ty = text(resource, kind, props, "instance_type")?.unwrap_or_else(|| "t3.medium".into());
+            let ty = text(resource, props, "instance_type")?.unwrap_or_else(|| "t3.medium".into());
             let hourly = lookup("instance type", &prices.ec2_instance_hour, &ty)?;
             let mut monthly = HOURS_PER_MONTH * hourly;
             let mut basis = format!("730 h × {}/h (its {ty} instance)", usd(hourly));
-            if !flag(kind, props, "single_instance") {
+            if props.get("single_instance") != Some(&Value::Bool(true)) {
                 monthly += HOURS_PER_MONTH * prices.alb_hour;
                 basis.push_str(&format!(
                     " + 730 h × {}/h (its load balancer, capacity units not priced)",
@@ -221,7 +205,7 @@ pub fn price(
             line(gb * rate, format!("{gb} GB-month × {}/GB (assumed: [cost.usage] s3_gb)", usd(rate)), true)
         }
         Kind::BuildProject => {
-            let ty = text(resource, kind, props, "compute_type")?.unwrap_or_else(|| "BUILD_GENERAL1_SMALL".into());
+            let ty = text(resource, props, "compute_type")?.unwrap_or_else(|| "BUILD_GENERAL1_SMALL".into());
             let rate = lookup("build compute type", &prices.codebuild_minute, &ty)?;
             let minutes = usage.build_minutes;
             line(

@@ -79,6 +79,18 @@ impl Part {
         }
     }
 
+    /// `parts` as a stack file writes them: `${resource.attr}` for a
+    /// reference, literal text with `${` escaped as `$${`.
+    pub fn text(parts: &[Part]) -> String {
+        parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit(s) => s.replace("${", "$${"),
+                Part::Ref(r) => format!("${{{}.{}}}", r.resource, r.attr),
+            })
+            .collect()
+    }
+
     /// The value `parts` make: text alone is a string, a reference alone that
     /// reference, anything else a template.
     pub fn join(parts: Vec<Part>) -> Value {

@@ -110,16 +110,6 @@ pub fn to_json(stack: &Stack) -> Result<String, SeamError> {
 
 fn json(v: &Value, at: &str, in_secret: bool) -> Result<serde_json::Value, SeamError> {
     use serde_json::Value as J;
-    let text = |parts: &[Part]| -> Result<String, SeamError> {
-        let mut s = String::new();
-        for p in parts {
-            match p {
-                Part::Lit(lit) => s.push_str(&lit.replace("${", "$${")),
-                Part::Ref(r) => s.push_str(&format!("${{{}.{}}}", r.resource, r.attr)),
-            }
-        }
-        Ok(s)
-    };
     Ok(match v {
         Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
@@ -131,7 +121,7 @@ fn json(v: &Value, at: &str, in_secret: bool) -> Result<serde_json::Value, SeamE
                 message: "a secret's content cannot cross to infra: declare it with `ctx.secret(NAME)`".into(),
             });
         }
-        Value::Str(s) => J::String(s.replace("${", "$${")),
+        Value::Str(s) => J::String(Part::text(&[Part::Lit(s.clone())])),
         Value::List(l) => J::Array(
             l.iter().enumerate().map(|(i, v)| json(v, &format!("{at}[{i}]"), in_secret)).collect::<Result<_, _>>()?,
         ),
@@ -140,7 +130,7 @@ fn json(v: &Value, at: &str, in_secret: bool) -> Result<serde_json::Value, SeamE
                 .map(|(k, v)| Ok((k.clone(), json(v, &format!("{at}.{k}"), in_secret)?)))
                 .collect::<Result<_, SeamError>>()?,
         ),
-        Value::Ref(r) => J::String(format!("${{{}.{}}}", r.resource, r.attr)),
+        Value::Ref(r) => J::String(Part::text(&[Part::Ref(r.clone())])),
         Value::Template(parts) => {
             let named = parts.iter().any(|p| matches!(p, Part::Ref(r) if r.resource == "secret"));
             if in_secret && !named {
@@ -149,7 +139,7 @@ fn json(v: &Value, at: &str, in_secret: bool) -> Result<serde_json::Value, SeamE
                     message: "a secret's content cannot cross to infra: declare it with `ctx.secret(NAME)`".into(),
                 });
             }
-            J::String(text(parts)?)
+            J::String(Part::text(parts))
         }
         Value::Secret(inner) => json(inner.expose(), at, true)?,
         Value::Unknown => {

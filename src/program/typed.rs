@@ -184,16 +184,10 @@ impl<T> serde::Serialize for Output<T> {
 /// The stack-file text of a value made of references and literals.
 fn expression(v: &Value) -> String {
     match v {
-        Value::Ref(r) => format!("${{{}.{}}}", r.resource, r.attr),
-        Value::Template(parts) => parts
-            .iter()
-            .map(|p| match p {
-                Part::Lit(s) => s.replace("${", "$${"),
-                Part::Ref(r) => format!("${{{}.{}}}", r.resource, r.attr),
-            })
-            .collect(),
+        Value::Ref(r) => Part::text(&[Part::Ref(r.clone())]),
+        Value::Template(parts) => Part::text(parts),
         Value::Secret(inner) => expression(inner.expose()),
-        Value::Str(s) => s.replace("${", "$${"),
+        Value::Str(s) => Part::text(&[Part::Lit(s.clone())]),
         Value::Int(n) => n.to_string(),
         other => other.to_json().to_string(),
     }
