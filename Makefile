@@ -34,12 +34,14 @@ demo:
 	bash scripts/demo.sh
 
 # Timing, memory and AWS calls of plan/apply/destroy on the emulator, for generated
-# stacks of 10, 100 and 1,000 resources and the dev stack; writes bench/results.md.
-# Never run by CI. SIZES=10,100 for a quicker run.
+# stacks of 10, 100 and 1,000 resources, 200 EC2 resources, 8 of mixed kinds and the
+# dev stack; writes bench/results.md. Never run by CI. SIZES=10,100 for a quicker
+# run; LATENCY_MS=100 holds every request 100 ms, as a distant AWS region would.
 SIZES ?= 10,100,1000
+LATENCY_MS ?= 0
 bench: venv
 	cargo build --release --bin infra
-	$(VENV_PYTHON) scripts/bench.py --infra target/release/infra --sizes $(SIZES)
+	$(VENV_PYTHON) scripts/bench.py --infra target/release/infra --sizes $(SIZES) --latency-ms $(LATENCY_MS)
 
 # Fuzz the stack-file parser and the state loader, FUZZ_SECONDS each (never CI).
 # cargo-fuzz passes nightly-only flags; RUSTC_BOOTSTRAP lets the stable

@@ -1,17 +1,28 @@
 #!/usr/bin/env python3
 """`make bench`: how fast infra is, on the local emulator (never in CI).
 
-For generated stacks of 10, 100 and 1,000 resources (security groups with four
-rules each, EBS volumes, a few instances) and for the dev stack, it runs: plan
-from nothing, apply from nothing, a no-op plan, a no-op apply, destroy; for the
-largest generated stack, apply and destroy once more with --parallelism 32. For
-each it records wall time (process start included), infra's CPU time, the
-emulator's CPU time over the same step (moto is one Python process: its CPU time
-is a floor under the wall time), peak memory, and the AWS API calls by operation
-(counted by infra's SDK interceptor, `--stats-json`). It prints a table and
-writes it to bench/results.md with the machine, the date and the commit.
+Stacks: generated ones of 10, 100 and 1,000 resources (security groups with four
+rules each, EBS volumes, a few instances); 200 EC2 resources (100 groups with four
+rules, 100 volumes); 8 of mixed kinds (group, instance, volume, attachment,
+bucket, two roles, build project); and the dev stack. For each it runs: plan from
+nothing, apply from nothing, a no-op plan, a no-op apply, destroy; for the largest
+generated stack, apply and destroy once more with --parallelism 32. For each step
+it records wall time (process start included), infra's CPU time, the emulator's
+CPU time over the same step (moto is one Python process: its CPU time is a floor
+under the wall time), peak memory, and the AWS API calls by operation (counted by
+infra's SDK interceptor, `--stats-json`).
+
+With `--latency-ms N` (`make bench LATENCY_MS=100`) every request goes through
+tests/emulator/faultproxy.py, which holds it N ms before forwarding it: the round
+trip to a distant AWS region. Each step then also shows its sequential round
+trips: wall time divided by the latency. The dev stack's apply and destroy also
+give, per kind, the calls one create and one delete make, in sequence (calls
+that overlapped in time are joined with `+`).
+
+bench/results.md keeps one section per latency; a run rewrites its own.
 
 Usage: .venv/bin/python scripts/bench.py [--infra target/release/infra] [--sizes 10,100,1000]
+                                         [--latency-ms 100]
 """
 
 import argparse
@@ -19,12 +30,14 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +84,76 @@ def generated_stack(n: int) -> str:
     return "\n".join(out)
 
 
+def ec2_stack(groups: int, volumes: int) -> str:
+    """Security groups with four rules each and EBS volumes, nothing else."""
+    out = ['[stack]\nregion = "us-east-1"\ntags = { bench = "true" }\n']
+    for i in range(groups):
+        out.append(
+            f'[resources.sg{i}]\ntype = "ec2.security_group"\ndescription = "bench group {i}"\n'
+            "ingress = [\n"
+            + "".join(
+                f'  {{ ports = {p}, cidrs = ["10.{i % 250}.0.0/16"], description = "port {p}" }},\n'
+                for p in (22, 80, 443, 9200)
+            )
+            + "]\n"
+        )
+    for i in range(volumes):
+        out.append(f'[resources.vol{i}]\ntype = "ec2.volume"\navailability_zone = "us-east-1a"\nsize = {1 + i % 20}\n')
+    return "\n".join(out)
+
+
+def mixed_stack() -> str:
+    """Eight resources of seven kinds: the host fixture's group, instance, volume
+    and attachment, with a bucket, two roles and a build project."""
+    host = (ROOT / "tests/fixtures/stacks/host.toml").read_text()
+    host = host.split("[outputs]")[0]
+    role = (
+        '[resources.{name}]\ntype = "iam.role"\n'
+        'assume_role_policy = {{ Version = "2012-10-17", Statement = [\n'
+        '  {{ Effect = "Allow", Principal = {{ Service = "{service}" }}, Action = "sts:AssumeRole" }},\n'
+        "] }}\n"
+    )
+    return (
+        host
+        + '\n[resources.artifacts]\ntype = "s3.bucket"\nversioning = true\nencryption = "AES256"\n'
+        "block_public_access = true\nforce_destroy = true\n\n"
+        + role.format(name="build_role", service="codebuild.amazonaws.com")
+        + "\n"
+        + role.format(name="deploy_role", service="codepipeline.amazonaws.com")
+        + '\n[resources.build]\ntype = "codebuild.project"\nservice_role = "${build_role.arn}"\n'
+        'buildspec = "deploy/dev/buildspec.yml"\n'
+    )
+
+
+def unprotected(text: str) -> str:
+    """The stack with every resource's protection lifted, so that its destroy
+    can be timed."""
+    return re.sub(r"(?m)^protect\s*=\s*true\s*$", "protect = false", text)
+
+
+class LatencyProxy:
+    """tests/emulator/faultproxy.py in front of the emulator, holding every
+    request `ms` milliseconds."""
+
+    def __init__(self, upstream: str, ms: int) -> None:
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/python"), "-u", str(ROOT / "tests/emulator/faultproxy.py"), "--port", "0",
+             "--upstream", upstream, "--fault-rate", "0", "--latency-ms", str(ms)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("INFRA_FAULTPROXY_PORT="):
+            raise SystemExit(f"bench: the latency proxy did not start: {line!r}")
+        self.endpoint = f"http://127.0.0.1:{line.split('=', 1)[1]}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 class Emulator:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
@@ -114,7 +197,13 @@ class Emulator:
 
 
 def run_case(
-    infra: Path, emulator: Emulator, name: str, stack_text: str, extra: list[Path], steps: list[tuple[str, list[str]]]
+    infra: Path,
+    emulator: Emulator,
+    endpoint: str,
+    name: str,
+    stack_text: str,
+    extra: list[Path],
+    steps: list[tuple[str, list[str]]],
 ) -> list[dict]:
     work = Path(tempfile.mkdtemp(prefix="infra-bench-"))
     try:
@@ -125,7 +214,7 @@ def run_case(
             shutil.copytree(ROOT / path, work / path)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(
-            AWS_ENDPOINT_URL=emulator.endpoint,
+            AWS_ENDPOINT_URL=endpoint,
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",
             AWS_REGION="us-east-1",
@@ -168,6 +257,9 @@ def run_case(
                     "reads": stats["reads"],
                     "mutating": stats["mutating"],
                     "calls": stats["calls"],
+                    "trace": stats.get("trace", []),
+                    "concurrency": stats.get("concurrency", {}),
+                    "kinds": kinds_of(stack_text),
                 }
             )
             print(f"  {name:>14}  {label:<18} {wall:8.3f}s wall {cpu:6.3f}s cpu {emulator_cpu:6.3f}s emulator cpu  "
@@ -178,19 +270,96 @@ def run_case(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def table(rows: list[dict]) -> str:
+def kinds_of(stack_text: str) -> dict[str, str]:
+    """Each resource's kind, by name."""
+    return {name: r["type"] for name, r in tomllib.loads(stack_text).get("resources", {}).items()}
+
+
+def table(rows: list[dict], latency_ms: int) -> str:
+    trips = latency_ms > 0
     lines = [
-        "| stack | step | wall | infra CPU | emulator CPU | peak memory | reads | mutating | calls by operation |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| stack | step | wall | "
+        + ("round trips | " if trips else "")
+        + "infra CPU | emulator CPU | peak memory | reads | mutating | calls by operation |",
+        "| --- | --- | ---: | " + ("---: | " if trips else "") + "---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         calls = ", ".join(f"{op.split(':', 1)[1]} {n}" for op, n in sorted(r["calls"].items()))
         lines.append(
-            f"| {r['case']} | {r['step']} | {r['wall']:.3f} s | {r['cpu']:.3f} s | {r['emulator_cpu']:.2f} s | "
+            f"| {r['case']} | {r['step']} | {r['wall']:.3f} s | "
+            + (f"{r['wall'] * 1000 / latency_ms:.1f} | " if trips else "")
+            + f"{r['cpu']:.3f} s | {r['emulator_cpu']:.2f} s | "
             f"{r['peak_mib']:.1f} MiB | {r['reads']} | "
             f"{r['mutating']} | {calls or '—'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def in_sequence(calls: list[dict]) -> str:
+    """A resource's calls in the order they ran: a call that began before any
+    of the calls of the current round had ended ran beside them (`+`), any
+    other after them (`→`)."""
+    rounds: list[list[dict]] = []
+    for call in sorted(calls, key=lambda c: c["start_ms"]):
+        if rounds and call["start_ms"] < min(c["end_ms"] for c in rounds[-1]):
+            rounds[-1].append(call)
+        else:
+            rounds.append([call])
+    return " → ".join(" + ".join(c["operation"].split(":", 1)[1] for c in r) for r in rounds)
+
+
+def sequences(rows: list[dict]) -> str:
+    """Per kind, the calls one create and one delete made in the dev stack's
+    apply and destroy, in sequence."""
+    by_kind: dict[str, dict[str, str]] = {}
+    for r in rows:
+        verb = {"apply from nothing": "create", "destroy": "delete"}.get(r["step"])
+        if not verb:
+            continue
+        by_resource: dict[str, list[dict]] = {}
+        for call in r["trace"]:
+            if call.get("resource"):
+                by_resource.setdefault(call["resource"], []).append(call)
+        for resource, calls in sorted(by_resource.items()):
+            kind = r["kinds"].get(resource)
+            if kind:
+                by_kind.setdefault(kind, {}).setdefault(verb, in_sequence(calls))
+    lines = ["| kind | create | delete |", "| --- | --- | --- |"]
+    for kind, seqs in sorted(by_kind.items()):
+        lines.append(f"| {kind} | {seqs.get('create', '—')} | {seqs.get('delete', '—')} |")
+    return "\n".join(lines) + "\n"
+
+
+def concurrency(rows: list[dict]) -> str:
+    """What each service's adaptive limit did in the largest apply."""
+    applies = [r for r in rows if r["step"] == "apply from nothing" and r["concurrency"]]
+    if not applies:
+        return ""
+    r = max(applies, key=lambda r: r["mutating"])
+    lines = [
+        f"Adaptive limits in the apply of {r['case']}:",
+        "",
+        "| service | requests | throttled | peak in flight | limit: first, lowest, highest, last |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for service, c in sorted(r["concurrency"].items()):
+        if c["requests"]:
+            lines.append(
+                f"| {service} | {c['requests']} | {c['throttled']} | {c['peak_in_flight']} | "
+                f"{c['initial']}, {c['lowest']}, {c['highest']}, {c['final']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+SECTION = re.compile(r"<!-- bench: (?P<key>[\w-]+) -->\n.*?<!-- /bench -->\n", re.S)
+
+
+def merged(existing: str, header: str, key: str, body: str) -> str:
+    """The results file with the section `key` replaced by `body` (or added),
+    the others kept, under a fresh header."""
+    sections = {m["key"]: m[0] for m in SECTION.finditer(existing)}
+    sections[key] = f"<!-- bench: {key} -->\n{body}<!-- /bench -->\n"
+    return header + "\n".join(sections[k] for k in sorted(sections, key=lambda k: (len(k), k)))
 
 
 def machine() -> str:
@@ -209,22 +378,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--infra", default=str(ROOT / "target/release/infra"))
     parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--latency-ms", type=int, default=0, help="hold every request this long (0: none)")
     parser.add_argument("--out", default=str(ROOT / "bench/results.md"))
     args = parser.parse_args()
     infra = Path(args.infra)
     sizes = [int(n) for n in args.sizes.split(",")]
+    deploy = [Path("deploy")] if (ROOT / "deploy").is_dir() else []
     cases = [
         (f"{n} resources", generated_stack(n), [], STEPS + (WIDE_STEPS if n == max(sizes) else [])) for n in sizes
     ]
-    dev = (ROOT / "stacks/dev.toml").read_text()
-    cases.append(("dev stack", dev, [Path("deploy")] if (ROOT / "deploy").is_dir() else [], STEPS))
+    cases.append(("200 EC2", ec2_stack(100, 100), [], STEPS))
+    cases.append(("8 mixed", mixed_stack(), deploy, STEPS))
+    cases.append(("dev stack", unprotected((ROOT / "stacks/dev.toml").read_text()), deploy, STEPS))
 
     rows = []
     for name, text, extra, steps in cases:
         emulator = Emulator()  # a fresh emulator per case: nothing left over from the last
+        proxy = LatencyProxy(emulator.endpoint, args.latency_ms) if args.latency_ms else None
         try:
-            rows.extend(run_case(infra, emulator, name, text, extra, steps))
+            endpoint = proxy.endpoint if proxy else emulator.endpoint
+            rows.extend(run_case(infra, emulator, endpoint, name, text, extra, steps))
         finally:
+            if proxy:
+                proxy.stop()
             emulator.stop()
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -233,19 +409,35 @@ def main() -> None:
     header = (
         "# Benchmark results\n\n"
         f"- machine: {machine()}\n"
-        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC\n"
-        f"- commit: {commit or 'unknown'}\n"
         f"- emulator: moto {moto} on loopback (one fresh server per stack), with tests/emulator/patches\n"
         f"  (ec2_resource_tags and ec2_security_group_filters make moto's EC2 reads linear in the number of\n"
         f"  resources instead of quadratic, answers unchanged)\n"
         f"- command: `make bench` (release build; wall time includes process start; infra CPU is the\n"
         f"  infra process's user+system time, emulator CPU the moto server's over the same step: with one\n"
-        f"  Python process behind a global interpreter lock, emulator CPU is a floor under wall time)\n\n"
+        f"  Python process behind a global interpreter lock, emulator CPU is a floor under wall time);\n"
+        f"  `make bench LATENCY_MS=100` puts tests/emulator/faultproxy.py in front of the emulator, holding\n"
+        f"  every request 100 ms, and adds round trips: wall time divided by the latency\n\n"
     )
-    report = header + table(rows)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(report)
-    print(report)
+    when = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit or 'unknown'}"
+    if args.latency_ms:
+        key = f"latency-{args.latency_ms}ms"
+        title = f"## {args.latency_ms} ms added to every call\n\n{when}.\n\n"
+        body = (
+            title
+            + table(rows, args.latency_ms)
+            + "\n"
+            + concurrency(rows)
+            + "\nCalls one create and one delete make, in sequence (dev stack and 8 mixed; `+`: at once):\n\n"
+            + sequences(rows)
+        )
+    else:
+        key = "latency-0"
+        body = f"## No added latency\n\n{when}.\n\n" + table(rows, 0) + "\n" + concurrency(rows)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    existing = out.read_text() if out.exists() else ""
+    out.write_text(merged(existing, header, key, body))
+    print(body)
 
 
 if __name__ == "__main__":

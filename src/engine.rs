@@ -14,7 +14,7 @@ use crate::apply::{self, ApplyError, Options, Reporter};
 use crate::bundle::{self, BundleError};
 use crate::model::{Kind, Stack};
 use crate::plan::{self, Drift, Plan, PlanError};
-use crate::provider::{CallStats, Providers};
+use crate::provider::{CallStats, Limits, Providers};
 use crate::refresh::{self, Observation, RefreshError};
 use crate::state::{Lock, State, StateError, Store};
 
@@ -92,6 +92,8 @@ pub struct Engine {
     pub base: PathBuf,
     /// Every AWS call the engine makes, by operation.
     pub stats: CallStats,
+    /// How many AWS requests may be in flight at once, per service.
+    pub limits: Limits,
     providers: Arc<Providers>,
 }
 
@@ -108,8 +110,9 @@ pub struct Planned {
 impl Engine {
     pub fn new(config: &SdkConfig, state_dir: &Path, stack: &str) -> Self {
         let stats = CallStats::default();
-        let providers = Arc::new(Providers::with_stats(config, stats.clone()));
-        Engine { store: Store::new(state_dir, stack), base: PathBuf::from("."), stats, providers }
+        let limits = Limits::default();
+        let providers = Arc::new(Providers::with(config, &stats, &limits));
+        Engine { store: Store::new(state_dir, stack), base: PathBuf::from("."), stats, limits, providers }
     }
 
     /// Records the existing AWS resource `id` in state as the declared resource

@@ -18,7 +18,7 @@ use futures::future::join_all;
 
 use crate::model::{Kind, Observed, Stack};
 use crate::plan::Refreshed;
-use crate::provider::{ProviderError, Providers};
+use crate::provider::{ProviderError, Providers, RecordedOutputs};
 use crate::state::{PendingOp, Recorded, State};
 
 /// A refresh that could not complete.
@@ -50,9 +50,12 @@ pub async fn refresh(
     search_all: bool,
 ) -> Result<Observation, RefreshError> {
     let mut by_kind: BTreeMap<Kind, Vec<(&str, &str)>> = BTreeMap::new();
+    let mut outputs: BTreeMap<Kind, RecordedOutputs> = BTreeMap::new();
     for (name, rec) in &state.resources {
         by_kind.entry(rec.kind).or_default().push((name, &rec.id));
+        outputs.entry(rec.kind).or_default().insert(rec.id.clone(), rec.outputs.clone());
     }
+    let outputs = &outputs;
     // Kinds with declared resources missing from state (or pending), searched by tag.
     let mut missing: BTreeSet<Kind> =
         stack.resources.iter().filter(|(name, _)| !state.resources.contains_key(*name)).map(|(_, r)| r.kind).collect();
@@ -65,7 +68,7 @@ pub async fn refresh(
         let ids: Vec<String> = entries.iter().map(|(_, id)| id.to_string()).collect();
         let found = providers
             .get(*kind)
-            .read_recorded(&stack.name, &ids)
+            .read_recorded(&stack.name, &ids, &outputs[kind])
             .await
             .map_err(|source| RefreshError { kind: *kind, source })?;
         Ok::<_, RefreshError>((kind, entries, found))

@@ -339,7 +339,7 @@ async fn recorded_resources_are_read_by_the_stack_tag_and_by_id_only_when_their_
     let recorded: Vec<String> = ids.iter().cloned().chain([gone.clone()]).collect();
 
     env.tap.take();
-    let read = volumes.read_recorded(STACK, &recorded).await.unwrap();
+    let read = volumes.read_recorded(STACK, &recorded, &Default::default()).await.unwrap();
     // One search by the stack tag, and the id it did not return (deleted) by id.
     assert_eq!(env.tap.take(), ["DescribeVolumes", "DescribeVolumes"]);
     assert_eq!(read.len(), 201);
@@ -354,7 +354,7 @@ async fn recorded_resources_are_read_by_the_stack_tag_and_by_id_only_when_their_
         .send()
         .await
         .unwrap();
-    let read = volumes.read_recorded(STACK, &ids).await.unwrap();
+    let read = volumes.read_recorded(STACK, &ids, &Default::default()).await.unwrap();
     assert_eq!(read.len(), 201);
     let tags = read[&ids[7]].props["tags"].as_map().unwrap();
     assert!(!tags.contains_key(TAG_STACK) && tags.contains_key(TAG_NAME), "{tags:?}");

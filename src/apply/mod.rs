@@ -3,7 +3,10 @@
 //! It turns the plan's steps into operations (a replace is a delete, then a
 //! create), orders them by the dependency graph (creates after what they depend
 //! on, deletes after what depends on them), and runs independent ones at once on
-//! tokio, at most `parallelism` at a time. Before each mutating call it journals a
+//! tokio, each as soon as what it comes after is done (or at most `--parallelism`
+//! at a time). The AWS requests they make are held to each service's adaptive
+//! limit ([`crate::provider::limit`]), so an operation that is only waiting for
+//! AWS holds no slot. Before each mutating call it journals a
 //! pending operation in state; after it, the result: an interrupted apply never
 //! loses track of a resource. A failed operation fails only what depends on it.
 
@@ -20,36 +23,28 @@ use tokio::task::JoinSet;
 
 use crate::model::{Props, Ref};
 use crate::plan::{Plan, Step};
+use crate::provider::stats::RESOURCE;
 use crate::provider::{Ctx, Observed, Progress, ProviderError, Providers};
 use crate::state::{Pending, PendingOp, Recorded, State, StateError, Store};
 
 pub use graph::{Op, OpKind};
 
 /// How the executor runs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// At most this many AWS operations in flight.
-    pub parallelism: usize,
-    /// At most this many in flight against one AWS service, so that a service
-    /// that is slow or throttling (rate limits are per service, and IAM's are
-    /// far lower than EC2's) leaves room for the others.
-    pub per_service: usize,
+    /// At most this many operations in flight (`--parallelism`); without it,
+    /// every operation starts once what it depends on is done, and the AWS
+    /// requests they make are held to each service's adaptive limit
+    /// ([`crate::provider::limit`]).
+    pub parallelism: Option<usize>,
     /// Once set, no new operation starts; those in flight finish and are recorded.
     pub interrupt: Interrupt,
 }
 
 impl Options {
-    /// `parallelism` operations at once, four fifths of them at most on one service.
+    /// At most `parallelism` operations at once.
     pub fn with_parallelism(parallelism: usize) -> Self {
-        let parallelism = parallelism.max(1);
-        Options { parallelism, per_service: (parallelism * 4 / 5).max(1), interrupt: Interrupt::default() }
-    }
-}
-
-impl Default for Options {
-    /// 10 at once, 8 on one service.
-    fn default() -> Self {
-        Options::with_parallelism(10)
+        Options { parallelism: Some(parallelism.max(1)), interrupt: Interrupt::default() }
     }
 }
 
@@ -122,19 +117,16 @@ pub async fn apply(
 ) -> Result<(), ApplyError> {
     let ops = graph::operations(plan, state);
     let steps: BTreeMap<&str, &Step> = plan.steps.iter().map(|s| (s.name.as_str(), s)).collect();
-    let services: Vec<&'static str> = ops.iter().map(|op| steps[op.resource.as_str()].kind.service()).collect();
-    let service = |i: usize| services[i];
     let mut queue = Queue::new(&ops);
     let mut errors = Vec::new();
     let mut running = JoinSet::new();
-    let mut busy: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let most = options.parallelism.unwrap_or(usize::MAX).max(1);
 
     let mut journal = store.begin(state)?;
     let mut starting = Vec::new();
     while !queue.all_done() {
-        while running.len() + starting.len() < options.parallelism.max(1) && !options.interrupt.is_set() {
-            let has_room = |i: usize| busy.get(service(i)).copied().unwrap_or(0) < options.per_service.max(1);
-            let Some(i) = queue.take_ready(has_room) else { break };
+        while running.len() + starting.len() < most && !options.interrupt.is_set() {
+            let Some(i) = queue.take_ready() else { break };
             let op = &ops[i];
             if let Some(cause) = queue.failed_dependency(op) {
                 reporter.skipped(op, &cause);
@@ -153,7 +145,6 @@ pub async fn apply(
             };
             let token = uuid::Uuid::new_v4().to_string();
             state.pending.push(pending(op, step, &token));
-            *busy.entry(service(i)).or_insert(0) += 1;
             starting.push((i, token, props));
         }
         // One journal line records every operation about to start.
@@ -172,7 +163,8 @@ pub async fn apply(
                 client_token: token,
                 progress: Progress::new(move |r, m| watcher.status(r, m)),
             };
-            running.spawn(run_op(providers.clone(), ctx, i, op.kind, step.clone(), props));
+            let task = run_op(providers.clone(), ctx, i, op.kind, step.clone(), props);
+            running.spawn(RESOURCE.scope(op.resource.clone(), task));
         }
 
         // After an interrupt nothing new starts: the loop ends once the
@@ -189,9 +181,6 @@ pub async fn apply(
         for done in completed {
             let op = &ops[done.index];
             let step = steps[op.resource.as_str()];
-            if let Some(n) = busy.get_mut(service(done.index)) {
-                *n -= 1;
-            }
             state.pending.retain(|p| p.resource != op.resource);
             match done.result {
                 Ok(observed) => {
@@ -255,10 +244,9 @@ impl<'a> Queue<'a> {
         self.finished == self.ops.len()
     }
 
-    /// The next ready operation that `has_room` accepts, taken off the queue.
-    fn take_ready(&mut self, has_room: impl Fn(usize) -> bool) -> Option<usize> {
-        let pos = self.ready.iter().rposition(|&i| has_room(i))?;
-        Some(self.ready.remove(pos))
+    /// The next ready operation, taken off the queue.
+    fn take_ready(&mut self) -> Option<usize> {
+        self.ready.pop()
     }
 
     /// The resource whose failure stops `op`, if any of its predecessors failed.

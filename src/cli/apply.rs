@@ -31,9 +31,12 @@ pub struct RunArgs {
     /// Do not ask for confirmation (required when standard input is not a terminal).
     #[arg(short, long)]
     pub yes: bool,
-    /// At most N AWS operations at once, and four fifths of them on one AWS service.
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallelism: u16,
+    /// At most N operations and N AWS requests at once. Without it, every
+    /// operation starts as soon as what it depends on is done, and each AWS
+    /// service gets as many requests at once as its adaptive limit allows (50 at
+    /// first, halved whenever AWS throttles, growing again while it does not).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub parallelism: Option<u16>,
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
@@ -79,7 +82,13 @@ pub async fn execute(
         bail!("{verb} cancelled; nothing was changed");
     }
     let reporter = Arc::new(progress::Reporter::new());
-    let options = Options::with_parallelism(run.parallelism as usize);
+    let options = match run.parallelism {
+        Some(n) => {
+            engine.limits.set_cap(n.into());
+            Options::with_parallelism(n.into())
+        }
+        None => Options::default(),
+    };
     watch_ctrl_c(options.interrupt.clone(), lock.releaser());
     let started = std::time::Instant::now();
     let result = engine.apply(&mut planned, &options, reporter.clone()).await;

@@ -27,8 +27,8 @@ pub(super) fn cwd() -> String {
     std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into())
 }
 
-/// The call counts of the engine this process made, for `--stats`.
-static CALLS: std::sync::OnceLock<crate::provider::CallStats> = std::sync::OnceLock::new();
+/// The call counts and limits of the engine this process made, for `--stats`.
+static CALLS: std::sync::OnceLock<(crate::provider::CallStats, crate::provider::Limits)> = std::sync::OnceLock::new();
 
 /// Prices what `plan` changes into its `cost`; a stack that cannot be priced
 /// (a region or type the price table lacks) is said so on stderr, and the
@@ -54,21 +54,27 @@ pub async fn engine(stack: &Stack) -> Engine {
     let config = aws_config(stack.region.as_deref()).await;
     let mut engine = Engine::new(&config, Path::new(STATE_DIR), &stack.name);
     engine.store = store(stack);
-    let _ = CALLS.set(engine.stats.clone());
+    let _ = CALLS.set((engine.stats.clone(), engine.limits.clone()));
     engine
 }
 
-/// What `--stats` reports: AWS calls by operation, wall time, peak memory.
+/// What `--stats` reports: AWS calls by operation, wall time, peak memory;
+/// `--stats-json` adds each call's span and what each service's limit did.
 pub struct Stats {
     calls: std::collections::BTreeMap<String, u64>,
+    trace: Vec<crate::provider::stats::Call>,
+    limits: std::collections::BTreeMap<&'static str, crate::provider::limit::LimitReport>,
     wall: std::time::Duration,
     peak_kib: u64,
 }
 
 impl Stats {
     pub fn collect(wall: std::time::Duration) -> Self {
-        let calls = CALLS.get().map(|c| c.snapshot()).unwrap_or_default();
-        Stats { calls, wall, peak_kib: crate::provider::stats::peak_rss_kib() }
+        let (calls, trace, limits) = match CALLS.get() {
+            Some((stats, limits)) => (stats.snapshot(), stats.trace(), limits.report()),
+            None => Default::default(),
+        };
+        Stats { calls, trace, limits, wall, peak_kib: crate::provider::stats::peak_rss_kib() }
     }
 
     fn totals(&self) -> (u64, u64) {
@@ -101,6 +107,8 @@ impl Stats {
             "calls": self.calls,
             "reads": reads,
             "mutating": writes,
+            "concurrency": self.limits,
+            "trace": self.trace,
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing statistics to {}", path.display()))

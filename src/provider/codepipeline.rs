@@ -28,7 +28,7 @@ use aws_smithy_types::error::operation::BuildError;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::ec2_common::{ok_if_gone, put, tag_changes};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, recorded, tags_of};
 use crate::model::schema::{BASE, Field, Schema, Ty};
 use crate::model::{Kind, Path, Props, TAG_NAME, TAG_STACK, ValidationError, Value};
 
@@ -313,7 +313,21 @@ impl Pipelines {
 
     /// One pipeline with its tags; `None` when AWS does not have it.
     async fn read_one(&self, name: &str) -> Result<Option<Observed>, ProviderError> {
-        let out = match self.client.get_pipeline().name(name).send().await {
+        self.read_with_arn(name, None).await
+    }
+
+    /// The pipeline `name`; with `known_arn` (what state recorded), its tags
+    /// are listed beside the GetPipeline instead of after it, and again only
+    /// if the pipeline's ARN turns out to be another.
+    async fn read_with_arn(&self, name: &str, known_arn: Option<&str>) -> Result<Option<Observed>, ProviderError> {
+        let early_tags = async {
+            match known_arn {
+                Some(arn) => Some(self.tags(arn).await),
+                None => None,
+            }
+        };
+        let (out, early_tags) = tokio::join!(self.client.get_pipeline().name(name).send(), early_tags);
+        let out = match out {
             Ok(out) => out,
             Err(e) => {
                 let e = aws_error("GetPipeline", e);
@@ -322,7 +336,11 @@ impl Pipelines {
         };
         let Some(pipeline) = out.pipeline() else { return Ok(None) };
         let arn = out.metadata().and_then(|m| m.pipeline_arn()).unwrap_or_default();
-        match self.tags(arn).await {
+        let tags = match early_tags {
+            Some(tags) if known_arn == Some(arn) => tags,
+            _ => self.tags(arn).await,
+        };
+        match tags {
             Ok(tags) => Ok(Some(observe(pipeline, arn, &tags))),
             Err(e) if gone(&e) => Ok(None),
             Err(e) => Err(e),
@@ -382,6 +400,17 @@ impl Provider for Pipelines {
     /// no batch read), a few pipelines at a time.
     async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
         let reads: Vec<_> = ids.iter().map(|id| self.read_one(id)).collect();
+        let found: Vec<Option<Observed>> = stream::iter(reads).buffer_unordered(READ_CONCURRENCY).try_collect().await?;
+        Ok(found.into_iter().flatten().map(|o| (o.id.clone(), o)).collect())
+    }
+
+    async fn read_recorded(
+        &self,
+        _stack: &str,
+        ids: &[String],
+        outputs: &RecordedOutputs,
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        let reads: Vec<_> = ids.iter().map(|id| self.read_with_arn(id, recorded(outputs, id, "arn"))).collect();
         let found: Vec<Option<Observed>> = stream::iter(reads).buffer_unordered(READ_CONCURRENCY).try_collect().await?;
         Ok(found.into_iter().flatten().map(|o| (o.id.clone(), o)).collect())
     }

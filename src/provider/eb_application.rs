@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_elasticbeanstalk::Client;
 use aws_sdk_elasticbeanstalk::types::{ApplicationDescription, Tag};
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all};
 
 use super::ec2_common::{put, tag_changes};
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, recorded, tags_of};
 use crate::model::schema::{BASE, Field, Schema, Ty};
 use crate::model::{Kind, Props, TAG_NAME, TAG_STACK, Value};
 
@@ -151,6 +151,37 @@ impl Provider for EbApplications {
         let wanted: Vec<ApplicationDescription> =
             apps.into_iter().filter(|a| a.application_name().is_some_and(|n| ids.iter().any(|id| id == n))).collect();
         Ok(self.observe_all(&wanted).await?.into_iter().map(|o| (o.id.clone(), o)).collect())
+    }
+
+    /// The describe, and each application's tags by the ARN state recorded,
+    /// at once; tags again only for an application whose ARN is another.
+    async fn read_recorded(
+        &self,
+        _stack: &str,
+        ids: &[String],
+        outputs: &RecordedOutputs,
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let early = ids
+            .iter()
+            .filter_map(|id| recorded(outputs, id, "arn"))
+            .map(|arn| async move { (arn, list_tags(&self.client, arn).await) });
+        let (apps, early) = tokio::join!(self.describe(Some(ids)), join_all(early));
+        let mut early: BTreeMap<&str, _> = early.into_iter().collect();
+        let wanted = apps?.into_iter().filter(|a| a.application_name().is_some_and(|n| ids.iter().any(|id| id == n)));
+        let reads = wanted.map(|app| {
+            let known = app.application_arn().and_then(|arn| early.remove(arn));
+            async move {
+                let tags = match known {
+                    Some(tags) => tags?,
+                    None => list_tags(&self.client, app.application_arn().unwrap_or_default()).await?,
+                };
+                Ok::<_, ProviderError>(observe(&app, tags))
+            }
+        });
+        Ok(try_join_all(reads).await?.into_iter().map(|o| (o.id.clone(), o)).collect())
     }
 
     async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {

@@ -66,12 +66,12 @@ use aws_sdk_elasticbeanstalk::types::{
     EnvironmentStatus, EnvironmentTier, OptionSpecification,
 };
 use aws_smithy_types::DateTime;
-use futures::future::{try_join_all, try_join3};
+use futures::future::{join_all, try_join_all, try_join3};
 
 use super::eb_application::{list_tags, owned_by, tag_list, update_tags};
 use super::ec2_common::put;
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, recorded};
 use crate::model::schema::{BASE, Default, Field, Schema, Ty};
 use crate::model::{Kind, Path, Props, ValidationError, Value};
 
@@ -233,6 +233,19 @@ fn is_eb_group(group: &str) -> bool {
 }
 
 /// Whether a described group is the one Elastic Beanstalk made.
+/// An environment's option settings, tags and instance (with its private IP).
+type Read = (Vec<ConfigurationOptionSetting>, Value, Option<(String, Option<String>)>);
+
+/// The reads of an environment made before its description arrived, from
+/// what state recorded: settings and tags for the recorded ARN, when there
+/// is one.
+struct Early {
+    arn: Option<String>,
+    settings: Option<Result<Vec<ConfigurationOptionSetting>, ProviderError>>,
+    tags: Option<Result<Value, ProviderError>>,
+    instance: Result<Option<(String, Option<String>)>, ProviderError>,
+}
+
 fn made_by_eb(group: &aws_sdk_ec2::types::SecurityGroup) -> bool {
     group.group_name().is_some_and(is_eb_group)
         || group
@@ -580,15 +593,19 @@ impl EbEnvironments {
     /// The environment's instance and its private IP: DescribeEnvironmentResources,
     /// then DescribeInstances. Of several (during a replacement), the newest
     /// running one. None while there is none: EC2 may not list an instance
-    /// Elastic Beanstalk has just launched.
-    async fn instance(&self, id: &str) -> Result<Option<(String, Option<String>)>, ProviderError> {
-        let out = self
-            .client
-            .describe_environment_resources()
-            .environment_id(id)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeEnvironmentResources", e))?;
+    /// Elastic Beanstalk has just launched. With `known` (the instance state
+    /// recorded), it is described beside the first call, and the second is
+    /// made only when the environment's instances turn out to be others.
+    async fn instance(&self, id: &str, known: Option<&str>) -> Result<Option<(String, Option<String>)>, ProviderError> {
+        let resources = self.client.describe_environment_resources().environment_id(id).send();
+        let early = async {
+            match known {
+                Some(known) => Some(self.describe_instances(vec![known.to_string()]).await),
+                None => None,
+            }
+        };
+        let (out, early) = tokio::join!(resources, early);
+        let out = out.map_err(|e| aws_error("DescribeEnvironmentResources", e))?;
         let ids: Vec<String> = out
             .environment_resources()
             .map(|r| r.instances().iter().filter_map(|i| i.id().map(str::to_string)).collect())
@@ -596,6 +613,14 @@ impl EbEnvironments {
         if ids.is_empty() {
             return Ok(None);
         }
+        match early {
+            Some(described) if known.is_some_and(|k| ids == [k]) => described,
+            _ => self.describe_instances(ids).await,
+        }
+    }
+
+    /// Of the instances `ids`, the newest running one, with its private IP.
+    async fn describe_instances(&self, ids: Vec<String>) -> Result<Option<(String, Option<String>)>, ProviderError> {
         let out = match self.ec2.describe_instances().set_instance_ids(Some(ids)).send().await {
             Ok(out) => out,
             Err(e) => {
@@ -643,11 +668,16 @@ impl EbEnvironments {
     /// The option settings in effect: the deployed configuration, when AWS also
     /// reports a draft being applied.
     async fn settings(&self, env: &EnvironmentDescription) -> Result<Vec<ConfigurationOptionSetting>, ProviderError> {
+        self.settings_of(env.application_name().unwrap_or_default(), env.environment_name().unwrap_or_default()).await
+    }
+
+    /// [`Self::settings`] of the environment `env` of the application `app`.
+    async fn settings_of(&self, app: &str, env: &str) -> Result<Vec<ConfigurationOptionSetting>, ProviderError> {
         let out = self
             .client
             .describe_configuration_settings()
-            .set_application_name(env.application_name().map(str::to_string))
-            .set_environment_name(env.environment_name().map(str::to_string))
+            .application_name(app)
+            .environment_name(env)
             .send()
             .await
             .map_err(|e| aws_error("DescribeConfigurationSettings", e))?;
@@ -662,8 +692,57 @@ impl EbEnvironments {
     async fn observe(&self, env: &EnvironmentDescription) -> Result<Observed, ProviderError> {
         let arn = env.environment_arn().unwrap_or_default();
         let id = env.environment_id().unwrap_or_default().to_string();
-        let (settings, tags, instance) =
-            try_join3(self.settings(env), list_tags(&self.client, arn), self.instance(&id)).await?;
+        let read = try_join3(self.settings(env), list_tags(&self.client, arn), self.instance(&id, None)).await?;
+        self.observed(env, read).await
+    }
+
+    /// What the reads after the describe need, made at once from what state
+    /// recorded of the environment `id`: its ARN (which names its application
+    /// and itself) and its instance.
+    async fn early(&self, id: &str, outputs: &RecordedOutputs) -> Early {
+        let arn = recorded(outputs, id, "arn");
+        let names = arn.and_then(|a| a.split_once(":environment/")).and_then(|(_, rest)| rest.rsplit_once('/'));
+        let settings = async {
+            match names {
+                Some((app, env)) => Some(self.settings_of(app, env).await),
+                None => None,
+            }
+        };
+        let tags = async {
+            match arn {
+                Some(arn) => Some(list_tags(&self.client, arn).await),
+                None => None,
+            }
+        };
+        let instance = self.instance(id, recorded(outputs, id, "instance_id"));
+        let (settings, tags, instance) = tokio::join!(settings, tags, instance);
+        Early { arn: arn.map(str::to_string), settings, tags, instance }
+    }
+
+    /// [`Self::observe`] from the early reads, reading again what they got
+    /// for another ARN than the environment's.
+    async fn observe_early(&self, env: &EnvironmentDescription, early: Early) -> Result<Observed, ProviderError> {
+        let arn = env.environment_arn().unwrap_or_default();
+        let same = early.arn.as_deref() == Some(arn);
+        let settings = async {
+            match early.settings {
+                Some(settings) if same => settings,
+                _ => self.settings(env).await,
+            }
+        };
+        let tags = async {
+            match early.tags {
+                Some(tags) if same => tags,
+                _ => list_tags(&self.client, arn).await,
+            }
+        };
+        let (settings, tags) = futures::future::try_join(settings, tags).await?;
+        self.observed(env, (settings, tags, early.instance?)).await
+    }
+
+    async fn observed(&self, env: &EnvironmentDescription, read: Read) -> Result<Observed, ProviderError> {
+        let (settings, tags, instance) = read;
+        let id = env.environment_id().unwrap_or_default().to_string();
         let mut props = Props::new();
         put(&mut props, "name", env.environment_name());
         put(&mut props, "application", env.application_name());
@@ -773,6 +852,29 @@ impl Provider for EbEnvironments {
         let wanted =
             envs.iter().filter(|e| live(e) && e.environment_id().is_some_and(|id| ids.iter().any(|i| i == id)));
         let observed = try_join_all(wanted.map(|e| self.observe(e))).await?;
+        Ok(observed.into_iter().map(|o| (o.id.clone(), o)).collect())
+    }
+
+    /// The describe and, for each environment, the reads that need what it
+    /// returns, at once, from what state recorded ([`EbEnvironments::early`]).
+    async fn read_recorded(
+        &self,
+        _stack: &str,
+        ids: &[String],
+        outputs: &RecordedOutputs,
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let early = join_all(ids.iter().map(|id| self.early(id, outputs)));
+        let (envs, early) = tokio::join!(self.describe(Some(ids)), early);
+        let mut early: BTreeMap<&str, Early> = ids.iter().map(String::as_str).zip(early).collect();
+        let wanted = envs?.into_iter().filter(live).filter_map(|e| {
+            let early = early.remove(e.environment_id()?)?;
+            Some((e, early))
+        });
+        let observed =
+            try_join_all(wanted.map(|(e, early)| async move { self.observe_early(&e, early).await })).await?;
         Ok(observed.into_iter().map(|o| (o.id.clone(), o)).collect())
     }
 

@@ -23,7 +23,7 @@ use super::ec2_common::{
     tags_value, update_tags,
 };
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, tags_of};
 use crate::model::schema::{BASE, Default, Field, Schema, Ty};
 use crate::model::{Kind, Props, TAG_NAME, Value};
 
@@ -216,7 +216,12 @@ impl Provider for Instances {
         Ok(found)
     }
 
-    async fn read_recorded(&self, stack: &str, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn read_recorded(
+        &self,
+        stack: &str,
+        ids: &[String],
+        _outputs: &RecordedOutputs,
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
         read_by_stack_tag(self, stack, ids).await
     }
 

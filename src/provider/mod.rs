@@ -16,6 +16,7 @@ mod ec2_common;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod instance;
+pub mod limit;
 pub mod pricing;
 pub mod s3_bucket;
 pub mod security_group;
@@ -32,7 +33,16 @@ use aws_config::SdkConfig;
 
 pub use crate::model::Observed;
 use crate::model::{Kind, Props};
+pub use limit::Limits;
 pub use stats::CallStats;
+
+/// The outputs state records, by cloud id.
+pub type RecordedOutputs = BTreeMap<String, Props>;
+
+/// The output `key` state recorded for the resource `id`, when a string.
+pub fn recorded<'a>(outputs: &'a RecordedOutputs, id: &str, key: &str) -> Option<&'a str> {
+    outputs.get(id)?.get(key)?.as_str()
+}
 
 /// What a provider needs to know about the step it runs.
 #[derive(Clone, Default)]
@@ -133,7 +143,18 @@ pub trait Provider: Send + Sync {
     /// paginated call (EC2) override it to search first and read by id only what
     /// the search did not return (one whose tags were changed out of band): one
     /// call per page of the stack's resources instead of one per 200 ids.
-    async fn read_recorded(&self, _stack: &str, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    ///
+    /// `outputs` holds what state recorded of each id's outputs (an ARN, an
+    /// instance id). A kind whose full read is a describe and then calls that
+    /// need what the describe returns overrides this to make those calls at
+    /// once with the recorded values, and again with the described ones only
+    /// where they differ: one round trip instead of two or three.
+    async fn read_recorded(
+        &self,
+        _stack: &str,
+        ids: &[String],
+        _outputs: &RecordedOutputs,
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
         self.read_many(ids).await
     }
 
@@ -172,26 +193,40 @@ pub struct Providers {
     by_kind: BTreeMap<Kind, Box<dyn Provider>>,
 }
 
-/// A client of one AWS service whose calls are counted in `stats`.
+/// A client of one AWS service whose calls are counted in `stats` and whose
+/// requests are held to the service's limit in `limits`.
 macro_rules! client {
-    ($sdk:ident, $config:expr, $stats:expr) => {
-        $sdk::Client::from_conf($sdk::config::Builder::from($config).interceptor($stats.clone()).build())
-    };
+    ($sdk:ident, $service:literal, $config:expr, $stats:expr, $limits:expr) => {{
+        let mut builder = $sdk::config::Builder::from($config).interceptor($stats.clone());
+        if let Some(http) = $config.http_client() {
+            builder = builder.http_client($limits.http_client($service, http));
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
 }
 
 impl Providers {
+    /// Providers with their own statistics and default limits.
     pub fn new(config: &SdkConfig) -> Self {
-        Self::with_stats(config, CallStats::default())
+        Self::with(config, &CallStats::default(), &Limits::default())
     }
 
-    /// Providers whose AWS calls are all counted in `stats`.
-    pub fn with_stats(config: &SdkConfig, stats: CallStats) -> Self {
-        let ec2 = client!(aws_sdk_ec2, config, stats);
-        let iam = client!(aws_sdk_iam, config, stats);
-        let eb = client!(aws_sdk_elasticbeanstalk, config, stats);
-        let s3 = counted_s3_client(config, &stats);
+    /// Providers whose AWS calls are all counted in `stats` and held to `limits`.
+    pub fn with(config: &SdkConfig, stats: &CallStats, limits: &Limits) -> Self {
+        let ec2 = client!(aws_sdk_ec2, "ec2", config, stats, limits);
+        let iam = client!(aws_sdk_iam, "iam", config, stats, limits);
+        let eb = client!(aws_sdk_elasticbeanstalk, "elasticbeanstalk", config, stats, limits);
+        let s3 = {
+            let mut builder = s3_builder(config).interceptor(stats.clone());
+            if let Some(http) = config.http_client() {
+                builder = builder.http_client(limits.http_client("s3", http));
+            }
+            aws_sdk_s3::Client::from_conf(builder.build())
+        };
+        let ssm = client!(aws_sdk_ssm, "ssm", config, stats, limits);
+        let codebuild = client!(aws_sdk_codebuild, "codebuild", config, stats, limits);
+        let codepipeline = client!(aws_sdk_codepipeline, "codepipeline", config, stats, limits);
         let mut by_kind: BTreeMap<Kind, Box<dyn Provider>> = BTreeMap::new();
-        let ssm = client!(aws_sdk_ssm, config, stats);
         by_kind.insert(Kind::SecurityGroup, Box::new(security_group::SecurityGroups::new(ec2.clone())));
         by_kind.insert(Kind::Instance, Box::new(instance::Instances::new(ec2.clone(), ssm)));
         by_kind.insert(Kind::Volume, Box::new(volume::Volumes::new(ec2.clone())));
@@ -199,12 +234,10 @@ impl Providers {
         by_kind.insert(Kind::Role, Box::new(iam_role::Roles::new(iam.clone())));
         by_kind.insert(Kind::InstanceProfile, Box::new(iam_instance_profile::InstanceProfiles::new(iam)));
         by_kind.insert(Kind::Bucket, Box::new(s3_bucket::Buckets::new(s3.clone())));
-        let codebuild = client!(aws_sdk_codebuild, config, stats);
         by_kind.insert(Kind::BuildProject, Box::new(codebuild_project::BuildProjects::new(codebuild)));
         by_kind.insert(Kind::EbApplication, Box::new(eb_application::EbApplications::new(eb.clone())));
         by_kind.insert(Kind::EbVersion, Box::new(eb_application_version::EbVersions::new(eb.clone(), s3)));
         by_kind.insert(Kind::EbEnvironment, Box::new(eb_environment::EbEnvironments::new(eb, ec2.clone())));
-        let codepipeline = client!(aws_sdk_codepipeline, config, stats);
         by_kind.insert(Kind::Pipeline, Box::new(codepipeline::Pipelines::new(codepipeline)));
         Providers { by_kind }
     }
@@ -218,15 +251,11 @@ impl Providers {
 /// MinIO, a VPC endpoint) buckets are addressed in the path, since such
 /// endpoints do not serve bucket names as host names.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
-    counted_s3_client(config, &CallStats::default())
+    aws_sdk_s3::Client::from_conf(s3_builder(config).build())
 }
 
-fn counted_s3_client(config: &SdkConfig, stats: &CallStats) -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(config.endpoint_url().is_some())
-        .interceptor(stats.clone())
-        .build();
-    aws_sdk_s3::Client::from_conf(s3)
+fn s3_builder(config: &SdkConfig) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some())
 }
 
 /// Tags for a new resource: the declared ones (which the planner has already

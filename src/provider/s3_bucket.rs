@@ -171,11 +171,17 @@ async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Obse
     let tag_set = tags.as_ref().map(|t| t.tag_set()).unwrap_or_default();
     props.insert("tags".into(), tags_value(tag_set));
 
-    let mut outputs = Props::new();
-    outputs.insert("id".into(), Value::from(name.as_str()));
-    outputs.insert("bucket".into(), Value::from(name.as_str()));
-    outputs.insert("arn".into(), Value::from(format!("arn:aws:s3:::{name}")));
+    let outputs = outputs_of(&name);
     Ok(Some(Observed { id: name, props, outputs }))
+}
+
+/// A bucket's outputs: its name and ARN.
+fn outputs_of(name: &str) -> Props {
+    Props::from([
+        ("id".to_string(), Value::from(name)),
+        ("bucket".to_string(), Value::from(name)),
+        ("arn".to_string(), Value::from(format!("arn:aws:s3:::{name}"))),
+    ])
 }
 
 /// A bucket's tags, or `None` when the bucket is gone.
@@ -370,11 +376,26 @@ impl Provider for Buckets {
         Kind::Bucket
     }
 
+    /// Reads each bucket by name while ListBuckets runs beside the reads: a
+    /// bucket the account no longer lists is gone, even when its name now
+    /// answers for another account (AccessDenied).
     async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        let existing = self.list_names().await?;
-        let reads: Vec<_> =
-            existing.into_iter().filter(|n| ids.contains(n)).map(|n| read_bucket(self.client.clone(), n)).collect();
-        Ok(concurrently(reads).await?.into_iter().map(|o| (o.id.clone(), o)).collect())
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let reads = ids.iter().map(|n| async move { (n, read_bucket(self.client.clone(), n.clone()).await) });
+        let (listed, reads) = tokio::join!(self.list_names(), futures::future::join_all(reads));
+        let listed = listed?;
+        let mut found = BTreeMap::new();
+        for (name, read) in reads {
+            if !listed.contains(name) {
+                continue;
+            }
+            if let Some(o) = read? {
+                found.insert(o.id.clone(), o);
+            }
+        }
+        Ok(found)
     }
 
     async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
@@ -407,23 +428,40 @@ impl Provider for Buckets {
             None => default_name(ctx),
         };
         self.create_bucket(&name).await?;
-        wait::until(ctx, &format!("bucket {name} to appear"), Backoff::default(), || self.exists(&name)).await?;
-        // Tagged first, so that a later run can find it by its tags from then on.
+        // Tagged first, so that a later run can find it by its tags from then
+        // on. S3 may not know the new bucket for a moment: the tagging is
+        // retried, not preceded by a read.
         let tags = tags_of(&props);
-        if !tags.is_empty() {
-            self.put_tags(&name, &tags).await?;
-        }
+        wait::retrying(ctx, &format!("bucket {name} to appear"), Backoff::default(), || async {
+            let tagged = if tags.is_empty() {
+                self.exists(&name).await.map(|e| e.is_some())
+            } else {
+                match self.put_tags(&name, &tags).await {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.code() == Some(NO_SUCH_BUCKET) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            };
+            tagged.map(|done| done.then_some(()))
+        })
+        .await?;
         ctx.status("configuring the bucket");
-        self.put_public_access_block(&name, bool_prop(&props, "block_public_access").unwrap_or(true)).await?;
         let algorithm = props.get("encryption").and_then(Value::as_str).unwrap_or("AES256");
-        self.put_encryption(&name, algorithm).await?;
         // A bucket is created unversioned; versioning once on can only be suspended.
-        if bool_prop(&props, "versioning").unwrap_or(true) {
-            self.put_versioning(&name, true).await?;
-        }
-        self.read_one(&name)
-            .await?
-            .ok_or_else(|| ProviderError::Invalid(format!("bucket {name} vanished after it was created")))
+        let versioning = async {
+            match bool_prop(&props, "versioning").unwrap_or(true) {
+                true => self.put_versioning(&name, true).await,
+                false => Ok(()),
+            }
+        };
+        let (blocked, encrypted, versioned) = tokio::join!(
+            self.put_public_access_block(&name, bool_prop(&props, "block_public_access").unwrap_or(true)),
+            self.put_encryption(&name, algorithm),
+            versioning,
+        );
+        blocked.and(encrypted).and(versioned)?;
+        // Everything the outputs hold follows from the name.
+        Ok(Observed { id: name.clone(), props, outputs: outputs_of(&name) })
     }
 
     async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {

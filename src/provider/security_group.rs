@@ -19,7 +19,7 @@ use super::ec2_common::{
     tags_value, update_tags,
 };
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, tags_of};
 use crate::model::schema::{BASE, Default, Field, Schema, Ty, parse_ports};
 use crate::model::{Kind, Path, Props, ValidationError, Value};
 
@@ -180,6 +180,11 @@ fn ports_value(protocol: &str, from: Option<i32>, to: Option<i32>) -> Option<Val
 
 /// AWS's rules, flattened to one rule per CIDR block or source group, sorted.
 /// (Prefix-list targets have no place in the schema and are not reported.)
+/// The egress rule AWS gives every new group in a VPC: everything, to anywhere.
+fn default_egress() -> IpPermission {
+    IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build()
+}
+
 fn rules_value(perms: &[IpPermission]) -> Value {
     let mut rules = Vec::new();
     for p in perms {
@@ -278,23 +283,28 @@ impl SecurityGroups {
     }
 
     /// Revokes the rules in `before` but not in `after` and authorizes those in
-    /// `after` but not in `before`, for each direction `after` declares.
+    /// `after` but not in `before`, for each direction `after` declares; the two
+    /// directions at once.
     async fn sync_rules(&self, id: &str, before: &Props, after: &Props) -> Result<(), ProviderError> {
-        for egress in [false, true] {
-            let dir = if egress { "egress" } else { "ingress" };
-            let Some(wanted) = after.get(dir).and_then(Value::as_list) else { continue };
-            let had = before.get(dir).and_then(Value::as_list).unwrap_or_default();
-            let revoke: Vec<&Value> = had.iter().filter(|r| !wanted.contains(r)).collect();
-            let authorize: Vec<&Value> = wanted.iter().filter(|r| !had.contains(r)).collect();
-            // Revoking first lets a rule whose description changed be authorized again.
-            if !revoke.is_empty() {
-                let perms = revoke.iter().map(|r| permission(r, false)).collect::<Result<Vec<_>, _>>()?;
-                self.revoke(id, egress, perms).await?;
-            }
-            if !authorize.is_empty() {
-                let perms = authorize.iter().map(|r| permission(r, true)).collect::<Result<Vec<_>, _>>()?;
-                self.authorize(id, egress, perms).await?;
-            }
+        let (ingress, egress) =
+            tokio::join!(self.sync_direction(id, false, before, after), self.sync_direction(id, true, before, after));
+        ingress.and(egress)
+    }
+
+    async fn sync_direction(&self, id: &str, egress: bool, before: &Props, after: &Props) -> Result<(), ProviderError> {
+        let dir = if egress { "egress" } else { "ingress" };
+        let Some(wanted) = after.get(dir).and_then(Value::as_list) else { return Ok(()) };
+        let had = before.get(dir).and_then(Value::as_list).unwrap_or_default();
+        let revoke: Vec<&Value> = had.iter().filter(|r| !wanted.contains(r)).collect();
+        let authorize: Vec<&Value> = wanted.iter().filter(|r| !had.contains(r)).collect();
+        // Revoking first lets a rule whose description changed be authorized again.
+        if !revoke.is_empty() {
+            let perms = revoke.iter().map(|r| permission(r, false)).collect::<Result<Vec<_>, _>>()?;
+            self.revoke(id, egress, perms).await?;
+        }
+        if !authorize.is_empty() {
+            let perms = authorize.iter().map(|r| permission(r, true)).collect::<Result<Vec<_>, _>>()?;
+            self.authorize(id, egress, perms).await?;
         }
         Ok(())
     }
@@ -348,7 +358,12 @@ impl Provider for SecurityGroups {
         Ok(found)
     }
 
-    async fn read_recorded(&self, stack: &str, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn read_recorded(
+        &self,
+        stack: &str,
+        ids: &[String],
+        _outputs: &RecordedOutputs,
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
         read_by_stack_tag(self, stack, ids).await
     }
 
@@ -372,20 +387,44 @@ impl Provider for SecurityGroups {
             .create_security_group()
             .group_name(&name)
             .set_description(props.get("description").and_then(Value::as_str).map(str::to_string))
-            .vpc_id(vpc_id)
+            .vpc_id(&vpc_id)
             .set_tag_specifications(tag_specification(ResourceType::SecurityGroup, &tags_of(&props)).map(|t| vec![t]))
             .send()
             .await
             .map_err(|e| aws_error("CreateSecurityGroup", e))?;
         let id = created.group_id().unwrap_or_default().to_string();
-        let fresh =
-            wait::until(ctx, &format!("security group {id} to appear"), Backoff::default(), || self.read_one(&id))
-                .await?;
+        // What AWS gives every new group: no ingress, and in a VPC one egress
+        // rule allowing everything (revoked when the stack declares egress).
+        let fresh = Props::from([
+            ("ingress".to_string(), Value::List(Vec::new())),
+            ("egress".to_string(), rules_value(&[default_egress()])),
+        ]);
         ctx.status("authorizing rules");
-        self.sync_rules(&id, &fresh.props, &props).await?;
-        self.read_one(&id)
-            .await?
-            .ok_or_else(|| ProviderError::Invalid(format!("security group {id} vanished after it was created")))
+        // The group may not be visible yet to the next call (EC2's eventual
+        // consistency): that call is retried, not preceded by a read.
+        wait::retrying(ctx, &format!("security group {id} to appear"), Backoff::default(), || async {
+            match self.sync_rules(&id, &fresh, &props).await {
+                Ok(()) => Ok(Some(())),
+                Err(e) if e.code() == Some("InvalidGroup.NotFound") => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        // Everything the outputs hold is in the request and its response.
+        let arn = created.security_group_arn().map(str::to_string);
+        let Some(arn) = arn else {
+            return self
+                .read_one(&id)
+                .await?
+                .ok_or_else(|| ProviderError::Invalid(format!("security group {id} vanished after it was created")));
+        };
+        let outputs = Props::from([
+            ("id".to_string(), Value::from(id.as_str())),
+            ("arn".to_string(), Value::from(arn)),
+            ("vpc_id".to_string(), Value::from(vpc_id.as_str())),
+            ("name".to_string(), Value::from(name.as_str())),
+        ]);
+        Ok(Observed { id, props, outputs })
     }
 
     async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {

@@ -1,30 +1,65 @@
-//! Counting AWS API calls by operation: an SDK interceptor shared by every
-//! client (`infra plan --stats`, and `make bench`).
+//! Counting AWS API calls by operation, and when each ran and for which
+//! resource: an SDK interceptor shared by every client (`infra plan --stats`,
+//! `--stats-json`, and `make bench`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use serde::Serialize;
 
-/// Calls made, by `service:Operation`. Cloning shares the counts.
-#[derive(Clone, Debug, Default)]
-pub struct CallStats(Arc<Mutex<BTreeMap<String, u64>>>);
+tokio::task_local! {
+    /// The resource whose operation the current task runs (set by the
+    /// executor), so that each call can be told to belong to it.
+    pub static RESOURCE: String;
+}
+
+/// Calls made, by `service:Operation`, and each call's span. Cloning shares them.
+#[derive(Clone, Debug)]
+pub struct CallStats(Arc<Mutex<Calls>>);
+
+#[derive(Debug)]
+struct Calls {
+    counts: BTreeMap<String, u64>,
+    trace: Vec<Call>,
+    origin: Instant,
+}
+
+/// One AWS call (an operation with its retries), in milliseconds since the
+/// stats began.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Call {
+    /// The resource whose operation made the call; none for refresh's reads.
+    pub resource: Option<String>,
+    /// `service:Operation`.
+    pub operation: String,
+    pub start_ms: f64,
+    pub end_ms: f64,
+}
+
+impl Default for CallStats {
+    fn default() -> Self {
+        CallStats(Arc::new(Mutex::new(Calls { counts: BTreeMap::new(), trace: Vec::new(), origin: Instant::now() })))
+    }
+}
 
 impl CallStats {
     /// The counts so far.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+        self.0.lock().map(|m| m.counts.clone()).unwrap_or_default()
     }
 
-    fn count(&self, key: String) {
-        if let Ok(mut m) = self.0.lock() {
-            *m.entry(key).or_insert(0) += 1;
-        }
+    /// Every call that has completed, in the order they completed.
+    pub fn trace(&self) -> Vec<Call> {
+        self.0.lock().map(|m| m.trace.clone()).unwrap_or_default()
     }
 }
 
@@ -32,6 +67,18 @@ impl CallStats {
 pub fn is_read(operation: &str) -> bool {
     let op = operation.rsplit(':').next().unwrap_or(operation);
     ["Describe", "Get", "List", "BatchGet", "Head"].iter().any(|p| op.starts_with(p))
+}
+
+/// When the call in this config bag began.
+#[derive(Clone, Debug)]
+struct Started(Instant);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
+}
+
+fn operation(cfg: &ConfigBag) -> Option<String> {
+    cfg.load::<Metadata>().map(|m| format!("{}:{}", m.service().to_lowercase(), m.name()))
 }
 
 impl Intercept for CallStats {
@@ -45,8 +92,29 @@ impl Intercept for CallStats {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(m) = cfg.load::<Metadata>() {
-            self.count(format!("{}:{}", m.service().to_lowercase(), m.name()));
+        if let Some(op) = operation(cfg)
+            && let Ok(mut m) = self.0.lock()
+        {
+            *m.counts.entry(op).or_insert(0) += 1;
+        }
+        cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (Some(operation), Some(Started(start))) = (operation(cfg), cfg.load::<Started>().cloned()) else {
+            return Ok(());
+        };
+        let resource = RESOURCE.try_with(|r| r.clone()).ok();
+        if let Ok(mut m) = self.0.lock() {
+            let ms = |t: Instant| t.saturating_duration_since(m.origin).as_secs_f64() * 1000.0;
+            let call = Call { resource, operation, start_ms: ms(start), end_ms: ms(Instant::now()) };
+            m.trace.push(call);
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use super::ec2_common::{
     tags_value, update_tags,
 };
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, tags_of};
 use crate::model::schema::{BASE, Default, Field, Schema, Ty};
 use crate::model::{Kind, Props, Value};
 
@@ -146,6 +146,12 @@ impl Volumes {
             .and_then(|i| i.instance_id().map(str::to_string)))
     }
 
+    /// The volume and its state; `None` when AWS does not (or not yet) list it.
+    async fn read_with_state(&self, id: &str) -> Result<Option<(Option<VolumeState>, Observed)>, ProviderError> {
+        let found = describe(&self.ec2, vec![filter("volume-id", &[id.to_string()])]).await?;
+        Ok(found.first().map(|v| (v.state().cloned(), self.observe(v))))
+    }
+
     /// The volume's state; `None` when AWS does not (or not yet) list it.
     async fn state(&self, id: &str) -> Result<Option<VolumeState>, ProviderError> {
         let found = describe(&self.ec2, vec![filter("volume-id", &[id.to_string()])]).await?;
@@ -172,7 +178,12 @@ impl Provider for Volumes {
         Ok(found)
     }
 
-    async fn read_recorded(&self, stack: &str, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn read_recorded(
+        &self,
+        stack: &str,
+        ids: &[String],
+        _outputs: &RecordedOutputs,
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
         read_by_stack_tag(self, stack, ids).await
     }
 
@@ -202,17 +213,23 @@ impl Provider for Volumes {
             .await
             .map_err(|e| aws_error("CreateVolume", e))?;
         let id = out.volume_id().unwrap_or_default().to_string();
+        let vanished = || ProviderError::Invalid(format!("volume {id} vanished after it was created"));
+        // A volume AWS already reports available needs no wait: one read
+        // gives its outputs. Otherwise each poll reads the whole volume, and
+        // the last one is the result.
+        if out.state() == Some(&VolumeState::Available) {
+            return self.read_one(&id).await?.ok_or_else(vanished);
+        }
         wait::until(ctx, &format!("volume {id} to be available"), Backoff::default(), || async {
-            match self.state(&id).await? {
-                Some(VolumeState::Available) => Ok(Some(())),
+            // (One AWS does not list yet is not ready yet.)
+            let Some((state, observed)) = self.read_with_state(&id).await? else { return Ok(None) };
+            match state {
+                Some(VolumeState::Available) => Ok(Some(observed)),
                 Some(VolumeState::Error) => Err(ProviderError::Invalid(format!("volume {id} failed to create"))),
                 _ => Ok(None),
             }
         })
-        .await?;
-        self.read_one(&id)
-            .await?
-            .ok_or_else(|| ProviderError::Invalid(format!("volume {id} vanished after it was created")))
+        .await
     }
 
     async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {

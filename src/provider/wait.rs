@@ -2,7 +2,12 @@
 //!
 //! The first poll comes about 200 ms after the call that started the change, so a
 //! resource that is ready quickly is noticed quickly; the interval then grows by
-//! half each time, up to 15 s, until the timeout.
+//! half each time, up to 15 s, until the timeout. [`retrying`] makes its first
+//! attempt at once, for a call that usually succeeds straight away but may meet
+//! EC2's eventual consistency (a group just created, not yet visible).
+//!
+//! A wait holds no concurrency slot while it sleeps: slots are taken per AWS
+//! request ([`super::limit`]).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -32,13 +37,31 @@ impl Backoff {
 
 /// Polls `check` until it returns `Some`, reporting `what` with the elapsed time.
 /// `check` returns `Ok(None)` for "not yet".
-pub async fn until<T, F, Fut>(ctx: &Ctx, what: &str, backoff: Backoff, mut check: F) -> Result<T, ProviderError>
+pub async fn until<T, F, Fut>(ctx: &Ctx, what: &str, backoff: Backoff, check: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    poll(ctx, what, backoff, false, check).await
+}
+
+/// Like [`until`], but the first attempt is made at once.
+pub async fn retrying<T, F, Fut>(ctx: &Ctx, what: &str, backoff: Backoff, check: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    poll(ctx, what, backoff, true, check).await
+}
+
+async fn poll<T, F, Fut>(ctx: &Ctx, what: &str, backoff: Backoff, now: bool, mut check: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, ProviderError>>,
 {
     let start = Instant::now();
-    for interval in backoff.intervals() {
+    let first = now.then_some(Duration::ZERO);
+    for interval in first.into_iter().chain(backoff.intervals()) {
         tokio::time::sleep(interval).await;
         if let Some(done) = check().await? {
             return Ok(done);
