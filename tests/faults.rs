@@ -321,3 +321,45 @@ async fn with_a_fifth_of_requests_failing_apply_and_destroy_of_the_dev_stack_com
     }
     eprintln!("fault proxy (seed {seed}): {summary}");
 }
+
+/// A stack of `n` EBS volumes.
+fn volumes_stack(n: usize) -> String {
+    let mut text = String::from("[stack]\nregion = \"us-east-1\"\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "\n[resources.vol{i}]\ntype = \"ec2.volume\"\navailability_zone = \"us-east-1a\"\nsize = 1\n"
+        ));
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_aws_throttles_a_burst_the_concurrency_comes_down_and_the_apply_still_completes() {
+    let emu = Emulator::start();
+    // Each API's bucket holds 10 requests and refills 20 a second: 60 creates
+    // at once overrun CreateVolume's.
+    let proxy = FaultProxy::with_token_buckets(&emu, 10, 20);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    std::fs::write(dir.path().join("stacks/bulk.toml"), volumes_stack(60)).unwrap();
+    let stats = dir.path().join("stats.json");
+    let stats_arg = stats.to_str().unwrap();
+
+    let out =
+        run_infra_via(&proxy.endpoint, dir.path(), &["apply", "--stack", "bulk", "--yes", "--stats-json", stats_arg]);
+    assert_eq!(out.0, 0, "apply failed under throttling:\n{}\n{}", out.1, out.2);
+    let stats: J = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let ec2 = &stats["concurrency"]["ec2"];
+    let n = |key: &str| ec2[key].as_u64().unwrap_or_else(|| panic!("no {key} in {ec2}"));
+    assert!(n("throttled") > 0, "the buckets throttled nothing: {ec2}");
+    assert!(n("lowest") < n("initial"), "the limit never came down: {ec2}");
+    assert!(n("peak_in_flight") > 10, "the burst was never wider than a bucket: {ec2}");
+
+    // Every volume exists exactly once, and the next plan is empty.
+    let cloud = Cloud::new(&emu).await;
+    let volumes = cloud.ec2.describe_volumes().send().await.unwrap();
+    assert_eq!(volumes.volumes().len(), 60);
+    let plan = run_infra_via(&proxy.endpoint, dir.path(), &["plan", "--stack", "bulk", "--detailed-exitcode"]);
+    assert_eq!(plan.0, 0, "{}\n{}", plan.1, plan.2);
+}

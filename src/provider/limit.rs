@@ -76,9 +76,11 @@ impl Limits {
         *lock(&self.0.cap) = Some(Arc::new(Semaphore::new(n.max(1))));
     }
 
-    /// `inner`, with each request made through it holding a slot of
-    /// `service`'s limit (and of the cap) until its response has arrived.
-    pub fn http_client(&self, service: &'static str, inner: SharedHttpClient) -> SharedHttpClient {
+    /// `inner` (or, without one, the SDK's default HTTPS client), with each
+    /// request made through it holding a slot of `service`'s limit (and of the
+    /// cap) until its response has arrived.
+    pub fn http_client(&self, service: &'static str, inner: Option<SharedHttpClient>) -> SharedHttpClient {
+        let inner = inner.unwrap_or_else(default_https_client);
         let limit = lock(&self.0.services)
             .entry(service)
             .or_insert_with(|| Arc::new(ServiceLimit::new(self.0.settings)))
@@ -223,6 +225,25 @@ impl ServiceLimit {
     fn report(&self) -> LimitReport {
         lock(&self.state).report
     }
+}
+
+/// What the SDK builds when a client is given none (aws-smithy-runtime's
+/// default for this behavior version, which is not public): hyper 1 with
+/// rustls on aws-lc, and the proxy the environment names (HTTPS_PROXY,
+/// NO_PROXY).
+fn default_https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut builder =
+            aws_smithy_http_client::ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.set_proxy_config(Some(ProxyConfig::from_env()));
+        builder.build()
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

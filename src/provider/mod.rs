@@ -197,11 +197,10 @@ pub struct Providers {
 /// requests are held to the service's limit in `limits`.
 macro_rules! client {
     ($sdk:ident, $service:literal, $config:expr, $stats:expr, $limits:expr) => {{
-        let mut builder = $sdk::config::Builder::from($config).interceptor($stats.clone());
-        if let Some(http) = $config.http_client() {
-            builder = builder.http_client($limits.http_client($service, http));
-        }
-        $sdk::Client::from_conf(builder.build())
+        let http = $limits.http_client($service, $config.http_client());
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config).interceptor($stats.clone()).http_client(http).build(),
+        )
     }};
 }
 
@@ -216,13 +215,9 @@ impl Providers {
         let ec2 = client!(aws_sdk_ec2, "ec2", config, stats, limits);
         let iam = client!(aws_sdk_iam, "iam", config, stats, limits);
         let eb = client!(aws_sdk_elasticbeanstalk, "elasticbeanstalk", config, stats, limits);
-        let s3 = {
-            let mut builder = s3_builder(config).interceptor(stats.clone());
-            if let Some(http) = config.http_client() {
-                builder = builder.http_client(limits.http_client("s3", http));
-            }
-            aws_sdk_s3::Client::from_conf(builder.build())
-        };
+        let s3 =
+            s3_builder(config).interceptor(stats.clone()).http_client(limits.http_client("s3", config.http_client()));
+        let s3 = aws_sdk_s3::Client::from_conf(s3.build());
         let ssm = client!(aws_sdk_ssm, "ssm", config, stats, limits);
         let codebuild = client!(aws_sdk_codebuild, "codebuild", config, stats, limits);
         let codepipeline = client!(aws_sdk_codepipeline, "codepipeline", config, stats, limits);

@@ -460,8 +460,15 @@ impl Provider for Buckets {
             versioning,
         );
         blocked.and(encrypted).and(versioned)?;
-        // Everything the outputs hold follows from the name.
-        Ok(Observed { id: name.clone(), props, outputs: outputs_of(&name) })
+        // What a read would report follows from what was just set.
+        let mut observed = Props::from([
+            ("bucket".to_string(), Value::from(name.as_str())),
+            ("versioning".to_string(), Value::Bool(bool_prop(&props, "versioning").unwrap_or(true))),
+            ("encryption".to_string(), Value::from(algorithm)),
+            ("block_public_access".to_string(), Value::Bool(bool_prop(&props, "block_public_access").unwrap_or(true))),
+        ]);
+        observed.insert("tags".to_string(), Value::Map(tags.into_iter().map(|(k, v)| (k, Value::from(v))).collect()));
+        Ok(Observed { id: name.clone(), props: observed, outputs: outputs_of(&name) })
     }
 
     async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {

@@ -410,21 +410,9 @@ impl Provider for SecurityGroups {
             }
         })
         .await?;
-        // Everything the outputs hold is in the request and its response.
-        let arn = created.security_group_arn().map(str::to_string);
-        let Some(arn) = arn else {
-            return self
-                .read_one(&id)
-                .await?
-                .ok_or_else(|| ProviderError::Invalid(format!("security group {id} vanished after it was created")));
-        };
-        let outputs = Props::from([
-            ("id".to_string(), Value::from(id.as_str())),
-            ("arn".to_string(), Value::from(arn)),
-            ("vpc_id".to_string(), Value::from(vpc_id.as_str())),
-            ("name".to_string(), Value::from(name.as_str())),
-        ]);
-        Ok(Observed { id, props, outputs })
+        self.read_one(&id)
+            .await?
+            .ok_or_else(|| ProviderError::Invalid(format!("security group {id} vanished after it was created")))
     }
 
     async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {

@@ -346,6 +346,28 @@ impl FaultProxy {
         FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
     }
 
+    /// Starts the proxy on a free port in front of `emu`, throttling as EC2 does:
+    /// each API has a bucket of `size` tokens refilled at `per_second`, and a
+    /// request that finds its bucket empty gets a throttling error.
+    pub fn with_token_buckets(emu: &Emulator, size: u32, per_second: u32) -> FaultProxy {
+        let (size, rate) = (size.to_string(), per_second.to_string());
+        let args = [
+            "--port",
+            "0",
+            "--upstream",
+            &emu.endpoint,
+            "--fault-rate",
+            "0",
+            "--bucket-size",
+            &size,
+            "--refill-per-second",
+            &rate,
+        ];
+        let (child, stderr_log, port) =
+            start_server("the throttling proxy", "tests/emulator/faultproxy.py", &args, FAULTPROXY_PORT_LINE_PREFIX);
+        FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
+    }
+
     /// Everything the proxy wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.stderr_log.path()).unwrap_or_default()

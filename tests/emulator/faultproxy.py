@@ -33,6 +33,12 @@ elsewhere.
 `--latency-ms N` delays every request by N milliseconds before it is answered or
 faulted: the round trip to a distant AWS region (`--fault-rate 0` for latency alone).
 
+`--bucket-size N --refill-per-second R` throttles as EC2 does ("Request throttling
+for the Amazon EC2 API"): each API (service and operation) has its own token bucket
+of N tokens, refilled at R per second; a request takes one, and a request that finds
+the bucket empty is answered with the `throttle` fault. This is the deterministic
+kind of throttling: what a burst beyond the bucket gets, whatever the fault rate.
+
 `--seed` makes the sequence of fault decisions deterministic (the n-th request to arrive
 gets the n-th decision); which request is n-th can still vary between runs when the client
 sends requests concurrently.
@@ -137,6 +143,29 @@ class Faults:
         )
 
 
+class TokenBuckets:
+    """One token bucket per API, as EC2 throttles requests: `size` tokens,
+    refilled at `rate` per second, one taken per request."""
+
+    def __init__(self, size: float, rate: float) -> None:
+        self.size = size
+        self.rate = rate
+        self.lock = threading.Lock()
+        self.buckets: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def take(self, key: tuple[str, str]) -> bool:
+        """Whether the request `key` gets a token."""
+        now = time.monotonic()
+        with self.lock:
+            tokens, since = self.buckets.get(key, (self.size, now))
+            tokens = min(self.size, tokens + (now - since) * self.rate)
+            if tokens < 1:
+                self.buckets[key] = (tokens, now)
+                return False
+            self.buckets[key] = (tokens - 1, now)
+            return True
+
+
 class Request:
     """What the proxy needs to know about a request to fault it in the right shape."""
 
@@ -211,7 +240,9 @@ def error_response(request: Request, kind: str, rnd: random.Random) -> tuple[int
     return status, "text/xml", body.encode()
 
 
-def make_handler(faults: Faults, upstream_host: str, upstream_port: int, latency: float = 0.0):
+def make_handler(
+    faults: Faults, upstream_host: str, upstream_port: int, latency: float = 0.0, buckets: TokenBuckets | None = None
+):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "infra-faultproxy"
@@ -242,6 +273,9 @@ def make_handler(faults: Faults, upstream_host: str, upstream_port: int, latency
                 time.sleep(latency)
             request = Request(self.headers, body)
             kind = faults.decide()
+            if kind is None and buckets and not buckets.take((request.service, request.operation or self.path)):
+                kind = "throttle"
+                faults.count("throttle")
             if kind is None:
                 self.forward(body)
                 return
@@ -319,12 +353,16 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(FAULT_KINDS),
         help=f"comma-separated kinds of fault to choose from (default: {','.join(FAULT_KINDS)})",
     )
+    parser.add_argument("--bucket-size", type=float, default=0, help="tokens per API bucket (0: no buckets)")
+    parser.add_argument("--refill-per-second", type=float, default=0, help="tokens added to each bucket per second")
     parser.add_argument("--ignore-stdin", action="store_true", help="do not exit when stdin reaches end-of-file")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is out of range")
     if not 0.0 <= args.fault_rate <= 1.0:
         parser.error(f"--fault-rate {args.fault_rate} is not between 0 and 1")
+    if args.bucket_size < 0 or args.refill_per_second < 0 or (args.bucket_size and not args.refill_per_second):
+        parser.error("--bucket-size and --refill-per-second must be positive, and given together")
     if args.latency_ms < 0:
         parser.error(f"--latency-ms {args.latency_ms} is negative")
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
@@ -351,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
 
     faults = Faults(args.fault_rate, args.seed, kinds)
     try:
-        handler = make_handler(faults, LOOPBACK, upstream.port, args.latency_ms / 1000)
+        buckets = TokenBuckets(args.bucket_size, args.refill_per_second) if args.bucket_size else None
+        handler = make_handler(faults, LOOPBACK, upstream.port, args.latency_ms / 1000, buckets)
         server = Server((LOOPBACK, args.port), handler)
     except OSError as error:
         log(f"error: cannot listen on {LOOPBACK}:{args.port}: {error}")
