@@ -63,19 +63,7 @@ def generated_stack(n: int) -> str:
     instances = max(1, n // 100)
     groups = (n - instances) // 2
     volumes = n - instances - groups
-    out = ['[stack]\nregion = "us-east-1"\ntags = { bench = "true" }\n']
-    for i in range(groups):
-        out.append(
-            f'[resources.sg{i}]\ntype = "ec2.security_group"\ndescription = "bench group {i}"\n'
-            "ingress = [\n"
-            + "".join(
-                f'  {{ ports = {p}, cidrs = ["10.{i % 250}.0.0/16"], description = "port {p}" }},\n'
-                for p in (22, 80, 443, 9200)
-            )
-            + "]\n"
-        )
-    for i in range(volumes):
-        out.append(f'[resources.vol{i}]\ntype = "ec2.volume"\navailability_zone = "us-east-1a"\nsize = {1 + i % 20}\n')
+    out = [ec2_stack(groups, volumes)]
     for i in range(instances):
         out.append(
             f'[resources.host{i}]\ntype = "ec2.instance"\ninstance_type = "t3.micro"\n'
@@ -131,23 +119,31 @@ def unprotected(text: str) -> str:
     return re.sub(r"(?m)^protect\s*=\s*true\s*$", "protect = false", text)
 
 
+def start_server(what: str, script: str, args: list[str], port_line: str) -> tuple[subprocess.Popen, str]:
+    """Starts one of tests/emulator's servers on a free port: the process and
+    its endpoint (the port it prints on its first line)."""
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/python"), "-u", str(ROOT / script), "--port", "0", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    line = proc.stdout.readline().strip()
+    if not line.startswith(port_line):
+        raise SystemExit(f"bench: {what} did not start: {line!r}")
+    return proc, f"http://127.0.0.1:{line.split('=', 1)[1]}"
+
+
 class LatencyProxy:
     """tests/emulator/faultproxy.py in front of the emulator, holding every
     request `ms` milliseconds."""
 
     def __init__(self, upstream: str, ms: int) -> None:
-        self.proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/python"), "-u", str(ROOT / "tests/emulator/faultproxy.py"), "--port", "0",
-             "--upstream", upstream, "--fault-rate", "0", "--latency-ms", str(ms)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
+        args = ["--upstream", upstream, "--fault-rate", "0", "--latency-ms", str(ms)]
+        self.proc, self.endpoint = start_server(
+            "the latency proxy", "tests/emulator/faultproxy.py", args, "INFRA_FAULTPROXY_PORT="
         )
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("INFRA_FAULTPROXY_PORT="):
-            raise SystemExit(f"bench: the latency proxy did not start: {line!r}")
-        self.endpoint = f"http://127.0.0.1:{line.split('=', 1)[1]}"
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -156,17 +152,9 @@ class LatencyProxy:
 
 class Emulator:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/python"), "-u", str(ROOT / "tests/emulator/server.py"), "--port", "0"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
+        self.proc, self.endpoint = start_server(
+            "the emulator", "tests/emulator/server.py", [], "INFRA_EMULATOR_PORT="
         )
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("INFRA_EMULATOR_PORT="):
-            raise SystemExit(f"bench: the emulator did not start: {line!r}")
-        self.endpoint = f"http://127.0.0.1:{line.split('=', 1)[1]}"
         self.warm_up()
 
     def warm_up(self) -> None:

@@ -134,6 +134,16 @@ fn a_wrong_flag_is_an_error_with_exit_1() {
 }
 
 #[test]
+fn an_endpoint_variable_set_to_nothing_is_named_in_an_error_with_exit_1() {
+    let dir = project(&[("dev", &dev_toml())]);
+    let vars = [("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_KEY", KEY), ("AWS_ENDPOINT_URL_EC2", "")];
+    let (code, _, stderr) = infra_with(dir.path(), &["plan", "--stack", "dev"], &vars);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("AWS_ENDPOINT_URL_EC2 is set but empty"), "{stderr}");
+    assert!(!dir.path().join("state/dev.json").exists());
+}
+
+#[test]
 fn help_lists_every_command_and_exits_0() {
     let dir = project(&[]);
     let (code, stdout, _) = infra(dir.path(), &["--help"]);

@@ -109,6 +109,12 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
         common::print_error(&anyhow::anyhow!("cannot change to directory {}: {e}", dir.display()));
         return ExitCode::from(1);
     }
+    if let Some(name) = empty_endpoint_variable() {
+        common::print_error(&anyhow::anyhow!(
+            "{name} is set but empty: unset it to reach AWS, or set it to the endpoint's URL"
+        ));
+        return ExitCode::from(1);
+    }
     let command = cli.command;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -156,4 +162,13 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// An endpoint variable (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) set
+/// to nothing: the SDK would take it for an endpoint and fail deep inside.
+fn empty_endpoint_variable() -> Option<String> {
+    std::env::vars_os().find_map(|(name, value)| {
+        let name = name.into_string().ok()?;
+        (name.starts_with("AWS_ENDPOINT_URL") && value.to_string_lossy().trim().is_empty()).then_some(name)
+    })
 }

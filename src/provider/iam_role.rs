@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::{EntityType, RoleDetail, Tag};
+use futures::future::try_join_all;
 use serde_json::Value as Json;
 
 use super::ec2_common::{ok_if_gone, put, tag_changes};
@@ -283,12 +284,8 @@ impl Roles {
     async fn sync_managed(&self, role: &str, before: &Props, after: &Props) -> Result<(), ProviderError> {
         let Some(wanted) = after.get("managed_policy_arns").map(str_set) else { return Ok(()) };
         let had = before.get("managed_policy_arns").map(str_set).unwrap_or_default();
-        for arn in had.difference(&wanted) {
-            self.detach(role, arn).await?;
-        }
-        for arn in wanted.difference(&had) {
-            self.attach(role, arn).await?;
-        }
+        try_join_all(had.difference(&wanted).map(|arn| self.detach(role, arn))).await?;
+        try_join_all(wanted.difference(&had).map(|arn| self.attach(role, arn))).await?;
         Ok(())
     }
 
@@ -298,12 +295,10 @@ impl Roles {
         let Some(wanted) = after.get("inline_policies").and_then(Value::as_map) else { return Ok(()) };
         let empty = BTreeMap::new();
         let had = before.get("inline_policies").and_then(Value::as_map).unwrap_or(&empty);
-        for name in had.keys().filter(|n| !wanted.contains_key(*n)) {
-            self.delete_inline(role, name).await?;
-        }
-        for (name, doc) in wanted.iter().filter(|(n, d)| had.get(*n) != Some(*d)) {
-            self.put_inline(role, name, doc).await?;
-        }
+        let gone = had.keys().filter(|n| !wanted.contains_key(*n));
+        try_join_all(gone.map(|name| self.delete_inline(role, name))).await?;
+        let changed = wanted.iter().filter(|(n, d)| had.get(*n) != Some(*d));
+        try_join_all(changed.map(|(name, doc)| self.put_inline(role, name, doc))).await?;
         Ok(())
     }
 
@@ -323,33 +318,52 @@ impl Roles {
     /// Detaches, deletes and removes everything that keeps a role from being
     /// deleted, then deletes it. What the role holds is listed from IAM, not
     /// taken from the recorded properties, which may be out of date.
+    /// Detaches the role's managed policies, deletes its inline ones and takes
+    /// it out of its instance profiles (the three lists at once, then every
+    /// removal at once), then deletes it.
     async fn try_delete(&self, role: &str) -> Result<(), ProviderError> {
-        let mut pages = self.client.list_attached_role_policies().role_name(role).into_paginator().send();
-        while let Some(page) = pages.try_next().await.map_err(|e| aws_error("ListAttachedRolePolicies", e))? {
-            for arn in page.attached_policies().iter().filter_map(|p| p.policy_arn()) {
-                self.detach(role, arn).await?;
-            }
-        }
-        let mut pages = self.client.list_role_policies().role_name(role).into_paginator().send();
-        while let Some(page) = pages.try_next().await.map_err(|e| aws_error("ListRolePolicies", e))? {
-            for name in page.policy_names() {
-                self.delete_inline(role, name).await?;
-            }
-        }
-        let mut pages = self.client.list_instance_profiles_for_role().role_name(role).into_paginator().send();
-        while let Some(page) = pages.try_next().await.map_err(|e| aws_error("ListInstanceProfilesForRole", e))? {
-            for profile in page.instance_profiles() {
-                let call = self
-                    .client
-                    .remove_role_from_instance_profile()
-                    .instance_profile_name(profile.instance_profile_name())
-                    .role_name(role);
-                let result = call.send().await.map(|_| ());
-                ok_if_gone(result.map_err(|e| aws_error("RemoveRoleFromInstanceProfile", e)), &[NO_SUCH_ENTITY])?;
-            }
-        }
+        let (attached, inline, profiles) =
+            tokio::try_join!(self.attached(role), self.inline_names(role), self.profiles_of(role))?;
+        let detach = try_join_all(attached.iter().map(|arn| self.detach(role, arn)));
+        let delete = try_join_all(inline.iter().map(|name| self.delete_inline(role, name)));
+        let remove = try_join_all(profiles.iter().map(|profile| async move {
+            let call = self.client.remove_role_from_instance_profile().instance_profile_name(profile).role_name(role);
+            let result = call.send().await.map(|_| ());
+            ok_if_gone(result.map_err(|e| aws_error("RemoveRoleFromInstanceProfile", e)), &[NO_SUCH_ENTITY])
+        }));
+        tokio::try_join!(detach, delete, remove)?;
         self.client.delete_role().role_name(role).send().await.map_err(|e| aws_error("DeleteRole", e))?;
         Ok(())
+    }
+
+    /// The ARNs of the managed policies attached to `role`, all pages.
+    async fn attached(&self, role: &str) -> Result<Vec<String>, ProviderError> {
+        let mut pages = self.client.list_attached_role_policies().role_name(role).into_paginator().send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.try_next().await.map_err(|e| aws_error("ListAttachedRolePolicies", e))? {
+            arns.extend(page.attached_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_string));
+        }
+        Ok(arns)
+    }
+
+    /// The names of `role`'s inline policies, all pages.
+    async fn inline_names(&self, role: &str) -> Result<Vec<String>, ProviderError> {
+        let mut pages = self.client.list_role_policies().role_name(role).into_paginator().send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.try_next().await.map_err(|e| aws_error("ListRolePolicies", e))? {
+            names.extend(page.policy_names().iter().cloned());
+        }
+        Ok(names)
+    }
+
+    /// The instance profiles holding `role`, all pages.
+    async fn profiles_of(&self, role: &str) -> Result<Vec<String>, ProviderError> {
+        let mut pages = self.client.list_instance_profiles_for_role().role_name(role).into_paginator().send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.try_next().await.map_err(|e| aws_error("ListInstanceProfilesForRole", e))? {
+            names.extend(page.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()));
+        }
+        Ok(names)
     }
 }
 
@@ -418,8 +432,8 @@ impl Provider for Roles {
             .await
             .map_err(|e| aws_error("CreateRole", e))?;
         ctx.status("attaching policies");
-        self.sync_inline(&name, &Props::new(), &props).await?;
-        self.sync_managed(&name, &Props::new(), &props).await?;
+        let none = Props::new();
+        tokio::try_join!(self.sync_inline(&name, &none, &props), self.sync_managed(&name, &none, &props))?;
         // IAM is eventually consistent: a new role may take a moment to be listed.
         wait::until(ctx, &format!("role {name} to appear"), Backoff::default(), || self.read_one(&name)).await
     }

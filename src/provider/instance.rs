@@ -288,8 +288,19 @@ impl Provider for Instances {
             .ok_or_else(|| ProviderError::Invalid("RunInstances returned no instance".into()))?
             .to_string();
         ctx.status(&format!("launched {id}"));
-        self.wait_for(ctx, &id, InstanceStateName::Running).await?;
-        self.read_one(&id).await
+        // Each poll reads the whole instance: the one that finds it running is the result.
+        wait::until(ctx, &format!("instance {id} to be running"), Backoff::default(), || async {
+            let found = self.describe(vec![filter("instance-id", std::slice::from_ref(&id))]).await?;
+            let Some((owner, instance)) = found.first() else { return Ok(None) };
+            match instance.state().and_then(|s| s.name()) {
+                Some(InstanceStateName::Running) => Ok(Some(self.observe(owner, instance))),
+                Some(s) if is_gone(s) => {
+                    Err(ProviderError::Invalid(format!("instance {id} is {s} while waiting for it to be running")))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
     }
 
     async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
