@@ -196,7 +196,8 @@ impl Provider for EbApplications {
             Some(n) => n.to_string(),
             None => format!("{}-{}", ctx.stack, ctx.name),
         };
-        self.client
+        let out = self
+            .client
             .create_application()
             .application_name(&name)
             .set_description(props.get("description").and_then(Value::as_str).map(str::to_string))
@@ -204,6 +205,11 @@ impl Provider for EbApplications {
             .send()
             .await
             .map_err(|e| aws_error("CreateApplication", e))?;
+        // The answer describes the application; its tags are the ones just given.
+        if let Some(app) = out.application() {
+            let tags = Value::Map(tags_of(&props).into_iter().map(|(k, v)| (k, Value::from(v))).collect());
+            return Ok(observe(app, tags));
+        }
         wait::until(ctx, &format!("application {name} to appear"), Backoff::default(), || self.read_one(&name)).await
     }
 
