@@ -447,25 +447,21 @@ impl Provider for Buckets {
         .await?;
         ctx.status("configuring the bucket");
         let algorithm = props.get("encryption").and_then(Value::as_str).unwrap_or("AES256");
+        let blocked = bool_prop(&props, "block_public_access").unwrap_or(true);
+        let versioned = bool_prop(&props, "versioning").unwrap_or(true);
         // A bucket is created unversioned; versioning once on can only be suspended.
-        let versioning = async {
-            match bool_prop(&props, "versioning").unwrap_or(true) {
-                true => self.put_versioning(&name, true).await,
-                false => Ok(()),
-            }
-        };
-        let (blocked, encrypted, versioned) = tokio::join!(
-            self.put_public_access_block(&name, bool_prop(&props, "block_public_access").unwrap_or(true)),
+        let versioning = async { if versioned { self.put_versioning(&name, true).await } else { Ok(()) } };
+        tokio::try_join!(
+            self.put_public_access_block(&name, blocked),
             self.put_encryption(&name, algorithm),
-            versioning,
-        );
-        blocked.and(encrypted).and(versioned)?;
+            versioning
+        )?;
         // What a read would report follows from what was just set.
         let mut observed = Props::from([
             ("bucket".to_string(), Value::from(name.as_str())),
-            ("versioning".to_string(), Value::Bool(bool_prop(&props, "versioning").unwrap_or(true))),
+            ("versioning".to_string(), Value::Bool(versioned)),
             ("encryption".to_string(), Value::from(algorithm)),
-            ("block_public_access".to_string(), Value::Bool(bool_prop(&props, "block_public_access").unwrap_or(true))),
+            ("block_public_access".to_string(), Value::Bool(blocked)),
         ]);
         observed.insert("tags".to_string(), Value::Map(tags.into_iter().map(|(k, v)| (k, Value::from(v))).collect()));
         Ok(Observed { id: name.clone(), props: observed, outputs: outputs_of(&name) })
