@@ -324,6 +324,7 @@ fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
             props: props.into(),
             outputs: Default::default(),
             depends_on: vec![],
+            protect: false,
         },
     );
     let store = Store::with_keys(dir.path().join("state"), "dev", Ok(KeySource::key([1; 32])));
@@ -362,6 +363,7 @@ fn recorded_state(dir: &Path) -> infra::state::Store {
         props: Props::from([("size".to_string(), Value::Int(30))]),
         outputs: Props::from([("id".to_string(), Value::from(id))]),
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        protect: false,
     };
     let mut state = State::default();
     state.resources.insert("data_sg".into(), record(Kind::SecurityGroup, "sg-1", &[]));

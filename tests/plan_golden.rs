@@ -71,7 +71,14 @@ fn fake_apply(plan: &Plan, state: &mut State) {
                 let outputs = fake_outputs(step.kind, &id);
                 state.resources.insert(
                     step.name.clone(),
-                    Recorded { kind: step.kind, id, props, outputs, depends_on: step.depends_on.clone() },
+                    Recorded {
+                        kind: step.kind,
+                        id,
+                        props,
+                        outputs,
+                        depends_on: step.depends_on.clone(),
+                        protect: step.protected,
+                    },
                 );
             }
         }
