@@ -88,7 +88,8 @@ pub fn plan_markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "## Plan: stack `{}`\n", plan.stack);
     if !plan.targeted.is_empty() {
         let names: Vec<String> = plan.targeted.iter().map(|t| format!("`{t}`")).collect();
-        let _ = writeln!(out, "> **Partial plan** (`--target`): only {} and what they depend on.", names.join(", "));
+        let they = if names.len() == 1 { "it depends" } else { "they depend" };
+        let _ = writeln!(out, "> **Partial plan** (`--target`): only {} and what {they} on.", names.join(", "));
         if !plan.left_out.is_empty() {
             let names: Vec<String> = plan.left_out.iter().map(|t| format!("`{t}`")).collect();
             let _ = writeln!(out, "> Left out, with changes: {}.", names.join(", "));
