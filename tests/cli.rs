@@ -421,3 +421,56 @@ fn state_commands_list_show_forget_and_rename_recorded_resources_without_aws() {
     drop(held);
     assert_eq!(store.load().unwrap().resources.len(), 1);
 }
+
+#[test]
+fn protect_given_a_non_boolean_is_refused_with_its_location_by_every_command() {
+    let broken = dev_toml().replace("protect = true", "protect = \"yes\"");
+    let dir = project(&[("dev", &broken)]);
+    for cmd in [&["plan"][..], &["apply", "--yes"], &["destroy", "--yes"]] {
+        let (code, _, stderr) = infra(dir.path(), cmd);
+        assert_eq!(code, 1, "{cmd:?}: {stderr}");
+        assert!(
+            stderr.contains("stacks/dev.toml:") && stderr.contains("expected true or false, found a string"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
+    }
+    assert!(!dir.path().join("state/dev.json").exists());
+}
+
+#[test]
+fn a_target_naming_no_resource_is_refused_before_any_aws_call() {
+    let dir = project(&[("dev", &dev_toml())]);
+    for cmd in [&["plan", "--target", "hots"][..], &["apply", "--yes", "--target", "hots"]] {
+        let (code, _, stderr) = infra(dir.path(), cmd);
+        assert_eq!(code, 1, "{cmd:?}: {stderr}");
+        assert!(
+            stderr.contains("`--target hots`: the stack `dev` has no resource `hots` (it has: app, app_env,"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
+    }
+    // A destroy acts on what state records, and state records nothing yet.
+    let (code, _, stderr) = infra(dir.path(), &["destroy", "--yes", "--target", "data"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("`--target data`: the state of stack `dev` has no resources"), "{stderr}");
+    let (code, _, stderr) = infra(dir.path(), &["plan", "--replace", "data"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("`--replace data`: `data` does not exist yet, so there is nothing to replace"), "{stderr}");
+    assert!(!dir.path().join("state/dev.json").exists());
+}
+
+#[test]
+fn every_day2_flag_is_in_the_help() {
+    for (cmd, flags) in [
+        ("plan", &["--target", "--replace", "--refresh-only"][..]),
+        ("apply", &["--target", "--replace"]),
+        ("destroy", &["--target", "--exclude-protected"]),
+    ] {
+        let (code, help, _) = infra(Path::new("."), &[cmd, "--help"]);
+        assert_eq!(code, 0);
+        for flag in flags {
+            assert!(help.contains(flag), "`infra {cmd} --help` lacks {flag}:\n{help}");
+        }
+    }
+}
