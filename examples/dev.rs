@@ -11,7 +11,7 @@
 //! --example dev --"`), so that `infra plan --stack dev` runs it.
 
 use infra::aws::{codebuild, codepipeline, ec2, elasticbeanstalk as eb, iam, s3};
-use infra::program::{Ctx, Input, Json, Ports, ProgramError};
+use infra::program::{Ctx, Input, Json, Options, Ports, ProgramError};
 use infra::template;
 use serde_json::json;
 
@@ -61,7 +61,12 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             ec2::Rule::new().protocol(ec2::Protocol::Tcp).ports(22).cidrs(cfg.ssh_cidrs.iter()).description("ssh"),
         ]),
     )?;
-    let data = ctx.add("data", ec2::Volume::new(cfg.zone.as_str(), 30).volume_type(ec2::VolumeType::Gp3))?;
+    // Protected: no plan deletes or replaces the data (README: Day-2 operations).
+    let data = ctx.add_with(
+        "data",
+        ec2::Volume::new(cfg.zone.as_str(), 30).volume_type(ec2::VolumeType::Gp3),
+        Options::new().protect(true),
+    )?;
 
     let artifacts = ctx.add(
         "artifacts",

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole lifecycle of stacks/dev.toml against a throwaway local AWS emulator:
-#   infra plan, apply, plan (expected empty), output, destroy.
+#   infra plan, apply, plan (expected empty), output, destroy (refused: the data
+#   volume is protected), then the documented teardown: protect = false, apply,
+#   destroy, which leaves nothing.
 # It works in a temporary copy of the project, so the repository's state/dev.json is
 # never written, and it clears every AWS_* variable and uses dummy credentials, so it can
 # never reach real AWS. The emulator is stopped on exit, whether the demo passed or not.
@@ -103,7 +105,28 @@ if grep -qF "$ELASTIC_PASSWORD" "$work/state/dev.json"; then
 fi
 run plan --stack dev
 run output --stack dev
+
+# The data volume is protected: destroy refuses the whole stack, deletes nothing.
+step "infra destroy --stack dev --yes (expected to be refused: the data volume is protected)"
+if "$infra" -C "$work" destroy --stack dev --yes; then
+    echo "demo: destroy deleted the protected data volume" >&2
+    exit 1
+fi
+
+# The documented teardown (README: Day-2 operations): lift the protection in the
+# (copied) stack file, apply it (no AWS change), then destroy.
+step "lifting the data volume's protection: protect = false in stacks/dev.toml"
+stack_file="$work/stacks/dev.toml"
+sed 's/^protect = true$/protect = false/' "$stack_file" >"$stack_file.new"
+mv "$stack_file.new" "$stack_file"
+grep -q '^protect = false$' "$stack_file" || { echo "demo: could not lift the protection" >&2; exit 1; }
+run apply --stack dev --yes
 run destroy --stack dev --yes
+if ! "$root/.venv/bin/python" -c 'import json, sys; sys.exit(1 if json.load(open(sys.argv[1])).get("resources") else 0)' \
+    "$work/state/dev.json"; then
+    echo "demo: the destroy left resources in state" >&2
+    exit 1
+fi
 cd "$root"
 
 if [[ "$(cksum "$repo_state" 2>/dev/null || echo absent)" != "$state_before" ]]; then

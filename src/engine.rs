@@ -13,7 +13,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use crate::apply::{self, ApplyError, Options, Reporter};
 use crate::bundle::{self, BundleError};
 use crate::model::{Kind, Stack};
-use crate::plan::{self, Drift, Plan, PlanError};
+use crate::plan::{self, Drift, Plan, PlanError, Refusal, Request};
 use crate::provider::{CallStats, Limits, Providers};
 use crate::refresh::{self, Observation, RefreshError};
 use crate::state::{Lock, State, StateError, Store};
@@ -31,6 +31,8 @@ pub enum EngineError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Protected(#[from] Refusal),
     #[error(
         "the saved plan is stale: it was made from state serial {plan_serial} (lineage {plan_lineage}), \
          but the state is now at serial {state_serial} (lineage {state_lineage}); make a new plan"
@@ -153,37 +155,56 @@ impl Engine {
         Ok(self.store.lock(command)?)
     }
 
-    /// Refreshes and plans `stack` against recorded state. With `destroy`, plans
-    /// the deletion of everything state records instead.
-    pub async fn plan(&self, stack: &Stack, destroy: bool) -> Result<Planned, EngineError> {
+    /// Refreshes and plans `stack` against recorded state, as `request` asks
+    /// (targets, replacements; with `request.destroy`, the deletion of
+    /// everything state records instead). A plan that would delete or replace
+    /// a protected resource is returned, marked, for showing; [`Engine::apply`]
+    /// refuses it.
+    pub async fn plan(&self, stack: &Stack, request: &Request) -> Result<Planned, EngineError> {
         if stack.has_secrets() {
             // State will hold them, only encrypted: no key, no AWS call.
             self.store.require_key()?;
         }
         let mut state = self.store.load()?;
-        let mut target = if destroy {
+        let mut target = if request.destroy {
             Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() }
         } else {
             stack.clone()
         };
+        // Names the request gives are checked before any AWS call.
+        plan::check_request(&target, &state, request)?;
         bundle::prepare(&mut target, &self.base)?;
         let mut observation = refresh::refresh(&self.providers, &target, &state, false).await?;
         let adopted = refresh::adopt(&mut state, &target, &mut observation);
-        let mut plan = plan::plan(&target, &state, &observation.resources)?;
-        if destroy {
-            // Every step is a deletion; "no longer in the stack" would mislead.
-            plan.steps.iter_mut().for_each(|s| s.reason = None);
-        }
+        let plan = plan::plan_with(&target, &state, &observation.resources, request)?;
         Ok(Planned { plan, state, adopted, observation })
     }
 
-    /// Executes a plan, writing state after every step.
+    /// What `infra refresh` would accept, as a plan with no steps (`plan --refresh-only`).
+    pub async fn refresh_only_plan(&self, stack: &Stack) -> Result<Plan, EngineError> {
+        let state = self.store.load()?;
+        let observation = refresh::refresh(&self.providers, stack, &state, false).await?;
+        Ok(plan::refresh_only(stack, &state, &observation.resources)?)
+    }
+
+    /// Executes a plan, writing state after every step. A plan that would
+    /// delete or replace a protected resource is refused before any AWS call.
+    /// Protections the plan sets or lifts are recorded first (they need no
+    /// AWS call; the executor's first write holds them).
     pub async fn apply(
         &self,
         planned: &mut Planned,
         options: &Options,
         reporter: Arc<dyn Reporter>,
     ) -> Result<(), EngineError> {
+        if let Some(refusal) = planned.plan.refusal() {
+            return Err(refusal.into());
+        }
+        for step in planned.plan.steps.iter().filter(|s| s.protection_changed) {
+            if let Some(rec) = planned.state.resources.get_mut(&step.name) {
+                rec.protect = step.protected;
+            }
+        }
         apply::apply(&planned.plan, self.providers.clone(), &self.store, &mut planned.state, options, reporter).await?;
         Ok(())
     }
@@ -211,7 +232,7 @@ impl Engine {
     pub async fn refreshed_state(&self, stack: &Stack) -> Result<RefreshedState, EngineError> {
         let mut state = self.store.load()?;
         let observation = refresh::refresh(&self.providers, stack, &state, false).await?;
-        let plan = plan::plan(stack, &state, &observation.resources)?;
+        let plan = plan::refresh_only(stack, &state, &observation.resources)?;
         for d in &plan.drift {
             if d.deleted {
                 state.resources.remove(&d.name);
@@ -226,16 +247,13 @@ impl Engine {
         }
         // Outputs are AWS's to change (an instance Elastic Beanstalk replaced has
         // another address): every resource's are read anew, drift or not.
-        let mut outputs_changed = Vec::new();
-        for (name, rec) in state.resources.iter_mut() {
-            let Some(Some(o)) = observation.resources.get(name) else { continue };
-            let merged = rec.kind.schema().merged_outputs(&rec.outputs, &o.outputs);
-            if merged != rec.outputs {
-                rec.outputs = merged;
-                outputs_changed.push(name.clone());
-            }
+        for name in &plan.outputs_renewed {
+            let (Some(rec), Some(Some(o))) = (state.resources.get_mut(name), observation.resources.get(name)) else {
+                continue;
+            };
+            rec.outputs = rec.kind.schema().merged_outputs(&rec.outputs, &o.outputs);
         }
-        Ok(RefreshedState { drift: plan.drift, state, outputs_changed })
+        Ok(RefreshedState { drift: plan.drift, state, outputs_changed: plan.outputs_renewed })
     }
 
     /// The plan as a saved-plan document (`plan --out`), its secrets sealed

@@ -152,6 +152,7 @@ pub fn recorded_as_declared(decl: &crate::model::Resource, o: &Observed) -> Reco
         props: schema.canonical(&props),
         outputs: o.outputs.clone(),
         depends_on: decl.dependencies().into_iter().map(str::to_string).collect(),
+        protect: decl.protect.unwrap_or(false),
     }
 }
 
@@ -183,6 +184,7 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
             props: kind.schema().canonical(&o.props),
             outputs: o.outputs.clone(),
             depends_on: Vec::new(),
+            protect: false,
         };
         state.resources.insert(name.clone(), recorded);
         obs.resources.insert(name.clone(), Some(o));

@@ -121,6 +121,7 @@ fn volume(id: &str) -> infra::state::Recorded {
         props: Default::default(),
         outputs: Default::default(),
         depends_on: vec![],
+        protect: false,
     }
 }
 

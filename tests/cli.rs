@@ -334,6 +334,7 @@ fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
             props: props.into(),
             outputs: Default::default(),
             depends_on: vec![],
+            protect: false,
         },
     );
     let store = Store::with_keys(dir.path().join("state"), "dev", Ok(KeySource::key([1; 32])));
@@ -372,6 +373,7 @@ fn recorded_state(dir: &Path) -> infra::state::Store {
         props: Props::from([("size".to_string(), Value::Int(30))]),
         outputs: Props::from([("id".to_string(), Value::from(id))]),
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        protect: false,
     };
     let mut state = State::default();
     state.resources.insert("data_sg".into(), record(Kind::SecurityGroup, "sg-1", &[]));
@@ -428,4 +430,57 @@ fn state_commands_list_show_forget_and_rename_recorded_resources_without_aws() {
     assert!(stderr.contains(&format!("locked by `infra apply` (pid {}", std::process::id())), "{stderr}");
     drop(held);
     assert_eq!(store.load().unwrap().resources.len(), 1);
+}
+
+#[test]
+fn protect_given_a_non_boolean_is_refused_with_its_location_by_every_command() {
+    let broken = dev_toml().replace("protect = true", "protect = \"yes\"");
+    let dir = project(&[("dev", &broken)]);
+    for cmd in [&["plan"][..], &["apply", "--yes"], &["destroy", "--yes"]] {
+        let (code, _, stderr) = infra(dir.path(), cmd);
+        assert_eq!(code, 1, "{cmd:?}: {stderr}");
+        assert!(
+            stderr.contains("stacks/dev.toml:") && stderr.contains("expected true or false, found a string"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
+    }
+    assert!(!dir.path().join("state/dev.json").exists());
+}
+
+#[test]
+fn a_target_naming_no_resource_is_refused_before_any_aws_call() {
+    let dir = project(&[("dev", &dev_toml())]);
+    for cmd in [&["plan", "--target", "hots"][..], &["apply", "--yes", "--target", "hots"]] {
+        let (code, _, stderr) = infra(dir.path(), cmd);
+        assert_eq!(code, 1, "{cmd:?}: {stderr}");
+        assert!(
+            stderr.contains("`--target hots`: the stack `dev` has no resource `hots` (it has: app, app_env,"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
+    }
+    // A destroy acts on what state records, and state records nothing yet.
+    let (code, _, stderr) = infra(dir.path(), &["destroy", "--yes", "--target", "data"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("`--target data`: the state of stack `dev` has no resources"), "{stderr}");
+    let (code, _, stderr) = infra(dir.path(), &["plan", "--replace", "data"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("`--replace data`: `data` does not exist yet, so there is nothing to replace"), "{stderr}");
+    assert!(!dir.path().join("state/dev.json").exists());
+}
+
+#[test]
+fn every_day2_flag_is_in_the_help() {
+    for (cmd, flags) in [
+        ("plan", &["--target", "--replace", "--refresh-only"][..]),
+        ("apply", &["--target", "--replace"]),
+        ("destroy", &["--target", "--exclude-protected"]),
+    ] {
+        let (code, help, _) = infra(Path::new("."), &[cmd, "--help"]);
+        assert_eq!(code, 0);
+        for flag in flags {
+            assert!(help.contains(flag), "`infra {cmd} --help` lacks {flag}:\n{help}");
+        }
+    }
 }

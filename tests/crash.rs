@@ -398,6 +398,8 @@ async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with
     let emu = Emulator::start();
     let project = dev_project();
     let dir = project.path();
+    // About convergence, not protection: each round destroys everything.
+    common::unprotect_data(dir);
     let logs = tempfile::tempdir().unwrap();
     let aws = Aws::new(&emu).await;
     // With the key the tests' infra encrypts the dev stack's secret with.
@@ -462,6 +464,8 @@ async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with
 /// the S3 backend, and no local state.
 fn runner() -> tempfile::TempDir {
     let project = dev_project();
+    // About convergence, not protection: each round destroys everything.
+    common::unprotect_data(project.path());
     let stack = project.path().join("stacks/dev.toml");
     let mut text = std::fs::read_to_string(&stack).unwrap();
     text.push_str(&format!("\n[backend.s3]\nbucket = \"{STATE_BUCKET}\"\nkey_prefix = \"{STATE_PREFIX}\"\n"));

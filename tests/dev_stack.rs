@@ -221,6 +221,11 @@ async fn the_dev_stack_applies_updates_in_place_and_destroys_cleanly() {
     assert!(more.ingress_ports.contains(&(22, 22)));
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0);
 
+    // The documented teardown: lift the data volume's protection, apply, destroy.
+    common::unprotect_data(dir);
+    let lifted = ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    assert!(lifted.contains("data  ec2.volume") && lifted.contains("[protection lifted]"), "{lifted}");
+    assert_eq!(recorded(dir, "dev")["resources"]["data"].get("protect"), None, "state records it lifted");
     ok(run_infra(&emu, dir, &["destroy", "--yes"]));
     assert_eq!(tagged_left(&ec2, "dev").await, (0, 0, 0), "the environment's instance went with it");
     assert_eq!(recorded(dir, "dev")["resources"], serde_json::json!({}));

@@ -239,6 +239,8 @@ async fn with_a_fifth_of_requests_failing_apply_and_destroy_of_the_dev_stack_com
     let proxy = FaultProxy::start(&emu, FAULT_RATE, seed);
     let project = dev_project();
     let dir = project.path();
+    // About faults, not protection: the destroy below deletes everything.
+    common::unprotect_data(dir);
     let cloud = Cloud::new(&emu).await;
     let run = |args: &[&str]| {
         let out = run_infra_via(&proxy.endpoint, dir, args);

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use infra::model::{Kind, Observed, Props, Stack, Value, map};
-use infra::plan::{Action, Plan, Refreshed, plan};
+use infra::plan::{Action, Plan, Reason, Refreshed, Request, plan, plan_with, refresh_only};
 use infra::state::{Recorded, State};
 
 /// The dev stack's `ELASTIC_PASSWORD` in these tests.
@@ -55,7 +55,12 @@ fn fake_outputs(kind: Kind, id: &str) -> Props {
 fn fake_apply(plan: &Plan, state: &mut State) {
     for step in &plan.steps {
         match step.action {
-            Action::NoOp => {}
+            Action::NoOp => {
+                // As the engine does: protection set or lifted, no AWS call.
+                if let Some(rec) = state.resources.get_mut(&step.name) {
+                    rec.protect = step.protected;
+                }
+            }
             Action::Delete => {
                 state.resources.remove(&step.name);
             }
@@ -71,7 +76,14 @@ fn fake_apply(plan: &Plan, state: &mut State) {
                 let outputs = fake_outputs(step.kind, &id);
                 state.resources.insert(
                     step.name.clone(),
-                    Recorded { kind: step.kind, id, props, outputs, depends_on: step.depends_on.clone() },
+                    Recorded {
+                        kind: step.kind,
+                        id,
+                        props,
+                        outputs,
+                        depends_on: step.depends_on.clone(),
+                        protect: step.protected,
+                    },
                 );
             }
         }
@@ -103,8 +115,12 @@ fn golden(name: &str, plan: &Plan) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/plan");
     let text = anstream::adapter::strip_str(&infra::render::plan_text(plan)).to_string();
     let json = serde_json::to_string_pretty(&infra::render::plan_json(plan)).unwrap() + "\n";
-    assert!(!text.contains(PASSWORD) && !json.contains(PASSWORD), "{name}: the plan shows the secret");
-    for (ext, actual) in [("txt", text), ("json", json)] {
+    let markdown = infra::render::plan_markdown(plan);
+    assert!(
+        !text.contains(PASSWORD) && !json.contains(PASSWORD) && !markdown.contains(PASSWORD),
+        "{name}: the plan shows the secret"
+    );
+    for (ext, actual) in [("txt", text), ("json", json), ("md", markdown)] {
         let path = dir.join(format!("{name}.{ext}"));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::create_dir_all(&dir).unwrap();
@@ -172,7 +188,8 @@ fn a_new_instance_type_a_bigger_volume_and_a_new_port_update_in_place() {
 
 #[test]
 fn a_new_zone_replaces_the_data_volume_says_why_and_moves_the_environment_in_place() {
-    let mut stack = dev_stack();
+    // Once its protection is lifted: a protected volume is never replaced.
+    let mut stack = unprotected(dev_stack());
     let state = applied(&stack);
     let data = stack.resources.get_mut("data").unwrap();
     data.props.insert("availability_zone".into(), Value::from("us-east-1b"));
@@ -241,13 +258,29 @@ fn a_resource_removed_from_the_stack_is_deleted_after_its_dependents() {
     golden("delete", &p);
 }
 
+/// The dev stack with its data volume's protection lifted (`protect = false`).
+fn unprotected(mut stack: Stack) -> Stack {
+    stack.resources.get_mut("data").unwrap().protect = Some(false);
+    stack
+}
+
+/// What `infra destroy` plans: the stack with nothing declared.
+fn nothing(stack: &Stack) -> Stack {
+    Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() }
+}
+
+fn destroy() -> Request {
+    Request { destroy: true, ..Request::default() }
+}
+
 #[test]
 fn destroying_the_dev_stack_deletes_the_environment_before_the_data_volume_and_says_the_data_goes() {
-    let stack = dev_stack();
+    // Once the volume's protection has been lifted (and applied).
+    let stack = unprotected(dev_stack());
     let state = applied(&stack);
-    // What `infra destroy` plans: the stack with nothing declared.
-    let nothing = Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() };
-    let p = plan(&nothing, &state, &observe(&state)).unwrap();
+    assert!(state.resources.values().all(|r| !r.protect));
+    let p = plan_with(&nothing(&stack), &state, &observe(&state), &destroy()).unwrap();
+    assert!(p.refusal().is_none());
     let order: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
     let position = |name: &str| order.iter().position(|n| *n == name).unwrap();
     assert!(position("app_env") < position("data"), "the instance lets go of the volume first: {order:?}");
@@ -256,14 +289,21 @@ fn destroying_the_dev_stack_deletes_the_environment_before_the_data_volume_and_s
     golden("destroy", &p);
 }
 
+/// What AWS reports after changes made outside infra: the host resized in
+/// the console, the pipeline deleted.
+fn drifted(state: &State) -> Refreshed {
+    let mut seen = observe(state);
+    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
+    env.props.insert("instance_type".into(), Value::from("t3.xlarge"));
+    seen.insert("pipeline".into(), None);
+    seen
+}
+
 #[test]
 fn changes_made_behind_the_tools_back_show_as_drift_and_are_planned_back() {
     let stack = dev_stack();
     let state = applied(&stack);
-    let mut seen = observe(&state);
-    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
-    env.props.insert("instance_type".into(), Value::from("t3.xlarge"));
-    seen.insert("pipeline".into(), None);
+    let seen = drifted(&state);
     let p = plan(&stack, &state, &seen).unwrap();
     assert_eq!(p.drift.len(), 2);
     let acts = actions(&p);
@@ -389,4 +429,210 @@ fn a_secret_changed_behind_the_tools_back_is_drift_that_never_shows_it() {
     assert!(!all.contains("set-in-the-console") && !all.contains(PASSWORD), "{all}");
     assert!(all.contains("value = [secret] -> [secret] }  (changed outside infra)"), "{all}");
     golden("secret_drift", &p);
+}
+
+fn refusal_text(p: &Plan) -> String {
+    p.refusal().expect("the plan is refused").to_string()
+}
+
+#[test]
+fn the_dev_stack_protects_its_data_volume_and_state_records_it() {
+    let stack = dev_stack();
+    assert_eq!(stack.resources["data"].protect, Some(true));
+    let state = applied(&stack);
+    let protected: Vec<&str> = state.resources.iter().filter(|(_, r)| r.protect).map(|(n, _)| n.as_str()).collect();
+    assert_eq!(protected, ["data"]);
+}
+
+#[test]
+fn a_destroy_of_a_stack_holding_a_protected_volume_is_refused_as_a_whole_and_names_the_volume() {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    let p = plan_with(&nothing(&stack), &state, &observe(&state), &destroy()).unwrap();
+    let refused: Vec<&str> = p.steps.iter().filter(|s| s.refused()).map(|s| s.name.as_str()).collect();
+    assert_eq!(refused, ["data"]);
+    let message = refusal_text(&p);
+    assert!(
+        message.starts_with("`data` (ec2.volume ec2-volume-data-0) is protected: destroy would delete it"),
+        "{message}"
+    );
+    assert!(message.contains("set `protect = false`") && message.contains("--exclude-protected"), "{message}");
+    golden("destroy_protected", &p);
+}
+
+#[test]
+fn destroy_excluding_protected_keeps_the_volume_and_deletes_everything_else() {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    let request = Request { exclude_protected: true, ..destroy() };
+    let p = plan_with(&nothing(&stack), &state, &observe(&state), &request).unwrap();
+    assert!(p.refusal().is_none());
+    assert_eq!(p.kept, ["data"]);
+    let deleted = p.steps.iter().filter(|s| s.action == Action::Delete).count();
+    assert_eq!(deleted, state.resources.len() - 1);
+    let mut after = state.clone();
+    fake_apply(&p, &mut after);
+    assert_eq!(after.resources.keys().collect::<Vec<_>>(), ["data"]);
+    assert!(after.resources["data"].protect, "state still records the protection");
+    golden("destroy_exclude_protected", &p);
+}
+
+#[test]
+fn excluding_protected_also_keeps_what_the_protected_resource_depends_on() {
+    // The host fixture with its instance protected: the instance needs its
+    // group and the volume its zone comes from; the attachment depends on it
+    // and goes.
+    let mut stack = host_stack();
+    stack.resources.get_mut("host").unwrap().protect = Some(true);
+    let state = applied(&stack);
+    let request = Request { exclude_protected: true, ..destroy() };
+    let p = plan_with(&nothing(&stack), &state, &observe(&state), &request).unwrap();
+    assert_eq!(p.kept, ["data", "data_sg", "host"]);
+    let deleted: Vec<&str> = p.steps.iter().filter(|s| s.action == Action::Delete).map(|s| s.name.as_str()).collect();
+    assert_eq!(deleted, ["data_attachment"]);
+}
+
+#[test]
+fn a_protected_resource_removed_from_the_stack_file_is_still_protected_by_state() {
+    let mut stack = dev_stack();
+    stack.resources.get_mut("pipeline").unwrap().protect = Some(true);
+    let state = applied(&stack);
+    stack.resources.remove("pipeline");
+    stack.outputs.remove("pipeline");
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    let step = p.steps.iter().find(|s| s.name == "pipeline").unwrap();
+    assert_eq!((step.action, step.refused()), (Action::Delete, true));
+    let message = refusal_text(&p);
+    assert!(message.contains("its block left the stack file"), "{message}");
+    assert!(message.contains("`infra state rm`"), "{message}");
+    golden("remove_protected", &p);
+}
+
+#[test]
+fn a_force_new_change_to_a_protected_volume_is_refused_and_marked() {
+    let mut stack = dev_stack();
+    let state = applied(&stack);
+    stack.resources.get_mut("data").unwrap().props.insert("availability_zone".into(), Value::from("us-east-1b"));
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    let data = p.steps.iter().find(|s| s.name == "data").unwrap();
+    assert_eq!((data.action, data.refused()), (Action::Replace, true));
+    assert!(refusal_text(&p).contains("availability_zone cannot change in place"), "{}", refusal_text(&p));
+    golden("replace_protected", &p);
+}
+
+#[test]
+fn protect_false_lifts_the_protection_in_an_apply_that_changes_nothing_in_aws() {
+    let state = applied(&dev_stack());
+    let stack = unprotected(dev_stack());
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    assert!(p.has_changes() && p.refusal().is_none());
+    let data = p.steps.iter().find(|s| s.name == "data").unwrap();
+    assert_eq!((data.action, data.protection_changed, data.protected), (Action::NoOp, true, false));
+    assert_eq!(p.summary().protection, 1);
+    let mut after = state.clone();
+    fake_apply(&p, &mut after);
+    assert!(!after.resources["data"].protect);
+    // Leaving `protect` out keeps what state records; it never lifts it.
+    let mut silent = dev_stack();
+    silent.resources.get_mut("data").unwrap().protect = None;
+    let p2 = plan(&silent, &state, &observe(&state)).unwrap();
+    assert!(!p2.has_changes() && p2.steps.iter().find(|s| s.name == "data").unwrap().protected);
+    golden("protection_lifted", &p);
+}
+
+#[test]
+fn a_targeted_plan_holds_only_its_target_and_what_it_needs_and_a_later_full_plan_shows_the_rest() {
+    let stack = dev_stack();
+    let request = Request { targets: vec!["app_env".into()], ..Request::default() };
+    let p = plan_with(&stack, &State::default(), &Refreshed::new(), &request).unwrap();
+    let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["app", "artifacts", "data", "data_sg", "app_instance_role", "app_version", "app_instance_profile", "app_env"]
+    );
+    assert_eq!(p.targeted, ["app_env"]);
+    assert_eq!(p.left_out, ["build_role", "pipeline_role", "build", "pipeline"]);
+    golden("targeted", &p);
+
+    // What a saved targeted plan does when applied: only its steps.
+    let mut state = State::default();
+    fake_apply(&p, &mut state);
+    assert_eq!(state.resources.len(), names.len());
+    let full = plan(&stack, &state, &observe(&state)).unwrap();
+    let mut rest: Vec<&str> = full.steps.iter().filter(|s| s.action != Action::NoOp).map(|s| s.name.as_str()).collect();
+    rest.sort();
+    assert_eq!(rest, ["build", "build_role", "pipeline", "pipeline_role"]);
+    assert!(full.steps.iter().filter(|s| s.action == Action::Create).all(|s| s.reason == Some(Reason::New)));
+}
+
+#[test]
+fn a_targeted_destroy_deletes_the_target_and_what_depends_on_it() {
+    let stack = unprotected(dev_stack());
+    let state = applied(&stack);
+    let request = Request { targets: vec!["app_env".into()], ..destroy() };
+    let p = plan_with(&nothing(&stack), &state, &observe(&state), &request).unwrap();
+    let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["pipeline", "app_env"]);
+}
+
+/// The plan of the applied, unchanged dev stack with `--replace name`.
+fn replacing(name: &str) -> Plan {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    let request = Request { replace: vec![name.into()], ..Request::default() };
+    plan_with(&stack, &state, &observe(&state), &request).unwrap()
+}
+
+#[test]
+fn a_replace_request_replaces_an_unchanged_resource_and_says_so() {
+    let p = replacing("app_env");
+    let env = p.steps.iter().find(|s| s.name == "app_env").unwrap();
+    assert_eq!(
+        (env.action, env.reason.clone(), env.replace_requested),
+        (Action::Replace, Some(Reason::ReplaceRequested), true)
+    );
+    // What refers to the environment by name learns it anew; nothing else changes.
+    let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
+    assert_eq!(changed, vec![("app_env".into(), Action::Replace), ("pipeline".into(), Action::Update)]);
+    golden("replace_requested", &p);
+}
+
+#[test]
+fn protection_wins_over_a_replace_request() {
+    let message = refusal_text(&replacing("data"));
+    assert!(
+        message.starts_with("`data` (ec2.volume ec2-volume-data-0) is protected: --replace would replace it"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_target_or_replacement_naming_no_resource_is_an_error_naming_it() {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    let seen = observe(&state);
+    let target = Request { targets: vec!["hots".into()], ..Request::default() };
+    let err = plan_with(&stack, &state, &seen, &target).unwrap_err().to_string();
+    assert!(err.starts_with("`--target hots`: the stack `dev` has no resource `hots` (it has: app, app_env,"), "{err}");
+    let replace = Request { replace: vec!["nope".into()], ..Request::default() };
+    let err = plan_with(&stack, &state, &seen, &replace).unwrap_err().to_string();
+    assert!(err.starts_with("`--replace nope`: the stack `dev` declares no resource `nope`"), "{err}");
+    let fresh = Request { replace: vec!["data".into()], ..Request::default() };
+    let err = plan_with(&stack, &State::default(), &Refreshed::new(), &fresh).unwrap_err().to_string();
+    assert!(err.contains("does not exist yet, so there is nothing to replace"), "{err}");
+}
+
+#[test]
+fn a_refresh_only_plan_shows_what_refresh_would_accept_and_no_steps() {
+    let stack = dev_stack();
+    let state = applied(&stack);
+    let mut seen = drifted(&state);
+    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
+    env.outputs.insert("private_ip".into(), Value::from("172.31.99.99"));
+    let p = refresh_only(&stack, &state, &seen).unwrap();
+    assert!(p.refresh_only && p.steps.is_empty() && p.has_changes());
+    assert_eq!(p.drift.len(), 2);
+    assert_eq!(p.outputs_renewed, ["app_env"]);
+    assert!(!refresh_only(&stack, &state, &observe(&state)).unwrap().has_changes());
+    golden("refresh_only", &p);
 }

@@ -68,9 +68,15 @@ async fn the_dev_program_plans_exactly_like_the_dev_stack_file_then_applies_repl
     assert_eq!(code, 0, "a plan after the program's apply is not empty:\n{out}\n{err}");
     let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "infra running the program plans changes after its apply:\n{out}\n{err}");
-    ok("program destroy", run(&["destroy", "--stack", "dev", "--yes"]));
+    // The program protects the data volume as the file does: its destroy
+    // refuses, and with --exclude-protected keeps only the volume.
+    let (code, _, err) = run(&["destroy", "--stack", "dev", "--yes"]);
+    assert_eq!(code, 1, "the program's destroy deleted a protected volume:\n{err}");
+    assert!(err.contains("`data` (ec2.volume vol-") && err.contains("is protected"), "{err}");
+    ok("program destroy", run(&["destroy", "--stack", "dev", "--yes", "--exclude-protected"]));
     let state = common::store(dir, "dev").load().unwrap();
-    assert!(state.resources.is_empty(), "the program's destroy left {:?}", state.resources.keys());
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), ["data"], "the program's destroy kept only the volume");
+    assert!(state.resources["data"].protect);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -93,9 +99,11 @@ async fn a_stack_applied_from_the_file_is_the_stack_the_program_declares_and_its
     assert!(outputs.contains("redis_cluster_nodes"), "{outputs}");
     let (code, out, err) = run_program("dev", &emu.endpoint, dir, &["drift", "--stack", "dev"], &[]);
     assert_eq!(code, 0, "drift from the program:\n{out}\n{err}");
-    ok("program destroy", run_program("dev", &emu.endpoint, dir, &["destroy", "--stack", "dev", "--yes"], &[]));
-    let (code, out, _) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+    let destroy = ["destroy", "--stack", "dev", "--yes", "--exclude-protected"];
+    ok("program destroy", run_program("dev", &emu.endpoint, dir, &destroy, &[]));
+    let (code, out, _) = run_infra(&emu, dir, &["plan", "--detailed-exitcode", "--format", "json"]);
     assert_eq!(code, 2, "after the program's destroy the file plans every resource again:\n{out}");
+    assert_eq!(common::changed_steps(&out).len(), 11, "all but the kept volume:\n{out}");
 }
 
 /// A project holding examples/stages's stack files, with the deploy bundle.

@@ -48,6 +48,8 @@ async fn the_elastic_password_reaches_aws_but_never_state_plans_or_output_in_pla
     let emu = Emulator::start();
     let project = dev_project();
     let dir = project.path();
+    // About secrets, not protection: the destroy at the end deletes everything.
+    common::unprotect_data(dir);
     let eb = aws_sdk_elasticbeanstalk::Client::new(&emu.sdk_config().await);
     let mut printed = String::new();
     let mut run = |password: &str, args: &[&str], code: i32| {

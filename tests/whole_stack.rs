@@ -264,7 +264,10 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     let ip = replaced.private_ip_address().unwrap();
     assert_eq!(outputs["redis_cluster_nodes"], format!("{ip}:6379,{ip}:6380,{ip}:6381").as_str());
 
-    // Destroy leaves nothing of the stack.
+    // Once the data volume's protection is lifted (and applied), destroy
+    // leaves nothing of the stack.
+    common::unprotect_data(dir);
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
     ok(run_infra(&emu, dir, &["destroy", "--yes"]));
     let roles = iam.list_roles().send().await.unwrap();
     let ours: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).filter(|n| n.starts_with("dev-")).collect();

@@ -123,6 +123,9 @@ mod tests {
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             desired: Props::new(),
             prior: None,
+            protected: false,
+            protection_changed: false,
+            replace_requested: false,
         }
     }
 
@@ -133,19 +136,12 @@ mod tests {
             props: Props::new(),
             outputs: Props::new(),
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            protect: false,
         }
     }
 
     fn plan(steps: Vec<Step>) -> Plan {
-        Plan {
-            stack: "t".into(),
-            steps,
-            drift: vec![],
-            outputs: Default::default(),
-            serial: 0,
-            lineage: None,
-            cost: None,
-        }
+        Plan { steps, ..Plan::new("t", 0, None) }
     }
 
     fn names(ops: &[Op], list: &[usize]) -> Vec<String> {

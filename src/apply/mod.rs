@@ -329,6 +329,7 @@ fn record(state: &mut State, step: &Step, op: OpKind, props: Props, observed: Op
                     props,
                     outputs: obs.outputs,
                     depends_on: step.depends_on.clone(),
+                    protect: step.protected,
                 },
             );
         }

@@ -19,8 +19,10 @@ pub struct Args {
     pub stack: StackArgs,
     /// Apply exactly this saved plan (from `infra plan --out FILE`); refused
     /// when the state has changed since it was made.
-    #[arg(value_name = "PLANFILE")]
+    #[arg(value_name = "PLANFILE", conflicts_with_all = ["targets", "replace"])]
     pub plan: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub controls: super::plan::Controls,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -51,7 +53,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
             engine.load_saved(&stack, plan)?
         }
         None => {
-            let mut planned = engine.plan(&stack, false).await?;
+            let mut planned = engine.plan(&stack, &args.controls.request()).await?;
             common::price_plan(&stack, &mut planned.plan);
             planned
         }
@@ -71,6 +73,9 @@ pub async fn execute(
         common::print(&format!("{name}: made by an earlier run but not in state; found in AWS and recorded\n"));
     }
     common::print(&crate::render::plan_text(&planned.plan));
+    if let Some(refusal) = planned.plan.refusal() {
+        return Err(refusal.into());
+    }
     if !planned.plan.has_changes() {
         if !planned.adopted.is_empty() {
             engine.store.save(&mut planned.state)?;
@@ -95,14 +100,30 @@ pub async fn execute(
     reporter.finish();
     result?;
     let s = planned.plan.summary();
+    let protections = match s.protection {
+        0 => String::new(),
+        n => format!(", {n} protection(s) set or lifted"),
+    };
     common::print(&format!(
-        "\n{verb} complete in {:.1}s: {} added, {} changed, {} replaced, {} destroyed.\n",
+        "\n{verb} complete in {:.1}s: {} added, {} changed, {} replaced, {} destroyed{protections}.\n",
         started.elapsed().as_secs_f64(),
         s.create,
         s.update,
         s.replace,
         s.delete
     ));
+    if !planned.plan.kept.is_empty() {
+        common::print(&format!(
+            "Kept, and still recorded in state: {} (protected, or a protected resource depends on it).\n",
+            planned.plan.kept.join(", ")
+        ));
+    }
+    if !planned.plan.targeted.is_empty() && !planned.plan.left_out.is_empty() {
+        common::print(&format!(
+            "Left out by --target: {}; a plan without --target shows their changes.\n",
+            planned.plan.left_out.join(", ")
+        ));
+    }
     Ok(Exit::Ok)
 }
 

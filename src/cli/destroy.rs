@@ -5,10 +5,23 @@ use super::apply::{RunArgs, execute};
 use super::common::{self, StackArgs};
 
 /// Delete every resource recorded in the stack's state, dependents first.
+///
+/// A stack holding a protected resource (`protect = true`) is not destroyed
+/// at all, unless --exclude-protected keeps it (and what it depends on) and
+/// deletes the rest.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Delete only RES and what depends on it (repeatable); RES is a resource
+    /// state records, declared or not.
+    #[arg(long = "target", value_name = "RES")]
+    pub targets: Vec<String>,
+    /// Keep the protected resources, and what they depend on (deleting that
+    /// would break them), and delete everything else; state keeps recording
+    /// what is kept.
+    #[arg(long)]
+    pub exclude_protected: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -17,7 +30,13 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
     let lock = engine.lock("destroy")?;
-    let mut planned = engine.plan(&stack, true).await?;
+    let request = crate::plan::Request {
+        targets: args.targets,
+        destroy: true,
+        exclude_protected: args.exclude_protected,
+        ..Default::default()
+    };
+    let mut planned = engine.plan(&stack, &request).await?;
     common::price_plan(&stack, &mut planned.plan);
     execute(&engine, planned, &args.run, &lock, "Destroy").await
 }

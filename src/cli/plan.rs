@@ -28,28 +28,52 @@ pub struct Args {
     /// Leave out what the plan does to the monthly bill.
     #[arg(long)]
     pub no_cost: bool,
+    #[command(flatten)]
+    pub controls: Controls,
+    /// Show only what `infra refresh` would accept into state (drift, and
+    /// outputs AWS reports anew): its read-only counterpart, for CI. With
+    /// --detailed-exitcode, exit 2 when it would accept anything.
+    #[arg(long, conflicts_with_all = ["targets", "replace", "out"])]
+    pub refresh_only: bool,
+}
+
+/// What `plan` and `apply` act on beyond the stack file.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Controls {
+    /// Plan only RES and what it depends on (repeatable): a partial plan,
+    /// which says so and lists the changes it leaves out.
+    #[arg(long = "target", value_name = "RES")]
+    pub targets: Vec<String>,
+    /// Replace RES even though nothing forces it (repeatable), in its kind's
+    /// order (create-before-delete where the kind needs it); refused for a
+    /// protected resource.
+    #[arg(long = "replace", value_name = "RES")]
+    pub replace: Vec<String>,
+}
+
+impl Controls {
+    pub fn request(&self) -> crate::plan::Request {
+        crate::plan::Request { targets: self.targets.clone(), replace: self.replace.clone(), ..Default::default() }
+    }
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = common::load_stack(&args.stack)?;
     common::enforce_checks(&stack)?;
     let engine = common::engine(&stack).await;
-    let mut planned = engine.plan(&stack, false).await?;
+    let format = if args.json { Format::Json } else { args.format };
+    if args.refresh_only {
+        let plan = engine.refresh_only_plan(&stack).await?;
+        print_plan(&plan, format, &[]);
+        return Ok(if args.detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Ok });
+    }
+    let mut planned = engine.plan(&stack, &args.controls.request()).await?;
     if !args.no_cost {
         common::price_plan(&stack, &mut planned.plan);
     }
-    let format = if args.json { Format::Json } else { args.format };
-    match format {
-        Format::Json => common::print_json(&crate::render::plan_json(&planned.plan)),
-        Format::Markdown => common::print(&crate::render::plan_markdown(&planned.plan)),
-        Format::Text => {
-            for name in &planned.adopted {
-                common::print(&format!(
-                    "{name}: made by an earlier run but not in state; found in AWS, it will be recorded\n"
-                ));
-            }
-            common::print(&crate::render::plan_text(&planned.plan));
-        }
+    print_plan(&planned.plan, format, &planned.adopted);
+    if let Some(refusal) = planned.plan.refusal() {
+        return Err(refusal.into());
     }
     if let Some(out) = &args.out {
         if !planned.adopted.is_empty() {
@@ -63,4 +87,20 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         eprintln!("Saved the plan to {}; apply exactly it with `infra apply {}`.", out.display(), out.display());
     }
     Ok(if args.detailed_exitcode && planned.plan.has_changes() { Exit::Changes } else { Exit::Ok })
+}
+
+/// Prints a plan in `format`; in text, adopted resources are said first.
+fn print_plan(plan: &crate::plan::Plan, format: Format, adopted: &[String]) {
+    match format {
+        Format::Json => common::print_json(&crate::render::plan_json(plan)),
+        Format::Markdown => common::print(&crate::render::plan_markdown(plan)),
+        Format::Text => {
+            for name in adopted {
+                common::print(&format!(
+                    "{name}: made by an earlier run but not in state; found in AWS, it will be recorded\n"
+                ));
+            }
+            common::print(&crate::render::plan_text(plan));
+        }
+    }
 }

@@ -267,7 +267,8 @@ impl Builder<'_> {
         Ok(Backend::S3 { bucket, key_prefix, region })
     }
 
-    /// `[resources.<name>]`: `type`, the meta keys, and properties.
+    /// `[resources.<name>]`: `type`, the meta keys (`depends_on`,
+    /// `ignore_changes`, `allow`, `protect`), and properties.
     fn resource(&mut self, key: &Key, v: &Val) -> Result<Resource, Problem> {
         let name = key_str(key);
         if name == "config" || name == "secret" || name == "stack" {
@@ -300,6 +301,19 @@ impl Builder<'_> {
                 "depends_on" => resource.depends_on = self.names(value, &prop_at)?,
                 "ignore_changes" => resource.ignore_changes = self.names(value, &prop_at)?,
                 "allow" => resource.allow = self.allowances(value, &prop_at)?,
+                "protect" => match value.get_ref() {
+                    DeValue::Boolean(b) => resource.protect = Some(*b),
+                    _ => {
+                        return Err(Problem {
+                            hint: Some(
+                                "`protect = true` keeps any plan from deleting or replacing it; \
+                                 `protect = false` lifts that"
+                                    .into(),
+                            ),
+                            ..expected("true or false", value)
+                        });
+                    }
+                },
                 prop => {
                     let v = self.value(value, &prop_at, Strings::Exprs)?;
                     resource.props.insert(prop.to_string(), v);

@@ -566,6 +566,7 @@ mod tests {
                 props,
                 outputs: Props::new(),
                 depends_on: vec![],
+                protect: false,
             },
         );
         let plan = crate::plan::plan(&after, &state, &crate::plan::Refreshed::new()).unwrap();

@@ -72,6 +72,10 @@ pub struct Resource {
     pub ignore_changes: Vec<String>,
     /// Policy checks this resource may fail, each with the reason why.
     pub allow: BTreeMap<String, String>,
+    /// `protect = true`: no plan may delete or replace it. `None` (not
+    /// declared) keeps the protection state records; only an explicit
+    /// `protect = false` lifts it.
+    pub protect: Option<bool>,
 }
 
 impl Resource {
@@ -82,6 +86,7 @@ impl Resource {
             depends_on: Vec::new(),
             ignore_changes: Vec::new(),
             allow: BTreeMap::new(),
+            protect: None,
         }
     }
 

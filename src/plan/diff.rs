@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::select::{Request, check_request, select};
 use super::{Action, Change, Drift, Plan, Reason, Step};
 use crate::model::{Kind, Observed, Props, Ref, Stack, TAG_NAME, TAG_STACK, ValidationError, Value, topo_order};
 use crate::state::State;
@@ -19,6 +20,8 @@ pub enum PlanError {
     Invalid(#[from] ValidationError),
     #[error("{resource}: {message}")]
     Refused { resource: String, message: String },
+    #[error("`{option} {name}`: {message}")]
+    Request { option: &'static str, name: String, message: String },
 }
 
 /// A resource's properties and outputs as far as they are known at plan time.
@@ -28,8 +31,17 @@ struct Known {
     outputs: Props,
 }
 
-/// Computes the plan. Pure: the same inputs always give the same plan.
+/// Computes the plan of the whole stack. Pure: the same inputs always give the same plan.
 pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan, PlanError> {
+    plan_with(stack, prior, refreshed, &Request::default())
+}
+
+/// Computes the plan `request` asks for: targeted, with replacements
+/// requested, or a destroy (`stack` then declares nothing). Steps that would
+/// delete or replace a protected resource stay in it, marked; see
+/// [`Plan::refusal`].
+pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &Request) -> Result<Plan, PlanError> {
+    check_request(stack, prior, request)?;
     let order = stack.order()?;
     // Attributes known now, by resource; absent means "known after apply".
     let mut known: BTreeMap<&str, Known> = BTreeMap::new();
@@ -67,7 +79,11 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
             depends_on: res.dependencies().into_iter().map(str::to_string).collect(),
             desired: declared.clone(),
             prior: None,
+            protected: res.protect.unwrap_or(recorded.is_some_and(|r| r.protect)),
+            protection_changed: false,
+            replace_requested: request.replace.iter().any(|r| r == name),
         };
+        step.protection_changed = recorded.is_some_and(|r| r.protect != step.protected);
 
         let current = match (recorded, observed) {
             (None, _) => {
@@ -133,6 +149,9 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
                 step.action = if !forced.is_empty() {
                     step.reason = Some(Reason::ForcedBy(forced));
                     Action::Replace
+                } else if step.replace_requested {
+                    step.reason = Some(Reason::ReplaceRequested);
+                    Action::Replace
                 } else if !changes.is_empty() {
                     if let Some(check) = schema.check_update {
                         check(&current, &resolved)
@@ -158,17 +177,35 @@ pub fn plan(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan,
     }
 
     steps.extend(deletions(stack, prior));
+    if request.destroy {
+        // Every step is a deletion; "no longer in the stack" would mislead.
+        steps.iter_mut().for_each(|s| s.reason = None);
+    }
 
     let outputs = stack.outputs.iter().map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| lookup(&known, r)))).collect();
-    Ok(Plan {
-        stack: stack.name.clone(),
-        steps,
-        drift,
-        outputs,
-        serial: prior.serial,
-        lineage: prior.lineage.clone(),
-        cost: None,
-    })
+    let mut plan =
+        Plan { steps, drift, outputs, ..Plan::new(stack.name.as_str(), prior.serial, prior.lineage.clone()) };
+    select(&mut plan, request);
+    Ok(plan)
+}
+
+/// What `infra refresh` would accept, as a plan with no steps (`plan
+/// --refresh-only`): the drift (live values recorded, resources gone from
+/// AWS forgotten) and the resources whose outputs AWS reports anew.
+pub fn refresh_only(stack: &Stack, prior: &State, refreshed: &Refreshed) -> Result<Plan, PlanError> {
+    let mut plan = plan(stack, prior, refreshed)?;
+    plan.steps.clear();
+    plan.refresh_only = true;
+    plan.outputs_renewed = prior
+        .resources
+        .iter()
+        .filter(|(name, rec)| match refreshed.get(name.as_str()) {
+            Some(Some(o)) => rec.kind.schema().merged_outputs(&rec.outputs, &o.outputs) != rec.outputs,
+            _ => false,
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    Ok(plan)
 }
 
 /// AWS reports secrets in plain text (an option setting's value): what it
@@ -278,6 +315,9 @@ fn deletions(stack: &Stack, prior: &State) -> Vec<Step> {
                 depends_on: rec.depends_on.clone(),
                 desired: Props::new(),
                 prior: Some(rec.props.clone()),
+                protected: rec.protect,
+                protection_changed: false,
+                replace_requested: false,
                 name,
             }
         })

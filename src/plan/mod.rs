@@ -1,8 +1,15 @@
 //! The planner: a pure, synchronous function from (desired stack, recorded state,
 //! refreshed observation) to a typed [`Plan`]. No I/O, no async, deterministic.
+//!
+//! It also owns the operator's controls over a plan ([`Request`], `select.rs`):
+//! protection (a step that would delete or replace a protected resource is
+//! kept in the plan, marked, and [`Plan::refusal`] says why it cannot run),
+//! `--target` (a partial plan), `--replace`, `--exclude-protected`, and the
+//! refresh-only plan.
 
 mod diff;
 mod saved;
+mod select;
 
 use std::collections::BTreeMap;
 
@@ -10,8 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Kind, Props, Value};
 
-pub use diff::{PlanError, Refreshed, mark_secrets, plan};
+pub use diff::{PlanError, Refreshed, mark_secrets, plan, plan_with, refresh_only};
 pub use saved::{from_saved, to_saved};
+pub use select::{Refusal, Request, check_request};
 
 /// What a step does to a resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -78,6 +86,8 @@ pub enum Reason {
     RemovedFromStack,
     /// Properties that cannot change in place changed.
     ForcedBy(Vec<String>),
+    /// `--replace`: replaced though nothing forces it.
+    ReplaceRequested,
 }
 
 /// One step of a plan.
@@ -97,12 +107,36 @@ pub struct Step {
     pub desired: Props,
     /// The properties as recorded in state (for update and delete).
     pub prior: Option<Props>,
+    /// Protected: no plan may delete or replace it. Declared `protect`, or
+    /// else what state records; what state records once this plan is applied.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub protected: bool,
+    /// This plan sets or lifts the protection state records (no AWS call).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub protection_changed: bool,
+    /// `--replace` named it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub replace_requested: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Step {
     /// The step deletes the resource, and with it data nothing else keeps.
     pub fn deletes_data(&self) -> bool {
         matches!(self.action, Action::Delete | Action::Replace) && self.kind.schema().holds_data
+    }
+
+    /// The step would delete or replace a protected resource: the plan cannot run.
+    pub fn refused(&self) -> bool {
+        self.protected && matches!(self.action, Action::Delete | Action::Replace)
+    }
+
+    /// Applying the step changes something: in AWS, or the recorded protection.
+    pub fn changes_anything(&self) -> bool {
+        self.action != Action::NoOp || self.protection_changed
     }
 }
 
@@ -132,6 +166,23 @@ pub struct Plan {
     /// ([`crate::cost::delta`]), never by the planner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::cost::Delta>,
+    /// `--target`: a partial plan of these resources and what they need (for
+    /// a destroy, what depends on them); empty for a plan of the whole stack.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targeted: Vec<String>,
+    /// Resources with changes that a partial plan leaves out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
+    /// Kept by `destroy --exclude-protected`: the protected resources and
+    /// what they depend on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
+    /// `plan --refresh-only`: no steps; the drift `infra refresh` would accept.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub refresh_only: bool,
+    /// Resources whose outputs AWS reports anew (refresh-only plans).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs_renewed: Vec<String>,
 }
 
 /// Counts of steps by action.
@@ -142,9 +193,34 @@ pub struct Summary {
     pub replace: usize,
     pub delete: usize,
     pub unchanged: usize,
+    /// Protections set or lifted (no AWS call).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub protection: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Plan {
+    /// A plan of no steps for `stack`, computed from the state at `serial` and `lineage`.
+    pub fn new(stack: impl Into<String>, serial: u64, lineage: Option<String>) -> Plan {
+        Plan {
+            stack: stack.into(),
+            steps: Vec::new(),
+            drift: Vec::new(),
+            outputs: BTreeMap::new(),
+            serial,
+            lineage,
+            cost: None,
+            targeted: Vec::new(),
+            left_out: Vec::new(),
+            kept: Vec::new(),
+            refresh_only: false,
+            outputs_renewed: Vec::new(),
+        }
+    }
+
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for step in &self.steps {
@@ -155,13 +231,24 @@ impl Plan {
                 Action::Delete => s.delete += 1,
                 Action::NoOp => s.unchanged += 1,
             }
+            s.protection += usize::from(step.protection_changed);
         }
         s
     }
 
-    /// Whether applying would change anything.
+    /// Whether applying would change anything (for a refresh-only plan:
+    /// whether refresh would accept anything).
     pub fn has_changes(&self) -> bool {
-        self.steps.iter().any(|s| s.action != Action::NoOp)
+        if self.refresh_only {
+            return !self.drift.is_empty() || !self.outputs_renewed.is_empty();
+        }
+        self.steps.iter().any(Step::changes_anything)
+    }
+
+    /// Why the plan cannot run: the steps that would delete or replace a
+    /// protected resource. `None` when it can.
+    pub fn refusal(&self) -> Option<Refusal> {
+        Refusal::of(self)
     }
 
     /// Whether any value in the plan is a secret.

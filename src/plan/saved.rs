@@ -81,7 +81,6 @@ mod tests {
             reverts_drift: false,
         };
         Plan {
-            stack: "dev".into(),
             steps: vec![Step {
                 name: "a".into(),
                 kind: Kind::BuildProject,
@@ -92,12 +91,11 @@ mod tests {
                 depends_on: vec![],
                 desired,
                 prior: None,
+                protected: false,
+                protection_changed: false,
+                replace_requested: false,
             }],
-            drift: vec![],
-            outputs: Default::default(),
-            serial: 1,
-            lineage: None,
-            cost: None,
+            ..Plan::new("dev", 1, None)
         }
     }
 

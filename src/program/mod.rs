@@ -57,6 +57,7 @@ pub struct Options {
     depends_on: Vec<String>,
     ignore_changes: Vec<String>,
     allow: BTreeMap<String, String>,
+    protect: Option<bool>,
 }
 
 impl Options {
@@ -79,6 +80,13 @@ impl Options {
     /// Allows the policy check `check` to fail for this resource, for `reason`.
     pub fn allow(mut self, check: &str, reason: &str) -> Self {
         self.allow.insert(check.to_string(), reason.to_string());
+        self
+    }
+
+    /// `protect(true)`: no plan may delete or replace the resource (a stack
+    /// file's `protect = true`); `protect(false)` lifts a protection state records.
+    pub fn protect(mut self, protect: bool) -> Self {
+        self.protect = Some(protect);
         self
     }
 }
@@ -118,7 +126,7 @@ impl Ctx {
         self.add_with(name, resource, Options::new())
     }
 
-    /// [`Ctx::add`], with dependencies, ignored changes or allowed checks.
+    /// [`Ctx::add`], with dependencies, ignored changes, allowed checks or protection.
     pub fn add_with<R: Declare>(
         &mut self,
         name: &str,
@@ -133,6 +141,7 @@ impl Ctx {
         declared.depends_on = options.depends_on;
         declared.ignore_changes = options.ignore_changes;
         declared.allow = options.allow;
+        declared.protect = options.protect;
         self.stack.resources.insert(name.to_string(), declared);
         Ok(Handle::new(name))
     }

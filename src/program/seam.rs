@@ -6,7 +6,8 @@
 //! { "infra_stack": 1,
 //!   "name": "dev", "region": "us-east-1", "tags": { "env": "dev" },
 //!   "resources": { "data": { "type": "ec2.volume", "properties": { "size": 30 },
-//!                            "depends_on": [], "ignore_changes": [], "allow": {} } },
+//!                            "depends_on": [], "ignore_changes": [], "allow": {},
+//!                            "protect": true } },
 //!   "outputs": { "volume_id": "${data.id}" } }
 //! ```
 //!
@@ -53,6 +54,8 @@ struct ResourceV1 {
     ignore_changes: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     allow: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    protect: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +91,7 @@ pub fn to_json(stack: &Stack) -> Result<String, SeamError> {
                 depends_on: r.depends_on.clone(),
                 ignore_changes: r.ignore_changes.clone(),
                 allow: r.allow.clone(),
+                protect: r.protect,
             },
         );
     }
@@ -171,6 +175,7 @@ pub fn from_json(text: &str) -> Result<Stack, SeamError> {
         resource.depends_on = r.depends_on;
         resource.ignore_changes = r.ignore_changes;
         resource.allow = r.allow;
+        resource.protect = r.protect;
         stack.resources.insert(name, resource);
     }
     for (name, v) in doc.outputs {

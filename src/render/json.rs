@@ -1,6 +1,14 @@
 //! Plans and outputs as JSON, for programs. Unknown values are `{"unknown": true}`;
 //! secrets are the string `"[secret]"`. A step's `deletes_data` is true when it
 //! deletes (or replaces) a resource holding data nothing else keeps (a volume).
+//!
+//! The operator's controls appear only where they apply, so a plain plan reads
+//! as before: a step has `"protected": true` (and `"refused": true` when the
+//! plan would delete or replace it, so the plan cannot run),
+//! `"protection_changed": true`, `"replace_requested": true`; a plan has
+//! `"refused": true`, `"targeted": [...]` and `"left_out": [...]` (partial),
+//! `"kept": [...]` (`destroy --exclude-protected`), `"refresh_only": true`
+//! and `"outputs_renewed": [...]`.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +16,7 @@ use serde_json::{Value as J, json};
 
 use crate::engine::DriftReport;
 use crate::model::Value;
-use crate::plan::{Change, Plan, Reason};
+use crate::plan::{Change, Plan, Reason, Step};
 
 /// The format version of `--json` plan output.
 pub const FORMAT_VERSION: u32 = 1;
@@ -47,6 +55,31 @@ fn reason(r: &Option<Reason>) -> J {
     }
 }
 
+/// A step, with the controls that apply to it.
+fn step(s: &Step) -> J {
+    let mut out = json!({
+        "resource": s.name,
+        "type": s.kind.type_name(),
+        "action": s.action,
+        "id": s.id,
+        "reason": reason(&s.reason),
+        "deletes_data": s.deletes_data(),
+        "depends_on": s.depends_on,
+        "changes": s.changes.iter().map(change).collect::<Vec<_>>(),
+    });
+    for (key, set) in [
+        ("protected", s.protected),
+        ("refused", s.refused()),
+        ("protection_changed", s.protection_changed),
+        ("replace_requested", s.replace_requested),
+    ] {
+        if set {
+            out[key] = J::Bool(true);
+        }
+    }
+    out
+}
+
 /// The whole plan as JSON.
 pub fn plan_json(plan: &Plan) -> J {
     let mut doc = plan_json_without_cost(plan);
@@ -79,23 +112,14 @@ fn round(usd: f64) -> f64 {
 }
 
 fn plan_json_without_cost(plan: &Plan) -> J {
-    json!({
+    let mut doc = json!({
         "format_version": FORMAT_VERSION,
         "stack": plan.stack,
         "serial": plan.serial,
         "lineage": plan.lineage,
         "has_changes": plan.has_changes(),
         "summary": plan.summary(),
-        "steps": plan.steps.iter().map(|s| json!({
-            "resource": s.name,
-            "type": s.kind.type_name(),
-            "action": s.action,
-            "id": s.id,
-            "reason": reason(&s.reason),
-            "deletes_data": s.deletes_data(),
-            "depends_on": s.depends_on,
-            "changes": s.changes.iter().map(change).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+        "steps": plan.steps.iter().map(step).collect::<Vec<_>>(),
         "drift": plan.drift.iter().map(|d| json!({
             "resource": d.name,
             "type": d.kind.type_name(),
@@ -103,7 +127,24 @@ fn plan_json_without_cost(plan: &Plan) -> J {
             "changes": d.changes.iter().map(change).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "outputs": outputs_json(&plan.outputs),
-    })
+    });
+    if plan.refusal().is_some() {
+        doc["refused"] = J::Bool(true);
+    }
+    for (key, names) in [
+        ("targeted", &plan.targeted),
+        ("left_out", &plan.left_out),
+        ("kept", &plan.kept),
+        ("outputs_renewed", &plan.outputs_renewed),
+    ] {
+        if !names.is_empty() || (key == "left_out" && !plan.targeted.is_empty()) {
+            doc[key] = json!(names);
+        }
+    }
+    if plan.refresh_only {
+        doc["refresh_only"] = J::Bool(true);
+    }
+    doc
 }
 
 /// Outputs as a JSON object.

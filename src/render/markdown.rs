@@ -81,7 +81,21 @@ pub fn drift_markdown(report: &DriftReport) -> String {
 /// A plan: a summary line, then one section per changed resource.
 pub fn plan_markdown(plan: &Plan) -> String {
     let mut out = String::new();
+    if plan.refresh_only {
+        refresh_only_markdown(&mut out, plan);
+        return out;
+    }
     let _ = writeln!(out, "## Plan: stack `{}`\n", plan.stack);
+    if !plan.targeted.is_empty() {
+        let names: Vec<String> = plan.targeted.iter().map(|t| format!("`{t}`")).collect();
+        let they = if names.len() == 1 { "it depends" } else { "they depend" };
+        let _ = writeln!(out, "> **Partial plan** (`--target`): only {} and what {they} on.", names.join(", "));
+        if !plan.left_out.is_empty() {
+            let names: Vec<String> = plan.left_out.iter().map(|t| format!("`{t}`")).collect();
+            let _ = writeln!(out, "> Left out, with changes: {}.", names.join(", "));
+        }
+        out.push('\n');
+    }
     let cost = plan.cost.as_ref().map(|c| {
         let text = c.text();
         let mut lines = text.lines();
@@ -97,29 +111,81 @@ pub fn plan_markdown(plan: &Plan) -> String {
         return out;
     }
     let s = plan.summary();
+    let protections = match s.protection {
+        0 => String::new(),
+        n => format!(", {n} protection(s) to set or lift"),
+    };
     let _ = writeln!(
         out,
-        "**{} to add, {} to change, {} to replace, {} to destroy**, {} unchanged.\n",
+        "**{} to add, {} to change, {} to replace, {} to destroy**, {} unchanged{protections}.\n",
         s.create, s.update, s.replace, s.delete, s.unchanged
     );
-    for step in plan.steps.iter().filter(|s| s.action != Action::NoOp) {
-        let _ = writeln!(out, "### `{}` {} ({})\n", step.action.symbol(), step.name, step.kind);
+    if plan.refusal().is_some() {
         let _ = writeln!(
             out,
-            "{}{}\n",
-            step.action.verb(),
-            step.id.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default()
+            "**Refused:** this plan deletes or replaces a protected resource; it cannot run. \
+             To lift a protection, set `protect = false` on the resource and apply.\n"
         );
-        if step.deletes_data() {
+    }
+    for step in plan.steps.iter().filter(|s| s.changes_anything()) {
+        let symbol = if step.action == Action::NoOp { "~" } else { step.action.symbol() };
+        let _ = writeln!(out, "### `{symbol}` {} ({})\n", step.name, step.kind);
+        let verb = if step.action == Action::NoOp { "protection only" } else { step.action.verb() };
+        let _ = writeln!(out, "{verb}{}\n", step.id.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default());
+        if step.refused() {
+            let _ = writeln!(
+                out,
+                "**Protected: refused.** No plan may delete or replace it; set `protect = false` and apply to lift that.\n"
+            );
+        } else if step.deletes_data() {
             let _ = writeln!(out, "**Deletes the data it holds**: snapshot it first to keep it.\n");
+        }
+        if step.replace_requested {
+            let _ = writeln!(out, "Replace requested (`--replace`).\n");
+        }
+        if step.protection_changed {
+            let _ = writeln!(
+                out,
+                "Protection {} (recorded in state; no AWS call).\n",
+                if step.protected { "set" } else { "lifted" }
+            );
         }
         if !step.changes.is_empty() {
             change_rows(&mut out, &step.name, &step.changes, "before", "after");
             out.push('\n');
         }
     }
+    if !plan.kept.is_empty() {
+        let _ = writeln!(out, "### Kept\n");
+        for step in plan.steps.iter().filter(|s| plan.kept.contains(&s.name)) {
+            let why = if step.protected { "protected" } else { "a protected resource depends on it" };
+            let _ = writeln!(out, "- `{}` ({}): {why}", step.name, step.kind);
+        }
+        out.push('\n');
+    }
     if let Some(cost) = cost {
         let _ = writeln!(out, "{}", cost.trim_start());
     }
     out
+}
+
+/// A refresh-only plan: the live values `infra refresh` would accept.
+fn refresh_only_markdown(out: &mut String, plan: &Plan) {
+    let _ = writeln!(out, "## Refresh-only plan: stack `{}`\n", plan.stack);
+    if !plan.has_changes() {
+        let _ = writeln!(out, "No drift: `infra refresh` would accept nothing.");
+        return;
+    }
+    let _ = writeln!(out, "`infra refresh` would accept into state (nothing in AWS changes):\n");
+    for d in plan.drift.iter().filter(|d| !d.deleted) {
+        change_rows(out, &d.name, &d.changes, "recorded", "live");
+        out.push('\n');
+    }
+    for d in plan.drift.iter().filter(|d| d.deleted) {
+        let _ = writeln!(out, "- `{}` ({}): gone from AWS; state forgets it", d.name, d.kind);
+    }
+    if !plan.outputs_renewed.is_empty() {
+        let names: Vec<String> = plan.outputs_renewed.iter().map(|t| format!("`{t}`")).collect();
+        let _ = writeln!(out, "\nOutputs read anew from AWS: {}.", names.join(", "));
+    }
 }

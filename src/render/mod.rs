@@ -55,29 +55,59 @@ pub fn plan_text(plan: &Plan) -> String {
         out.push_str(&drift_text(&plan.drift));
         out.push('\n');
     }
-    let changed: Vec<&Step> = plan.steps.iter().filter(|s| s.action != Action::NoOp).collect();
+    if plan.refresh_only {
+        refresh_only_text(&mut out, plan);
+        return out;
+    }
+    let changed: Vec<&Step> = plan.steps.iter().filter(|s| s.changes_anything()).collect();
+    let kept: Vec<&Step> = plan.steps.iter().filter(|s| plan.kept.contains(&s.name)).collect();
+    let partial = partial_text(plan);
     if changed.is_empty() {
         let _ = writeln!(
             out,
-            "{} Stack `{}` matches its {} resource(s).",
+            "{} Stack `{}` matches its {} resource(s){}.",
             paint(GREEN, "No changes."),
             plan.stack,
-            plan.steps.len()
+            plan.steps.len(),
+            if plan.targeted.is_empty() { "" } else { " in this partial plan" }
         );
+        if let Some(partial) = partial {
+            out.push_str(&partial);
+        }
         if let Some(cost) = &plan.cost {
             out.push_str(&cost.text());
         }
         return out;
     }
-    let _ = writeln!(out, "Stack `{}` plan:\n", plan.stack);
-    let width = changed.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let _ = writeln!(out, "Stack `{}` plan{}:\n", plan.stack, if plan.targeted.is_empty() { "" } else { " (partial)" });
+    let width = changed.iter().chain(&kept).map(|s| s.name.len()).max().unwrap_or(0);
     for step in changed {
         step_text(&mut out, step, width);
     }
+    for step in kept {
+        let id = step.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
+        let why = if step.protected { "protected: kept" } else { "kept: a protected resource depends on it" };
+        let _ = writeln!(
+            out,
+            "{} {}  {}{} {}\n",
+            paint(GREEN, "  ="),
+            paint(BOLD, &format!("{:width$}", step.name)),
+            step.kind,
+            paint(DIM, &id),
+            paint(GREEN, &format!("[{why}]")),
+        );
+    }
     let s = plan.summary();
+    let mut extra = String::new();
+    if s.protection > 0 {
+        let _ = write!(extra, ", {} protection(s) to set or lift", s.protection);
+    }
+    if !plan.kept.is_empty() {
+        let _ = write!(extra, ", {} kept", plan.kept.len());
+    }
     let _ = writeln!(
         out,
-        "{} {} to add, {} to change, {} to replace, {} to destroy, {} unchanged.",
+        "{} {} to add, {} to change, {} to replace, {} to destroy, {} unchanged{extra}.",
         paint(BOLD, "Plan:"),
         s.create,
         s.update,
@@ -85,31 +115,108 @@ pub fn plan_text(plan: &Plan) -> String {
         s.delete,
         s.unchanged
     );
+    if let Some(partial) = partial {
+        out.push_str(&partial);
+    }
+    if plan.refusal().is_some() {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(RED, "Refused: this plan deletes or replaces a protected resource (marked above); it cannot run.")
+        );
+    }
     if let Some(cost) = &plan.cost {
         out.push_str(&cost.text());
     }
     out
 }
 
+/// What a partial (`--target`) plan covers and leaves out; `None` for a whole one.
+fn partial_text(plan: &Plan) -> Option<String> {
+    if plan.targeted.is_empty() {
+        return None;
+    }
+    let mut out = format!(
+        "{} only {} and what {} on (--target).\n",
+        paint(YELLOW, "Partial plan:"),
+        plan.targeted.join(", "),
+        if plan.targeted.len() == 1 { "it depends" } else { "they depend" },
+    );
+    if !plan.left_out.is_empty() {
+        let _ =
+            writeln!(out, "Left out, with changes: {} (a plan without --target shows them).", plan.left_out.join(", "));
+    }
+    Some(out)
+}
+
+/// A refresh-only plan: what `infra refresh` would accept, after the drift.
+fn refresh_only_text(out: &mut String, plan: &Plan) {
+    if plan.drift.is_empty() && plan.outputs_renewed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} The state of stack `{}` matches AWS: `infra refresh` would accept nothing.",
+            paint(GREEN, "No drift."),
+            plan.stack
+        );
+        return;
+    }
+    let gone = plan.drift.iter().filter(|d| d.deleted).count();
+    let _ = writeln!(
+        out,
+        "{} `infra refresh` would accept into the state of stack `{}`: {} resource(s) with live values, {} gone from AWS (forgotten).",
+        paint(BOLD, "Refresh-only plan:"),
+        plan.stack,
+        plan.drift.len() - gone,
+        gone
+    );
+    if !plan.outputs_renewed.is_empty() {
+        let _ = writeln!(out, "Outputs read anew from AWS: {}.", plan.outputs_renewed.join(", "));
+    }
+    let _ = writeln!(out, "Nothing in AWS changes.");
+}
+
 fn step_text(out: &mut String, step: &Step, width: usize) {
-    let style = style_of(step.action);
+    let (symbol, style) = match step.action {
+        Action::NoOp => ("~", YELLOW),
+        action => (action.symbol(), style_of(action)),
+    };
     let id = step.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default();
-    let why = match &step.reason {
+    let mut why = match &step.reason {
         Some(Reason::DeletedOutOfBand) => " [deleted outside infra]".to_string(),
         Some(Reason::RemovedFromStack) => " [no longer in the stack]".to_string(),
         Some(Reason::ForcedBy(props)) => format!(" [replace: {} cannot change in place]", props.join(", ")),
+        Some(Reason::ReplaceRequested) => " [replace requested]".to_string(),
         _ => String::new(),
+    };
+    if step.replace_requested && !matches!(step.reason, Some(Reason::ReplaceRequested)) {
+        why.push_str(" [replace requested]");
+    }
+    if step.protection_changed {
+        why.push_str(if step.protected { " [protection set]" } else { " [protection lifted]" });
+    }
+    let refused = if step.refused() {
+        format!(" {}", paint(RED.bold(), "[protected: refused]"))
+    } else if step.protected && !step.protection_changed {
+        format!(" {}", paint(DIM, "[protected]"))
+    } else {
+        String::new()
     };
     let _ = writeln!(
         out,
-        "{} {}  {}{}{}",
-        paint(style, &format!("{:>3}", step.action.symbol())),
+        "{} {}  {}{}{}{refused}",
+        paint(style, &format!("{symbol:>3}")),
         paint(BOLD, &format!("{:width$}", step.name)),
         step.kind,
         paint(DIM, &id),
         paint(style, &why),
     );
-    if step.deletes_data() {
+    if step.refused() {
+        let _ = writeln!(
+            out,
+            "      {}",
+            paint(RED, "! protected: no plan may delete or replace it; set `protect = false` and apply to lift that")
+        );
+    } else if step.deletes_data() {
         let _ = writeln!(out, "      {}", paint(RED, "! deletes the data it holds: snapshot it first to keep it"));
     }
     let pwidth = step.changes.iter().map(|c| c.prop.len()).max().unwrap_or(0);

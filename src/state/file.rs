@@ -49,6 +49,9 @@ pub(super) struct ResourceV1 {
     outputs: serde_json::Map<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     depends_on: Vec<String>,
+    /// Written only when true, so state without protection reads as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    protect: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -155,6 +158,7 @@ pub(super) fn resource_to_v1(r: &Recorded, sealer: Option<&Sealer>) -> ResourceV
         props: to_json(&r.props, sealer),
         outputs: to_json(&r.outputs, sealer),
         depends_on: r.depends_on.clone(),
+        protect: r.protect,
     }
 }
 
@@ -180,6 +184,7 @@ impl Unseal<'_> {
             props: self.props(&r.props, &format!("{at}.props"))?,
             outputs: self.props(&r.outputs, &format!("{at}.outputs"))?,
             depends_on: r.depends_on,
+            protect: r.protect,
         })
     }
 
@@ -306,6 +311,7 @@ mod tests {
                 props: [("description".to_string(), Value::from("x"))].into(),
                 outputs: [("id".to_string(), Value::from("sg-1"))].into(),
                 depends_on: vec![],
+                protect: false,
             },
         );
         State { serial: 3, lineage: Some("l-1".into()), resources, pending: vec![] }

@@ -248,6 +248,7 @@ mod tests {
             props: [("size".to_string(), Value::Int(30))].into(),
             outputs: Props::new(),
             depends_on: vec![],
+            protect: false,
         }
     }
 

@@ -119,6 +119,9 @@ pub struct Recorded {
     /// What it depended on, so it can be deleted in the right order even once
     /// it has left the stack file.
     pub depends_on: Vec<String>,
+    /// Protected (`protect = true`): no plan deletes or replaces it, even once
+    /// its block has left the stack file, until an apply records it lifted.
+    pub protect: bool,
 }
 
 /// A mutating call in flight.

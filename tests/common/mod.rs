@@ -111,6 +111,18 @@ pub fn dev_project() -> tempfile::TempDir {
     project
 }
 
+/// Lifts the protection of the dev stack's data volume in the project's stack
+/// file (`protect = true` becomes `protect = false`): the documented first step
+/// of a full teardown, which an `infra apply` then records. Tests about
+/// something else than protection (convergence, faults, secrets) call it
+/// before their first apply, so that each destroy can delete everything.
+pub fn unprotect_data(dir: &Path) {
+    let path = dir.join("stacks/dev.toml");
+    let text = std::fs::read_to_string(&path).expect("the project has stacks/dev.toml");
+    assert_eq!(text.matches("protect = true").count(), 1, "the dev stack protects exactly its data volume");
+    std::fs::write(&path, text.replace("protect = true", "protect = false")).expect("write stacks/dev.toml");
+}
+
 /// The stack of [`host_project`].
 pub const HOST_STACK: &str = "host";
 
