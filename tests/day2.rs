@@ -89,7 +89,7 @@ async fn the_protected_data_volume_stops_a_destroy_survives_exclude_protected_an
     // so nothing else is created again), destroy.
     common::unprotect_data(dir);
     let lifted = ok("apply --target data", run_infra(&emu, dir, &["apply", "--yes", "--target", "data"]));
-    assert!(lifted.contains("[protection lifted]") && lifted.contains("1 protection(s) set or lifted"), "{lifted}");
+    assert!(lifted.contains("[protection lifted]") && lifted.contains("1 protection set or lifted"), "{lifted}");
     ok("destroy", run_infra(&emu, dir, &["destroy", "--yes"]));
     assert!(ids(dir, "dev").is_empty());
     assert_ne!(volume_state(&ec2, &volume).await.as_deref(), Some("available"), "the volume is deleted");

@@ -102,7 +102,7 @@ pub async fn execute(
     let s = planned.plan.summary();
     let protections = match s.protection {
         0 => String::new(),
-        n => format!(", {n} protection(s) set or lifted"),
+        n => format!(", {} set or lifted", crate::render::protections(n)),
     };
     common::print(&format!(
         "\n{verb} complete in {:.1}s: {} added, {} changed, {} replaced, {} destroyed{protections}.\n",

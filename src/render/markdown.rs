@@ -113,7 +113,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
     let s = plan.summary();
     let protections = match s.protection {
         0 => String::new(),
-        n => format!(", {n} protection(s) to set or lift"),
+        n => format!(", {} to set or lift", super::protections(n)),
     };
     let _ = writeln!(
         out,

@@ -100,7 +100,7 @@ pub fn plan_text(plan: &Plan) -> String {
     let s = plan.summary();
     let mut extra = String::new();
     if s.protection > 0 {
-        let _ = write!(extra, ", {} protection(s) to set or lift", s.protection);
+        let _ = write!(extra, ", {} to set or lift", protections(s.protection));
     }
     if !plan.kept.is_empty() {
         let _ = write!(extra, ", {} kept", plan.kept.len());
@@ -497,4 +497,9 @@ pub fn drift_report_text(report: &crate::engine::DriftReport) -> String {
         }
     }
     out
+}
+
+/// "1 protection", "2 protections".
+pub fn protections(n: usize) -> String {
+    if n == 1 { "1 protection".to_string() } else { format!("{n} protections") }
 }
