@@ -399,9 +399,8 @@ impl Provider for Pipelines {
     /// One GetPipeline and one ListTagsForResource per pipeline (CodePipeline has
     /// no batch read), a few pipelines at a time.
     async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        let reads: Vec<_> = ids.iter().map(|id| self.read_one(id)).collect();
-        let found: Vec<Option<Observed>> = stream::iter(reads).buffer_unordered(READ_CONCURRENCY).try_collect().await?;
-        Ok(found.into_iter().flatten().map(|o| (o.id.clone(), o)).collect())
+        // With no recorded ARNs, each pipeline's tags follow its GetPipeline.
+        self.read_recorded("", ids, &RecordedOutputs::new()).await
     }
 
     async fn read_recorded(

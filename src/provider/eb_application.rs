@@ -144,13 +144,8 @@ impl Provider for EbApplications {
     }
 
     async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        if ids.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let apps = self.describe(Some(ids)).await?;
-        let wanted: Vec<ApplicationDescription> =
-            apps.into_iter().filter(|a| a.application_name().is_some_and(|n| ids.iter().any(|id| id == n))).collect();
-        Ok(self.observe_all(&wanted).await?.into_iter().map(|o| (o.id.clone(), o)).collect())
+        // With no recorded ARNs, each application's tags follow the describe.
+        self.read_recorded("", ids, &RecordedOutputs::new()).await
     }
 
     /// The describe, and each application's tags by the ARN state recorded,

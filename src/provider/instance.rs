@@ -132,15 +132,23 @@ impl Instances {
         Ok(found.into_iter().find_map(|(_, i)| i.state()?.name().cloned()))
     }
 
-    /// Waits until the instance is in state `want`. An instance that is gone
-    /// counts as terminated; one that terminates while we wait for another
-    /// state is an error.
-    async fn wait_for(&self, ctx: &Ctx, id: &str, want: InstanceStateName) -> Result<(), ProviderError> {
+    /// Waits until the instance is in state `want`, and returns it (its owner
+    /// and description) as the poll that found it read it; `None` for an
+    /// instance that is gone, which counts as terminated. One that terminates
+    /// while we wait for another state is an error.
+    async fn wait_for(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        want: InstanceStateName,
+    ) -> Result<Option<(String, Instance)>, ProviderError> {
         let terminating = want == InstanceStateName::Terminated;
         wait::until(ctx, &format!("instance {id} to be {want}"), Backoff::default(), || async {
-            match self.state(id).await? {
-                Some(s) if s == want => Ok(Some(())),
-                None if terminating => Ok(Some(())),
+            let found = self.describe(vec![filter("instance-id", &[id.to_string()])]).await?;
+            let found = found.into_iter().find(|(_, i)| i.state().and_then(|s| s.name()).is_some());
+            match found.as_ref().and_then(|(_, i)| i.state()?.name().cloned()) {
+                Some(s) if s == want => Ok(Some(found)),
+                None if terminating => Ok(Some(None)),
                 Some(s) if is_gone(&s) && !terminating => {
                     Err(ProviderError::Invalid(format!("instance {id} is {s} while waiting for it to be {want}")))
                 }
@@ -288,19 +296,11 @@ impl Provider for Instances {
             .ok_or_else(|| ProviderError::Invalid("RunInstances returned no instance".into()))?
             .to_string();
         ctx.status(&format!("launched {id}"));
-        // Each poll reads the whole instance: the one that finds it running is the result.
-        wait::until(ctx, &format!("instance {id} to be running"), Backoff::default(), || async {
-            let found = self.describe(vec![filter("instance-id", std::slice::from_ref(&id))]).await?;
-            let Some((owner, instance)) = found.first() else { return Ok(None) };
-            match instance.state().and_then(|s| s.name()) {
-                Some(InstanceStateName::Running) => Ok(Some(self.observe(owner, instance))),
-                Some(s) if is_gone(s) => {
-                    Err(ProviderError::Invalid(format!("instance {id} is {s} while waiting for it to be running")))
-                }
-                _ => Ok(None),
-            }
-        })
-        .await
+        // The poll that finds it running has read the whole instance.
+        match self.wait_for(ctx, &id, InstanceStateName::Running).await? {
+            Some((owner, instance)) => Ok(self.observe(&owner, &instance)),
+            None => Err(ProviderError::Invalid(format!("instance {id} vanished after it was launched"))),
+        }
     }
 
     async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
@@ -327,6 +327,6 @@ impl Provider for Instances {
     async fn delete(&self, ctx: &Ctx, id: &str, _props: &Props) -> Result<(), ProviderError> {
         let result = self.ec2.terminate_instances().instance_ids(id).send().await;
         ok_if_gone(result.map(|_| ()).map_err(|e| aws_error("TerminateInstances", e)), GONE)?;
-        self.wait_for(ctx, id, InstanceStateName::Terminated).await
+        self.wait_for(ctx, id, InstanceStateName::Terminated).await.map(|_| ())
     }
 }
