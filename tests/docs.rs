@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use infra::model::Kind;
-use infra::model::schema::{Default, Field, Ty};
+use infra::model::schema::{Default, Field, Replacement, Ty};
 
 fn ty(t: &Ty) -> String {
     match t {
@@ -41,6 +41,9 @@ fn fields(out: &mut String, fields: &[Field], prefix: &str) {
         if f.secret {
             notes.push("secret");
         }
+        if f.keeps_in_use {
+            notes.push("keeps in use");
+        }
         let _ = writeln!(
             out,
             "| `{prefix}{}` | {} | {} | {} | {} |",
@@ -64,7 +67,9 @@ fn fields(out: &mut String, fields: &[Field], prefix: &str) {
 fn reference() -> String {
     let mut out = String::from(
         "# Resource types\n\nGenerated from the schemas in `src/provider/` by `tests/docs.rs`; do not edit by hand.\n\
-         \"replaces\": a change to the property replaces the resource; every other property changes in place.\n\
+         \"replaces\": a change to the property replaces the resource; every other property changes in place. \
+         \"keeps in use\": what the property refers to cannot be deleted while it does; when that resource is \
+         replaced by deleting it first, this one is replaced with it.\n\
          Every resource has the attribute `id`; tags marked on taggable kinds also carry `infra:stack` and `infra:name`.\n",
     );
     for kind in Kind::ALL {
@@ -77,7 +82,15 @@ fn reference() -> String {
             "\nAttributes: {}.{}{} Its id (for `infra import`): {}.",
             s.outputs.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
             if s.taggable { " Taggable." } else { "" },
-            if s.create_before_delete { " A replacement creates the new one before deleting the old." } else { "" },
+            match s.replacement {
+                Replacement::DeleteFirst => format!(" A replacement deletes the old one first: {}.", s.replacement_why),
+                Replacement::CreateFirst { unique_name: Some(name) } => format!(
+                    " A replacement creates the new one first ({}), unless `{name}` is declared and stays the same.",
+                    s.replacement_why
+                ),
+                Replacement::CreateFirst { unique_name: None } =>
+                    format!(" A replacement creates the new one first: {}.", s.replacement_why),
+            },
             s.id_form,
         );
     }

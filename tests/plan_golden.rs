@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use infra::model::{Kind, Observed, Props, Stack, Value, map};
-use infra::plan::{Action, Plan, Reason, Refreshed, Request, plan, plan_with, refresh_only};
+use infra::plan::{Action, Plan, Reason, Refreshed, ReplaceOrder, Request, plan, plan_with, refresh_only};
 use infra::state::{Recorded, State};
 
 /// The dev stack's `ELASTIC_PASSWORD` in these tests.
@@ -123,7 +123,7 @@ fn golden(name: &str, plan: &Plan) {
     for (ext, actual) in [("txt", text), ("json", json), ("md", markdown)] {
         let path = dir.join(format!("{name}.{ext}"));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &actual).unwrap();
             continue;
         }
@@ -595,6 +595,121 @@ fn a_replace_request_replaces_an_unchanged_resource_and_says_so() {
     let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
     assert_eq!(changed, vec![("app_env".into(), Action::Replace), ("pipeline".into(), Action::Update)]);
     golden("replace_requested", &p);
+}
+
+/// The steps of a plan that change anything: resource, action and, for a
+/// replacement, its order.
+fn changed(p: &Plan) -> Vec<String> {
+    p.steps
+        .iter()
+        .filter(|s| s.action != Action::NoOp)
+        .map(|s| match s.order {
+            Some(order) => format!("{} {} ({})", s.action.symbol(), s.name, order.words()),
+            None => format!("{} {}", s.action.symbol(), s.name),
+        })
+        .collect()
+}
+
+/// Applies `p` in memory and plans again: a plan that applied converges.
+fn replans_empty(stack: &Stack, state: &State, p: &Plan) {
+    let mut state = state.clone();
+    fake_apply(p, &mut state);
+    let again = plan(stack, &state, &observe(&state)).unwrap();
+    assert!(!again.has_changes(), "after the replacement the plan still changes {:?}", changed(&again));
+}
+
+#[test]
+fn every_resource_of_the_dev_stack_can_be_replaced_in_an_order_that_runs() {
+    // The data volume once its protection is lifted: protected, it is refused
+    // (`protection_wins_over_a_replace_request`).
+    let stack = unprotected(dev_stack());
+    let state = applied(&stack);
+    let expected: &[(&str, &[&str])] = &[
+        (
+            "app",
+            &["-/+ app (create first)", "-/+ app_version (create first)", "-/+ app_env (delete first)", "~ pipeline"],
+        ),
+        ("app_env", &["-/+ app_env (delete first)", "~ pipeline"]),
+        ("app_instance_profile", &["-/+ app_instance_profile (create first)", "~ app_env"]),
+        ("app_instance_role", &["-/+ app_instance_role (create first)", "~ app_instance_profile"]),
+        ("app_version", &["-/+ app_version (create first)", "~ app_env"]),
+        (
+            "artifacts",
+            &[
+                "-/+ artifacts (create first)",
+                "-/+ app_version (create first)",
+                "~ build_role",
+                "~ pipeline_role",
+                "~ app_env",
+                "~ pipeline",
+            ],
+        ),
+        ("build", &["-/+ build (create first)", "~ pipeline"]),
+        ("build_role", &["-/+ build_role (create first)", "~ build"]),
+        ("data", &["-/+ data (create first)", "~ app_instance_role", "~ app_env"]),
+        ("data_sg", &["-/+ data_sg (create first)", "~ app_env"]),
+        ("pipeline", &["-/+ pipeline (create first)"]),
+        ("pipeline_role", &["-/+ pipeline_role (create first)", "~ pipeline"]),
+    ];
+    let names: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, stack.resources.keys().map(String::as_str).collect::<Vec<_>>(), "every resource, once");
+    for (name, steps) in expected {
+        let request = Request { replace: vec![name.to_string()], ..Request::default() };
+        let p = plan_with(&stack, &state, &observe(&state), &request).unwrap();
+        let mut actual = changed(&p);
+        let mut steps: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+        actual.sort();
+        steps.sort();
+        assert_eq!(actual, steps, "--replace {name}");
+        assert!(p.refusal().is_none(), "--replace {name}");
+        golden(&format!("replace_each/{name}"), &p);
+        replans_empty(&stack, &state, &p);
+    }
+}
+
+#[test]
+fn a_force_new_edit_of_the_group_creates_the_new_group_first_and_moves_the_environment_to_it() {
+    let mut stack = dev_stack();
+    let state = applied(&stack);
+    let sg = stack.resources.get_mut("data_sg").unwrap();
+    sg.props.insert("description".into(), Value::from("dev data services"));
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    assert_eq!(changed(&p), ["-/+ data_sg (create first)", "~ app_env"]);
+    replans_empty(&stack, &state, &p);
+    golden("replace_group_description", &p);
+}
+
+#[test]
+fn a_group_whose_declared_name_stays_is_deleted_first_and_the_environment_using_it_is_replaced_after_it() {
+    let mut stack = dev_stack();
+    stack.resources.get_mut("data_sg").unwrap().props.insert("name".into(), Value::from("dev-data"));
+    let state = applied(&stack);
+    let sg = stack.resources.get_mut("data_sg").unwrap();
+    sg.props.insert("description".into(), Value::from("dev data services"));
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    // The environment's instances keep the group in use: EC2 would refuse its
+    // delete. The pipeline only names the environment, and learns the new name.
+    assert_eq!(changed(&p), ["-/+ data_sg (delete first)", "-/+ app_env (delete first)", "~ pipeline"]);
+    let env = p.steps.iter().find(|s| s.name == "app_env").unwrap();
+    assert_eq!(env.reason, Some(Reason::DependencyReplacedFirst("data_sg".into())));
+    replans_empty(&stack, &state, &p);
+    golden("replace_named_group", &p);
+}
+
+#[test]
+fn a_declared_name_that_changes_lets_the_replacement_be_created_first() {
+    let mut stack = dev_stack();
+    stack.resources.get_mut("build").unwrap().props.insert("name".into(), Value::from("dev-build"));
+    let state = applied(&stack);
+    stack.resources.get_mut("build").unwrap().props.insert("name".into(), Value::from("dev-packager"));
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    assert_eq!(changed(&p), ["-/+ build (create first)", "~ pipeline"]);
+    let build = p.steps.iter().find(|s| s.name == "build").unwrap();
+    assert_eq!(
+        (build.order, &build.reason),
+        (Some(ReplaceOrder::CreateFirst), &Some(Reason::ForcedBy(vec!["name".into()])))
+    );
+    replans_empty(&stack, &state, &p);
 }
 
 #[test]

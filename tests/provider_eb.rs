@@ -49,6 +49,7 @@ fn ctx(name: &str) -> (Ctx, Arc<Mutex<Vec<String>>>) {
         name: name.to_string(),
         client_token: uuid::Uuid::new_v4().to_string(),
         progress: Progress::new(move |_, msg| seen.lock().unwrap().push(msg.to_string())),
+        ..Ctx::default()
     };
     (ctx, messages)
 }

@@ -1,16 +1,14 @@
 //! The executor: carries out a [`Plan`] and nothing else.
 //!
-//! It turns the plan's steps into operations (a replace is a delete, then a
-//! create), orders them by the dependency graph (creates after what they depend
-//! on, deletes after what depends on them), and runs independent ones at once on
+//! It takes the plan's operations ([`crate::plan::graph`]: a replace is a
+//! delete and a create, in the order the plan chose; creates after what they
+//! depend on, deletes after what depends on them), and runs independent ones at once on
 //! tokio, each as soon as what it comes after is done (or at most `--parallelism`
 //! at a time). The AWS requests they make are held to each service's adaptive
 //! limit ([`crate::provider::limit`]), so an operation that is only waiting for
 //! AWS holds no slot. Before each mutating call it journals a
 //! pending operation in state; after it, the result: an interrupted apply never
 //! loses track of a resource. A failed operation fails only what depends on it.
-
-mod graph;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -22,12 +20,11 @@ use futures::FutureExt;
 use tokio::task::JoinSet;
 
 use crate::model::{Props, Ref};
+use crate::plan::graph::{self, Op, OpKind};
 use crate::plan::{Plan, Step};
 use crate::provider::stats::RESOURCE;
 use crate::provider::{Ctx, Observed, Progress, ProviderError, Providers};
 use crate::state::{Pending, PendingOp, Recorded, State, StateError, Store};
-
-pub use graph::{Op, OpKind};
 
 /// How the executor runs.
 #[derive(Clone, Debug, Default)]
@@ -92,6 +89,13 @@ pub enum ApplyError {
     Interrupted { done: usize, total: usize },
     #[error("{} of {total} operations failed:\n{}", errors.len(), list(errors))]
     Steps { errors: Vec<StepError>, total: usize },
+    /// Operations wait for each other, which the planner should have refused.
+    #[error(
+        "internal error (a bug in infra: please report it): no operation can start and none is running; \
+         {done} of {total} operations finished and are recorded in state; still waiting:\n{}",
+        waiting.iter().map(|w| format!("  - {w}")).collect::<Vec<_>>().join("\n")
+    )]
+    Stuck { done: usize, total: usize, waiting: Vec<String> },
 }
 
 fn list(errors: &[StepError]) -> String {
@@ -161,6 +165,7 @@ pub async fn apply(
                 stack: plan.stack.clone(),
                 name: op.resource.clone(),
                 client_token: token,
+                replacing: op.coexists,
                 progress: Progress::new(move |r, m| watcher.status(r, m)),
             };
             let task = run_op(providers.clone(), ctx, i, op.kind, step.clone(), props);
@@ -201,7 +206,10 @@ pub async fn apply(
     journal.finish(state)?;
 
     if !queue.all_done() {
-        return Err(ApplyError::Interrupted { done: queue.finished, total: ops.len() });
+        if options.interrupt.is_set() {
+            return Err(ApplyError::Interrupted { done: queue.finished, total: ops.len() });
+        }
+        return Err(ApplyError::Stuck { done: queue.finished, total: ops.len(), waiting: queue.waiting() });
     }
     if errors.is_empty() { Ok(()) } else { Err(ApplyError::Steps { errors, total: ops.len() }) }
 }
@@ -230,6 +238,8 @@ struct Queue<'a> {
     ready: Vec<usize>,
     /// Failed operations, with the resource whose failure it was.
     failed: BTreeMap<usize, String>,
+    /// Which operations have finished (completed, failed or skipped).
+    done: Vec<bool>,
     finished: usize,
 }
 
@@ -237,11 +247,24 @@ impl<'a> Queue<'a> {
     fn new(ops: &'a [Op]) -> Self {
         let waiting: Vec<usize> = ops.iter().map(|op| op.after.len()).collect();
         let ready = (0..ops.len()).filter(|i| waiting[*i] == 0).rev().collect();
-        Queue { ops, waiting, ready, failed: BTreeMap::new(), finished: 0 }
+        Queue { ops, waiting, ready, failed: BTreeMap::new(), done: vec![false; ops.len()], finished: 0 }
     }
 
     fn all_done(&self) -> bool {
         self.finished == self.ops.len()
+    }
+
+    /// Each operation not yet finished, and what it still waits for.
+    fn waiting(&self) -> Vec<String> {
+        (0..self.ops.len())
+            .filter(|&i| self.waiting[i] > 0)
+            .map(|i| {
+                let op = &self.ops[i];
+                let on: Vec<String> =
+                    op.after.iter().filter(|&&a| !self.done[a]).map(|&a| self.ops[a].to_string()).collect();
+                format!("{op} waits for {}", on.join(", "))
+            })
+            .collect()
     }
 
     /// The next ready operation, taken off the queue.
@@ -262,6 +285,7 @@ impl<'a> Queue<'a> {
     /// Marks `i` done: operations waiting only on it become ready.
     fn complete(&mut self, i: usize) {
         self.finished += 1;
+        self.done[i] = true;
         for &next in &self.ops[i].before {
             self.waiting[next] -= 1;
             if self.waiting[next] == 0 {
@@ -334,5 +358,79 @@ fn record(state: &mut State, step: &Step, op: OpKind, props: Props, observed: Op
             );
         }
         (_, None) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+    use crate::plan::{Action, ReplaceOrder};
+
+    struct Silent;
+    impl Reporter for Silent {
+        fn started(&self, _: &Op) {}
+        fn status(&self, _: &str, _: &str) {}
+        fn finished(&self, _: &Op, _: Duration) {}
+        fn failed(&self, _: &Op, _: &str) {}
+        fn skipped(&self, _: &Op, _: &str) {}
+    }
+
+    fn replace(name: &str, order: ReplaceOrder, deps: &[&str]) -> Step {
+        Step {
+            name: name.into(),
+            kind: Kind::SecurityGroup,
+            action: Action::Replace,
+            id: Some(format!("sg-{name}")),
+            reason: None,
+            changes: vec![],
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            desired: Props::new(),
+            prior: Some(Props::new()),
+            protected: false,
+            protection_changed: false,
+            replace_requested: true,
+            order: Some(order),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_graph_that_cannot_run_is_reported_as_a_bug_naming_what_waits_never_as_an_interruption() {
+        // `a` deletes first; `b` depends on it but creates first: b's create
+        // waits for a's create, which waits for a's delete, which waits for
+        // b's delete, which waits for b's create. The planner never makes this.
+        let plan = Plan {
+            steps: vec![replace("a", ReplaceOrder::DeleteFirst, &[]), replace("b", ReplaceOrder::CreateFirst, &["a"])],
+            ..Plan::new("t", 0, None)
+        };
+        let mut state = State::default();
+        for (name, deps) in [("a", vec![]), ("b", vec!["a".to_string()])] {
+            let rec = Recorded {
+                kind: Kind::SecurityGroup,
+                id: format!("sg-{name}"),
+                props: Props::new(),
+                outputs: Props::new(),
+                depends_on: deps,
+                protect: false,
+            };
+            state.resources.insert(name.into(), rec);
+        }
+        let before = state.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::with_keys(dir.path(), "t", Err(crate::secret::SecretError::NoKey));
+        let providers = Arc::new(Providers::new(
+            &aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build(),
+        ));
+
+        let err = apply(&plan, providers, &store, &mut state, &Options::default(), Arc::new(Silent)).await.unwrap_err();
+
+        let text = err.to_string();
+        assert!(matches!(err, ApplyError::Stuck { done: 0, total: 4, .. }), "{text}");
+        assert!(text.contains("a bug in infra"), "{text}");
+        assert!(text.contains("create b waits for create a"), "{text}");
+        assert!(text.contains("delete a waits for delete b"), "{text}");
+        assert!(!text.contains("interrupted"), "{text}");
+        assert_eq!(state.resources, before.resources, "state is intact");
+        assert!(state.pending.is_empty());
     }
 }

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::apply::{Op, OpKind};
+use crate::plan::{Op, OpKind};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 fn verb(op: &Op) -> (&'static str, &'static str) {

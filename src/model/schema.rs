@@ -57,13 +57,28 @@ pub struct Field {
     pub force_new: bool,
     /// A secret: never shown in plans or logs.
     pub secret: bool,
+    /// What the property refers to stays in use while it does: AWS refuses to
+    /// delete it (an instance's security group), or this resource stops
+    /// working without it (an instance profile). When what it refers to must
+    /// be deleted before its replacement exists, this resource is replaced
+    /// with it instead of pointing at nothing in the meantime.
+    pub keeps_in_use: bool,
     pub doc: &'static str,
 }
 
 impl Field {
     /// An optional property with no default, updatable in place.
     pub const fn new(name: &'static str, ty: Ty, doc: &'static str) -> Field {
-        Field { name, ty, required: false, default: Default::None, force_new: false, secret: false, doc }
+        Field {
+            name,
+            ty,
+            required: false,
+            default: Default::None,
+            force_new: false,
+            secret: false,
+            keeps_in_use: false,
+            doc,
+        }
     }
     pub const fn required(mut self) -> Field {
         self.required = true;
@@ -81,6 +96,24 @@ impl Field {
         self.secret = true;
         self
     }
+    pub const fn keeps_in_use(mut self) -> Field {
+        self.keeps_in_use = true;
+        self
+    }
+}
+
+/// Whether the new resource of a replacement can exist beside the old one,
+/// and so be created first: each kind says so from its naming rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replacement {
+    /// Old and new can coexist, so the new one is created first. `unique_name`
+    /// is the property naming it where AWS requires names to be unique: a
+    /// generated name gets a suffix for the replacement, and a changed declared
+    /// name differs anyway, but a declared name that stays the same cannot be
+    /// held twice, and then the old one is deleted first.
+    CreateFirst { unique_name: Option<&'static str> },
+    /// Only one can exist at a time: the old one is deleted first.
+    DeleteFirst,
 }
 
 /// Refuses an in-place change, given the normalised properties before and after.
@@ -105,9 +138,10 @@ pub struct Schema {
     /// Brings a concrete property map to its canonical form, so that equal
     /// meanings compare equal (sorted sets, canonical CIDRs, flattened rules).
     pub normalize: fn(&mut Props),
-    /// Replacements create the new resource before deleting the old one (for
-    /// resources others keep using until they are pointed at the new one).
-    pub create_before_delete: bool,
+    /// Whether a replacement can create the new resource before deleting the
+    /// old one, and `replacement_why`, the naming rule that decides it.
+    pub replacement: Replacement,
+    pub replacement_why: &'static str,
     /// Narrows what AWS reports to what the stack manages, given the recorded
     /// properties (AWS reports every option setting; a stack declares a few).
     pub trim_observed: Option<fn(&Props, &mut Props)>,
@@ -135,7 +169,8 @@ pub const BASE: Schema = Schema {
     check: no_check,
     check_update: None,
     normalize: |_| {},
-    create_before_delete: false,
+    replacement: Replacement::CreateFirst { unique_name: None },
+    replacement_why: "it has no name AWS requires to be unique",
     trim_observed: None,
     volatile_outputs: &[],
     update_renews_outputs: |_, _| false,

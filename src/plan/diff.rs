@@ -4,8 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::graph::{self, Cycle};
 use super::select::{Request, check_request, select};
-use super::{Action, Change, Drift, Plan, Reason, Step};
+use super::{Action, Change, Drift, Plan, Reason, ReplaceOrder, Step};
+use crate::model::schema::{Replacement, Schema};
 use crate::model::{Kind, Observed, Props, Ref, Stack, TAG_NAME, TAG_STACK, ValidationError, Value, topo_order};
 use crate::state::State;
 
@@ -22,6 +24,8 @@ pub enum PlanError {
     Refused { resource: String, message: String },
     #[error("`{option} {name}`: {message}")]
     Request { option: &'static str, name: String, message: String },
+    #[error(transparent)]
+    Cycle(#[from] Cycle),
 }
 
 /// A resource's properties and outputs as far as they are known at plan time.
@@ -47,6 +51,8 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
     let mut known: BTreeMap<&str, Known> = BTreeMap::new();
     let mut steps = Vec::new();
     let mut drift = Vec::new();
+    // Resources replaced by deleting the old one first.
+    let mut deleted_first: BTreeSet<&str> = BTreeSet::new();
 
     for name in &order {
         let res = &stack.resources[name];
@@ -82,6 +88,7 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
             protected: res.protect.unwrap_or(recorded.is_some_and(|r| r.protect)),
             protection_changed: false,
             replace_requested: request.replace.iter().any(|r| r == name),
+            order: None,
         };
         step.protection_changed = recorded.is_some_and(|r| r.protect != step.protected);
 
@@ -164,6 +171,19 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
                 step.changes = changes;
                 step.id = Some(id.clone());
                 step.prior = Some(current.clone());
+                if step.action == Action::Update
+                    && let Some(dep) = kept_in_use(schema, &step, &deleted_first)
+                {
+                    step.action = Action::Replace;
+                    step.reason = Some(Reason::DependencyReplacedFirst(dep));
+                }
+                if step.action == Action::Replace {
+                    let order = replace_order(schema, &step, &deleted_first);
+                    if order == ReplaceOrder::DeleteFirst {
+                        deleted_first.insert(name.as_str());
+                    }
+                    step.order = Some(order);
+                }
                 if matches!(step.action, Action::NoOp | Action::Update) {
                     let mut outputs = outputs;
                     if step.action == Action::Update && (schema.update_renews_outputs)(&current, &resolved) {
@@ -186,7 +206,41 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
     let mut plan =
         Plan { steps, drift, outputs, ..Plan::new(stack.name.as_str(), prior.serial, prior.lineage.clone()) };
     select(&mut plan, request);
+    graph::check(&plan, prior)?;
     Ok(plan)
+}
+
+/// A replacement creates the new resource first where the two can coexist
+/// (the kind's [`Replacement`] rule: no unique name, a generated one, or a
+/// declared one that changes), and deletes the old one first otherwise, or
+/// when it depends on a resource deleted first (its new self needs the new
+/// one, whose create waits for the old one's delete, which waits for this
+/// one's delete).
+fn replace_order(schema: &Schema, step: &Step, deleted_first: &BTreeSet<&str>) -> ReplaceOrder {
+    if step.depends_on.iter().any(|d| deleted_first.contains(d.as_str())) {
+        return ReplaceOrder::DeleteFirst;
+    }
+    match schema.replacement {
+        Replacement::DeleteFirst => ReplaceOrder::DeleteFirst,
+        Replacement::CreateFirst { unique_name: Some(field) }
+            if step.desired.contains_key(field) && !step.changes.iter().any(|c| c.prop == field) =>
+        {
+            ReplaceOrder::DeleteFirst
+        }
+        Replacement::CreateFirst { .. } => ReplaceOrder::CreateFirst,
+    }
+}
+
+/// The resource deleted first that a changing property of `step` keeps in
+/// use ([`crate::model::schema::Field::keeps_in_use`]), if any.
+fn kept_in_use(schema: &Schema, step: &Step, deleted_first: &BTreeSet<&str>) -> Option<String> {
+    step.changes
+        .iter()
+        .filter(|c| schema.field(&c.prop).is_some_and(|f| f.keeps_in_use))
+        .filter_map(|c| step.desired.get(&c.prop))
+        .flat_map(Value::refs)
+        .find(|r| deleted_first.contains(r.resource.as_str()))
+        .map(|r| r.resource.clone())
 }
 
 /// What `infra refresh` would accept, as a plan with no steps (`plan
@@ -318,6 +372,7 @@ fn deletions(stack: &Stack, prior: &State) -> Vec<Step> {
                 protected: rec.protect,
                 protection_changed: false,
                 replace_requested: false,
+                order: None,
                 name,
             }
         })

@@ -8,6 +8,7 @@
 //! refresh-only plan.
 
 mod diff;
+pub mod graph;
 mod saved;
 mod select;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Kind, Props, Value};
 
 pub use diff::{PlanError, Refreshed, mark_secrets, plan, plan_with, refresh_only};
+pub use graph::{Op, OpKind, operations};
 pub use saved::{from_saved, to_saved};
 pub use select::{Refusal, Request, check_request};
 
@@ -88,6 +90,32 @@ pub enum Reason {
     ForcedBy(Vec<String>),
     /// `--replace`: replaced though nothing forces it.
     ReplaceRequested,
+    /// A property keeps the named resource in use, and that resource is
+    /// deleted before its replacement exists: this one cannot point at
+    /// nothing in the meantime, so it is replaced too, after it.
+    DependencyReplacedFirst(String),
+}
+
+/// The order of a replacement's two halves, chosen by the planner from the
+/// kind's naming rules ([`crate::model::schema::Replacement`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplaceOrder {
+    /// The new resource is created, what depends on it moves to it, and then
+    /// the old one is deleted.
+    CreateFirst,
+    /// What depends on the old resource lets go of it (or is deleted), the old
+    /// one is deleted, and then the new one is created.
+    DeleteFirst,
+}
+
+impl ReplaceOrder {
+    pub fn words(self) -> &'static str {
+        match self {
+            ReplaceOrder::CreateFirst => "create first",
+            ReplaceOrder::DeleteFirst => "delete first",
+        }
+    }
 }
 
 /// One step of a plan.
@@ -117,6 +145,9 @@ pub struct Step {
     /// `--replace` named it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub replace_requested: bool,
+    /// For a replacement: which half comes first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<ReplaceOrder>,
 }
 
 fn is_false(b: &bool) -> bool {

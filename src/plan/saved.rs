@@ -94,6 +94,7 @@ mod tests {
                 protected: false,
                 protection_changed: false,
                 replace_requested: false,
+                order: None,
             }],
             ..Plan::new("dev", 1, None)
         }

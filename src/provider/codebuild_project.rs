@@ -22,7 +22,7 @@ use aws_smithy_types::error::operation::BuildError;
 
 use super::ec2_common::put;
 use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
-use crate::model::schema::{BASE, Default, Field, Schema, Ty};
+use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, TAG_NAME, TAG_STACK, Value};
 
 /// The image a project builds in unless the stack names another.
@@ -62,6 +62,8 @@ pub static SCHEMA: Schema = Schema {
     outputs: &["id", "arn", "name"],
     taggable: true,
     normalize,
+    replacement: Replacement::CreateFirst { unique_name: Some("name") },
+    replacement_why: "project names are unique in an account's region: a generated name gets a suffix for the replacement",
     id_form: "the project name",
     ..BASE
 };
@@ -75,11 +77,12 @@ fn normalize(props: &mut Props) {
     }
 }
 
-/// The project's name: the declared one, or `<stack>-<resource>`.
+/// The project's name: the declared one, or the generated one (at most 150
+/// characters, CodeBuild's limit; [`Ctx::generated_name`]).
 fn project_name(ctx: &Ctx, props: &Props) -> String {
     match props.get("name").and_then(Value::as_str) {
         Some(n) => n.to_string(),
-        None => format!("{}-{}", ctx.stack, ctx.name),
+        None => ctx.generated_name(150),
     }
 }
 

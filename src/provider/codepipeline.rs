@@ -29,7 +29,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::ec2_common::{ok_if_gone, put, tag_changes};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, recorded, tags_of};
-use crate::model::schema::{BASE, Field, Schema, Ty};
+use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Path, Props, TAG_NAME, TAG_STACK, ValidationError, Value};
 
 /// Where a pipeline's source comes from.
@@ -63,6 +63,8 @@ pub static SCHEMA: Schema = Schema {
     taggable: true,
     check: check_source,
     normalize,
+    replacement: Replacement::CreateFirst { unique_name: Some("name") },
+    replacement_why: "pipeline names are unique in an account's region: a generated name gets a suffix for the replacement",
     id_form: "the pipeline name",
     ..BASE
 };
@@ -293,11 +295,12 @@ fn observe(pipeline: &PipelineDeclaration, arn: &str, tags: &[Tag]) -> Observed 
     Observed { id: name, props, outputs }
 }
 
-/// The pipeline's name: the declared one, or `<stack>-<resource>`.
+/// The pipeline's name: the declared one, or the generated one (at most 100
+/// characters, CodePipeline's limit; [`Ctx::generated_name`]).
 fn pipeline_name(ctx: &Ctx, props: &Props) -> String {
     match props.get("name").and_then(Value::as_str) {
         Some(n) => n.to_string(),
-        None => format!("{}-{}", ctx.stack, ctx.name),
+        None => ctx.generated_name(100),
     }
 }
 

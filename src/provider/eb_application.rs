@@ -16,7 +16,7 @@ use futures::future::{join_all, try_join_all};
 use super::ec2_common::{put, tag_changes};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, recorded, tags_of};
-use crate::model::schema::{BASE, Field, Schema, Ty};
+use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, TAG_NAME, TAG_STACK, Value};
 
 pub static SCHEMA: Schema = Schema {
@@ -28,6 +28,8 @@ pub static SCHEMA: Schema = Schema {
     ],
     outputs: &["id", "name", "arn"],
     taggable: true,
+    replacement: Replacement::CreateFirst { unique_name: Some("name") },
+    replacement_why: "application names are unique in an account's region: a generated name gets a suffix for the replacement",
     id_form: "the application name",
     ..BASE
 };
@@ -189,7 +191,8 @@ impl Provider for EbApplications {
         let props = SCHEMA.normalized(props);
         let name = match props.get("name").and_then(Value::as_str) {
             Some(n) => n.to_string(),
-            None => format!("{}-{}", ctx.stack, ctx.name),
+            // At most 100 characters, Elastic Beanstalk's limit.
+            None => ctx.generated_name(100),
         };
         let out = self
             .client

@@ -7,6 +7,10 @@
 //! keeps its version and a changed one gives a new label, which replaces the
 //! version. The replacement is created before the old version is deleted: the
 //! environment keeps running the old version until it is updated to the new one.
+//! A replacement of the same content (`--replace`, or a new bucket) cannot
+//! take the label the old version holds: its version label is the content's
+//! label and `-` and 8 hex digits ([`version_label`]), and `label` still
+//! reads as the content's.
 //!
 //! The id is `<application>/<label>`; the bundle is stored in `bucket` at
 //! `<application>/<label>.zip` and deleted with the version. A batched read is
@@ -26,9 +30,9 @@ use aws_sdk_elasticbeanstalk::types::{ApplicationVersionDescription, S3Location}
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::ec2_common::put;
-use super::{Ctx, Observed, Provider, ProviderError, aws_error};
+use super::{Ctx, Observed, Provider, ProviderError, aws_error, name_suffix};
 use crate::bundle;
-use crate::model::schema::{BASE, Field, Schema, Ty};
+use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, Value};
 
 pub static SCHEMA: Schema = Schema {
@@ -40,7 +44,8 @@ pub static SCHEMA: Schema = Schema {
         Field::new("label", Ty::Str, "set from the content hash of `source_dir`; not written in a stack").force_new(),
     ],
     outputs: &["id", "label", "key"],
-    create_before_delete: true,
+    replacement: Replacement::CreateFirst { unique_name: None },
+    replacement_why: "labels are unique in an application: a replacement's label gets a suffix",
     id_form: "`<application name>/<version label>`",
     ..BASE
 };
@@ -94,13 +99,33 @@ fn split_id(id: &str) -> Result<(&str, &str), ProviderError> {
     })
 }
 
+/// The label of a version of the content labelled `label`: that label, or,
+/// for a replacement created while the old version still holds it, that
+/// label with `-` and 8 hex digits of the create's token.
+fn version_label(ctx: &Ctx, label: &str) -> String {
+    if ctx.replacing { format!("{label}-{}", name_suffix(&ctx.client_token)) } else { label.to_string() }
+}
+
+/// The content's label ([`bundle::Bundle::label`]) of a version label made by
+/// [`version_label`].
+fn content_label(version_label: &str) -> &str {
+    match version_label.rsplit_once('-') {
+        Some((content, suffix))
+            if content.starts_with("v-") && suffix.len() == 8 && suffix.chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            content
+        }
+        _ => version_label,
+    }
+}
+
 fn observe(v: &ApplicationVersionDescription) -> Observed {
     let application = v.application_name().unwrap_or_default();
     let label = v.version_label().unwrap_or_default();
     let id = format!("{application}/{label}");
     let mut props = Props::new();
     props.insert("application".into(), Value::from(application));
-    props.insert("label".into(), Value::from(label));
+    props.insert("label".into(), Value::from(content_label(label)));
     put(&mut props, "bucket", v.source_bundle().and_then(|s| s.s3_bucket()));
     let mut outputs = Props::new();
     outputs.insert("id".into(), Value::from(id.as_str()));
@@ -154,6 +179,7 @@ impl Provider for EbVersions {
                 built.label()
             )));
         }
+        let label = version_label(ctx, label);
         let key = format!("{application}/{label}.zip");
         ctx.status(&format!("uploading s3://{bucket}/{key}"));
         self.s3
@@ -169,7 +195,7 @@ impl Provider for EbVersions {
             .client
             .create_application_version()
             .application_name(application)
-            .version_label(label)
+            .version_label(&label)
             .source_bundle(S3Location::builder().s3_bucket(bucket).s3_key(&key).build())
             .process(false)
             .send()
@@ -228,6 +254,19 @@ mod tests {
     fn an_id_is_the_application_and_the_label() {
         assert_eq!(split_id("my/app/v-0123").unwrap(), ("my/app", "v-0123"));
         assert!(split_id("nolabel").is_err());
+    }
+
+    #[test]
+    fn a_replacement_of_the_same_content_gets_its_own_label_and_reads_as_that_content() {
+        let token = "6F9619FF-8B86-4d01-b42d-00c04fc964ff".to_string();
+        let ctx = Ctx { client_token: token, ..Ctx::default() };
+        assert_eq!(version_label(&ctx, "v-0123456789abcdef"), "v-0123456789abcdef");
+        let replacing = Ctx { replacing: true, ..ctx };
+        let label = version_label(&replacing, "v-0123456789abcdef");
+        assert_eq!(label, "v-0123456789abcdef-6f9619ff");
+        assert_eq!(content_label(&label), "v-0123456789abcdef");
+        assert_eq!(content_label("v-0123456789abcdef"), "v-0123456789abcdef");
+        assert_eq!(content_label("release-2024"), "release-2024", "a label not made by infra reads as it is");
     }
 
     #[test]

@@ -72,7 +72,7 @@ use super::eb_application::{list_tags, owned_by, tag_list, update_tags};
 use super::ec2_common::put;
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, recorded};
-use crate::model::schema::{BASE, Default, Field, Schema, Ty};
+use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Path, Props, ValidationError, Value};
 
 const LAUNCH: &str = "aws:autoscaling:launchconfiguration";
@@ -108,12 +108,14 @@ pub static SCHEMA: Schema = Schema {
         Field::new("version_label", Ty::Str, "the application version to run, usually `${version.label}`"),
         Field::new("instance_type", Ty::Str, "the EC2 instance type").default(Default::Str("t3.medium")),
         Field::new("single_instance", Ty::Bool, "one instance without a load balancer").default(Default::Bool(true)),
-        Field::new("instance_profile", Ty::Str, "the instance profile's name, for the instances' permissions"),
+        Field::new("instance_profile", Ty::Str, "the instance profile's name, for the instances' permissions")
+            .keeps_in_use(),
         Field::new(
             "security_groups",
             Ty::Set(&Ty::Str),
             "the instances' security group ids, beside Elastic Beanstalk's own group unless the stack disables it",
-        ),
+        )
+        .keeps_in_use(),
         Field::new(
             "availability_zone",
             Ty::Str,
@@ -130,6 +132,8 @@ pub static SCHEMA: Schema = Schema {
     trim_observed: Some(trim_observed),
     volatile_outputs: &["instance_id", "private_ip"],
     update_renews_outputs: replaces_instances,
+    replacement: Replacement::DeleteFirst,
+    replacement_why: "its instances take what is given to one instance at a time (a data volume they attach), so a second environment would wait on the first",
     id_form: "the environment id, `e-...`",
     ..BASE
 };

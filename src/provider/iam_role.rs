@@ -28,7 +28,7 @@ use serde_json::Value as Json;
 use super::ec2_common::{ok_if_gone, put, tag_changes};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
-use crate::model::schema::{BASE, Field, Schema, Ty, canonical_json};
+use crate::model::schema::{BASE, Field, Replacement, Schema, Ty, canonical_json};
 use crate::model::{Kind, Props, TAG_NAME, TAG_STACK, Value};
 
 pub static SCHEMA: Schema = Schema {
@@ -45,6 +45,8 @@ pub static SCHEMA: Schema = Schema {
     outputs: &["id", "arn", "name"],
     taggable: true,
     normalize,
+    replacement: Replacement::CreateFirst { unique_name: Some("name") },
+    replacement_why: "role names are unique in an account: a generated name gets a suffix for the replacement",
     id_form: "the role name",
     ..BASE
 };
@@ -162,16 +164,11 @@ fn document_text(doc: &Value) -> Result<String, ProviderError> {
 // ---------------------------------------------------------------------------
 // What the IAM providers share
 
-/// `<stack>-<resource>`, cut to `max` characters.
-pub(super) fn default_name(ctx: &Ctx, max: usize) -> String {
-    format!("{}-{}", ctx.stack, ctx.name).chars().take(max).collect()
-}
-
-/// The declared `name`, or the default one.
+/// The declared `name`, or the generated one ([`Ctx::generated_name`]).
 pub(super) fn name_or_default(props: &Props, ctx: &Ctx, max: usize) -> String {
     match props.get("name").and_then(Value::as_str) {
         Some(n) => n.to_string(),
-        None => default_name(ctx, max),
+        None => ctx.generated_name(max),
     }
 }
 
@@ -571,13 +568,24 @@ mod tests {
 
     #[test]
     fn the_default_name_is_cut_to_64_characters() {
-        let ctx = Ctx {
-            stack: "s".repeat(40),
-            name: "r".repeat(40),
-            client_token: String::new(),
-            progress: Default::default(),
-        };
-        assert_eq!(default_name(&ctx, MAX_NAME).len(), 64);
-        assert!(default_name(&ctx, MAX_NAME).starts_with(&format!("{}-r", "s".repeat(40))));
+        let ctx = Ctx { stack: "s".repeat(40), name: "r".repeat(40), ..Ctx::default() };
+        let name = name_or_default(&Props::new(), &ctx, MAX_NAME);
+        assert_eq!(name.len(), 64);
+        assert!(name.starts_with(&format!("{}-r", "s".repeat(40))));
+    }
+
+    #[test]
+    fn a_replacement_created_first_gets_a_name_the_old_role_does_not_hold() {
+        let token = "6F9619FF-8B86-4d01-b42d-00c04fc964ff".to_string();
+        let ctx = Ctx { stack: "dev".into(), name: "build_role".into(), client_token: token, ..Ctx::default() };
+        assert_eq!(name_or_default(&Props::new(), &ctx, MAX_NAME), "dev-build_role");
+        let replacing = Ctx { replacing: true, ..ctx.clone() };
+        assert_eq!(name_or_default(&Props::new(), &replacing, MAX_NAME), "dev-build_role-6f9619ff");
+        let long = Ctx { stack: "s".repeat(40), name: "r".repeat(40), ..replacing };
+        let name = name_or_default(&Props::new(), &long, MAX_NAME);
+        assert_eq!(name.len(), 64);
+        assert!(name.ends_with("-6f9619ff"), "{name}");
+        let declared = Props::from([("name".to_string(), Value::from("mine"))]);
+        assert_eq!(name_or_default(&declared, &long, MAX_NAME), "mine", "a declared name is kept");
     }
 }

@@ -52,6 +52,9 @@ pub struct Ctx {
     pub name: String,
     /// An idempotency token for create calls that take one.
     pub client_token: String,
+    /// The create replaces a resource that still exists (the plan creates
+    /// first): a generated name must differ from the one that resource holds.
+    pub replacing: bool,
     pub progress: Progress,
 }
 
@@ -59,6 +62,32 @@ impl Ctx {
     pub fn status(&self, msg: &str) {
         self.progress.report(&self.name, msg);
     }
+
+    /// The name a resource gets when the stack declares none:
+    /// `<stack>-<resource>`, cut to `max` characters; for a replacement
+    /// created while the old resource still holds that name, `-` and 8 hex
+    /// digits of the create's token follow, so that both can exist at once.
+    pub fn generated_name(&self, max: usize) -> String {
+        let base = format!("{}-{}", self.stack, self.name);
+        if !self.replacing {
+            return base.chars().take(max).collect();
+        }
+        let suffix = name_suffix(&self.client_token);
+        format!("{}-{suffix}", base.chars().take(max - suffix.len() - 1).collect::<String>())
+    }
+}
+
+/// The 8 hex digits a generated name may end with: the first of the
+/// create's idempotency token; `None` for a token that has fewer.
+pub fn token_suffix(client_token: &str) -> Option<String> {
+    let hex: String =
+        client_token.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_lowercase()).take(8).collect();
+    (hex.len() == 8).then_some(hex)
+}
+
+/// [`token_suffix`], or 8 random hex digits for a token that has fewer.
+pub fn name_suffix(client_token: &str) -> String {
+    token_suffix(client_token).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_string())
 }
 
 /// Where providers report what they are waiting for.

@@ -34,8 +34,8 @@ use futures::{StreamExt, TryStreamExt};
 use super::ec2_common::{ok_if_gone, put};
 use super::iam_role::{owned_by, owned_name};
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
-use crate::model::schema::{BASE, Default, Field, Schema, Ty};
+use super::{Ctx, Observed, Provider, ProviderError, aws_error, name_suffix, tags_of, token_suffix};
+use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Path, Props, ValidationError, Value};
 
 pub static SCHEMA: Schema = Schema {
@@ -58,6 +58,8 @@ pub static SCHEMA: Schema = Schema {
     outputs: &["id", "arn", "bucket"],
     taggable: true,
     check: check_name,
+    replacement: Replacement::CreateFirst { unique_name: Some("bucket") },
+    replacement_why: "bucket names are unique across AWS: a generated name has a random suffix",
     id_form: "the bucket name",
     ..BASE
 };
@@ -89,20 +91,11 @@ fn check_name(props: &Props) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// The 8 hex digits a default name ends with: the first of the create's
-/// idempotency token; `None` for a token that has fewer.
-fn token_suffix(client_token: &str) -> Option<String> {
-    let hex: String =
-        client_token.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_lowercase()).take(8).collect();
-    (hex.len() == 8).then_some(hex)
-}
-
 /// `<stack>-<resource>-<8 hex digits>`, as S3 allows it: the digits from the
-/// create's token, or random without one.
+/// create's token, or random without one ([`name_suffix`]). Every bucket's
+/// name differs, so a replacement can always be created first.
 fn default_name(ctx: &Ctx) -> String {
-    let random = || uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let suffix = token_suffix(&ctx.client_token).unwrap_or_else(random);
-    name_with_suffix(&ctx.stack, &ctx.name, &suffix)
+    name_with_suffix(&ctx.stack, &ctx.name, &name_suffix(&ctx.client_token))
 }
 
 fn name_with_suffix(stack: &str, resource: &str, suffix: &str) -> String {
@@ -493,10 +486,9 @@ impl Provider for Buckets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::Progress;
 
     fn ctx(stack: &str, name: &str) -> Ctx {
-        Ctx { stack: stack.into(), name: name.into(), client_token: String::new(), progress: Progress::default() }
+        Ctx { stack: stack.into(), name: name.into(), ..Ctx::default() }
     }
 
     #[test]

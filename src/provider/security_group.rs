@@ -20,7 +20,7 @@ use super::ec2_common::{
 };
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, tags_of};
-use crate::model::schema::{BASE, Default, Field, Schema, Ty, parse_ports};
+use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty, parse_ports};
 use crate::model::{Kind, Path, Props, ValidationError, Value};
 
 const PROTOCOLS: &[&str] = &["tcp", "udp", "icmp", "all"];
@@ -34,6 +34,9 @@ const RULE_FIELDS: &[Field] = &[
 ];
 
 const RULE: Ty = Ty::Object(RULE_FIELDS);
+
+/// The longest group name EC2 takes.
+const MAX_NAME: usize = 255;
 
 pub static SCHEMA: Schema = Schema {
     type_name: "ec2.security_group",
@@ -51,6 +54,8 @@ pub static SCHEMA: Schema = Schema {
     taggable: true,
     check: check_rules,
     normalize,
+    replacement: Replacement::CreateFirst { unique_name: Some("name") },
+    replacement_why: "group names are unique within a VPC: a generated name gets a suffix for the replacement",
     id_form: "the group id, `sg-...`",
     ..BASE
 };
@@ -376,7 +381,7 @@ impl Provider for SecurityGroups {
         let props = SCHEMA.normalized(props);
         let name = match props.get("name").and_then(Value::as_str) {
             Some(n) => n.to_string(),
-            None => format!("{}-{}", ctx.stack, ctx.name),
+            None => ctx.generated_name(MAX_NAME),
         };
         let vpc_id = match props.get("vpc_id").and_then(Value::as_str) {
             Some(v) => v.to_string(),

@@ -20,7 +20,7 @@ use super::ec2_common::{
 };
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, tags_of};
-use crate::model::schema::{BASE, Default, Field, Schema, Ty};
+use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, Value};
 
 const VOLUME_TYPES: &[&str] = &["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"];
@@ -42,6 +42,8 @@ pub static SCHEMA: Schema = Schema {
     taggable: true,
     check_update: Some(refuse_shrink),
     holds_data: true,
+    replacement: Replacement::CreateFirst { unique_name: None },
+    replacement_why: "volumes have no unique name",
     id_form: "the volume id, `vol-...`",
     ..BASE
 };

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{Volume, VolumeAttachmentState};
 use super::ec2_common::{FILTER_CHUNK, filter, ok_if_gone};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, aws_error, volume};
-use crate::model::schema::{BASE, Field, Schema, Ty};
+use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, Value};
 
 pub static SCHEMA: Schema = Schema {
@@ -22,6 +22,8 @@ pub static SCHEMA: Schema = Schema {
         Field::new("volume_id", Ty::Str, "the volume").required().force_new(),
         Field::new("device_name", Ty::Str, "the device name, such as /dev/sdf").required().force_new(),
     ],
+    replacement: Replacement::DeleteFirst,
+    replacement_why: "a volume attaches to one instance at a time",
     id_form: "`<volume id>:<instance id>:<device name>`, such as `vol-0abc:i-0def:/dev/sdf`",
     ..BASE
 };

@@ -5,7 +5,8 @@
 //! The operator's controls appear only where they apply, so a plain plan reads
 //! as before: a step has `"protected": true` (and `"refused": true` when the
 //! plan would delete or replace it, so the plan cannot run),
-//! `"protection_changed": true`, `"replace_requested": true`; a plan has
+//! `"protection_changed": true`, `"replace_requested": true`; a replacement has
+//! `"order": "create_first"` or `"delete_first"`; a plan has
 //! `"refused": true`, `"targeted": [...]` and `"left_out": [...]` (partial),
 //! `"kept": [...]` (`destroy --exclude-protected`), `"refresh_only": true`
 //! and `"outputs_renewed": [...]`.
@@ -67,6 +68,9 @@ fn step(s: &Step) -> J {
         "depends_on": s.depends_on,
         "changes": s.changes.iter().map(change).collect::<Vec<_>>(),
     });
+    if let Some(order) = s.order {
+        out["order"] = json!(order);
+    }
     for (key, set) in [
         ("protected", s.protected),
         ("refused", s.refused()),

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::inline;
 use crate::engine::DriftReport;
 use crate::model::Value;
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, Change, Plan, Reason};
 
 fn cell(v: &Option<Value>, secret: bool) -> String {
     match v {
@@ -131,7 +131,15 @@ pub fn plan_markdown(plan: &Plan) -> String {
         let symbol = if step.action == Action::NoOp { "~" } else { step.action.symbol() };
         let _ = writeln!(out, "### `{symbol}` {} ({})\n", step.name, step.kind);
         let verb = if step.action == Action::NoOp { "protection only" } else { step.action.verb() };
-        let _ = writeln!(out, "{verb}{}\n", step.id.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default());
+        let order = step.order.map(|o| format!(" ({})", o.words())).unwrap_or_default();
+        let _ = writeln!(out, "{verb}{order}{}\n", step.id.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default());
+        if let Some(Reason::DependencyReplacedFirst(dep)) = &step.reason {
+            let _ = writeln!(
+                out,
+                "Replaced because `{dep}` is replaced first: it is deleted before its replacement exists, \
+                 and this resource cannot point at nothing meanwhile.\n"
+            );
+        }
         if step.refused() {
             let _ = writeln!(
                 out,

@@ -186,10 +186,14 @@ fn step_text(out: &mut String, step: &Step, width: usize) {
         Some(Reason::RemovedFromStack) => " [no longer in the stack]".to_string(),
         Some(Reason::ForcedBy(props)) => format!(" [replace: {} cannot change in place]", props.join(", ")),
         Some(Reason::ReplaceRequested) => " [replace requested]".to_string(),
+        Some(Reason::DependencyReplacedFirst(dep)) => format!(" [replaced because {dep} is replaced first]"),
         _ => String::new(),
     };
     if step.replace_requested && !matches!(step.reason, Some(Reason::ReplaceRequested)) {
         why.push_str(" [replace requested]");
+    }
+    if let Some(order) = step.order {
+        why.push_str(&format!(" [{}]", order.words()));
     }
     if step.protection_changed {
         why.push_str(if step.protected { " [protection set]" } else { " [protection lifted]" });

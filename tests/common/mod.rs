@@ -434,7 +434,7 @@ pub fn ctx(name: &str) -> infra::provider::Ctx {
         stack: STACK.to_string(),
         name: name.to_string(),
         client_token: uuid::Uuid::new_v4().to_string(),
-        progress: infra::provider::Progress::default(),
+        ..infra::provider::Ctx::default()
     }
 }
 
