@@ -19,7 +19,7 @@ use futures::future::join_all;
 use crate::model::{Kind, Observed, Stack};
 use crate::plan::Refreshed;
 use crate::provider::{ProviderError, Providers, RecordedOutputs};
-use crate::state::{PendingOp, Recorded, State};
+use crate::state::{PendingOp, Recorded, State, deposed_of};
 
 /// A refresh that could not complete.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,9 @@ pub struct Observation {
     pub adoptable: BTreeMap<String, Observed>,
     /// Resources tagged as this stack's that neither state nor the stack file know.
     pub unmanaged: BTreeMap<String, (Kind, Observed)>,
+    /// What the interrupted create of a replacement made, beside the old
+    /// resource state still records under the same name.
+    pub replacements: BTreeMap<String, Observed>,
 }
 
 /// Reads every recorded resource of the stack, and searches by tag for declared
@@ -56,6 +59,15 @@ pub async fn refresh(
         outputs.entry(rec.kind).or_default().insert(rec.id.clone(), rec.outputs.clone());
     }
     let outputs = &outputs;
+    // Resources recorded under a name whose create is pending: a replacement
+    // created first, interrupted before its create was recorded.
+    let replacing: BTreeSet<&str> = state
+        .pending
+        .iter()
+        .filter(|p| p.op == PendingOp::Create && state.resources.get(&p.resource).is_some_and(|r| r.kind == p.kind))
+        .map(|p| p.resource.as_str())
+        .collect();
+    let replacing = &replacing;
     // Kinds with declared resources missing from state (or pending), searched by tag.
     let mut missing: BTreeSet<Kind> =
         stack.resources.iter().filter(|(name, _)| !state.resources.contains_key(*name)).map(|(_, r)| r.kind).collect();
@@ -84,7 +96,8 @@ pub async fn refresh(
     // What interrupted creates made, by the token each was given.
     let interrupted = state.pending.iter().filter_map(|p| {
         let token = p.client_token.as_deref()?;
-        (p.op == PendingOp::Create && !state.resources.contains_key(&p.resource)).then_some((p, token))
+        (p.op == PendingOp::Create && (!state.resources.contains_key(&p.resource) || replacing.contains(&*p.resource)))
+            .then_some((p, token))
     });
     let lookups = interrupted.map(|(p, token)| async move {
         let found = providers
@@ -103,10 +116,17 @@ pub async fn refresh(
             obs.resources.insert(name.to_string(), found.remove(*id));
         }
     }
+    // The old resources of replacements, by name and id.
+    let deposed: BTreeSet<(&str, &str)> =
+        state.resources.iter().filter_map(|(key, r)| Some((deposed_of(key)?, r.id.as_str()))).collect();
     for search in searches {
         let (kind, found) = search?;
         for (name, o) in found {
-            if state.resources.get(&name).is_some_and(|r| r.id == o.id) {
+            if state.resources.get(&name).is_some_and(|r| r.id == o.id) || deposed.contains(&(&*name, &*o.id)) {
+                continue;
+            }
+            if replacing.contains(name.as_str()) && state.resources[&name].kind == kind {
+                obs.replacements.insert(name, o);
                 continue;
             }
             match stack.resources.get(&name) {
@@ -122,6 +142,12 @@ pub async fn refresh(
     for lookup in lookups {
         // (One also found by its tags, tagged before the run stopped, is the same.)
         let (name, kind, Some(o)) = lookup? else { continue };
+        if let Some(rec) = state.resources.get(&name) {
+            if rec.id != o.id {
+                obs.replacements.entry(name).or_insert(o);
+            }
+            continue;
+        }
         match stack.resources.get(&name) {
             Some(decl) if decl.kind == kind => {
                 obs.adoptable.entry(name).or_insert(o);
@@ -190,6 +216,31 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
         obs.resources.insert(name.clone(), Some(o));
         adopted.push(name);
     }
+    // A replacement's interrupted create: the new resource takes the name,
+    // and the old one is kept under its deposed key until the plan deletes it.
+    for (name, o) in std::mem::take(&mut obs.replacements) {
+        let Some(rec) = state.resources.get(&name) else { continue };
+        let (kind, old_id) = (rec.kind, rec.id.clone());
+        if let Some(key) = state.depose(&name, &old_id)
+            && let Some(old) = obs.resources.remove(&name)
+        {
+            obs.resources.insert(key, old);
+        }
+        let recorded = match stack.resources.get(&name) {
+            Some(decl) => recorded_as_declared(decl, &o),
+            None => Recorded {
+                kind,
+                id: o.id.clone(),
+                props: kind.schema().canonical(&o.props),
+                outputs: o.outputs.clone(),
+                depends_on: Vec::new(),
+                protect: false,
+            },
+        };
+        state.resources.insert(name.clone(), recorded);
+        obs.resources.insert(name.clone(), Some(o));
+        adopted.push(name);
+    }
     for (name, o) in std::mem::take(&mut obs.adoptable) {
         let Some(decl) = stack.resources.get(&name) else { continue };
         state.resources.insert(name.clone(), recorded_as_declared(decl, &o));
@@ -235,6 +286,40 @@ mod tests {
         assert!(state.pending.is_empty());
         assert!(obs.unmanaged.contains_key("stray"), "no pending create made it: still unmanaged");
         assert!(!state.resources.contains_key("stray"));
+    }
+
+    #[test]
+    fn what_an_interrupted_replacement_made_takes_the_name_and_the_old_one_is_kept_deposed() {
+        use crate::model::Resource;
+        let stack = Stack::new("dev").resource("artifacts", Resource::new(Kind::Bucket));
+        let old = Recorded {
+            kind: Kind::Bucket,
+            id: "dev-artifacts-old".into(),
+            props: Props::new(),
+            outputs: Props::new(),
+            depends_on: vec![],
+            protect: false,
+        };
+        let mut state = State { pending: vec![pending_create("artifacts", Kind::Bucket)], ..State::default() };
+        state.resources.insert("artifacts".into(), old.clone());
+        let mut obs = Observation::default();
+        obs.resources.insert("artifacts".into(), Some(bucket("dev-artifacts-old")));
+        obs.replacements.insert("artifacts".into(), bucket("dev-artifacts-new"));
+
+        assert_eq!(adopt(&mut state, &stack, &mut obs), ["artifacts"]);
+
+        let key = crate::state::deposed_key("artifacts", "dev-artifacts-old");
+        assert_eq!(state.resources["artifacts"].id, "dev-artifacts-new");
+        assert_eq!(state.resources[&key], old, "the old one is recorded under its deposed key");
+        assert_eq!(obs.resources[&key].as_ref().map(|o| o.id.as_str()), Some("dev-artifacts-old"));
+        assert_eq!(obs.resources["artifacts"].as_ref().map(|o| o.id.as_str()), Some("dev-artifacts-new"));
+        assert!(state.pending.is_empty());
+        // The plan deletes the old one, and keeps the new one (tagging it as
+        // declared: this fixture's bucket reports no tags).
+        let plan = crate::plan::plan(&stack, &state, &obs.resources).unwrap();
+        let steps: Vec<(&str, crate::plan::Action)> = plan.steps.iter().map(|s| (s.name.as_str(), s.action)).collect();
+        assert_eq!(steps, [("artifacts", crate::plan::Action::Update), (key.as_str(), crate::plan::Action::Delete)]);
+        assert_eq!(plan.steps[1].reason, Some(crate::plan::Reason::Deposed));
     }
 
     #[test]

@@ -98,10 +98,15 @@ fn kill_moments(apply: Duration, rounds: u64) -> Vec<Duration> {
 /// (the emulator's, and none of the test process's AWS, state-key or secret
 /// variables), its output going to files in `logs`.
 fn spawn_apply(emu: &Emulator, dir: &Path, logs: &Path) -> Child {
+    spawn_apply_with(emu, dir, logs, &[])
+}
+
+/// [`spawn_apply`] with more arguments.
+fn spawn_apply_with(emu: &Emulator, dir: &Path, logs: &Path, args: &[&str]) -> Child {
     let stdout = std::fs::File::create(logs.join("stdout")).unwrap();
     let stderr = std::fs::File::create(logs.join("stderr")).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_infra"));
-    command.args(["apply", "--yes"]).current_dir(dir).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+    command.args(["apply", "--yes"]).args(args).current_dir(dir).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
     for (name, _) in std::env::vars_os() {
         let n = name.to_string_lossy();
         if n.starts_with("AWS_") || n.starts_with("INFRA_STATE_") || n == "ELASTIC_PASSWORD" {
@@ -458,6 +463,60 @@ async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with
     // nearly all of them find it still running.
     assert!(killed > 0, "no round killed a running apply");
     eprintln!("{killed} of {ROUNDS} applies were killed while running (a normal apply took {normal:?})");
+}
+
+/// Kills of a replacement, for each resource replaced.
+const REPLACE_ROUNDS: u64 = 3;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replacement_killed_at_any_moment_converges_on_the_next_run_with_exactly_one_of_each_resource() {
+    // Between the new resource's create and the old one's delete, state keeps
+    // the old one under its deposed key; a create killed before it was
+    // recorded is found by its tags beside the old one. Either way the next
+    // apply deletes the old one: nothing is left behind, nothing duplicated.
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    common::unprotect_data(dir);
+    let logs = tempfile::tempdir().unwrap();
+    let aws = Aws::new(&emu).await;
+    let store = common::store(dir, STACK);
+    ok("first apply", run_infra(&emu, dir, &["apply", "--yes"]));
+
+    // A group the environment moves to, a role, a bucket and what lives in
+    // it, an application with its version and environment, a build project.
+    for resource in ["data_sg", "build_role", "artifacts", "app", "build"] {
+        let started = Instant::now();
+        ok("measured replacement", run_infra(&emu, dir, &["apply", "--yes", "--replace", resource]));
+        let normal = started.elapsed();
+        for (round, moment) in kill_moments(normal, REPLACE_ROUNDS).into_iter().enumerate() {
+            let when = format!("--replace {resource}, round {round} (kill at {moment:?} of {normal:?})");
+            let mut child = spawn_apply_with(&emu, dir, logs.path(), &["--replace", resource]);
+            tokio::time::sleep(moment).await;
+            child.kill().unwrap();
+            let status = child.wait().unwrap();
+            let left = load_state(&store, &format!("{when}, right after the kill"));
+            let deposed: Vec<&String> =
+                left.resources.keys().filter(|k| infra::state::deposed_of(k).is_some()).collect();
+            eprintln!("{when}: {status}; deposed {deposed:?}, pending {:?}", left.pending);
+            let converged = run_infra(&emu, dir, &["apply", "--yes"]);
+            let read = |f: &str| std::fs::read_to_string(logs.path().join(f)).unwrap_or_default();
+            assert_eq!(
+                converged.0,
+                0,
+                "{when}: the next apply failed:\n{}\n{}\nthe killed one wrote:\n{}\n{}",
+                converged.1,
+                converged.2,
+                read("stdout"),
+                read("stderr")
+            );
+            let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+            assert_eq!(code, 0, "{when}: a plan after the next apply is not empty:\n{out}\n{err}");
+            assert_exactly_one_of_each(&aws, dir, &store, &when).await;
+        }
+    }
+    ok("destroy", run_infra(&emu, dir, &["destroy", "--yes"]));
+    assert_nothing_left(&aws, &store, "destroyed").await;
 }
 
 /// A CI runner: a fresh copy of the dev project whose stack keeps its state in

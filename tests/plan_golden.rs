@@ -713,6 +713,28 @@ fn a_declared_name_that_changes_lets_the_replacement_be_created_first() {
 }
 
 #[test]
+fn an_apply_stopped_between_a_replacements_create_and_delete_leaves_the_old_one_for_the_next_plan_to_delete() {
+    let stack = dev_stack();
+    let mut state = applied(&stack);
+    // The new group was created and recorded; the environment still uses the
+    // old one, which state keeps under its deposed key.
+    let old = state.resources["data_sg"].clone();
+    let key = state.depose("data_sg", &old.id).unwrap();
+    let mut new = old.clone();
+    new.id = "sg-new".into();
+    new.outputs.insert("id".into(), Value::from("sg-new"));
+    state.resources.insert("data_sg".into(), new);
+    let p = plan(&stack, &state, &observe(&state)).unwrap();
+    assert_eq!(changed(&p), ["~ app_env".to_string(), format!("- {key}")]);
+    let ops = infra::plan::operations(&p, &state);
+    let delete = ops.iter().find(|o| o.resource == key).unwrap();
+    let waits: Vec<String> = delete.after.iter().map(|&i| ops[i].to_string()).collect();
+    assert_eq!(waits, ["update app_env"], "the environment moves to the new group before the old one goes");
+    replans_empty(&stack, &state, &p);
+    golden("deposed", &p);
+}
+
+#[test]
 fn protection_wins_over_a_replace_request() {
     let message = refusal_text(&replacing("data"));
     assert!(

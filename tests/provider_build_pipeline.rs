@@ -93,6 +93,8 @@ async fn a_build_project_is_created_read_updated_in_place_found_by_its_tags_and_
     assert_eq!(schema.normalized(&reread["web-build"].props), after);
 
     let found = projects.find_tagged(STACK).await.unwrap();
+
+    let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["build"], "keyed by infra:name");
     assert_eq!(found["build"].id, "web-build");
     assert!(projects.find_tagged("another-stack").await.unwrap().is_empty());
@@ -181,6 +183,8 @@ async fn a_pipeline_with_an_s3_source_is_created_read_updated_in_place_found_by_
     assert_eq!(schema.normalized(&reread["web-pipeline"].props), after);
 
     let found = pipelines.find_tagged(STACK).await.unwrap();
+
+    let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["deploy"], "keyed by infra:name");
     assert_eq!(found["deploy"].id, "web-pipeline");
     assert!(pipelines.find_tagged("another-stack").await.unwrap().is_empty());

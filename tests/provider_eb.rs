@@ -124,6 +124,7 @@ async fn an_application_is_created_read_found_by_its_tags_and_deleted() {
     assert_eq!(read.keys().collect::<Vec<_>>(), ["test-app"]);
     assert_eq!(read["test-app"], created);
     let found = apps.find_tagged(STACK).await.unwrap();
+    let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();
     assert_eq!(found.get("app").map(|o| o.id.as_str()), Some("test-app"));
 
     let changed = props(vec![
@@ -219,7 +220,8 @@ async fn an_environment_waits_through_launching_updating_and_terminating_reporti
     let mut live = schema.normalized(&read[&id].props);
     (schema.trim_observed.unwrap())(&recorded, &mut live);
     assert_eq!(live, recorded);
-    assert_eq!(envs.find_tagged(STACK).await.unwrap().get("web").map(|o| o.id.clone()), Some(id.clone()));
+    let found = envs.find_tagged(STACK).await.unwrap();
+    assert_eq!(found.iter().map(|(name, o)| (name.as_str(), o.id.clone())).collect::<Vec<_>>(), [("web", id.clone())]);
 
     // Update a setting in place: Updating, then Ready, same environment.
     let mut changed = declared.clone();

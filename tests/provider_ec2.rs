@@ -221,6 +221,8 @@ async fn a_security_group_is_created_read_updated_found_by_its_tags_and_deleted(
     assert_eq!(schema.normalized(&updated.props), after);
 
     let found = sgs.find_tagged(STACK).await.unwrap();
+
+    let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["data_sg"], "keyed by infra:name");
     assert_eq!(found["data_sg"].id, id);
     assert!(sgs.find_tagged("another-stack").await.unwrap().is_empty());
@@ -297,6 +299,8 @@ async fn a_volume_is_created_read_grown_found_by_its_tags_and_deleted() {
     assert_eq!(schema.normalized(&volumes.read_many(std::slice::from_ref(&id)).await.unwrap()[&id].props), after);
 
     let found = volumes.find_tagged(STACK).await.unwrap();
+
+    let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["data"]);
     assert_eq!(found["data"].id, id);
 
@@ -468,6 +472,8 @@ async fn an_instance_is_launched_read_resized_found_by_its_tags_and_terminated()
     assert_eq!(schema.normalized(&regrouped.props)["security_group_ids"], after["security_group_ids"]);
 
     let found = instances.find_tagged(STACK).await.unwrap();
+
+    let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["host"]);
     assert_eq!(found["host"].id, id);
 

@@ -138,6 +138,8 @@ async fn a_role_is_created_read_updated_found_by_its_tags_and_deleted() {
     assert_eq!(schema.normalized(&read_one(roles, &id).await.unwrap().props), after);
 
     let found = roles.find_tagged(STACK).await.unwrap();
+
+    let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["app_role"], "keyed by infra:name");
     assert_eq!(found["app_role"].id, id);
     assert!(roles.find_tagged("another-stack").await.unwrap().is_empty());
@@ -181,6 +183,8 @@ async fn an_instance_profile_holds_a_role_swaps_it_and_is_deleted() {
     assert_eq!(schema.normalized(&read_one(profiles, &id).await.unwrap().props), after);
 
     let found = profiles.find_tagged(STACK).await.unwrap();
+
+    let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["host_profile"]);
     assert_eq!(found["host_profile"].id, id);
 
@@ -237,6 +241,8 @@ async fn a_bucket_is_created_read_updated_found_by_its_tags_and_deleted() {
     assert_eq!(schema.normalized(&read_one(buckets, &id).await.unwrap().props), schema.normalized(&after));
 
     let found = buckets.find_tagged(STACK).await.unwrap();
+
+    let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["artifacts"], "keyed by infra:name");
     assert_eq!(found["artifacts"].id, id);
     assert!(buckets.find_tagged("another-stack").await.unwrap().is_empty());

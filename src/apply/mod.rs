@@ -24,7 +24,7 @@ use crate::plan::graph::{self, Op, OpKind};
 use crate::plan::{Plan, Step};
 use crate::provider::stats::RESOURCE;
 use crate::provider::{Ctx, Observed, Progress, ProviderError, Providers};
-use crate::state::{Pending, PendingOp, Recorded, State, StateError, Store};
+use crate::state::{Pending, PendingOp, Recorded, State, StateError, Store, deposed_key};
 
 /// How the executor runs.
 #[derive(Clone, Debug, Default)]
@@ -182,14 +182,14 @@ pub async fn apply(
         // Tasks catch their own panics and are never cancelled.
         let completed: Vec<Done> =
             completed.into_iter().map(|joined| joined.expect("an operation task always completes")).collect();
-        let touched: Vec<&str> = completed.iter().map(|done| ops[done.index].resource.as_str()).collect();
+        let mut touched: Vec<String> = completed.iter().map(|done| ops[done.index].resource.clone()).collect();
         for done in completed {
             let op = &ops[done.index];
             let step = steps[op.resource.as_str()];
             state.pending.retain(|p| p.resource != op.resource);
             match done.result {
                 Ok(observed) => {
-                    record(state, step, op.kind, done.props, observed);
+                    touched.extend(record(state, step, op, done.props, observed));
                     reporter.finished(op, done.elapsed);
                     queue.complete(done.index);
                 }
@@ -201,7 +201,7 @@ pub async fn apply(
             }
         }
         // One journal line records every operation that has finished.
-        journal.record(state, &touched)?;
+        journal.record(state, &touched.iter().map(String::as_str).collect::<Vec<_>>())?;
     }
     journal.finish(state)?;
 
@@ -335,16 +335,25 @@ fn resolve(step: &Step, state: &State) -> Result<Props, String> {
     Ok(step.kind.schema().normalized(&props))
 }
 
-/// Records a completed operation in state.
-fn record(state: &mut State, step: &Step, op: OpKind, props: Props, observed: Option<Observed>) {
-    match (op, observed) {
+/// Records a completed operation in state; returns the deposed key it
+/// touched besides the step's own.
+fn record(state: &mut State, step: &Step, op: &Op, props: Props, observed: Option<Observed>) -> Option<String> {
+    let old_id = step.id.as_deref().unwrap_or_default();
+    match (op.kind, observed) {
         (OpKind::Delete, _) => {
-            // A create-before-delete replacement has already recorded the new one.
-            if state.resources.get(&step.name).is_some_and(|r| Some(&r.id) == step.id.as_ref()) {
+            if state.resources.get(&step.name).is_some_and(|r| r.id == old_id) {
                 state.resources.remove(&step.name);
+                return None;
             }
+            // A replacement created first recorded the new one in its place,
+            // and the old one under its deposed key.
+            let key = deposed_key(&step.name, old_id);
+            state.resources.remove(&key).map(|_| key)
         }
         (_, Some(obs)) => {
+            // The old one of a replacement created first stays recorded until
+            // it is deleted.
+            let deposed = if op.coexists { state.depose(&step.name, old_id) } else { None };
             state.resources.insert(
                 step.name.clone(),
                 Recorded {
@@ -356,8 +365,9 @@ fn record(state: &mut State, step: &Step, op: OpKind, props: Props, observed: Op
                     protect: step.protected,
                 },
             );
+            deposed
         }
-        (_, None) => {}
+        (_, None) => None,
     }
 }
 

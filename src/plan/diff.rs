@@ -9,7 +9,7 @@ use super::select::{Request, check_request, select};
 use super::{Action, Change, Drift, Plan, Reason, ReplaceOrder, Step};
 use crate::model::schema::{Replacement, Schema};
 use crate::model::{Kind, Observed, Props, Ref, Stack, TAG_NAME, TAG_STACK, ValidationError, Value, topo_order};
-use crate::state::State;
+use crate::state::{State, deposed_of};
 
 /// What refresh found, by logical name: `Some` for a resource AWS has, `None`
 /// for one recorded in state that AWS no longer has. Names not read are absent.
@@ -364,7 +364,7 @@ fn deletions(stack: &Stack, prior: &State) -> Vec<Step> {
                 kind: rec.kind,
                 action: Action::Delete,
                 id: Some(rec.id.clone()),
-                reason: Some(Reason::RemovedFromStack),
+                reason: Some(if deposed_of(&name).is_some() { Reason::Deposed } else { Reason::RemovedFromStack }),
                 changes: Vec::new(),
                 depends_on: rec.depends_on.clone(),
                 desired: Props::new(),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use super::{Action, Plan, ReplaceOrder};
-use crate::state::State;
+use crate::state::{State, deposed_of};
 
 /// A mutating operation on one resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,6 +106,25 @@ pub fn operations(plan: &Plan, state: &State) -> Vec<Op> {
                 edges.push((del, create));
             } else {
                 edges.push((create, del));
+            }
+        }
+    }
+    // The deletes of old resources that replacements left ([`deposed_of`]),
+    // by the resource each belonged to: what used it moves to the new one first.
+    let mut deposed: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for ((key, kind), &i) in &index {
+        if let (Some(name), OpKind::Delete) = (deposed_of(key), kind) {
+            deposed.entry(name).or_default().push(i);
+        }
+    }
+    for (user, rec) in &state.resources {
+        for used in &rec.depends_on {
+            for &del in deposed.get(used.as_str()).into_iter().flatten() {
+                for k in [OpKind::Update, OpKind::Delete] {
+                    if let Some(&first) = index.get(&(user.as_str(), k)) {
+                        edges.push((first, del));
+                    }
+                }
             }
         }
     }

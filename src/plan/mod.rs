@@ -94,6 +94,9 @@ pub enum Reason {
     /// deleted before its replacement exists: this one cannot point at
     /// nothing in the meantime, so it is replaced too, after it.
     DependencyReplacedFirst(String),
+    /// The old resource of a replacement that created the new one first,
+    /// not yet deleted (the apply stopped, or its delete failed).
+    Deposed,
 }
 
 /// The order of a replacement's two halves, chosen by the planner from the

@@ -21,7 +21,7 @@ use aws_sdk_codebuild::types::{
 use aws_smithy_types::error::operation::BuildError;
 
 use super::ec2_common::put;
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, tags_of};
 use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, TAG_NAME, TAG_STACK, Value};
 
@@ -219,7 +219,7 @@ impl Provider for BuildProjects {
         Ok(projects.iter().map(observe).map(|o| (o.id.clone(), o)).collect())
     }
 
-    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         let mut names = Vec::new();
         let mut pages = self.client.list_projects().into_paginator().send();
         while let Some(page) = pages.try_next().await.map_err(|e| aws_error("ListProjects", e))? {

@@ -28,7 +28,7 @@ use aws_smithy_types::error::operation::BuildError;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::ec2_common::{ok_if_gone, put, tag_changes};
-use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, recorded, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, recorded, tags_of};
 use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Path, Props, TAG_NAME, TAG_STACK, ValidationError, Value};
 
@@ -417,7 +417,7 @@ impl Provider for Pipelines {
         Ok(found.into_iter().flatten().map(|o| (o.id.clone(), o)).collect())
     }
 
-    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         let mut names = Vec::new();
         let mut pages = self.client.list_pipelines().into_paginator().send();
         while let Some(page) = pages.try_next().await.map_err(|e| aws_error("ListPipelines", e))? {

@@ -15,7 +15,7 @@ use futures::future::{join_all, try_join_all};
 
 use super::ec2_common::{put, tag_changes};
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, recorded, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, recorded, tags_of};
 use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, TAG_NAME, TAG_STACK, Value};
 
@@ -181,7 +181,7 @@ impl Provider for EbApplications {
         Ok(try_join_all(reads).await?.into_iter().map(|o| (o.id.clone(), o)).collect())
     }
 
-    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         let apps = self.describe(None).await?;
         let observed = self.observe_all(&apps).await?;
         Ok(observed.into_iter().filter_map(|o| Some((owned_by(o.props.get("tags")?, stack)?, o))).collect())

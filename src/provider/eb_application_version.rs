@@ -30,7 +30,7 @@ use aws_sdk_elasticbeanstalk::types::{ApplicationVersionDescription, S3Location}
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::ec2_common::put;
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, name_suffix};
+use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, name_suffix};
 use crate::bundle;
 use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, Value};
@@ -164,8 +164,8 @@ impl Provider for EbVersions {
     }
 
     /// Versions carry no tags in our model: there is nothing to adopt.
-    async fn find_tagged(&self, _stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        Ok(BTreeMap::new())
+    async fn find_tagged(&self, _stack: &str) -> Result<Tagged, ProviderError> {
+        Ok(Tagged::new())
     }
 
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {

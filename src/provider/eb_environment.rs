@@ -71,7 +71,7 @@ use futures::future::{join_all, try_join_all, try_join3};
 use super::eb_application::{list_tags, owned_by, tag_list, update_tags};
 use super::ec2_common::put;
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, recorded};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, recorded};
 use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Path, Props, ValidationError, Value};
 
@@ -882,11 +882,11 @@ impl Provider for EbEnvironments {
         Ok(observed.into_iter().map(|o| (o.id.clone(), o)).collect())
     }
 
-    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         let envs: Vec<EnvironmentDescription> = self.describe(None).await?.into_iter().filter(live).collect();
         let owners =
             try_join_all(envs.iter().map(|e| list_tags(&self.client, e.environment_arn().unwrap_or_default()))).await?;
-        let mut found = BTreeMap::new();
+        let mut found = Tagged::new();
         for (env, tags) in envs.iter().zip(owners) {
             let Some(name) = owned_by(&tags, stack) else { continue };
             let id = env.environment_id().unwrap_or_default();
@@ -900,11 +900,11 @@ impl Provider for EbEnvironments {
                 })
                 .await?;
                 if let Some(settled) = self.read_one(id).await? {
-                    found.insert(name, settled);
+                    found.push((name, settled));
                 }
                 continue;
             }
-            found.insert(name, self.observe(env).await?);
+            found.push((name, self.observe(env).await?));
         }
         Ok(found)
     }

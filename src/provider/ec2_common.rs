@@ -30,7 +30,8 @@ pub async fn read_by_stack_tag<P: Provider + ?Sized>(
     let mut found: BTreeMap<String, Observed> = provider
         .find_tagged(stack)
         .await?
-        .into_values()
+        .into_iter()
+        .map(|(_, o)| o)
         .filter(|o| wanted.contains(o.id.as_str()))
         .map(|o| (o.id.clone(), o))
         .collect();

@@ -22,7 +22,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::ec2_common::{ok_if_gone, tag_changes};
 use super::iam_role::{NO_SUCH_ENTITY, iam_tags, name_or_default, owned_by, tags_value};
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, tags_of};
 use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, Value};
 
@@ -194,7 +194,7 @@ impl Provider for InstanceProfiles {
         self.get_many(ids).await
     }
 
-    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         let all = self.get_many(&self.list_names().await?).await?;
         Ok(owned_by(stack, all.into_values()))
     }

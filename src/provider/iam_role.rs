@@ -27,7 +27,7 @@ use serde_json::Value as Json;
 
 use super::ec2_common::{ok_if_gone, put, tag_changes};
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, tags_of};
 use crate::model::schema::{BASE, Field, Replacement, Schema, Ty, canonical_json};
 use crate::model::{Kind, Props, TAG_NAME, TAG_STACK, Value};
 
@@ -196,7 +196,7 @@ pub(super) fn owned_name(tags: &Value, stack: &str) -> Option<String> {
 }
 
 /// The observed resources `stack` owns, by logical name.
-pub(super) fn owned_by(stack: &str, found: impl IntoIterator<Item = Observed>) -> BTreeMap<String, Observed> {
+pub(super) fn owned_by(stack: &str, found: impl IntoIterator<Item = Observed>) -> Tagged {
     found.into_iter().filter_map(|o| Some((owned_name(o.props.get("tags")?, stack)?, o))).collect()
 }
 
@@ -409,7 +409,7 @@ impl Provider for Roles {
         Ok(roles.into_iter().filter(|o| wanted.contains(o.id.as_str())).map(|o| (o.id.clone(), o)).collect())
     }
 
-    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         Ok(owned_by(stack, self.all().await?))
     }
 

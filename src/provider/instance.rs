@@ -23,7 +23,7 @@ use super::ec2_common::{
     tags_value, update_tags,
 };
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, tags_of};
 use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, TAG_NAME, Value};
 
@@ -235,7 +235,7 @@ impl Provider for Instances {
         read_by_stack_tag(self, stack, ids).await
     }
 
-    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         let found = self.describe(vec![stack_filter(stack)]).await?;
         Ok(found
             .iter()

@@ -36,6 +36,11 @@ use crate::model::{Kind, Props};
 pub use limit::Limits;
 pub use stats::CallStats;
 
+/// Resources found by their ownership tags, each with its `infra:name`. A
+/// name may come twice: a replacement created first stands beside the old
+/// resource until that one is deleted.
+pub type Tagged = Vec<(String, Observed)>;
+
 /// The outputs state records, by cloud id.
 pub type RecordedOutputs = BTreeMap<String, Props>;
 
@@ -187,9 +192,9 @@ pub trait Provider: Send + Sync {
         self.read_many(ids).await
     }
 
-    /// Resources that carry `infra:stack = stack`, by their `infra:name` tag.
-    /// Kinds without tags return nothing.
-    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError>;
+    /// Resources that carry `infra:stack = stack`, with their `infra:name`
+    /// tag. Kinds without tags return nothing.
+    async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError>;
 
     /// What an interrupted create of resource `name` may have made before it
     /// could tag it, found from the idempotency token the executor journaled for

@@ -34,7 +34,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::ec2_common::{ok_if_gone, put};
 use super::iam_role::{owned_by, owned_name};
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, name_suffix, tags_of, token_suffix};
+use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, name_suffix, tags_of, token_suffix};
 use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Path, Props, ValidationError, Value};
 
@@ -391,7 +391,7 @@ impl Provider for Buckets {
         Ok(found)
     }
 
-    async fn find_tagged(&self, stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         let reads: Vec<_> = self.list_names().await?.into_iter().map(|n| read_tags(self.client.clone(), n)).collect();
         let owned: Vec<_> = concurrently(reads)
             .await?

@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{Volume, VolumeAttachmentState};
 
 use super::ec2_common::{FILTER_CHUNK, filter, ok_if_gone};
 use super::wait::{self, Backoff};
-use super::{Ctx, Observed, Provider, ProviderError, aws_error, volume};
+use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, volume};
 use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
 use crate::model::{Kind, Props, Value};
 
@@ -135,8 +135,8 @@ impl Provider for VolumeAttachments {
             .collect())
     }
 
-    async fn find_tagged(&self, _stack: &str) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        Ok(BTreeMap::new())
+    async fn find_tagged(&self, _stack: &str) -> Result<Tagged, ProviderError> {
+        Ok(Tagged::new())
     }
 
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {

@@ -187,6 +187,7 @@ fn step_text(out: &mut String, step: &Step, width: usize) {
         Some(Reason::ForcedBy(props)) => format!(" [replace: {} cannot change in place]", props.join(", ")),
         Some(Reason::ReplaceRequested) => " [replace requested]".to_string(),
         Some(Reason::DependencyReplacedFirst(dep)) => format!(" [replaced because {dep} is replaced first]"),
+        Some(Reason::Deposed) => " [the old one of a replacement]".to_string(),
         _ => String::new(),
     };
     if step.replace_requested && !matches!(step.reason, Some(Reason::ReplaceRequested)) {

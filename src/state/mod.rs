@@ -39,7 +39,39 @@ pub struct State {
     pub pending: Vec<Pending>,
 }
 
+/// What separates a resource's name from the old id in a deposed key.
+const DEPOSED: &str = "~deposed~";
+
+/// The key under which state keeps the old resource of a replacement that
+/// created the new one first, from the new one's create until the old one's
+/// delete: so that an apply stopped in between (or an old one AWS will not
+/// delete yet) is deleted by the next plan, never lost track of. No declared
+/// name holds a `~`.
+pub fn deposed_key(name: &str, old_id: &str) -> String {
+    format!("{name}{DEPOSED}{old_id}")
+}
+
+/// The resource whose old one a deposed key holds; `None` for any other key.
+pub fn deposed_of(key: &str) -> Option<&str> {
+    key.split_once(DEPOSED).map(|(name, _)| name)
+}
+
 impl State {
+    /// Moves `name`'s record to its deposed key, when its id is `old_id`, so
+    /// that the replacement can be recorded under `name`; the key, if moved.
+    pub fn depose(&mut self, name: &str, old_id: &str) -> Option<String> {
+        if self.resources.get(name).is_none_or(|r| r.id != old_id) {
+            return None;
+        }
+        let mut old = self.resources.remove(name)?;
+        let key = deposed_key(name, old_id);
+        // Nothing keeps the old one: it is deleted as soon as what used it
+        // has moved to the new one.
+        old.protect = false;
+        self.resources.insert(key.clone(), old);
+        Some(key)
+    }
+
     /// Forgets the resource `name` (`infra state rm`): state no longer records
     /// it, and AWS keeps it. Returns what was recorded.
     pub fn forget(&mut self, stack: &str, name: &str) -> Result<Recorded, StateError> {
