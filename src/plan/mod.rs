@@ -101,7 +101,7 @@ pub enum Reason {
 
 /// The order of a replacement's two halves, chosen by the planner from the
 /// kind's naming rules ([`crate::model::schema::Replacement`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplaceOrder {
     /// The new resource is created, what depends on it moves to it, and then

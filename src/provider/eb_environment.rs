@@ -98,7 +98,7 @@ pub static SCHEMA: Schema = Schema {
             "the environment name (4-40 letters, digits, hyphens); defaults to <stack>-<resource>",
         )
         .force_new(),
-        Field::new("application", Ty::Str, "the application's name").required().force_new(),
+        Field::new("application", Ty::Str, "the application's name").required().force_new().keeps_in_use(),
         Field::new("platform", Ty::Str, "what the solution stack runs: its name ends with `running <platform>`")
             .default(Default::Str("Docker"))
             .force_new(),

@@ -18,8 +18,8 @@ use crate::model::{Kind, Props, Value};
 pub static SCHEMA: Schema = Schema {
     type_name: "ec2.volume_attachment",
     fields: &[
-        Field::new("instance_id", Ty::Str, "the instance").required().force_new(),
-        Field::new("volume_id", Ty::Str, "the volume").required().force_new(),
+        Field::new("instance_id", Ty::Str, "the instance").required().force_new().keeps_in_use(),
+        Field::new("volume_id", Ty::Str, "the volume").required().force_new().keeps_in_use(),
         Field::new("device_name", Ty::Str, "the device name, such as /dev/sdf").required().force_new(),
     ],
     replacement: Replacement::DeleteFirst,
