@@ -208,5 +208,5 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
 
 #[allow(dead_code)]
 fn main() -> std::process::ExitCode {
-    infra::program::run(declare)
+    infra::run(declare)
 }

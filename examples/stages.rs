@@ -99,5 +99,5 @@ fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
 }
 
 fn main() -> std::process::ExitCode {
-    infra::program::run(declare)
+    infra::run(declare)
 }

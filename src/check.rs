@@ -22,19 +22,7 @@ use crate::compose::{BundlePorts, Protocol};
 use crate::model::schema::parse_ports;
 use crate::model::{Kind, Stack, Value};
 
-/// A policy check.
-#[derive(Debug)]
-pub struct Check {
-    pub name: &'static str,
-    pub summary: &'static str,
-}
-
-pub const CHECKS: &[Check] = &[
-    Check { name: "public_data_port", summary: "a data store's port open to the internet" },
-    Check { name: "unencrypted_volume", summary: "an EBS volume not encrypted at rest" },
-    Check { name: "closed_service_port", summary: "a port the deployed bundle serves that no security group opens" },
-    Check { name: "unserved_open_port", summary: "a port a security group opens that nothing in the bundle serves" },
-];
+pub use crate::model::checks::{CHECKS, Check};
 
 /// Ports a security group may open with nothing in the bundle serving them.
 const MANAGEMENT_PORTS: &[(i64, &str)] = &[(22, "ssh")];

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
+use aws_config::SdkConfig;
 
 use crate::apply::{self, ApplyError, Options, Reporter};
 use crate::bundle::{self, BundleError};
@@ -44,18 +44,6 @@ pub enum EngineError {
     SavedPlan(String),
     #[error("cannot import `{resource}`: {message}")]
     Import { resource: String, message: String },
-}
-
-/// Loads the AWS configuration from the standard chain (environment, profile,
-/// SSO, instance role), with the stack's region when it sets one. Throttling and
-/// server errors are retried with backoff by the SDK's adaptive mode.
-pub async fn aws_config(region: Option<&str>) -> SdkConfig {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive().with_max_attempts(8));
-    if let Some(r) = region {
-        loader = loader.region(Region::new(r.to_string()));
-    }
-    loader.load().await
 }
 
 /// What a drift check found.

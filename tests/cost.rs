@@ -76,7 +76,7 @@ fn a_plan_of_the_dev_stack_ends_with_what_it_adds_to_the_monthly_bill() {
         .unwrap();
     let mut planned = plan(&stack, &State::default(), &Refreshed::new()).unwrap();
     let table = infra::cost::PriceTable::shipped().unwrap();
-    planned.cost = Some(infra::cost::delta(&planned, &stack.cost.usage, &table, "us-east-1").unwrap());
+    planned.cost = Some(infra::plan::cost::delta(&planned, &stack.cost.usage, &table, "us-east-1").unwrap());
     let cost = planned.cost.as_ref().unwrap();
     let estimate = infra::cost::estimate(&stack, &table, "us-east-1").unwrap();
     assert!((cost.monthly() - estimate.total).abs() < 1e-9, "creating the stack adds what it costs");

@@ -1,7 +1,7 @@
 //! Stacks declared by Rust programs: `examples/dev.rs` is the dev stack of
 //! `stacks/dev.toml` (the same plan, the same state), `examples/stages.rs`
 //! declares dev and prod from per-stack config, a program runs every command
-//! (`infra::program::run`), and `infra` runs a stack's `program` as a language
+//! (`infra::run`), and `infra` runs a stack's `program` as a language
 //! host, refusing whatever a program gets wrong before any AWS call.
 
 mod common;

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use super::Exit;
 use super::common::{self, StackArgs};
 use super::progress;
+use super::stacks;
 
 /// Show the plan, ask for confirmation, then make the changes, recording state
 /// after every step.
@@ -42,7 +43,7 @@ pub struct RunArgs {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack(&args.stack)?;
+    let stack = stacks::load_stack(&args.stack)?;
     common::enforce_checks(&stack)?;
     let engine = common::engine(&stack).await;
     let lock = engine.lock("apply")?;

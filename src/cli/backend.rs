@@ -4,6 +4,7 @@ use crate::state::s3;
 
 use super::Exit;
 use super::common::{self, StackArgs};
+use super::stacks;
 
 /// Set up the stack's [backend].
 #[derive(clap::Args, Debug)]
@@ -29,7 +30,7 @@ pub enum BackendCommand {
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let BackendCommand::Bootstrap { stack, fix } = args.command;
-    let stack = common::load_stack(&stack)?;
+    let stack = stacks::load_stack(&stack)?;
     let Some(crate::model::Backend::S3 { bucket, region, .. }) = &stack.backend else {
         anyhow::bail!(
             "stack `{}` declares no [backend]: add a [backend.s3] table naming the bucket to stacks/{}.toml",

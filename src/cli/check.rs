@@ -4,6 +4,7 @@ use anyhow::bail;
 
 use super::Exit;
 use super::common::{self, StackArgs};
+use super::stacks;
 
 /// Run the policy checks on the stack file, without AWS: a data store's port
 /// (Redis, its cluster bus, Elasticsearch, Kibana) open to 0.0.0.0/0 or ::/0, an
@@ -19,7 +20,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack(&args.stack)?;
+    let stack = stacks::load_stack(&args.stack)?;
     let findings = common::findings(&stack)?;
     let mut text = String::new();
     for f in &findings {

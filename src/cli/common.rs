@@ -7,8 +7,9 @@ use std::path::Path;
 use anstyle::{AnsiColor, Style};
 use anyhow::{Context, bail};
 
-use crate::engine::{Engine, aws_config};
+use crate::engine::Engine;
 use crate::model::Stack;
+use crate::provider::aws_config;
 
 /// Selects the stack a command acts on.
 #[derive(clap::Args, Debug, Clone)]
@@ -20,8 +21,6 @@ pub struct StackArgs {
 
 /// Where state files live, relative to the project directory.
 pub const STATE_DIR: &str = "state";
-
-pub use super::stacks::{declared_by_program, load_stack, load_stack_without_secrets, set_program};
 
 pub(super) fn cwd() -> String {
     std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into())
@@ -36,7 +35,7 @@ static CALLS: std::sync::OnceLock<(crate::provider::CallStats, crate::provider::
 pub fn price_plan(stack: &Stack, plan: &mut crate::plan::Plan) {
     let priced = crate::cost::PriceTable::load().and_then(|table| {
         let region = crate::cost::region_of(stack)?;
-        crate::cost::delta(plan, &stack.cost.usage, &table, &region)
+        crate::plan::cost::delta(plan, &stack.cost.usage, &table, &region)
     });
     match priced {
         Ok(delta) => plan.cost = Some(delta),

@@ -2,6 +2,7 @@
 
 use super::Exit;
 use super::common::{self, Format, StackArgs};
+use super::stacks;
 use crate::cost::{self, PriceTable};
 
 /// Price the stack: each resource's monthly cost and its basis, from the
@@ -26,14 +27,14 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack_without_secrets(&args.stack)?;
+    let stack = stacks::load_stack_without_secrets(&args.stack)?;
     let region = match &args.region {
         Some(r) => r.clone(),
         None => cost::region_of(&stack)?,
     };
     let mut table = PriceTable::load()?;
     if args.update_prices {
-        let config = crate::engine::aws_config(Some(crate::provider::pricing::API_REGION)).await;
+        let config = crate::provider::aws_config(Some(crate::provider::pricing::API_REGION)).await;
         let today = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         table = crate::provider::pricing::update(&config, &table, &today[..10]).await?;
         let path = cost::prices::cache_path()

@@ -2,7 +2,8 @@
 //! the `infra` that runs it (docs/programs.md).
 
 use super::Exit;
-use super::common::{self, StackArgs};
+use super::common::StackArgs;
+use super::stacks;
 
 /// Print the stack this program declares, as JSON (what `infra` reads from a
 /// stack's `program`).
@@ -13,7 +14,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::declared_by_program(&args.stack)?;
+    let stack = stacks::declared_by_program(&args.stack)?;
     print!("{}", crate::program::seam::to_json(&stack)?);
     Ok(Exit::Ok)
 }

@@ -3,6 +3,7 @@
 use super::Exit;
 use super::apply::{RunArgs, execute};
 use super::common::{self, StackArgs};
+use super::stacks;
 
 /// Delete every resource recorded in the stack's state, dependents first.
 ///
@@ -27,7 +28,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack(&args.stack)?;
+    let stack = stacks::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
     let lock = engine.lock("destroy")?;
     let request = crate::plan::Request {

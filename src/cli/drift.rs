@@ -2,6 +2,7 @@
 
 use super::Exit;
 use super::common::{self, Format, StackArgs};
+use super::stacks;
 
 /// Compare live AWS with the recorded state: exit 0 in sync, 2 drifted, 1 error.
 ///
@@ -19,7 +20,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack(&args.stack)?;
+    let stack = stacks::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
     let report = engine.drift(&stack).await?;
     match args.format {

@@ -2,6 +2,7 @@
 
 use super::Exit;
 use super::common::{self, StackArgs};
+use super::stacks;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum GraphFormat {
@@ -21,7 +22,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack_without_secrets(&args.stack)?;
+    let stack = stacks::load_stack_without_secrets(&args.stack)?;
     common::print(&match args.format {
         GraphFormat::Dot => crate::render::graph_dot(&stack),
         GraphFormat::Mermaid => crate::render::graph_mermaid(&stack),

@@ -3,6 +3,7 @@
 
 use super::Exit;
 use super::common::{self, StackArgs};
+use super::stacks;
 
 /// Record an existing AWS resource as a resource the stack declares. Its kind's
 /// provider reads it by id; the next plan shows only how it differs from the
@@ -21,7 +22,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack(&args.stack)?;
+    let stack = stacks::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
     let _lock = engine.lock("import")?;
     let recorded = engine.import(&stack, &args.name, &args.id).await?;

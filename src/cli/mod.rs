@@ -1,7 +1,7 @@
 //! The command line: arguments, then an operation of the engine, then rendering.
 //! Each command is a thin module: its clap arguments and an `exec`. The `infra`
 //! binary runs it on stack files; a stack program runs the same through
-//! [`crate::program::run`], its declaration standing in for the file's.
+//! [`crate::run`], its declaration standing in for the file's.
 
 mod apply;
 mod backend;
@@ -88,10 +88,10 @@ pub fn main() -> ExitCode {
 }
 
 /// The command line, with the stacks declared by `program` when one is given
-/// (a stack program's `main`, through [`crate::program::run`]).
+/// (a stack program's `main`, through [`crate::run`]).
 pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
     if let Some(declare) = program {
-        common::set_program(declare);
+        stacks::set_program(declare);
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -4,6 +4,7 @@ use crate::model::Ref;
 
 use super::Exit;
 use super::common::{self, StackArgs};
+use super::stacks;
 
 /// Show the stack's outputs (instance id, private IP, ...) from recorded state.
 #[derive(clap::Args, Debug)]
@@ -16,7 +17,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack(&args.stack)?;
+    let stack = stacks::load_stack(&args.stack)?;
     let store = common::store(&stack);
     let state = store.load()?;
     let lookup = |r: &Ref| state.attr(r);

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 
 use super::Exit;
 use super::common::{self, Format, StackArgs};
+use super::stacks;
 
 /// Show what `apply` would change, without changing anything.
 #[derive(clap::Args, Debug)]
@@ -58,7 +59,7 @@ impl Controls {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack(&args.stack)?;
+    let stack = stacks::load_stack(&args.stack)?;
     common::enforce_checks(&stack)?;
     let engine = common::engine(&stack).await;
     let format = if args.json { Format::Json } else { args.format };

@@ -4,6 +4,7 @@ use anyhow::bail;
 
 use super::Exit;
 use super::common::{self, StackArgs};
+use super::stacks;
 
 /// Accept live values into state: drifted properties take their live values and
 /// resources deleted outside infra leave state. Shows what it accepts and asks
@@ -19,7 +20,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack(&args.stack)?;
+    let stack = stacks::load_stack(&args.stack)?;
     let engine = common::engine(&stack).await;
     let _lock = engine.lock("refresh")?;
     let crate::engine::RefreshedState { drift, mut state, outputs_changed } = engine.refreshed_state(&stack).await?;

@@ -1,6 +1,6 @@
 //! Where a command's stack comes from: a stack file (`stacks/<name>.toml`);
 //! the program this process is (a stack program's `main` running the command
-//! line, [`crate::program::run`]); or a program the stack file names
+//! line, [`crate::run`]); or a program the stack file names
 //! (`[stack] program`), run to print its declaration as JSON, as Pulumi's
 //! engine runs a language host. However declared, the stack is validated
 //! before any AWS call.

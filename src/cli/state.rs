@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::Exit;
 use super::common::{self, StackArgs};
+use super::stacks;
 
 /// Look at or edit the recorded state (no AWS call).
 #[derive(clap::Args, Debug)]
@@ -81,7 +82,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
 }
 
 fn store(args: &StackArgs) -> anyhow::Result<Store> {
-    Ok(common::store(&common::load_stack(args)?))
+    Ok(common::store(&stacks::load_stack(args)?))
 }
 
 enum Direction {

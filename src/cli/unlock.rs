@@ -3,6 +3,7 @@
 
 use super::Exit;
 use super::common::{self, StackArgs};
+use super::stacks;
 
 /// Remove the stack's lock. A local lock's holder releases it when it exits,
 /// however it exits; a lock a running `infra` holds is refused here. An S3
@@ -19,7 +20,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = common::load_stack(&args.stack)?;
+    let stack = stacks::load_stack(&args.stack)?;
     let store = common::store(&stack);
     let holder = store.unlock(&args.id)?;
     common::print(&format!("Removed the lock of stack `{}`, held by {holder}.\n", stack.name));

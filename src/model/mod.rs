@@ -5,8 +5,11 @@
 //! Errors carry a [`Path`] into the declaration, which the stack-file loader maps
 //! to a file, line and column.
 
+pub mod checks;
+pub mod cost;
 pub mod kind;
 pub mod schema;
+pub mod text;
 pub mod value;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +36,7 @@ pub struct Stack {
     /// Where the stack's state lives; `None` is the project's `state/` directory.
     pub backend: Option<Backend>,
     /// Usage assumptions and the managed equivalent, for pricing (`[cost]`).
-    pub cost: crate::cost::Settings,
+    pub cost: cost::Settings,
 }
 
 /// A remote home for a stack's state, shared by a team and its CI.
@@ -162,8 +165,8 @@ impl Stack {
         for (name, res) in &self.resources {
             for (check, reason) in &res.allow {
                 let at = Path::root().key("resources").key(name).key("allow").key(check);
-                if !crate::check::CHECKS.iter().any(|c| c.name == check) {
-                    let names: Vec<&str> = crate::check::CHECKS.iter().map(|c| c.name).collect();
+                if !checks::CHECKS.iter().any(|c| c.name == check) {
+                    let names: Vec<&str> = checks::CHECKS.iter().map(|c| c.name).collect();
                     return Err(ValidationError::new(at, format!("unknown policy check `{check}`"))
                         .hint(format!("checks: {}", names.join(", "))));
                 }

@@ -7,6 +7,7 @@
 //! `--target` (a partial plan), `--replace`, `--exclude-protected`, and the
 //! refresh-only plan.
 
+pub mod cost;
 mod diff;
 pub mod graph;
 mod saved;
@@ -197,7 +198,7 @@ pub struct Plan {
     pub serial: u64,
     pub lineage: Option<String>,
     /// What the plan does to the monthly bill: priced by the caller
-    /// ([`crate::cost::delta`]), never by the planner.
+    /// ([`cost::delta`]), never by the planner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::cost::Delta>,
     /// `--target`: a partial plan of these resources and what they need (for

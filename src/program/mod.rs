@@ -21,7 +21,7 @@
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     infra::program::run(declare)
+//!     infra::run(declare)
 //! }
 //! ```
 
@@ -202,12 +202,3 @@ pub fn complete(mut declared: Stack, file: Stack, extras: &crate::config::Extras
 
 /// A program's declaration: the stack named, from its context.
 pub type DeclareFn = dyn Fn(&mut Ctx) -> Result<(), ProgramError> + Send + Sync;
-
-/// The whole `infra` command line, for a program's `main`: `cargo run
-/// --example dev -- plan --stack dev`, and every other command, with the
-/// same flags, output and exit codes as `infra` on a stack file. The stack's
-/// file (`stacks/<name>.toml`, if any) gives its `[config]`, `[secrets]`,
-/// `[backend]`, region and tags; `declare` gives its resources and outputs.
-pub fn run(declare: impl Fn(&mut Ctx) -> Result<(), ProgramError> + Send + Sync + 'static) -> std::process::ExitCode {
-    crate::cli::main_with(Some(Box::new(declare)))
-}

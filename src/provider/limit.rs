@@ -16,7 +16,7 @@
 //!   that come back throttled do not cut it again: one burst that overran the
 //!   bucket counts once.
 //!
-//! The SDK's adaptive retry mode, set in [`crate::engine::aws_config`], retries
+//! The SDK's adaptive retry mode, set in [`crate::provider::aws_config`], retries
 //! the throttled request after a backoff and paces the client; the limit here
 //! decides how many requests may be waiting on AWS at once. Against real AWS,
 //! a small stack is then bound by latency (everything at once) and a large one

@@ -163,6 +163,18 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// Loads the AWS configuration from the standard chain (environment, profile,
+/// SSO, instance role), with the stack's region when it sets one. Throttling and
+/// server errors are retried with backoff by the SDK's adaptive mode.
+pub async fn aws_config(region: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(8));
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    loader.load().await
+}
+
 /// One kind's operations against AWS.
 #[async_trait]
 pub trait Provider: Send + Sync {

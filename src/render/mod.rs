@@ -375,7 +375,7 @@ fn inline_changed(b: &Value, a: &Value) -> String {
         .iter()
         .zip(a.values())
         .map(|((k, x), y)| {
-            let k = value::key(k);
+            let k = crate::model::text::key(k);
             if x == y { format!("{k} = {}", inline(x)) } else { format!("{k} = {} -> {}", inline(x), inline(y)) }
         })
         .collect();

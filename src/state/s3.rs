@@ -153,7 +153,7 @@ impl Remote {
         self.client
             .get_or_init(|| {
                 let region = self.at.region.clone();
-                let config = block(crate::engine::aws_config(region.as_deref()));
+                let config = block(crate::provider::aws_config(region.as_deref()));
                 crate::provider::s3_client(&config)
             })
             .clone()

@@ -13,5 +13,5 @@ fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
 }
 
 fn main() {
-    let _ = infra::program::run(declare);
+    let _ = infra::run(declare);
 }

@@ -9,7 +9,7 @@ use infra::aws::ec2;
 
 fn main() -> ExitCode {
     match std::env::var("INFRA_TEST_MODE").unwrap_or_default().as_str() {
-        "panic" => infra::program::run(|_| panic!("a bug in the program")),
+        "panic" => infra::run(|_| panic!("a bug in the program")),
         "exit1" => {
             eprintln!("cannot read the team's settings");
             ExitCode::from(1)
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             std::thread::sleep(std::time::Duration::from_secs(60));
             ExitCode::SUCCESS
         }
-        _ => infra::program::run(|ctx| {
+        _ => infra::run(|ctx| {
             ctx.add("data", ec2::Volume::new("us-east-1a", 10))?;
             Ok(())
         }),
