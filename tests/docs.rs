@@ -66,7 +66,7 @@ fn fields(out: &mut String, fields: &[Field], prefix: &str) {
 
 fn reference() -> String {
     let mut out = String::from(
-        "# Resource types\n\nGenerated from the schemas in `src/provider/` by `tests/docs.rs`; do not edit by hand.\n\
+        "# Resource types\n\nGenerated from the schemas in `src/model/kinds/` by `tests/docs.rs`; do not edit by hand.\n\
          \"replaces\": a change to the property replaces the resource; every other property changes in place. \
          \"keeps in use\": what the property refers to cannot be deleted while it does; when that resource is \
          replaced by deleting it first, this one is replaced with it.\n\

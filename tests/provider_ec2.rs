@@ -389,7 +389,7 @@ async fn an_instance_is_launched_read_resized_found_by_its_tags_and_terminated()
     let ami = env
         .ssm
         .get_parameter()
-        .name(infra::provider::instance::AL2023_PARAMETER)
+        .name(infra::model::kinds::instance::AL2023_PARAMETER)
         .send()
         .await
         .unwrap()

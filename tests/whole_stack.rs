@@ -37,7 +37,7 @@ fn output(dir: &Path, resource: &str, attr: &str) -> String {
 
 fn trust_service(doc: &str) -> String {
     // IAM returns policy documents URL-encoded.
-    let doc = infra::provider::iam_role::canonical_policy(doc).unwrap_or_else(|| panic!("not a policy: {doc}"));
+    let doc = infra::model::kinds::iam_role::canonical_policy(doc).unwrap_or_else(|| panic!("not a policy: {doc}"));
     let j: J = serde_json::from_str(&doc).unwrap();
     let principal = &j["Statement"][0]["Principal"]["Service"];
     principal.as_str().map(str::to_string).unwrap_or_else(|| principal[0].as_str().unwrap().to_string())
@@ -143,7 +143,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     // The instances may attach the data volume, and no other.
     let role = id(dir, "app_instance_role");
     let policy = iam.get_role_policy().role_name(&role).policy_name("data_volume").send().await.unwrap();
-    let policy = infra::provider::iam_role::canonical_policy(policy.policy_document()).unwrap();
+    let policy = infra::model::kinds::iam_role::canonical_policy(policy.policy_document()).unwrap();
     let policy: J = serde_json::from_str(&policy).unwrap();
     let strings = |v: &J| -> Vec<String> {
         match v {

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
+use super::kinds;
 use super::schema::Schema;
-use crate::provider;
 
 /// A kind of AWS resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -43,18 +43,18 @@ impl Kind {
     /// The kind's static schema.
     pub fn schema(self) -> &'static Schema {
         match self {
-            Kind::SecurityGroup => &provider::security_group::SCHEMA,
-            Kind::Instance => &provider::instance::SCHEMA,
-            Kind::Volume => &provider::volume::SCHEMA,
-            Kind::VolumeAttachment => &provider::volume_attachment::SCHEMA,
-            Kind::Role => &provider::iam_role::SCHEMA,
-            Kind::InstanceProfile => &provider::iam_instance_profile::SCHEMA,
-            Kind::Bucket => &provider::s3_bucket::SCHEMA,
-            Kind::BuildProject => &provider::codebuild_project::SCHEMA,
-            Kind::EbApplication => &provider::eb_application::SCHEMA,
-            Kind::EbVersion => &provider::eb_application_version::SCHEMA,
-            Kind::EbEnvironment => &provider::eb_environment::SCHEMA,
-            Kind::Pipeline => &provider::codepipeline::SCHEMA,
+            Kind::SecurityGroup => &kinds::security_group::SCHEMA,
+            Kind::Instance => &kinds::instance::SCHEMA,
+            Kind::Volume => &kinds::volume::SCHEMA,
+            Kind::VolumeAttachment => &kinds::volume_attachment::SCHEMA,
+            Kind::Role => &kinds::iam_role::SCHEMA,
+            Kind::InstanceProfile => &kinds::iam_instance_profile::SCHEMA,
+            Kind::Bucket => &kinds::s3_bucket::SCHEMA,
+            Kind::BuildProject => &kinds::codebuild_project::SCHEMA,
+            Kind::EbApplication => &kinds::eb_application::SCHEMA,
+            Kind::EbVersion => &kinds::eb_application_version::SCHEMA,
+            Kind::EbEnvironment => &kinds::eb_environment::SCHEMA,
+            Kind::Pipeline => &kinds::codepipeline::SCHEMA,
         }
     }
 

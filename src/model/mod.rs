@@ -8,6 +8,7 @@
 pub mod checks;
 pub mod cost;
 pub mod kind;
+pub mod kinds;
 pub mod schema;
 pub mod text;
 pub mod value;

@@ -1,7 +1,7 @@
 //! Resource schemas: which properties a kind has, their types and defaults, which
 //! of them force a replacement, and how values are normalised before comparison.
 //!
-//! Schemas are static data owned by each provider module; this file holds the
+//! Each kind's schema is static data in `model::kinds`; this file holds the
 //! types and the generic checks that every stack (file or program) goes through.
 
 use std::collections::BTreeSet;

@@ -13,26 +13,11 @@ use aws_sdk_elasticbeanstalk::Client;
 use aws_sdk_elasticbeanstalk::types::{ApplicationDescription, Tag};
 use futures::future::{join_all, try_join_all};
 
-use super::ec2_common::{put, tag_changes};
+use super::shared::{put, tag_changes};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, recorded, tags_of};
-use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
+pub use crate::model::kinds::eb_application::SCHEMA;
 use crate::model::{Kind, Props, TAG_NAME, TAG_STACK, Value};
-
-pub static SCHEMA: Schema = Schema {
-    type_name: "elasticbeanstalk.application",
-    fields: &[
-        Field::new("name", Ty::Str, "the application name; defaults to <stack>-<resource>").force_new(),
-        Field::new("description", Ty::Str, "what the application is for"),
-        Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
-    ],
-    outputs: &["id", "name", "arn"],
-    taggable: true,
-    replacement: Replacement::CreateFirst { unique_name: Some("name") },
-    replacement_why: "application names are unique in an account's region: a generated name gets a suffix for the replacement",
-    id_form: "the application name",
-    ..BASE
-};
 
 /// Elastic Beanstalk applications.
 pub struct EbApplications {

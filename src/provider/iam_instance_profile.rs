@@ -19,27 +19,12 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::InstanceProfile;
 use futures::{StreamExt, TryStreamExt};
 
-use super::ec2_common::{ok_if_gone, tag_changes};
 use super::iam_role::{NO_SUCH_ENTITY, iam_tags, name_or_default, owned_by, tags_value};
+use super::shared::{ok_if_gone, tag_changes};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, tags_of};
-use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
+pub use crate::model::kinds::iam_instance_profile::SCHEMA;
 use crate::model::{Kind, Props, Value};
-
-pub static SCHEMA: Schema = Schema {
-    type_name: "iam.instance_profile",
-    fields: &[
-        Field::new("name", Ty::Str, "the profile name; defaults to <stack>-<resource>").force_new(),
-        Field::new("role", Ty::Str, "the name of the role the profile holds").required().keeps_in_use(),
-        Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
-    ],
-    outputs: &["id", "arn", "name"],
-    taggable: true,
-    replacement: Replacement::CreateFirst { unique_name: Some("name") },
-    replacement_why: "instance profile names are unique in an account: a generated name gets a suffix for the replacement",
-    id_form: "the instance profile name",
-    ..BASE
-};
 
 /// IAM's longest instance profile name.
 const MAX_NAME: usize = 128;

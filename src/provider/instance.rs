@@ -18,40 +18,16 @@ use aws_sdk_ec2::types::{
     ResourceType,
 };
 
-use super::ec2_common::{
-    FILTER_CHUNK, arn, filter, name_tag, ok_if_gone, put, read_by_stack_tag, region, stack_filter, tag_specification,
+use super::ec2::{
+    Filtered, arn, filter, name_tag, read_by_ids, read_by_stack_tag, read_tagged, region, tag_specification,
     tags_value, update_tags,
 };
+use super::shared::{ok_if_gone, put};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, tags_of};
-use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
+use crate::model::kinds::instance::AL2023_PARAMETER;
+pub use crate::model::kinds::instance::SCHEMA;
 use crate::model::{Kind, Props, TAG_NAME, Value};
-
-pub const AL2023_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
-
-pub static SCHEMA: Schema = Schema {
-    type_name: "ec2.instance",
-    fields: &[
-        Field::new("ami", Ty::Str, "an AMI id; when omitted, resolved from `ami_parameter`").force_new(),
-        Field::new("ami_parameter", Ty::Str, "the SSM parameter naming the AMI")
-            .default(Default::Str(AL2023_PARAMETER))
-            .force_new(),
-        Field::new("instance_type", Ty::Str, "such as t3.medium").required(),
-        Field::new("subnet_id", Ty::Str, "the subnet; defaults to one of the default VPC's").force_new(),
-        Field::new("availability_zone", Ty::Str, "the availability zone, when no subnet is given").force_new(),
-        Field::new("security_group_ids", Ty::Set(&Ty::Str), "security groups").keeps_in_use(),
-        Field::new("key_name", Ty::Str, "an EC2 key pair for SSH").force_new(),
-        Field::new("user_data", Ty::Str, "a script run at first boot").force_new(),
-        Field::new("root_volume_size", Ty::Int { min: 8, max: 16384 }, "the root volume's size in GiB").force_new(),
-        Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
-    ],
-    outputs: &["id", "arn", "private_ip", "public_ip", "private_dns", "availability_zone", "subnet_id", "vpc_id"],
-    taggable: true,
-    replacement: Replacement::CreateFirst { unique_name: None },
-    replacement_why: "instances have no unique name",
-    id_form: "the instance id, `i-...`",
-    ..BASE
-};
 
 /// The error codes that mean the instance is already gone.
 const GONE: &[&str] = &["InvalidInstanceID.NotFound"];
@@ -207,23 +183,27 @@ impl Instances {
 }
 
 #[async_trait]
+impl Filtered for Instances {
+    const ID_FILTER: &'static str = "instance-id";
+
+    async fn describe_live(&self, filters: Vec<Filter>) -> Result<Vec<(Option<String>, Observed)>, ProviderError> {
+        let found = self.describe(filters).await?;
+        Ok(found
+            .iter()
+            .filter(|(_, i)| !i.state().and_then(|s| s.name()).is_some_and(is_gone))
+            .map(|(owner, i)| (name_tag(i.tags()), self.observe(owner, i)))
+            .collect())
+    }
+}
+
+#[async_trait]
 impl Provider for Instances {
     fn kind(&self) -> Kind {
         Kind::Instance
     }
 
     async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        let mut found = BTreeMap::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            for (owner, i) in self.describe(vec![filter("instance-id", chunk)]).await? {
-                if i.state().and_then(|s| s.name()).is_some_and(is_gone) {
-                    continue;
-                }
-                let o = self.observe(&owner, &i);
-                found.insert(o.id.clone(), o);
-            }
-        }
-        Ok(found)
+        read_by_ids(self, ids).await
     }
 
     async fn read_recorded(
@@ -236,12 +216,7 @@ impl Provider for Instances {
     }
 
     async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
-        let found = self.describe(vec![stack_filter(stack)]).await?;
-        Ok(found
-            .iter()
-            .filter(|(_, i)| !i.state().and_then(|s| s.name()).is_some_and(is_gone))
-            .filter_map(|(owner, i)| Some((name_tag(i.tags())?, self.observe(owner, i))))
-            .collect())
+        read_tagged(self, stack).await
     }
 
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {

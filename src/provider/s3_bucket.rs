@@ -31,41 +31,13 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::error::operation::BuildError;
 use futures::{StreamExt, TryStreamExt};
 
-use super::ec2_common::{ok_if_gone, put};
 use super::iam_role::{owned_by, owned_name};
+use super::shared::{ok_if_gone, put};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, name_suffix, tags_of, token_suffix};
-use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
-use crate::model::{Kind, Path, Props, ValidationError, Value};
-
-pub static SCHEMA: Schema = Schema {
-    type_name: "s3.bucket",
-    fields: &[
-        Field::new("bucket", Ty::Str, "the bucket name; defaults to <stack>-<resource>-<random>").force_new(),
-        Field::new("versioning", Ty::Bool, "keep every version of every object").default(Default::Bool(true)),
-        Field::new("encryption", Ty::Enum(&["AES256", "aws:kms"]), "default encryption: S3-managed keys or KMS")
-            .default(Default::Str("AES256")),
-        Field::new("block_public_access", Ty::Bool, "turn on all four public access block settings")
-            .default(Default::Bool(true)),
-        Field::new(
-            "force_destroy",
-            Ty::Bool,
-            "let delete remove every object version first; otherwise a bucket with objects is not deleted",
-        )
-        .default(Default::Bool(false)),
-        Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
-    ],
-    outputs: &["id", "arn", "bucket"],
-    taggable: true,
-    check: check_name,
-    replacement: Replacement::CreateFirst { unique_name: Some("bucket") },
-    replacement_why: "bucket names are unique across AWS: a generated name has a random suffix",
-    id_form: "the bucket name",
-    ..BASE
-};
-
-/// S3's longest bucket name.
-const MAX_NAME: usize = 63;
+use crate::model::kinds::s3_bucket::MAX_NAME;
+pub use crate::model::kinds::s3_bucket::SCHEMA;
+use crate::model::{Kind, Props, Value};
 
 /// How many buckets are read at once.
 const CONCURRENT_READS: usize = 8;
@@ -74,22 +46,6 @@ const CONCURRENT_READS: usize = 8;
 const DELETE_BATCH: usize = 1000;
 
 const NO_SUCH_BUCKET: &str = "NoSuchBucket";
-
-/// A declared bucket name follows S3's rules for general purpose buckets.
-fn check_name(props: &Props) -> Result<(), ValidationError> {
-    let Some(name) = props.get("bucket").and_then(Value::as_str) else { return Ok(()) };
-    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if !(3..=MAX_NAME).contains(&name.len())
-        || !name.chars().all(allowed)
-        || !edge(name.chars().next())
-        || !edge(name.chars().last())
-    {
-        return Err(ValidationError::new(Path::root().key("bucket"), format!("invalid bucket name {name:?}"))
-            .hint("use 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit"));
-    }
-    Ok(())
-}
 
 /// `<stack>-<resource>-<8 hex digits>`, as S3 allows it: the digits from the
 /// create's token, or random without one ([`name_suffix`]). Every bucket's
@@ -486,6 +442,7 @@ impl Provider for Buckets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kinds::s3_bucket::*;
 
     fn ctx(stack: &str, name: &str) -> Ctx {
         Ctx { stack: stack.into(), name: name.into(), ..Ctx::default() }

@@ -14,119 +14,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup, UserIdGroupPair};
 
-use super::ec2_common::{
-    FILTER_CHUNK, arn, filter, name_tag, ok_if_gone, put, read_by_stack_tag, region, stack_filter, tag_specification,
+use super::ec2::{
+    Filtered, arn, filter, name_tag, read_by_ids, read_by_stack_tag, read_tagged, region, tag_specification,
     tags_value, update_tags,
 };
+use super::shared::{ok_if_gone, put};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, tags_of};
-use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty, parse_ports};
-use crate::model::{Kind, Path, Props, ValidationError, Value};
-
-const PROTOCOLS: &[&str] = &["tcp", "udp", "icmp", "all"];
-
-const RULE_FIELDS: &[Field] = &[
-    Field::new("protocol", Ty::Enum(PROTOCOLS), "tcp, udp, icmp or all").default(Default::Str("tcp")),
-    Field::new("ports", Ty::Ports, "a port (9200) or an inclusive range (\"6379-6381\"); omitted for protocol all"),
-    Field::new("cidrs", Ty::Set(&Ty::Cidr), "source (ingress) or destination (egress) CIDR blocks"),
-    Field::new("source_security_group", Ty::Str, "a security group id, instead of CIDRs"),
-    Field::new("description", Ty::Str, "what the rule is for"),
-];
-
-const RULE: Ty = Ty::Object(RULE_FIELDS);
-
-/// The longest group name EC2 takes.
-const MAX_NAME: usize = 255;
-
-pub static SCHEMA: Schema = Schema {
-    type_name: "ec2.security_group",
-    fields: &[
-        Field::new("name", Ty::Str, "the group name; defaults to <stack>-<resource>").force_new(),
-        Field::new("description", Ty::Str, "the group description")
-            .default(Default::Str("managed by infra"))
-            .force_new(),
-        Field::new("vpc_id", Ty::Str, "the VPC; defaults to the region's default VPC").force_new(),
-        Field::new("ingress", Ty::Set(&RULE), "inbound rules"),
-        Field::new("egress", Ty::Set(&RULE), "outbound rules; when omitted, AWS's allow-all rule is left alone"),
-        Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
-    ],
-    outputs: &["id", "arn", "vpc_id", "name"],
-    taggable: true,
-    check: check_rules,
-    normalize,
-    replacement: Replacement::CreateFirst { unique_name: Some("name") },
-    replacement_why: "group names are unique within a VPC: a generated name gets a suffix for the replacement",
-    id_form: "the group id, `sg-...`",
-    ..BASE
-};
-
-fn check_rules(props: &Props) -> Result<(), ValidationError> {
-    for dir in ["ingress", "egress"] {
-        let Some(rules) = props.get(dir).and_then(Value::as_list) else { continue };
-        for (i, rule) in rules.iter().enumerate() {
-            let Some(rule) = rule.as_map() else { continue };
-            let at = Path::root().key(dir).index(i);
-            let protocol = rule.get("protocol").and_then(Value::as_str).unwrap_or("tcp");
-            if protocol != "all" && !rule.contains_key("ports") {
-                return Err(ValidationError::new(at, format!("a {protocol} rule needs `ports`"))
-                    .hint("write a port (9200) or an inclusive range (\"6379-6381\")"));
-            }
-            // An empty `cidrs` list is allowed: it declares no rule (an SSH rule
-            // whose CIDR list comes from config and is empty by default).
-            if rule.contains_key("cidrs") == rule.contains_key("source_security_group") {
-                return Err(ValidationError::new(at, "a rule needs either `cidrs` or `source_security_group`"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Flattens every rule to one target each, with canonical ports, sorted.
-fn normalize(props: &mut Props) {
-    for dir in ["ingress", "egress"] {
-        if let Some(Value::List(rules)) = props.get_mut(dir) {
-            let mut flat: Vec<Value> = rules.iter().flat_map(flatten_rule).collect();
-            flat.sort();
-            flat.dedup();
-            *rules = flat;
-        }
-    }
-}
-
-fn flatten_rule(rule: &Value) -> Vec<Value> {
-    let Some(m) = rule.as_map() else { return vec![rule.clone()] };
-    let mut base: BTreeMap<String, Value> = BTreeMap::new();
-    let protocol = m.get("protocol").cloned().unwrap_or_else(|| Value::from("tcp"));
-    let all = protocol.as_str() == Some("all");
-    base.insert("protocol".into(), protocol);
-    if !all && let Some(p) = m.get("ports") {
-        let canonical = match parse_ports(p) {
-            Ok((a, b)) if a == b => Value::Int(a),
-            Ok((a, b)) => Value::Str(format!("{a}-{b}")),
-            Err(_) => p.clone(),
-        };
-        base.insert("ports".into(), canonical);
-    }
-    if let Some(d) = m.get("description")
-        && d.as_str() != Some("")
-    {
-        base.insert("description".into(), d.clone());
-    }
-    let mut out = Vec::new();
-    if let Some(cidrs) = m.get("cidrs").and_then(Value::as_list) {
-        for c in cidrs {
-            let mut r = base.clone();
-            r.insert("cidrs".into(), Value::List(vec![c.clone()]));
-            out.push(Value::Map(r));
-        }
-    }
-    if let Some(sg) = m.get("source_security_group") {
-        let mut r = base.clone();
-        r.insert("source_security_group".into(), sg.clone());
-        out.push(Value::Map(r));
-    }
-    out
-}
+use crate::model::kinds::security_group::MAX_NAME;
+pub use crate::model::kinds::security_group::SCHEMA;
+use crate::model::schema::parse_ports;
+use crate::model::{Kind, Props, Value};
 
 /// The error codes that mean the group is already gone.
 const GONE: &[&str] = &["InvalidGroup.NotFound"];
@@ -347,20 +245,23 @@ fn in_use(e: &ProviderError) -> bool {
 }
 
 #[async_trait]
+impl Filtered for SecurityGroups {
+    const ID_FILTER: &'static str = "group-id";
+
+    async fn describe_live(&self, filters: Vec<Filter>) -> Result<Vec<(Option<String>, Observed)>, ProviderError> {
+        let groups = self.describe(filters).await?;
+        Ok(groups.iter().map(|sg| (name_tag(sg.tags()), self.observe(sg))).collect())
+    }
+}
+
+#[async_trait]
 impl Provider for SecurityGroups {
     fn kind(&self) -> Kind {
         Kind::SecurityGroup
     }
 
     async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        let mut found = BTreeMap::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            for sg in self.describe(vec![filter("group-id", chunk)]).await? {
-                let o = self.observe(&sg);
-                found.insert(o.id.clone(), o);
-            }
-        }
-        Ok(found)
+        read_by_ids(self, ids).await
     }
 
     async fn read_recorded(
@@ -373,8 +274,7 @@ impl Provider for SecurityGroups {
     }
 
     async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
-        let groups = self.describe(vec![stack_filter(stack)]).await?;
-        Ok(groups.iter().filter_map(|sg| Some((name_tag(sg.tags())?, self.observe(sg)))).collect())
+        read_tagged(self, stack).await
     }
 
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
@@ -449,6 +349,7 @@ impl Provider for SecurityGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kinds::security_group::*;
     use crate::model::map;
 
     #[test]

@@ -14,49 +14,15 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, InstanceStateName, ResourceType, Volume, VolumeState, VolumeType};
 
-use super::ec2_common::{
-    FILTER_CHUNK, arn, filter, name_tag, ok_if_gone, put, read_by_stack_tag, region, stack_filter, tag_specification,
+use super::ec2::{
+    Filtered, arn, filter, name_tag, read_by_ids, read_by_stack_tag, read_tagged, region, tag_specification,
     tags_value, update_tags,
 };
+use super::shared::{ok_if_gone, put};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, tags_of};
-use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
+pub use crate::model::kinds::volume::SCHEMA;
 use crate::model::{Kind, Props, Value};
-
-const VOLUME_TYPES: &[&str] = &["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"];
-
-pub static SCHEMA: Schema = Schema {
-    type_name: "ec2.volume",
-    fields: &[
-        Field::new("availability_zone", Ty::Str, "the availability zone; the instance's, to attach it")
-            .required()
-            .force_new(),
-        Field::new("size", Ty::Int { min: 1, max: 65536 }, "size in GiB; can grow in place, never shrink").required(),
-        Field::new("volume_type", Ty::Enum(VOLUME_TYPES), "the volume type").default(Default::Str("gp3")),
-        Field::new("iops", Ty::Int { min: 100, max: 256000 }, "provisioned IOPS (gp3, io1, io2)"),
-        Field::new("throughput", Ty::Int { min: 125, max: 2000 }, "throughput in MiB/s (gp3)"),
-        Field::new("encrypted", Ty::Bool, "encrypt at rest").default(Default::Bool(true)).force_new(),
-        Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
-    ],
-    outputs: &["id", "arn", "availability_zone"],
-    taggable: true,
-    check_update: Some(refuse_shrink),
-    holds_data: true,
-    replacement: Replacement::CreateFirst { unique_name: None },
-    replacement_why: "volumes have no unique name",
-    id_form: "the volume id, `vol-...`",
-    ..BASE
-};
-
-/// EBS volumes can grow but never shrink.
-fn refuse_shrink(before: &Props, after: &Props) -> Result<(), String> {
-    match (before.get("size").and_then(Value::as_int), after.get("size").and_then(Value::as_int)) {
-        (Some(b), Some(a)) if a < b => Err(format!(
-            "size cannot shrink from {b} GiB to {a} GiB: EBS volumes only grow; replace the volume by hand if you must"
-        )),
-        _ => Ok(()),
-    }
-}
 
 /// The error codes that mean the volume is already gone.
 const GONE: &[&str] = &["InvalidVolume.NotFound"];
@@ -162,22 +128,23 @@ impl Volumes {
 }
 
 #[async_trait]
+impl Filtered for Volumes {
+    const ID_FILTER: &'static str = "volume-id";
+
+    async fn describe_live(&self, filters: Vec<Filter>) -> Result<Vec<(Option<String>, Observed)>, ProviderError> {
+        let volumes = describe(&self.ec2, filters).await?;
+        Ok(volumes.iter().filter(|v| !is_gone(v)).map(|v| (name_tag(v.tags()), self.observe(v))).collect())
+    }
+}
+
+#[async_trait]
 impl Provider for Volumes {
     fn kind(&self) -> Kind {
         Kind::Volume
     }
 
     async fn read_many(&self, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
-        let mut found = BTreeMap::new();
-        for chunk in ids.chunks(FILTER_CHUNK) {
-            for v in describe(&self.ec2, vec![filter("volume-id", chunk)]).await? {
-                if !is_gone(&v) {
-                    let o = self.observe(&v);
-                    found.insert(o.id.clone(), o);
-                }
-            }
-        }
-        Ok(found)
+        read_by_ids(self, ids).await
     }
 
     async fn read_recorded(
@@ -190,12 +157,7 @@ impl Provider for Volumes {
     }
 
     async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
-        let volumes = describe(&self.ec2, vec![stack_filter(stack)]).await?;
-        Ok(volumes
-            .iter()
-            .filter(|v| !is_gone(v))
-            .filter_map(|v| Some((name_tag(v.tags())?, self.observe(v))))
-            .collect())
+        read_tagged(self, stack).await
     }
 
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {

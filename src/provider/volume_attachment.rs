@@ -9,24 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Volume, VolumeAttachmentState};
 
-use super::ec2_common::{FILTER_CHUNK, filter, ok_if_gone};
+use super::ec2::{FILTER_CHUNK, filter};
+use super::shared::ok_if_gone;
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, volume};
-use crate::model::schema::{BASE, Field, Replacement, Schema, Ty};
+pub use crate::model::kinds::volume_attachment::SCHEMA;
 use crate::model::{Kind, Props, Value};
-
-pub static SCHEMA: Schema = Schema {
-    type_name: "ec2.volume_attachment",
-    fields: &[
-        Field::new("instance_id", Ty::Str, "the instance").required().force_new().keeps_in_use(),
-        Field::new("volume_id", Ty::Str, "the volume").required().force_new().keeps_in_use(),
-        Field::new("device_name", Ty::Str, "the device name, such as /dev/sdf").required().force_new(),
-    ],
-    replacement: Replacement::DeleteFirst,
-    replacement_why: "a volume attaches to one instance at a time",
-    id_form: "`<volume id>:<instance id>:<device name>`, such as `vol-0abc:i-0def:/dev/sdf`",
-    ..BASE
-};
 
 /// The error codes that mean there is nothing left to detach.
 const GONE: &[&str] =

@@ -54,9 +54,11 @@
 //! (a create an interrupted run left) is waited for too before it is adopted. An update that changes both settings and the version makes two
 //! UpdateEnvironment calls, settings first: AWS refuses both in one call.
 
+mod platform;
+mod settings;
+mod watch;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, PoisonError};
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::InstanceStateName;
@@ -69,174 +71,16 @@ use aws_smithy_types::DateTime;
 use futures::future::{join_all, try_join_all, try_join3};
 
 use super::eb_application::{list_tags, owned_by, tag_list, update_tags};
-use super::ec2_common::put;
+use super::shared::put;
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, recorded};
-use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
-use crate::model::{Kind, Path, Props, ValidationError, Value};
+pub use crate::model::kinds::eb_environment::SCHEMA;
+use crate::model::kinds::eb_environment::{is_eb_group, is_system_tag};
+use crate::model::{Kind, Props, Value};
+use platform::{pick_solution_stack, split_solution_stack};
+use settings::{aws_settings, props_from_settings, setting_changes, settings_of};
+use watch::{Watch, in_progress, live, now, status_of};
 
-const LAUNCH: &str = "aws:autoscaling:launchconfiguration";
-const ENVIRONMENT: &str = "aws:elasticbeanstalk:environment";
-const ASG: &str = "aws:autoscaling:asg";
-const VPC: &str = "aws:ec2:vpc";
-
-const SETTING_FIELDS: &[Field] = &[
-    Field::new("namespace", Ty::Str, "the option's namespace: aws:elasticbeanstalk:application:environment, ...")
-        .required(),
-    Field::new("name", Ty::Str, "the option's name").required(),
-    Field::new("value", Ty::Str, "the option's value").required(),
-];
-
-const SETTING: Ty = Ty::Object(SETTING_FIELDS);
-
-pub static SCHEMA: Schema = Schema {
-    type_name: "elasticbeanstalk.environment",
-    fields: &[
-        Field::new(
-            "name",
-            Ty::Str,
-            "the environment name (4-40 letters, digits, hyphens); defaults to <stack>-<resource>",
-        )
-        .force_new(),
-        Field::new("application", Ty::Str, "the application's name").required().force_new().keeps_in_use(),
-        Field::new("platform", Ty::Str, "what the solution stack runs: its name ends with `running <platform>`")
-            .default(Default::Str("Docker"))
-            .force_new(),
-        Field::new("solution_stack_prefix", Ty::Str, "the start of the solution stack's name")
-            .default(Default::Str("64bit Amazon Linux 2023"))
-            .force_new(),
-        Field::new("version_label", Ty::Str, "the application version to run, usually `${version.label}`"),
-        Field::new("instance_type", Ty::Str, "the EC2 instance type").default(Default::Str("t3.medium")),
-        Field::new("single_instance", Ty::Bool, "one instance without a load balancer").default(Default::Bool(true)),
-        Field::new("instance_profile", Ty::Str, "the instance profile's name, for the instances' permissions")
-            .keeps_in_use(),
-        Field::new(
-            "security_groups",
-            Ty::Set(&Ty::Str),
-            "the instances' security group ids, beside Elastic Beanstalk's own group unless the stack disables it",
-        )
-        .keeps_in_use(),
-        Field::new(
-            "availability_zone",
-            Ty::Str,
-            "the zone the instances run in (the default VPC's subnet there), such as their data volume's",
-        ),
-        Field::new("vpc_id", Ty::Str, "the VPC of `subnets`, for an environment outside the default VPC"),
-        Field::new("subnets", Ty::Set(&Ty::Str), "the subnets the instances run in (with `vpc_id`)"),
-        Field::new("option_settings", Ty::Set(&SETTING), "any other option settings"),
-        Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
-    ],
-    outputs: &["id", "name", "arn", "cname", "endpoint_url", "solution_stack", "instance_id", "private_ip"],
-    taggable: true,
-    check,
-    trim_observed: Some(trim_observed),
-    volatile_outputs: &["instance_id", "private_ip"],
-    update_renews_outputs: replaces_instances,
-    replacement: Replacement::DeleteFirst,
-    replacement_why: "its instances take what is given to one instance at a time (a data volume they attach), so a second environment would wait on the first",
-    id_form: "the environment id, `e-...`",
-    ..BASE
-};
-
-/// The properties whose change makes Elastic Beanstalk replace the instances.
-const LAUNCH_PROPERTIES: &[&str] = &[
-    "instance_type",
-    "instance_profile",
-    "security_groups",
-    "single_instance",
-    "availability_zone",
-    "vpc_id",
-    "subnets",
-];
-
-/// Namespaces of option settings that configure the instances themselves
-/// (their launch template, network and placement): a change replaces them.
-const LAUNCH_NAMESPACES: &[&str] = &[LAUNCH, "aws:ec2:instances", VPC];
-
-/// Whether going from `before` to `after` replaces the instances: a launch
-/// property changed, or an option setting of a launch namespace (or the
-/// group's zones) was added, removed or changed.
-fn replaces_instances(before: &Props, after: &Props) -> bool {
-    if LAUNCH_PROPERTIES.iter().any(|p| before.get(*p) != after.get(*p) && after.contains_key(*p)) {
-        return true;
-    }
-    let launch_settings = |props: &Props| -> BTreeSet<Value> {
-        let list = props.get("option_settings").and_then(Value::as_list).unwrap_or_default();
-        list.iter()
-            .filter(|s| match setting_key(s) {
-                Some((ns, name)) => {
-                    LAUNCH_NAMESPACES.contains(&ns) || (ns == ASG && name == "Custom Availability Zones")
-                }
-                // Not known until apply: it may be one.
-                None => true,
-            })
-            .cloned()
-            .collect()
-    };
-    after.contains_key("option_settings") && launch_settings(before) != launch_settings(after)
-}
-
-/// How a property of its own is written as an option setting's value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Codec {
-    /// The string as it is.
-    Str,
-    /// `true` is `SingleInstance`, `false` is `LoadBalanced`.
-    EnvironmentType,
-    /// A set of strings, comma-separated.
-    List,
-}
-
-/// The option settings that properties of their own stand for.
-const CONVENIENCE: &[(&str, &str, &str, Codec)] = &[
-    ("instance_type", LAUNCH, "InstanceType", Codec::Str),
-    ("instance_profile", LAUNCH, "IamInstanceProfile", Codec::Str),
-    ("security_groups", LAUNCH, "SecurityGroups", Codec::List),
-    ("single_instance", ENVIRONMENT, "EnvironmentType", Codec::EnvironmentType),
-    ("availability_zone", ASG, "Custom Availability Zones", Codec::Str),
-    ("vpc_id", VPC, "VPCId", Codec::Str),
-    ("subnets", VPC, "Subnets", Codec::List),
-];
-
-impl Codec {
-    /// The setting's value for a (normalised) property value.
-    fn encode(self, value: &Value) -> Option<String> {
-        match self {
-            Codec::Str => value.as_str().map(str::to_string),
-            Codec::EnvironmentType => {
-                value.as_bool().map(|single| if single { "SingleInstance" } else { "LoadBalanced" }.to_string())
-            }
-            Codec::List => {
-                let items: Option<Vec<&str>> = value.as_list()?.iter().map(Value::as_str).collect();
-                Some(items?.join(","))
-            }
-        }
-    }
-
-    /// The property's value for what AWS reports. Of `SecurityGroups`, Elastic
-    /// Beanstalk's own group is left out.
-    fn decode(self, value: &str) -> Value {
-        match self {
-            Codec::Str => Value::from(value),
-            Codec::EnvironmentType => Value::Bool(value == "SingleInstance"),
-            Codec::List => {
-                let mut items: Vec<&str> =
-                    value.split(',').map(str::trim).filter(|v| !v.is_empty() && !is_eb_group(v)).collect();
-                items.sort_unstable();
-                items.dedup();
-                Value::List(items.into_iter().map(Value::from).collect())
-            }
-        }
-    }
-}
-
-/// The security group Elastic Beanstalk makes for an environment, by its name
-/// (`awseb-e-abc123-stack-AWSEBSecurityGroup-XYZ`).
-fn is_eb_group(group: &str) -> bool {
-    group.starts_with("awseb-")
-}
-
-/// Whether a described group is the one Elastic Beanstalk made.
 /// An environment's option settings, tags and instance (with its private IP).
 type Read = (Vec<ConfigurationOptionSetting>, Value, Option<(String, Option<String>)>);
 
@@ -250,57 +94,13 @@ struct Early {
     instance: Result<Option<(String, Option<String>)>, ProviderError>,
 }
 
+/// Whether a described group is the one Elastic Beanstalk made.
 fn made_by_eb(group: &aws_sdk_ec2::types::SecurityGroup) -> bool {
     group.group_name().is_some_and(is_eb_group)
         || group
             .tags()
             .iter()
             .any(|t| t.key() == Some("aws:cloudformation:logical-id") && t.value() == Some("AWSEBSecurityGroup"))
-}
-
-fn check(props: &Props) -> Result<(), ValidationError> {
-    if let Some(name) = props.get("name").and_then(Value::as_str)
-        && !valid_name(name)
-    {
-        return Err(ValidationError::new(Path::root().key("name"), format!("invalid environment name {name:?}"))
-            .hint("use 4 to 40 letters, digits and hyphens, not starting or ending with a hyphen"));
-    }
-    for key in props.get("tags").and_then(Value::as_map).into_iter().flat_map(|t| t.keys()) {
-        if is_system_tag(key) {
-            return Err(ValidationError::new(
-                Path::root().key("tags").key(key),
-                format!("tag `{key}` is Elastic Beanstalk's"),
-            )
-            .hint("Elastic Beanstalk sets Name and elasticbeanstalk:* tags itself"));
-        }
-    }
-    if props.contains_key("availability_zone") && props.contains_key("subnets") {
-        return Err(ValidationError::new(
-            Path::root().key("availability_zone"),
-            "set either `availability_zone` or `subnets`",
-        )
-        .hint("Elastic Beanstalk places instances in `subnets` when given, and ignores the zone"));
-    }
-    let mut seen = BTreeSet::new();
-    for (i, setting) in props.get("option_settings").and_then(Value::as_list).unwrap_or_default().iter().enumerate() {
-        let Some((namespace, name)) = setting_key(setting) else { continue };
-        let at = Path::root().key("option_settings").index(i);
-        if let Some((prop, ..)) = CONVENIENCE.iter().find(|(_, ns, n, _)| *ns == namespace && *n == name) {
-            return Err(ValidationError::new(at, format!("{namespace} {name} is set by `{prop}`"))
-                .hint(format!("set `{prop}` instead")));
-        }
-        if !seen.insert((namespace, name)) {
-            return Err(ValidationError::new(at, format!("{namespace} {name} is set twice")));
-        }
-    }
-    Ok(())
-}
-
-fn valid_name(name: &str) -> bool {
-    (4..=40).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
 }
 
 /// `<stack>-<resource>` made into a valid environment name.
@@ -316,235 +116,10 @@ fn default_name(stack: &str, resource: &str) -> String {
     }
 }
 
-/// A declared setting's namespace and name (when they are plain strings).
-fn setting_key(setting: &Value) -> Option<(&str, &str)> {
-    let m = setting.as_map()?;
-    Some((m.get("namespace")?.as_str()?, m.get("name")?.as_str()?))
-}
-
-fn setting_value(namespace: &str, name: &str, value: &str) -> Value {
-    Value::Map(
-        [("namespace", namespace), ("name", name), ("value", value)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), Value::from(v)))
-            .collect(),
-    )
-}
-
-/// Narrows what AWS reports to what the stack manages: of the option settings,
-/// only those the stack declared; of the solution stack's name, the part the
-/// declared `solution_stack_prefix` covers.
-fn trim_observed(recorded: &Props, observed: &mut Props) {
-    if let (Some(want), Some(Value::Str(seen))) =
-        (recorded.get("solution_stack_prefix").and_then(Value::as_str), observed.get_mut("solution_stack_prefix"))
-        && seen.strip_prefix(want).is_some_and(|rest| rest.starts_with(' '))
-    {
-        *seen = want.to_string();
-    }
-    let Some(declared) = recorded.get("option_settings").and_then(Value::as_list) else {
-        observed.remove("option_settings");
-        return;
-    };
-    let declared: BTreeSet<(&str, &str)> = declared.iter().filter_map(setting_key).collect();
-    if let Some(Value::List(settings)) = observed.get_mut("option_settings") {
-        settings.retain(|s| setting_key(s).is_some_and(|k| declared.contains(&k)));
-    }
-}
-
-type Settings = BTreeMap<(String, String), String>;
-
-/// Every option setting the properties declare, convenience ones included.
-fn settings_of(props: &Props) -> Settings {
-    let mut out = Settings::new();
-    for (prop, ns, name, codec) in CONVENIENCE {
-        if let Some(value) = props.get(*prop).and_then(|v| codec.encode(v)) {
-            out.insert((ns.to_string(), name.to_string()), value);
-        }
-    }
-    out.extend(declared_settings(props));
-    out
-}
-
-/// The `option_settings` entries alone.
-fn declared_settings(props: &Props) -> Vec<((String, String), String)> {
-    let list = props.get("option_settings").and_then(Value::as_list).unwrap_or_default();
-    list.iter()
-        .filter_map(|s| {
-            let (ns, name) = setting_key(s)?;
-            let value = s.as_map()?.get("value")?.as_str()?;
-            Some(((ns.to_string(), name.to_string()), value.to_string()))
-        })
-        .collect()
-}
-
-fn aws_settings(settings: &Settings) -> Vec<ConfigurationOptionSetting> {
-    settings
-        .iter()
-        .map(|((ns, name), value)| {
-            ConfigurationOptionSetting::builder().namespace(ns).option_name(name).value(value).build()
-        })
-        .collect()
-}
-
-/// The settings to set and those to remove to go from `before` to `after`. A
-/// setting is removed only when `after` declares `option_settings` without it
-/// (a property of its own left out is left as AWS has it, as the plan shows).
-fn setting_changes(before: &Props, after: &Props) -> (Settings, Vec<(String, String)>) {
-    let (had, want) = (settings_of(before), settings_of(after));
-    let set = want.iter().filter(|(k, v)| had.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let remove = if after.contains_key("option_settings") {
-        declared_settings(before).into_iter().map(|(k, _)| k).filter(|k| !want.contains_key(k)).collect()
-    } else {
-        Vec::new()
-    };
-    (set, remove)
-}
-
-/// Properties from what AWS reports: the convenience ones from their settings,
-/// `option_settings` from the rest (settings without a value are left out).
-fn props_from_settings(settings: &[ConfigurationOptionSetting], props: &mut Props) {
-    let mut rest = Vec::new();
-    for s in settings {
-        let (Some(ns), Some(name), Some(value)) = (s.namespace(), s.option_name(), s.value()) else { continue };
-        match CONVENIENCE.iter().find(|(_, n, o, _)| *n == ns && *o == name) {
-            Some((prop, .., codec)) => {
-                props.insert(prop.to_string(), codec.decode(value));
-            }
-            None => rest.push(setting_value(ns, name, value)),
-        }
-    }
-    rest.sort();
-    rest.dedup();
-    props.insert("option_settings".into(), Value::List(rest));
-}
-
-/// The newest solution stack whose name starts with `prefix` (a whole word of
-/// it) and ends with `running <platform>`, newest by its `vX.Y.Z`.
-fn pick_solution_stack(stacks: &[String], prefix: &str, platform: &str) -> Result<String, String> {
-    let suffix = format!("running {platform}");
-    let matches =
-        |s: &&String| s.strip_prefix(prefix).is_some_and(|rest| rest.starts_with(' ')) && s.ends_with(&suffix);
-    if let Some(best) = stacks.iter().filter(matches).max_by_key(|s| (version_of(s), s.as_str())) {
-        return Ok(best.clone());
-    }
-    let mut near: Vec<&str> = stacks.iter().filter(|s| s.ends_with(&suffix)).map(String::as_str).collect();
-    if near.is_empty() {
-        near = stacks.iter().filter(|s| s.starts_with(prefix)).map(String::as_str).collect();
-    }
-    near.sort_unstable_by(|a, b| b.cmp(a));
-    near.truncate(5);
-    let candidates = if near.is_empty() { "none".to_string() } else { near.join(", ") };
-    Err(format!("no solution stack starts with {prefix:?} and ends with {suffix:?}; candidates: {candidates}"))
-}
-
-/// A solution stack's name in the schema's terms: the words before its version
-/// (`64bit Amazon Linux 2023`) and what it runs (`Docker`).
-fn split_solution_stack(name: &str) -> (Option<String>, Option<String>) {
-    let words: Vec<&str> = name.split_whitespace().collect();
-    let version = words.iter().position(|w| is_version(w));
-    let prefix = version.filter(|i| *i > 0).map(|i| words[..i].join(" "));
-    let platform = name.rsplit_once(" running ").map(|(_, p)| p.to_string());
-    (prefix, platform)
-}
-
-fn is_version(word: &str) -> bool {
-    word.strip_prefix('v')
-        .is_some_and(|v| !v.is_empty() && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-}
-
-/// The `vX.Y.Z` of a solution stack's name, as numbers.
-fn version_of(name: &str) -> Vec<u64> {
-    name.split_whitespace()
-        .find(|w| is_version(w))
-        .map(|w| w[1..].split('.').filter_map(|p| p.parse().ok()).collect())
-        .unwrap_or_default()
-}
-
-/// The tags Elastic Beanstalk puts on every environment (`Name`,
-/// `elasticbeanstalk:environment-name`, `elasticbeanstalk:environment-id`),
-/// which cannot be changed: not the stack's to manage.
-fn is_system_tag(key: &str) -> bool {
-    key == "Name" || key.starts_with("elasticbeanstalk:") || key.starts_with("aws:")
-}
-
 fn without_system_tags(tags: Value) -> Value {
     match tags {
         Value::Map(m) => Value::Map(m.into_iter().filter(|(k, _)| !is_system_tag(k)).collect()),
         other => other,
-    }
-}
-
-/// Now, to whole seconds: where to start reading events (AWS's `StartTime`
-/// includes events at that time).
-fn now() -> DateTime {
-    DateTime::from_secs(DateTime::from(SystemTime::now()).secs())
-}
-
-fn status_of(env: &EnvironmentDescription) -> &str {
-    env.status().map(EnvironmentStatus::as_str).unwrap_or("Unknown")
-}
-
-/// Launching or Updating: in the middle of an operation.
-fn in_progress(env: &EnvironmentDescription) -> bool {
-    matches!(env.status(), Some(EnvironmentStatus::Launching | EnvironmentStatus::Updating))
-}
-
-/// Terminated and terminating environments count as gone.
-fn live(env: &EnvironmentDescription) -> bool {
-    !matches!(env.status(), Some(EnvironmentStatus::Terminated | EnvironmentStatus::Terminating))
-}
-
-/// What a wait has reported so far: the last status and the events shown.
-struct Watch {
-    since: Mutex<DateTime>,
-    shown: Mutex<BTreeSet<(i64, u32, String)>>,
-    status: Mutex<String>,
-}
-
-impl Watch {
-    fn new(since: DateTime) -> Self {
-        Watch { since: Mutex::new(since), shown: Mutex::new(BTreeSet::new()), status: Mutex::new(String::new()) }
-    }
-
-    /// Reports a status change, and every event since the last poll, oldest first.
-    async fn report(
-        &self,
-        client: &Client,
-        ctx: &Ctx,
-        id: &str,
-        env: Option<&EnvironmentDescription>,
-    ) -> Result<(), ProviderError> {
-        let status = env.map(status_of).unwrap_or("Terminated").to_string();
-        if *self.status.lock().unwrap_or_else(PoisonError::into_inner) != status {
-            ctx.status(&format!("status {status}"));
-            *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status.clone();
-        }
-        let since = *self.since.lock().unwrap_or_else(PoisonError::into_inner);
-        let out = client
-            .describe_events()
-            .environment_id(id)
-            .start_time(since)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeEvents", e))?;
-        let mut events: Vec<(i64, u32, String)> = out
-            .events()
-            .iter()
-            .filter_map(|e| {
-                let date = e.event_date()?;
-                Some((date.secs(), date.subsec_nanos(), e.message()?.to_string()))
-            })
-            .collect();
-        events.sort();
-        let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
-        for event in events {
-            if !shown.contains(&event) {
-                ctx.status(&format!("{status}: {}", event.2));
-                *self.since.lock().unwrap_or_else(PoisonError::into_inner) = DateTime::from_secs(event.0);
-                shown.insert(event);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -1011,7 +586,11 @@ impl Provider for EbEnvironments {
 
 #[cfg(test)]
 mod tests {
+    use super::platform::*;
+    use super::settings::*;
     use super::*;
+    use crate::model::Path;
+    use crate::model::kinds::eb_environment::*;
     use crate::model::map;
 
     fn setting(ns: &str, name: &str, value: &str) -> Value {

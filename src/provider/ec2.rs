@@ -1,11 +1,13 @@
-//! What the EC2 providers share: id filters for batched reads, reads by the
-//! stack tag, tag conversions and tag updates, ARNs, and "already gone" error codes.
+//! What the EC2 providers share: their reads, made of one describe through
+//! filters ([`Filtered`]), tag conversions and tag updates, and ARNs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
-use super::{Observed, Provider, ProviderError, aws_error};
+use super::shared::tag_changes;
+use super::{Observed, ProviderError, Tagged, aws_error};
 use crate::model::{Props, TAG_NAME, TAG_STACK, Value};
 
 /// The most values one EC2 filter takes.
@@ -16,10 +18,42 @@ pub fn filter(name: &str, values: &[String]) -> Filter {
     Filter::builder().name(name).set_values(Some(values.to_vec())).build()
 }
 
-/// [`Provider::read_recorded`] for an EC2 kind: the stack's resources found by
-/// its tag that `ids` names, then by id those the search did not return.
-pub async fn read_by_stack_tag<P: Provider + ?Sized>(
-    provider: &P,
+/// An EC2 kind whose resources are read through filters (instances, security
+/// groups, volumes): the three reads of [`Provider`] are made of its one
+/// describe ([`read_by_ids`], [`read_tagged`], [`read_by_stack_tag`]).
+#[async_trait]
+pub trait Filtered: Send + Sync {
+    /// The filter that matches the kind's ids: `group-id`.
+    const ID_FILTER: &'static str;
+
+    /// What `filters` match, leaving out what is gone (or going): each
+    /// resource's `infra:name` tag, if it has one, and what it reports.
+    async fn describe_live(&self, filters: Vec<Filter>) -> Result<Vec<(Option<String>, Observed)>, ProviderError>;
+}
+
+/// [`Provider::read_many`] for a filtered kind: by id, [`FILTER_CHUNK`] ids a call.
+pub async fn read_by_ids<F: Filtered>(kind: &F, ids: &[String]) -> Result<BTreeMap<String, Observed>, ProviderError> {
+    let mut found = BTreeMap::new();
+    for chunk in ids.chunks(FILTER_CHUNK) {
+        for (_, o) in kind.describe_live(vec![filter(F::ID_FILTER, chunk)]).await? {
+            found.insert(o.id.clone(), o);
+        }
+    }
+    Ok(found)
+}
+
+/// [`Provider::find_tagged`] for a filtered kind: what carries the stack's tag
+/// and a name.
+pub async fn read_tagged<F: Filtered>(kind: &F, stack: &str) -> Result<Tagged, ProviderError> {
+    let found = kind.describe_live(vec![stack_filter(stack)]).await?;
+    Ok(found.into_iter().filter_map(|(name, o)| Some((name?, o))).collect())
+}
+
+/// [`Provider::read_recorded`] for a filtered kind: the stack's resources
+/// found by its tag that `ids` names, then by id those the search did not
+/// return (their tags were changed out of band).
+pub async fn read_by_stack_tag<F: Filtered>(
+    kind: &F,
     stack: &str,
     ids: &[String],
 ) -> Result<BTreeMap<String, Observed>, ProviderError> {
@@ -27,8 +61,8 @@ pub async fn read_by_stack_tag<P: Provider + ?Sized>(
         return Ok(BTreeMap::new());
     }
     let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-    let mut found: BTreeMap<String, Observed> = provider
-        .find_tagged(stack)
+    let mut found: BTreeMap<String, Observed> = kind
+        .describe_live(vec![stack_filter(stack)])
         .await?
         .into_iter()
         .map(|(_, o)| o)
@@ -37,7 +71,7 @@ pub async fn read_by_stack_tag<P: Provider + ?Sized>(
         .collect();
     let rest: Vec<String> = ids.iter().filter(|id| !found.contains_key(*id)).cloned().collect();
     if !rest.is_empty() {
-        found.extend(provider.read_many(&rest).await?);
+        found.extend(read_by_ids(kind, &rest).await?);
     }
     Ok(found)
 }
@@ -84,24 +118,6 @@ pub fn tag_specification(resource_type: ResourceType, tags: &[(String, String)])
     Some(TagSpecification::builder().resource_type(resource_type).set_tags(Some(tags)).build())
 }
 
-fn tag_map(props: &Props) -> Option<BTreeMap<String, String>> {
-    let m = props.get("tags")?.as_map()?;
-    Some(m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-}
-
-/// Tags to set (new or changed values) and tag keys to remove.
-pub type TagChanges = (Vec<(String, String)>, Vec<String>);
-
-/// The tag changes from `before` to `after`; `None` when `after` declares no
-/// tags (they are then left alone).
-pub fn tag_changes(before: &Props, after: &Props) -> Option<TagChanges> {
-    let after = tag_map(after)?;
-    let before = tag_map(before).unwrap_or_default();
-    let set = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let removed = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
-    Some((set, removed))
-}
-
 /// Applies the tag changes from `before` to `after` to one resource with
 /// CreateTags and DeleteTags; no call when nothing changed.
 pub async fn update_tags(
@@ -145,22 +161,6 @@ pub fn arn(region: &str, account: &str, resource: &str) -> String {
         "aws"
     };
     format!("arn:{partition}:ec2:{region}:{account}:{resource}")
-}
-
-/// Treats an error whose code is one of `gone` as success: deleting what is
-/// already gone.
-pub fn ok_if_gone(result: Result<(), ProviderError>, gone: &[&str]) -> Result<(), ProviderError> {
-    match result {
-        Err(e) if e.code().is_some_and(|c| gone.contains(&c)) => Ok(()),
-        other => other,
-    }
-}
-
-/// Inserts `value` under `key` when there is one.
-pub fn put(props: &mut Props, key: &str, value: Option<impl Into<Value>>) {
-    if let Some(v) = value {
-        props.insert(key.to_string(), v.into());
-    }
 }
 
 #[cfg(test)]
