@@ -365,3 +365,61 @@ async fn when_aws_throttles_a_burst_the_concurrency_comes_down_and_the_apply_sti
     let plan = run_infra_via(&proxy.endpoint, dir.path(), &["plan", "--stack", "bulk", "--detailed-exitcode"]);
     assert_eq!(plan.0, 0, "{}\n{}", plan.1, plan.2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_and_profiles_iam_has_not_shown_yet_are_waited_for_and_the_dev_stack_applies() {
+    // IAM is eventually consistent: a service may refuse a role or instance
+    // profile made moments before. The first two attempts of each create, and
+    // of the environment's first update after a new profile, are answered as
+    // each service answers then (its error code and message).
+    let emu = Emulator::start();
+    let answers = [
+        (
+            "CreateProject",
+            2,
+            "InvalidInputException",
+            "CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::123456789012:role/dev-build_role",
+        ),
+        (
+            "CreatePipeline",
+            2,
+            "InvalidStructureException",
+            "CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::123456789012:role/dev-pipeline_role",
+        ),
+        (
+            "CreateEnvironment",
+            2,
+            "InvalidParameterValue",
+            "The instance profile dev-app_instance_profile associated with the environment does not exist.",
+        ),
+    ];
+    let proxy = FaultProxy::failing_first(&emu, &answers);
+    let project = dev_project();
+    let dir = project.path();
+    common::unprotect_data(dir);
+
+    let out = run_infra_via(&proxy.endpoint, dir, &["apply", "--yes"]);
+    assert_eq!(out.0, 0, "apply failed while IAM propagated:\n{}\n{}\n{}", out.1, out.2, proxy.stderr());
+    let said = format!("{}{}", out.1, out.2);
+    assert!(said.contains("waiting for IAM to show a new role or profile"), "no progress said so:\n{said}");
+    assert_eq!(proxy.faults().get("scripted"), Some(&6), "{}", proxy.stderr());
+    let plan = run_infra_via(&proxy.endpoint, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.0, 0, "{}\n{}", plan.1, plan.2);
+
+    // Another refusal is not waited out: it fails the step at once, naming it.
+    let proxy = FaultProxy::failing_first(
+        &emu,
+        &[("UpdateProject", 1, "InvalidInputException", "Invalid project source: location must be specified")],
+    );
+    let stack = dir.join("stacks/dev.toml");
+    let text = std::fs::read_to_string(&stack).unwrap();
+    std::fs::write(
+        &stack,
+        text.replace("compute_type = \"BUILD_GENERAL1_SMALL\"", "compute_type = \"BUILD_GENERAL1_MEDIUM\""),
+    )
+    .unwrap();
+    let out = run_infra_via(&proxy.endpoint, dir, &["apply", "--yes"]);
+    assert_eq!(out.0, 1, "{}\n{}", out.1, out.2);
+    assert!(out.2.contains("UpdateProject failed: InvalidInputException: Invalid project source"), "{}", out.2);
+    assert!(!out.1.contains("waiting for IAM") && !out.2.contains("waiting for IAM"), "{}\n{}", out.1, out.2);
+}

@@ -21,6 +21,7 @@ use aws_sdk_codebuild::types::{
 use aws_smithy_types::error::operation::BuildError;
 
 use super::shared::put;
+use super::wait;
 use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, tags_of};
 pub use crate::model::kinds::codebuild_project::SCHEMA;
 use crate::model::kinds::codebuild_project::{COMPUTE_TYPES, DEFAULT_IMAGE};
@@ -28,6 +29,13 @@ use crate::model::{Kind, Props, TAG_NAME, TAG_STACK, Value};
 
 /// The most names one BatchGetProjects call takes.
 const BATCH: usize = 100;
+
+/// CodeBuild's answer for a service role IAM has not shown it yet:
+/// `InvalidInputException: CodeBuild is not authorized to perform:
+/// sts:AssumeRole on arn:aws:iam::...:role/...`.
+fn role_not_seen(e: &ProviderError) -> bool {
+    e.says("InvalidInputException", "not authorized to perform: sts:AssumeRole")
+}
 
 /// The project's name: the declared one, or the generated one (at most 150
 /// characters, CodeBuild's limit; [`Ctx::generated_name`]).
@@ -188,42 +196,50 @@ impl Provider for BuildProjects {
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
         let props = SCHEMA.normalized(props);
         let name = project_name(ctx, &props);
-        let created = self
-            .client
-            .create_project()
-            .name(&name)
-            .set_description(str_prop(&props, "description"))
-            .source(source(&props)?)
-            .artifacts(artifacts()?)
-            .environment(environment(&props)?)
-            .set_service_role(str_prop(&props, "service_role"))
-            .set_tags(tags(&props))
-            .send()
-            .await
-            .map_err(|e| aws_error("CreateProject", e))?;
+        let (source, environment) = (source(&props)?, environment(&props)?);
+        let created = wait::through_iam_propagation(ctx, role_not_seen, || async {
+            self.client
+                .create_project()
+                .name(&name)
+                .set_description(str_prop(&props, "description"))
+                .source(source.clone())
+                .artifacts(artifacts()?)
+                .environment(environment.clone())
+                .set_service_role(str_prop(&props, "service_role"))
+                .set_tags(tags(&props))
+                .send()
+                .await
+                .map_err(|e| aws_error("CreateProject", e))
+        })
+        .await?;
         match created.project() {
             Some(project) => Ok(observe(project)),
             None => self.read_one(&name).await,
         }
     }
 
-    async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
+    async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
         // What the stack does not declare stays as it is.
         let mut desired = SCHEMA.normalized(before);
         desired.extend(SCHEMA.normalized(after));
-        let updated = self
-            .client
-            .update_project()
-            .name(id)
-            .set_description(str_prop(&desired, "description"))
-            .source(source(&desired)?)
-            .artifacts(artifacts()?)
-            .environment(environment(&desired)?)
-            .set_service_role(str_prop(&desired, "service_role"))
-            .set_tags(tags(&desired))
-            .send()
-            .await
-            .map_err(|e| aws_error("UpdateProject", e))?;
+        let (source, environment) = (source(&desired)?, environment(&desired)?);
+        // A new service role (its replacement was just created) may not be
+        // visible to CodeBuild yet.
+        let updated = wait::through_iam_propagation(ctx, role_not_seen, || async {
+            self.client
+                .update_project()
+                .name(id)
+                .set_description(str_prop(&desired, "description"))
+                .source(source.clone())
+                .artifacts(artifacts()?)
+                .environment(environment.clone())
+                .set_service_role(str_prop(&desired, "service_role"))
+                .set_tags(tags(&desired))
+                .send()
+                .await
+                .map_err(|e| aws_error("UpdateProject", e))
+        })
+        .await?;
         match updated.project() {
             Some(project) => Ok(observe(project)),
             None => self.read_one(id).await,

@@ -28,6 +28,7 @@ use aws_smithy_types::error::operation::BuildError;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::shared::{ok_if_gone, put, tag_changes};
+use super::wait;
 use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, recorded, tags_of};
 use crate::model::kinds::codepipeline::DEFAULT_BRANCH;
 pub use crate::model::kinds::codepipeline::SCHEMA;
@@ -210,6 +211,13 @@ fn observe(pipeline: &PipelineDeclaration, arn: &str, tags: &[Tag]) -> Observed 
     Observed { id: name, props, outputs }
 }
 
+/// CodePipeline's answer for a role IAM has not shown it yet:
+/// `InvalidStructureException: CodePipeline is not authorized to perform
+/// AssumeRole on role arn:aws:iam::...:role/...`.
+fn role_not_seen(e: &ProviderError) -> bool {
+    e.says("InvalidStructureException", "not authorized to perform AssumeRole")
+}
+
 /// The pipeline's name: the declared one, or the generated one (at most 100
 /// characters, CodePipeline's limit; [`Ctx::generated_name`]).
 fn pipeline_name(ctx: &Ctx, props: &Props) -> String {
@@ -354,27 +362,36 @@ impl Provider for Pipelines {
         let props = SCHEMA.normalized(props);
         let name = pipeline_name(ctx, &props);
         let tags = tags(&props)?;
-        self.client
-            .create_pipeline()
-            .pipeline(declaration(&name, &props)?)
-            .set_tags(if tags.is_empty() { None } else { Some(tags) })
-            .send()
-            .await
-            .map_err(|e| aws_error("CreatePipeline", e))?;
+        let pipeline = declaration(&name, &props)?;
+        wait::through_iam_propagation(ctx, role_not_seen, || async {
+            self.client
+                .create_pipeline()
+                .pipeline(pipeline.clone())
+                .set_tags(if tags.is_empty() { None } else { Some(tags.clone()) })
+                .send()
+                .await
+                .map_err(|e| aws_error("CreatePipeline", e))
+        })
+        .await?;
         self.read_existing(&name).await
     }
 
-    async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
+    async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
         let (before, after) = (SCHEMA.normalized(before), SCHEMA.normalized(after));
         // What the stack does not declare stays as it is.
         let mut desired = before.clone();
         desired.extend(after.clone());
-        self.client
-            .update_pipeline()
-            .pipeline(declaration(id, &desired)?)
-            .send()
-            .await
-            .map_err(|e| aws_error("UpdatePipeline", e))?;
+        let pipeline = declaration(id, &desired)?;
+        // A new role (its replacement was just created) may not be visible yet.
+        wait::through_iam_propagation(ctx, role_not_seen, || async {
+            self.client
+                .update_pipeline()
+                .pipeline(pipeline.clone())
+                .send()
+                .await
+                .map_err(|e| aws_error("UpdatePipeline", e))
+        })
+        .await?;
         self.update_tags(id, &before, &after).await?;
         self.read_existing(id).await
     }

@@ -133,6 +133,17 @@ impl ProviderError {
             _ => None,
         }
     }
+
+    /// Whether AWS answered with `code` and a message that contains `words`
+    /// (ignoring case).
+    pub fn says(&self, code: &str, words: &str) -> bool {
+        match self {
+            ProviderError::Aws { code: c, message, .. } => {
+                c == code && message.to_lowercase().contains(&words.to_lowercase())
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Turns an SDK error into a [`ProviderError`] naming the operation and AWS's code.

@@ -35,6 +35,41 @@ impl Backoff {
     }
 }
 
+/// How long a call is retried while IAM has not yet shown a new role or
+/// instance profile to the service that uses it. IAM is eventually
+/// consistent: "changes are not always immediately visible", usually within
+/// seconds ("Troubleshooting IAM: changes I make are not always immediately
+/// visible", IAM User Guide).
+pub const IAM_PROPAGATION: Duration = Duration::from_secs(120);
+
+/// `call`, retried with backoff while it fails with an error `unseen`
+/// recognises (the service cannot see a role or instance profile IAM has just
+/// made), for at most [`IAM_PROPAGATION`]; then that error is returned.
+pub async fn through_iam_propagation<T, F, Fut>(
+    ctx: &Ctx,
+    unseen: fn(&ProviderError) -> bool,
+    mut call: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let start = Instant::now();
+    let mut intervals = Backoff::default().intervals();
+    loop {
+        match call().await {
+            Err(e) if unseen(&e) && start.elapsed() < IAM_PROPAGATION => {
+                ctx.status(&format!(
+                    "waiting for IAM to show a new role or profile ({}s): {e}",
+                    start.elapsed().as_secs()
+                ));
+                tokio::time::sleep(intervals.next().unwrap_or(Backoff::default().max)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Polls `check` until it returns `Some`, reporting `what` with the elapsed time.
 /// `check` returns `Ok(None)` for "not yet".
 pub async fn until<T, F, Fut>(ctx: &Ctx, what: &str, backoff: Backoff, check: F) -> Result<T, ProviderError>

@@ -380,6 +380,22 @@ impl FaultProxy {
         FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
     }
 
+    /// Starts the proxy on a free port in front of `emu`, answering the first
+    /// `count` requests of each `operation` with AWS's error `code` and
+    /// `message`, and forwarding everything else.
+    pub fn failing_first(emu: &Emulator, answers: &[(&str, usize, &str, &str)]) -> FaultProxy {
+        let mut args: Vec<String> =
+            ["--port", "0", "--upstream", &emu.endpoint, "--fault-rate", "0"].iter().map(|a| a.to_string()).collect();
+        for (operation, count, code, message) in answers {
+            args.push("--fail-first".into());
+            args.push(format!("{operation}={count}:{code}:{message}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (child, stderr_log, port) =
+            start_server("the scripted proxy", "tests/emulator/faultproxy.py", &args, FAULTPROXY_PORT_LINE_PREFIX);
+        FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
+    }
+
     /// Everything the proxy wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.stderr_log.path()).unwrap_or_default()

@@ -39,6 +39,11 @@ of N tokens, refilled at R per second; a request takes one, and a request that f
 the bucket empty is answered with the `throttle` fault. This is the deterministic
 kind of throttling: what a burst beyond the bucket gets, whatever the fault rate.
 
+`--fail-first OPERATION=COUNT:CODE:MESSAGE` (repeatable) answers the first COUNT
+requests of OPERATION with the error CODE and MESSAGE an AWS service documents, in the
+request's protocol: a scripted answer, such as the ones services give while IAM has not
+yet shown them a role just made.
+
 `--seed` makes the sequence of fault decisions deterministic (the n-th request to arrive
 gets the n-th decision); which request is n-th can still vary between runs when the client
 sends requests concurrently.
@@ -115,7 +120,7 @@ class Faults:
         self.random = random.Random(seed)
         self.started = time.monotonic()
         self.lock = threading.Lock()
-        self.counts = {"requests": 0, "forwarded": 0, "upstream_errors": 0}
+        self.counts = {"requests": 0, "forwarded": 0, "upstream_errors": 0, "scripted": 0}
         self.counts.update({kind: 0 for kind in FAULT_KINDS})
 
     def decide(self) -> str | None:
@@ -139,7 +144,7 @@ class Faults:
         return (
             f"summary requests={c['requests']} forwarded={c['forwarded']} faults={faults} "
             f"throttle={c['throttle']} server_error={c['server_error']} drop={c['drop']} "
-            f"upstream_errors={c['upstream_errors']}"
+            f"upstream_errors={c['upstream_errors']} scripted={c['scripted']}"
         )
 
 
@@ -219,6 +224,11 @@ def error_response(request: Request, kind: str, rnd: random.Random) -> tuple[int
         else:
             code = {"json": "ServiceUnavailableException"}.get(request.protocol, "ServiceUnavailable")
             message = "The service is unavailable. Please try again shortly."
+    return shaped(request, status, code, message, fault_type, request_id)
+
+
+def shaped(request: Request, status: int, code: str, message: str, fault_type: str, request_id: str):
+    """(status, content type, body) of an AWS error in the request's protocol."""
     if request.protocol == "json":
         body = json.dumps({"__type": code, "message": message}).encode()
         return status, request.json_content_type, body
@@ -240,8 +250,35 @@ def error_response(request: Request, kind: str, rnd: random.Random) -> tuple[int
     return status, "text/xml", body.encode()
 
 
+class Scripted:
+    """`--fail-first OPERATION=COUNT:CODE:MESSAGE`: the first COUNT requests of
+    OPERATION are answered with AWS's error CODE and MESSAGE (HTTP 400, the
+    caller's fault), in the request's protocol; later ones are forwarded."""
+
+    def __init__(self, specs: list[str]) -> None:
+        self.lock = threading.Lock()
+        self.left: dict[str, list] = {}
+        for spec in specs:
+            operation, _, rest = spec.partition("=")
+            count, code, message = rest.split(":", 2)
+            self.left[operation] = [int(count), code, message]
+
+    def take(self, operation: str) -> tuple[str, str] | None:
+        with self.lock:
+            entry = self.left.get(operation)
+            if not entry or entry[0] <= 0:
+                return None
+            entry[0] -= 1
+            return entry[1], entry[2]
+
+
 def make_handler(
-    faults: Faults, upstream_host: str, upstream_port: int, latency: float = 0.0, buckets: TokenBuckets | None = None
+    faults: Faults,
+    upstream_host: str,
+    upstream_port: int,
+    latency: float = 0.0,
+    buckets: TokenBuckets | None = None,
+    scripted: Scripted | None = None,
 ):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -272,6 +309,21 @@ def make_handler(
                 # The round trip to a distant AWS region, paid by every request.
                 time.sleep(latency)
             request = Request(self.headers, body)
+            answer = scripted.take(request.operation) if scripted else None
+            if answer is not None:
+                code, message = answer
+                faults.count("scripted")
+                elapsed = time.monotonic() - faults.started
+                log(f"fault scripted {self.command} {request.service or '-'} {request.operation} {code} t={elapsed:.1f}s")
+                status, content_type, payload = shaped(request, 400, code, message, "Sender", str(uuid.uuid4()))
+                self.send_response_only(status)
+                self.send_header("Content-Type", content_type)
+                if request.protocol == "json":
+                    self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
             kind = faults.decide()
             if kind is None and buckets and not buckets.take((request.service, request.operation or self.path)):
                 kind = "throttle"
@@ -355,8 +407,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bucket-size", type=float, default=0, help="tokens per API bucket (0: no buckets)")
     parser.add_argument("--refill-per-second", type=float, default=0, help="tokens added to each bucket per second")
+    parser.add_argument(
+        "--fail-first",
+        action="append",
+        default=[],
+        metavar="OPERATION=COUNT:CODE:MESSAGE",
+        help="answer the first COUNT requests of OPERATION with AWS's error CODE and MESSAGE (repeatable)",
+    )
     parser.add_argument("--ignore-stdin", action="store_true", help="do not exit when stdin reaches end-of-file")
     args = parser.parse_args(argv)
+    for spec in args.fail_first:
+        operation, _, rest = spec.partition("=")
+        parts = rest.split(":", 2)
+        if not operation or len(parts) != 3 or not parts[0].isdigit() or not parts[1]:
+            parser.error(f"--fail-first {spec}: write OPERATION=COUNT:CODE:MESSAGE")
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is out of range")
     if not 0.0 <= args.fault_rate <= 1.0:
@@ -390,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     faults = Faults(args.fault_rate, args.seed, kinds)
     try:
         buckets = TokenBuckets(args.bucket_size, args.refill_per_second) if args.bucket_size else None
-        handler = make_handler(faults, LOOPBACK, upstream.port, args.latency_ms / 1000, buckets)
+        scripted = Scripted(args.fail_first) if args.fail_first else None
+        handler = make_handler(faults, LOOPBACK, upstream.port, args.latency_ms / 1000, buckets, scripted)
         server = Server((LOOPBACK, args.port), handler)
     except OSError as error:
         log(f"error: cannot listen on {LOOPBACK}:{args.port}: {error}")

@@ -408,9 +408,22 @@ impl EbEnvironments {
         call: aws_sdk_elasticbeanstalk::operation::update_environment::builders::UpdateEnvironmentFluentBuilder,
     ) -> Result<(), ProviderError> {
         let since = now();
-        call.environment_id(id).send().await.map_err(|e| aws_error("UpdateEnvironment", e))?;
+        let call = call.environment_id(id);
+        // A new instance profile (its replacement was just created) may not
+        // be visible to Elastic Beanstalk yet.
+        wait::through_iam_propagation(ctx, profile_not_seen, || async {
+            call.clone().send().await.map_err(|e| aws_error("UpdateEnvironment", e))
+        })
+        .await?;
         self.wait_ready(ctx, id, what, since).await
     }
+}
+
+/// Elastic Beanstalk's answer for an instance profile IAM has not shown it
+/// yet: `InvalidParameterValue: The instance profile ... associated with the
+/// environment does not exist.`
+fn profile_not_seen(e: &ProviderError) -> bool {
+    e.says("InvalidParameterValue", "instance profile") && e.says("InvalidParameterValue", "does not exist")
 }
 
 fn gone(id: &str) -> ProviderError {
@@ -494,7 +507,7 @@ impl Provider for EbEnvironments {
         let stack = self.solution_stack(&text("solution_stack_prefix"), &text("platform")).await?;
         ctx.status(&format!("creating environment {name} on {stack}"));
         let since = now();
-        let created = self
+        let call = self
             .client
             .create_environment()
             .application_name(text("application"))
@@ -503,10 +516,11 @@ impl Provider for EbEnvironments {
             .tier(EnvironmentTier::builder().name("WebServer").r#type("Standard").build())
             .set_version_label(props.get("version_label").and_then(Value::as_str).map(str::to_string))
             .set_option_settings(Some(aws_settings(&settings_of(&props))))
-            .set_tags(Some(tag_list(&props)).filter(|t| !t.is_empty()))
-            .send()
-            .await
-            .map_err(|e| aws_error("CreateEnvironment", e))?;
+            .set_tags(Some(tag_list(&props)).filter(|t| !t.is_empty()));
+        let created = wait::through_iam_propagation(ctx, profile_not_seen, || async {
+            call.clone().send().await.map_err(|e| aws_error("CreateEnvironment", e))
+        })
+        .await?;
         let id = created.environment_id().unwrap_or_default().to_string();
         self.wait_ready(ctx, &id, &format!("environment {name} to be ready"), since).await?;
         self.read_one(&id).await?.ok_or_else(|| gone(&id))
