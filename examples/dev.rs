@@ -125,6 +125,8 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             .managed_policy_arns([
                 "arn:aws:iam::aws:policy/AWSElasticBeanstalkWebTier",
                 "arn:aws:iam::aws:policy/AWSElasticBeanstalkMulticontainerDocker",
+                // Operators reach the host through Session Manager.
+                "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
             ])
             .inline_policies([(
                 "data_volume",
@@ -173,6 +175,7 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             .option_settings([
                 setting("aws:autoscaling:launchconfiguration", "DisableDefaultEC2SecurityGroup", "true"),
                 setting("aws:elasticbeanstalk:command", "DeploymentPolicy", "AllAtOnce"),
+                setting("aws:autoscaling:updatepolicy:rollingupdate", "RollingUpdateEnabled", "false"),
                 setting("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled", "false"),
                 setting("aws:elasticbeanstalk:command", "Timeout", "1800"),
                 setting("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced"),

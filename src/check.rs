@@ -12,6 +12,13 @@
 //!   opens: a service nobody can reach, the seed's own pain.
 //! - `unserved_open_port`: a security group of such an environment opens a
 //!   port that nothing in its bundle serves (SSH, 22, excepted).
+//! - `immutable_update_with_data_volume`: an environment whose instance
+//!   attaches a data volume (the environment property `DATA_VOLUME_ID` its
+//!   hooks read) deploys or applies configuration changes Immutable, or lets
+//!   managed platform updates run (always immutable): each starts a second
+//!   instance while the first still holds the volume, and waits on it
+//!   ("Deployment policies and settings" and "Configuration changes" in the
+//!   Elastic Beanstalk developer guide).
 //!
 //! The last two need the ports each bundle serves, which the caller reads from
 //! the project's files (`compose::environment_bundles`) and passes in.
@@ -64,6 +71,11 @@ pub fn check(stack: &Stack, bundles: &BTreeMap<String, BundlePorts>) -> Vec<Find
             }
             Kind::Volume if props.get("encrypted") == Some(&Value::Bool(false)) => {
                 found("unencrypted_volume", "the volume is not encrypted at rest (encrypted = false)".into());
+            }
+            Kind::EbEnvironment => {
+                if let Some(message) = immutable_with_data_volume(&props) {
+                    found("immutable_update_with_data_volume", message);
+                }
             }
             _ => {}
         }
@@ -209,6 +221,43 @@ pub fn violations(findings: &[Finding]) -> Vec<&Finding> {
 }
 
 /// What a normalised ingress rule opens to the internet among the data ports.
+/// What makes an environment that attaches one data volume start a second
+/// instance beside the first, if anything.
+fn immutable_with_data_volume(props: &crate::model::Props) -> Option<String> {
+    let settings = props.get("option_settings").and_then(Value::as_list).unwrap_or_default();
+    let setting = |namespace: &str, name: &str| {
+        settings.iter().filter_map(Value::as_map).find_map(|s| {
+            let matches = s.get("namespace").and_then(Value::as_str) == Some(namespace)
+                && s.get("name").and_then(Value::as_str) == Some(name);
+            if matches { s.get("value").and_then(Value::as_str).map(str::to_string) } else { None }
+        })
+    };
+    if !settings
+        .iter()
+        .filter_map(Value::as_map)
+        .any(|s| s.get("name").and_then(Value::as_str) == Some("DATA_VOLUME_ID"))
+    {
+        return None;
+    }
+    let why = if let Some(policy @ ("Immutable" | "RollingWithAdditionalBatch")) =
+        setting("aws:elasticbeanstalk:command", "DeploymentPolicy").as_deref()
+    {
+        format!("DeploymentPolicy = {policy}")
+    } else if setting("aws:autoscaling:updatepolicy:rollingupdate", "RollingUpdateType").as_deref() == Some("Immutable")
+        && setting("aws:autoscaling:updatepolicy:rollingupdate", "RollingUpdateEnabled").as_deref() != Some("false")
+    {
+        "RollingUpdateType = Immutable".to_string()
+    } else if setting("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled").as_deref() == Some("true") {
+        "ManagedActionsEnabled = true (managed platform updates are immutable)".to_string()
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{why}: each such update starts a second instance while the first still holds the data volume \
+         (DATA_VOLUME_ID); deploy AllAtOnce and set RollingUpdateEnabled = false"
+    ))
+}
+
 fn public_data_port(rule: &Value) -> Option<String> {
     let rule = rule.as_map()?;
     let cidr = rule.get("cidrs")?.as_list()?.first()?.as_str()?;
@@ -272,6 +321,46 @@ mod tests {
         let findings = findings_of(&stack);
         assert_eq!(findings[0].allowed.as_deref(), Some("a public demo"));
         assert!(violations(&findings).is_empty());
+    }
+
+    #[test]
+    fn an_immutable_update_of_an_environment_holding_the_data_volume_is_a_violation() {
+        use crate::model::{Resource, map};
+        let setting = |ns: &str, name: &str, value: &str| {
+            map([("namespace", Value::from(ns)), ("name", Value::from(name)), ("value", Value::from(value))])
+        };
+        let volume = setting("aws:elasticbeanstalk:application:environment", "DATA_VOLUME_ID", "vol-1");
+        let env = |extra: Vec<Value>| {
+            let mut settings = vec![volume.clone()];
+            settings.extend(extra);
+            Stack::new("dev").resource(
+                "app_env",
+                Resource::new(Kind::EbEnvironment)
+                    .prop("application", "app")
+                    .prop("option_settings", Value::List(settings)),
+            )
+        };
+        let immutable = setting("aws:elasticbeanstalk:command", "DeploymentPolicy", "Immutable");
+        let found = findings_of(&env(vec![immutable.clone()]));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].check, "immutable_update_with_data_volume");
+        assert!(found[0].message.starts_with("DeploymentPolicy = Immutable: each such update"), "{}", found[0].message);
+        let config = setting("aws:autoscaling:updatepolicy:rollingupdate", "RollingUpdateType", "Immutable");
+        assert_eq!(findings_of(&env(vec![config])).len(), 1);
+        let managed = setting("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled", "true");
+        assert_eq!(findings_of(&env(vec![managed])).len(), 1);
+        // AllAtOnce, or no volume to hold: nothing to say.
+        assert!(
+            findings_of(&env(vec![setting("aws:elasticbeanstalk:command", "DeploymentPolicy", "AllAtOnce")]))
+                .is_empty()
+        );
+        let without_volume = Stack::new("dev").resource(
+            "app_env",
+            Resource::new(Kind::EbEnvironment)
+                .prop("application", "app")
+                .prop("option_settings", Value::List(vec![immutable])),
+        );
+        assert!(findings_of(&without_volume).is_empty());
     }
 
     #[test]

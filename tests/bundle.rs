@@ -1361,7 +1361,7 @@ fn a_volume_held_by_a_running_instance_of_the_same_environment_fails_at_once_nam
     );
     assert!(
         hook.stderr.contains(
-            "set the environment's DeploymentPolicy to AllAtOnce or Rolling and turn managed platform updates off"
+            "set the environment's DeploymentPolicy to AllAtOnce, its RollingUpdateEnabled to false, and turn managed platform updates off"
         ),
         "{hook}"
     );
@@ -1499,7 +1499,7 @@ fn the_holder_of_the_volume_is_waited_for_unless_it_is_a_running_instance_of_thi
             decision.starts_with(&format!(
                 "fail it is attached to i-old, a {state} instance of this same Elastic Beanstalk environment (e-dev)"
             )) && decision.ends_with(
-                "set the environment's DeploymentPolicy to AllAtOnce or Rolling and turn managed platform updates off"
+                "set the environment's DeploymentPolicy to AllAtOnce, its RollingUpdateEnabled to false, and turn managed platform updates off"
             ),
             "{decision}"
         );

@@ -13,4 +13,8 @@ pub const CHECKS: &[Check] = &[
     Check { name: "unencrypted_volume", summary: "an EBS volume not encrypted at rest" },
     Check { name: "closed_service_port", summary: "a port the deployed bundle serves that no security group opens" },
     Check { name: "unserved_open_port", summary: "a port a security group opens that nothing in the bundle serves" },
+    Check {
+        name: "immutable_update_with_data_volume",
+        summary: "an immutable update of an environment whose instance attaches the one data volume",
+    },
 ];

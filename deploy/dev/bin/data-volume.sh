@@ -116,7 +116,7 @@ holder_decision() {
     if [[ "$attachment" == detaching ]]; then
         echo "wait it is detaching from $holder"
     elif [[ "$holder_state" =~ ^(pending|running)$ && "$holder_env" != none && "$holder_env" == "$my_env" ]]; then
-        echo "fail it is attached to $holder, a $holder_state instance of this same Elastic Beanstalk environment ($my_env), which keeps it: a deployment that starts new instances beside the running one (deployment policy Immutable or RollingWithAdditionalBatch, or an immutable managed platform update) can never get the volume; set the environment's DeploymentPolicy to AllAtOnce or Rolling and turn managed platform updates off"
+        echo "fail it is attached to $holder, a $holder_state instance of this same Elastic Beanstalk environment ($my_env), which keeps it: a deployment that starts new instances beside the running one (deployment policy Immutable or RollingWithAdditionalBatch, or an immutable managed platform update) can never get the volume; set the environment's DeploymentPolicy to AllAtOnce, its RollingUpdateEnabled to false, and turn managed platform updates off"
     elif [[ "$holder_env" == none ]]; then
         echo "wait $holder is $holder_state"
     else
