@@ -365,6 +365,19 @@ systemd_reload() {
     fi
 }
 
+# docker.service requires the data volume's mount (the drop-in): when the volume was
+# missing at boot, docker never started, and nothing starts it later. Now that the
+# volume is mounted, starts it: the platform's next step runs the containers with it.
+# Only on the host (a drop-in under /etc, and systemd running).
+ensure_docker_running() {
+    if [[ "$DOCKER_DROPIN" == /etc/* ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+        if ! systemctl is-active --quiet docker.service; then
+            log "docker.service is not running (the data volume was missing at boot): starting it"
+            systemctl start docker.service || die "cannot start docker.service with $DATA_DIR mounted"
+        fi
+    fi
+}
+
 # The device mounted at $1, or nothing.
 mounted_source() {
     findmnt -n -o SOURCE --mountpoint "$1" || true
@@ -483,6 +496,7 @@ main() {
     ensure_full_size "$device"
     ensure_data_directories
     ensure_docker_dropin
+    ensure_docker_running
     ensure_max_map_count
 }
 
