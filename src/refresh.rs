@@ -182,6 +182,19 @@ pub fn recorded_as_declared(decl: &crate::model::Resource, o: &Observed) -> Reco
     }
 }
 
+/// What state records for a resource of `kind` found in AWS that the stack
+/// does not declare: what AWS reports, so that the plan deletes it.
+fn recorded_as_found(kind: Kind, o: &Observed) -> Recorded {
+    Recorded {
+        kind,
+        id: o.id.clone(),
+        props: kind.schema().canonical(&o.props),
+        outputs: o.outputs.clone(),
+        depends_on: Vec::new(),
+        protect: false,
+    }
+}
+
 /// Records adoptable resources in `state` as if they had been created by it, so
 /// the planner compares them instead of creating duplicates, and resolves the
 /// pending operations an interrupted run left. Adopted resources' recorded
@@ -204,15 +217,7 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
         .collect();
     for name in orphans {
         let Some((kind, o)) = obs.unmanaged.remove(&name) else { continue };
-        let recorded = Recorded {
-            kind,
-            id: o.id.clone(),
-            props: kind.schema().canonical(&o.props),
-            outputs: o.outputs.clone(),
-            depends_on: Vec::new(),
-            protect: false,
-        };
-        state.resources.insert(name.clone(), recorded);
+        state.resources.insert(name.clone(), recorded_as_found(kind, &o));
         obs.resources.insert(name.clone(), Some(o));
         adopted.push(name);
     }
@@ -228,14 +233,7 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
         }
         let recorded = match stack.resources.get(&name) {
             Some(decl) => recorded_as_declared(decl, &o),
-            None => Recorded {
-                kind,
-                id: o.id.clone(),
-                props: kind.schema().canonical(&o.props),
-                outputs: o.outputs.clone(),
-                depends_on: Vec::new(),
-                protect: false,
-            },
+            None => recorded_as_found(kind, &o),
         };
         state.resources.insert(name.clone(), recorded);
         obs.resources.insert(name.clone(), Some(o));

@@ -117,6 +117,7 @@ pub fn operations(plan: &Plan, state: &State) -> Vec<Op> {
             deposed.entry(name).or_default().push(i);
         }
     }
+    // Deletes wait for whatever depended on the resource, by what state recorded.
     for (user, rec) in &state.resources {
         for used in &rec.depends_on {
             for &del in deposed.get(used.as_str()).into_iter().flatten() {
@@ -126,11 +127,6 @@ pub fn operations(plan: &Plan, state: &State) -> Vec<Op> {
                     }
                 }
             }
-        }
-    }
-    // Deletes wait for whatever depended on the resource, by what state recorded.
-    for (user, rec) in &state.resources {
-        for used in &rec.depends_on {
             let Some(&del) = index.get(&(used.as_str(), OpKind::Delete)) else { continue };
             if let Some(&first) = index.get(&(user.as_str(), OpKind::Delete)) {
                 edges.push((first, del));

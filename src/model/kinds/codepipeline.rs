@@ -9,7 +9,7 @@ pub const SOURCE_PROVIDERS: &[&str] = &["github", "s3"];
 /// The branch a GitHub source builds unless the stack names another.
 pub const DEFAULT_BRANCH: &str = "main";
 
-pub const SOURCE_FIELDS: &[Field] = &[
+const SOURCE_FIELDS: &[Field] = &[
     Field::new("provider", Ty::Enum(SOURCE_PROVIDERS), "github (through a CodeStar connection) or s3").required(),
     Field::new("connection_arn", Ty::Str, "github: the ARN of the CodeStar connection to GitHub"),
     Field::new("repository", Ty::Str, "github: the repository, \"owner/name\""),
@@ -41,7 +41,7 @@ pub static SCHEMA: Schema = Schema {
 };
 
 /// The fields each source provider needs, and those it does not take.
-pub fn source_fields(provider: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+fn source_fields(provider: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
     match provider {
         "github" => Some((&["connection_arn", "repository"], &["bucket", "key"])),
         "s3" => Some((&["bucket", "key"], &["connection_arn", "repository", "branch"])),
@@ -51,7 +51,7 @@ pub fn source_fields(provider: &str) -> Option<(&'static [&'static str], &'stati
 
 /// A github source needs a connection and a repository, an s3 one a bucket and a
 /// key; neither takes the other's fields.
-pub fn check_source(props: &Props) -> Result<(), ValidationError> {
+fn check_source(props: &Props) -> Result<(), ValidationError> {
     let Some(source) = props.get("source").and_then(Value::as_map) else { return Ok(()) };
     let at = Path::root().key("source");
     let Some(provider) = source.get("provider").and_then(Value::as_str) else { return Ok(()) };

@@ -15,14 +15,14 @@ pub const ASG: &str = "aws:autoscaling:asg";
 
 pub const VPC: &str = "aws:ec2:vpc";
 
-pub const SETTING_FIELDS: &[Field] = &[
+const SETTING_FIELDS: &[Field] = &[
     Field::new("namespace", Ty::Str, "the option's namespace: aws:elasticbeanstalk:application:environment, ...")
         .required(),
     Field::new("name", Ty::Str, "the option's name").required(),
     Field::new("value", Ty::Str, "the option's value").required(),
 ];
 
-pub const SETTING: Ty = Ty::Object(SETTING_FIELDS);
+const SETTING: Ty = Ty::Object(SETTING_FIELDS);
 
 pub static SCHEMA: Schema = Schema {
     type_name: "elasticbeanstalk.environment",
@@ -74,7 +74,7 @@ pub static SCHEMA: Schema = Schema {
 };
 
 /// The properties whose change makes Elastic Beanstalk replace the instances.
-pub const LAUNCH_PROPERTIES: &[&str] = &[
+const LAUNCH_PROPERTIES: &[&str] = &[
     "instance_type",
     "instance_profile",
     "security_groups",
@@ -86,7 +86,7 @@ pub const LAUNCH_PROPERTIES: &[&str] = &[
 
 /// Namespaces of option settings that configure the instances themselves
 /// (their launch template, network and placement): a change replaces them.
-pub const LAUNCH_NAMESPACES: &[&str] = &[LAUNCH, "aws:ec2:instances", VPC];
+const LAUNCH_NAMESPACES: &[&str] = &[LAUNCH, "aws:ec2:instances", VPC];
 
 /// Whether going from `before` to `after` replaces the instances: a launch
 /// property changed, or an option setting of a launch namespace (or the

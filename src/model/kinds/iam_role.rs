@@ -39,7 +39,7 @@ pub fn normalize(props: &mut Props) {
 
 /// A policy document value in canonical form; values that are not (yet)
 /// documents (an unresolved reference) are left alone.
-pub fn normalize_policy(doc: &mut Value) {
+fn normalize_policy(doc: &mut Value) {
     if let Value::Str(s) = doc
         && let Some(canonical) = canonical_policy(s)
     {
@@ -63,7 +63,7 @@ pub fn canonical_policy(doc: &str) -> Option<String> {
     Some(canonical_json(&json))
 }
 
-pub fn canonicalize_policy(doc: &mut Json) {
+fn canonicalize_policy(doc: &mut Json) {
     let Some(statements) = doc.get_mut("Statement") else { return };
     if statements.is_object() {
         *statements = Json::Array(vec![statements.take()]);
@@ -90,7 +90,7 @@ pub fn canonicalize_policy(doc: &mut Json) {
 
 /// A one-element list becomes its element; a longer list is sorted and
 /// deduplicated (its order has no meaning in a policy).
-pub fn simplify_list(v: &mut Json) {
+fn simplify_list(v: &mut Json) {
     let Json::Array(items) = v else { return };
     items.sort_by_cached_key(canonical_json);
     items.dedup();
@@ -101,7 +101,7 @@ pub fn simplify_list(v: &mut Json) {
 
 /// Decodes `%XX` escapes (RFC 3986, as IAM encodes policy documents). `None`
 /// for a malformed escape or a result that is not UTF-8.
-pub fn percent_decode(s: &str) -> Option<String> {
+fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty, parse_ports};
 use crate::model::{Path, Props, ValidationError, Value};
 
-pub const PROTOCOLS: &[&str] = &["tcp", "udp", "icmp", "all"];
+const PROTOCOLS: &[&str] = &["tcp", "udp", "icmp", "all"];
 
-pub const RULE_FIELDS: &[Field] = &[
+const RULE_FIELDS: &[Field] = &[
     Field::new("protocol", Ty::Enum(PROTOCOLS), "tcp, udp, icmp or all").default(Default::Str("tcp")),
     Field::new("ports", Ty::Ports, "a port (9200) or an inclusive range (\"6379-6381\"); omitted for protocol all"),
     Field::new("cidrs", Ty::Set(&Ty::Cidr), "source (ingress) or destination (egress) CIDR blocks"),
@@ -15,7 +15,7 @@ pub const RULE_FIELDS: &[Field] = &[
     Field::new("description", Ty::Str, "what the rule is for"),
 ];
 
-pub const RULE: Ty = Ty::Object(RULE_FIELDS);
+const RULE: Ty = Ty::Object(RULE_FIELDS);
 
 /// The longest group name EC2 takes.
 pub const MAX_NAME: usize = 255;
@@ -42,7 +42,7 @@ pub static SCHEMA: Schema = Schema {
     ..BASE
 };
 
-pub fn check_rules(props: &Props) -> Result<(), ValidationError> {
+fn check_rules(props: &Props) -> Result<(), ValidationError> {
     for dir in ["ingress", "egress"] {
         let Some(rules) = props.get(dir).and_then(Value::as_list) else { continue };
         for (i, rule) in rules.iter().enumerate() {

@@ -3,7 +3,7 @@
 use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Props, Value};
 
-pub const VOLUME_TYPES: &[&str] = &["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"];
+const VOLUME_TYPES: &[&str] = &["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"];
 
 pub static SCHEMA: Schema = Schema {
     type_name: "ec2.volume",
@@ -29,7 +29,7 @@ pub static SCHEMA: Schema = Schema {
 };
 
 /// EBS volumes can grow but never shrink.
-pub fn refuse_shrink(before: &Props, after: &Props) -> Result<(), String> {
+fn refuse_shrink(before: &Props, after: &Props) -> Result<(), String> {
     match (before.get("size").and_then(Value::as_int), after.get("size").and_then(Value::as_int)) {
         (Some(b), Some(a)) if a < b => Err(format!(
             "size cannot shrink from {b} GiB to {a} GiB: EBS volumes only grow; replace the volume by hand if you must"
