@@ -94,6 +94,10 @@ pub struct Planned {
     pub state: State,
     /// Declared resources found by their tags and adopted into state.
     pub adopted: Vec<String>,
+    /// Whether refresh brought news into `state` that no step records: the
+    /// pending operations of an interrupted run resolved, or outputs AWS
+    /// renewed. An apply whose plan changes nothing still saves them.
+    pub refreshed: bool,
     pub observation: Observation,
 }
 
@@ -163,9 +167,11 @@ impl Engine {
         plan::check_request(&target, &state, request)?;
         bundle::prepare(&mut target, &self.base)?;
         let mut observation = refresh::refresh(&self.providers, &target, &state, false).await?;
+        let resolved = !state.pending.is_empty();
         let adopted = refresh::adopt(&mut state, &target, &mut observation);
+        let renewed = refresh::renew_outputs(&mut state, &observation.resources);
         let plan = plan::plan_with(&target, &state, &observation.resources, request)?;
-        Ok(Planned { plan, state, adopted, observation })
+        Ok(Planned { plan, state, adopted, refreshed: resolved || !renewed.is_empty(), observation })
     }
 
     /// What `infra refresh` would accept, as a plan with no steps (`plan --refresh-only`).
@@ -273,6 +279,6 @@ impl Engine {
                 state_lineage: state.lineage.clone().unwrap_or_else(none),
             });
         }
-        Ok(Planned { plan, state, adopted: Vec::new(), observation: Observation::default() })
+        Ok(Planned { plan, state, adopted: Vec::new(), refreshed: false, observation: Observation::default() })
     }
 }

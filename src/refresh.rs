@@ -119,10 +119,21 @@ pub async fn refresh(
     // The old resources of replacements, by name and id.
     let deposed: BTreeSet<(&str, &str)> =
         state.resources.iter().filter_map(|(key, r)| Some((deposed_of(key)?, r.id.as_str()))).collect();
+    // Recorded resources an interrupted run left an operation pending on.
+    let unsettled: BTreeSet<&str> = state.pending.iter().map(|p| p.resource.as_str()).collect();
     for search in searches {
         let (kind, found) = search?;
         for (name, o) in found {
-            if state.resources.get(&name).is_some_and(|r| r.id == o.id) || deposed.contains(&(&*name, &*o.id)) {
+            if state.resources.get(&name).is_some_and(|r| r.id == o.id) {
+                // The search waits for what is still in progress to settle (an
+                // update an interrupted run sent), so what it found is newer than
+                // the read made at the same time.
+                if unsettled.contains(name.as_str()) {
+                    obs.resources.insert(name, Some(o));
+                }
+                continue;
+            }
+            if deposed.contains(&(&*name, &*o.id)) {
                 continue;
             }
             if replacing.contains(name.as_str()) && state.resources[&name].kind == kind {
@@ -193,6 +204,23 @@ fn recorded_as_found(kind: Kind, o: &Observed) -> Recorded {
         depends_on: Vec::new(),
         protect: false,
     }
+}
+
+/// Takes into `state` the outputs AWS reports anew for the recorded resources
+/// refresh read: outputs are AWS's to change (an instance Elastic Beanstalk
+/// replaced has another id and address), so an apply records them whatever
+/// its steps. Returns the names whose recorded outputs changed.
+pub fn renew_outputs(state: &mut State, refreshed: &Refreshed) -> Vec<String> {
+    let mut renewed = Vec::new();
+    for (name, rec) in &mut state.resources {
+        let Some(Some(o)) = refreshed.get(name) else { continue };
+        let merged = rec.kind.schema().merged_outputs(&rec.outputs, &o.outputs);
+        if merged != rec.outputs {
+            rec.outputs = merged;
+            renewed.push(name.clone());
+        }
+    }
+    renewed
 }
 
 /// Records adoptable resources in `state` as if they had been created by it, so

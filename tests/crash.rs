@@ -465,6 +465,61 @@ async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with
     eprintln!("{killed} of {ROUNDS} applies were killed while running (a normal apply took {normal:?})");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_environment_update_a_killed_run_left_is_recorded_with_the_instance_it_settles_on_and_not_sent_again() {
+    // The killed apply had sent UpdateEnvironment (a new instance type, which
+    // replaces the instance) and recorded it pending. The next run finds the
+    // environment still Updating, or already Ready: either way it records the
+    // environment as it settles (its new instance, not the one it replaced),
+    // resolves the pending operation, and sends nothing again.
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    let aws = Aws::new(&emu).await;
+    let store = common::store(dir, STACK);
+    ok("first apply", run_infra(&emu, dir, &["apply", "--yes"]));
+    let stack_file = dir.join("stacks/dev.toml");
+
+    for (round, (from, to)) in [("t3.medium", "t3.large"), ("t3.large", "t3.medium")].into_iter().enumerate() {
+        let settled_first = round == 1;
+        let when = format!("{from} to {to}, {}", if settled_first { "settled" } else { "still Updating" });
+        let text = std::fs::read_to_string(&stack_file).unwrap();
+        let (old, new) = (format!("\ninstance_type = \"{from}\"\n"), format!("\ninstance_type = \"{to}\"\n"));
+        assert!(text.contains(&old), "{when}: the dev stack's host type moved");
+        std::fs::write(&stack_file, text.replace(&old, &new)).unwrap();
+        let mut state = load_state(&store, &when);
+        let env_id = state.resources["app_env"].id.clone();
+        let before = state.resources["app_env"].outputs["instance_id"].clone();
+        state.pending.push(infra::state::Pending {
+            resource: "app_env".to_string(),
+            kind: infra::model::Kind::EbEnvironment,
+            op: infra::state::PendingOp::Update,
+            id: Some(env_id.clone()),
+            client_token: None,
+        });
+        store.save(&mut state).unwrap();
+        let launch = aws_sdk_elasticbeanstalk::types::ConfigurationOptionSetting::builder()
+            .namespace("aws:autoscaling:launchconfiguration")
+            .option_name("InstanceType")
+            .value(to)
+            .build();
+        aws.eb.update_environment().environment_id(&env_id).option_settings(launch).send().await.unwrap();
+        if settled_first {
+            common::wait_environment_ready(&aws.eb, &env_id).await;
+        }
+
+        let out = ok(&format!("{when}: the next apply"), run_infra(&emu, dir, &["apply", "--yes"]));
+        assert!(out.contains("No changes."), "{when}: the next apply sent the update again:\n{out}");
+        let live = aws.live(&load_state(&store, &when)).await;
+        let instances = &live[ENVIRONMENT_INSTANCE];
+        assert_eq!(instances.len(), 1, "{when}: one instance for the environment: {instances:?}");
+        assert_ne!(before.as_str(), Some(instances[0].1.as_str()), "{when}: the update replaced the instance");
+        let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "{when}: a plan after the next apply is not empty:\n{out}\n{err}");
+        assert_exactly_one_of_each(&aws, dir, &store, &when).await;
+    }
+}
+
 /// Kills of a replacement, for each resource replaced.
 const REPLACE_ROUNDS: u64 = 3;
 

@@ -78,7 +78,7 @@ pub async fn execute(
         return Err(refusal.into());
     }
     if !planned.plan.has_changes() {
-        if !planned.adopted.is_empty() {
+        if !planned.adopted.is_empty() || planned.refreshed {
             engine.store.save(&mut planned.state)?;
         }
         return Ok(Exit::Ok);

@@ -217,7 +217,10 @@ pub trait Provider: Send + Sync {
     }
 
     /// Resources that carry `infra:stack = stack`, with their `infra:name`
-    /// tag. Kinds without tags return nothing.
+    /// tag. Kinds without tags return nothing. A kind whose resources can be
+    /// in the middle of an operation (an environment Updating) returns them
+    /// once it has settled: refresh takes what this found over its read for a
+    /// resource an interrupted run left an operation pending on.
     async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError>;
 
     /// What an interrupted create of resource `name` may have made before it
