@@ -1,14 +1,14 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # BUNDLE_DIR and COMPOSE are for the scripts that source this.
 # Shared by the scripts beside this file (sourced by them, never run on its own):
-# logging, the instance metadata (IMDSv2), environment properties, the .env file and
-# the compose command.
+# logging, the instance metadata (IMDSv2), environment properties, the Redis nodes'
+# announce files and the compose command.
 #
 # Environment (all optional):
 #   IMDS_ENDPOINT  the instance metadata service (default http://169.254.169.254)
 #   GET_CONFIG     Elastic Beanstalk's get-config (default /opt/elasticbeanstalk/bin/get-config)
 
-# The bundle's root (docker-compose.yml, .env): this file's directory's parent. A hook
+# The bundle's root (docker-compose.yml): this file's directory's parent. A hook
 # runs in /var/app/staging (prebuild, predeploy) or /var/app/current (postdeploy), so
 # everything is found relative to the script, never to a fixed path.
 BUNDLE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,36 +46,21 @@ environment_property() {
     printf '%s' "$value"
 }
 
-# Prints the value of $1 in the env file $2 (KEY=value lines; the last one wins;
-# surrounding quotes removed), or nothing.
-env_file_get() {
-    local name=$1 file=$2 line value
-    [[ -f "$file" ]] || return 0
-    line=$(grep -E "^${name}=" "$file" | tail -n 1) || true
-    value=${line#*=}
-    if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
-        value=${BASH_REMATCH[1]}
-    fi
-    printf '%s' "$value"
+# The file node $2's redis-N.conf includes under the data directory $1 (the node sees
+# $1/redis-N as /data): its announce address, written by bin/announce-address.sh.
+announce_file() {
+    printf '%s/redis-%s/announce.conf\n' "$1" "$2"
 }
 
-# Sets $1=$2 in the env file $3: replaces every line for $1, keeps all other lines, creates
-# the file (mode 600) when missing. Writes only when something changes; atomic.
-env_file_set() {
-    local name=$1 value=$2 file=$3 tmp
-    tmp=$(mktemp "$file.XXXXXX")
-    if [[ -f "$file" ]]; then
-        grep -v -E "^${name}=" "$file" >"$tmp" || [[ $? -eq 1 ]] || die "cannot read $file"
-        chmod --reference="$file" "$tmp"
-    fi
-    printf '%s=%s\n' "$name" "$value" >>"$tmp"
-    if [[ -f "$file" ]] && cmp -s "$tmp" "$file"; then
-        rm -f "$tmp"
-        log "$file already has $name=$value"
-        return 0
-    fi
-    mv -f "$tmp" "$file"
-    log "wrote $name=$value to $file"
+# The content of an announce file for the address $1.
+announce_line() {
+    printf 'cluster-announce-ip %s\n' "$1"
+}
+
+# Prints the address the announce file $1 gives, or nothing when it has none.
+announce_ip() {
+    [[ -f "$1" ]] || return 0
+    sed -n 's/^cluster-announce-ip[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' "$1" | tail -n 1
 }
 
 # Sets the array COMPOSE to the compose command this host has: Compose v2 as a docker

@@ -14,12 +14,13 @@
 # assigned, and has a connected link to every other node, none flagged as failing.
 #
 # Environment:
-#   HOST_IP          the address the nodes announce (default: HOST_IP in the bundle's .env)
-#   ENV_FILE         (default: the bundle's .env)
+#   HOST_IP          the address the nodes announce (default: the one the prebuild hook
+#                    wrote to /data/redis-1/announce.conf, which the nodes include)
+#   DATA_DIR         holds redis-1..3/ (default /data)
 #   REDIS_PORTS      the nodes' client ports (default "6379 6380 6381")
-#   REDIS_CLI        the redis-cli command (default: redis-cli from the redis:6.0.9 image,
-#                    `docker run --rm --network host redis:6.0.9 redis-cli`, since Amazon
-#                    Linux 2023 has no redis-cli)
+#   REDIS_CLI        the redis-cli command (default: redis-cli from the nodes' own image,
+#                    `docker run --rm --network host $REDIS_IMAGE redis-cli`, since
+#                    Amazon Linux 2023 has no redis-cli)
 #   PING_TIMEOUT     seconds to wait for every node to answer (default 120)
 #   CLUSTER_TIMEOUT  seconds to wait for the cluster to be healthy (default 120)
 #   POLL_INTERVAL    seconds between checks (default 2)
@@ -28,9 +29,10 @@ SCRIPT_NAME=redis-cluster # read by log() in lib.sh
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV_FILE=${ENV_FILE:-$BUNDLE_DIR/.env}
+DATA_DIR=${DATA_DIR:-/data}
 REDIS_PORTS=${REDIS_PORTS:-6379 6380 6381}
-REDIS_CLI=${REDIS_CLI:-docker run --rm --network host redis:6.0.9 redis-cli}
+REDIS_IMAGE=public.ecr.aws/docker/library/redis:6.0.9 # as in docker-compose.yml
+REDIS_CLI=${REDIS_CLI:-docker run --rm --network host $REDIS_IMAGE redis-cli}
 PING_TIMEOUT=${PING_TIMEOUT:-120}
 CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-120}
 POLL_INTERVAL=${POLL_INTERVAL:-2}
@@ -122,8 +124,10 @@ wait_until_healthy() {
 }
 
 main() {
-    HOST_IP=${HOST_IP:-$(env_file_get HOST_IP "$ENV_FILE")}
-    [[ -n "$HOST_IP" ]] || die "HOST_IP is neither in the environment nor in $ENV_FILE (the predeploy hook writes it)"
+    local announce
+    announce=$(announce_file "$DATA_DIR" 1)
+    HOST_IP=${HOST_IP:-$(announce_ip "$announce")}
+    [[ -n "$HOST_IP" ]] || die "HOST_IP is neither in the environment nor in $announce (the prebuild hook writes it)"
     ((${#PORTS[@]} > 0)) || die "REDIS_PORTS is empty"
 
     wait_for_ping

