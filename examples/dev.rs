@@ -159,9 +159,14 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
     )?;
     let app =
         ctx.add("app", eb::Application::new().description("dev data services: redis cluster, elasticsearch, kibana"))?;
-    let app_version =
-        ctx.add("app_version", eb::ApplicationVersion::new(app.name(), "deploy/dev", artifacts.bucket()))?;
-    let app_env = ctx.add(
+    // The version the environment is created with; CodePipeline delivers every later
+    // one, so infra neither makes a new version nor deploys one over the pipeline's.
+    let app_version = ctx.add_with(
+        "app_version",
+        eb::ApplicationVersion::new(app.name(), "deploy/dev", artifacts.bucket()),
+        Options::new().ignore_changes("label"),
+    )?;
+    let app_env = ctx.add_with(
         "app_env",
         eb::Environment::new(app.name())
             .platform("Docker")
@@ -182,6 +187,8 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
                 setting(APP_ENV, "DATA_VOLUME_ID", data.id()),
                 setting(APP_ENV, "ELASTIC_PASSWORD", ctx.secret("elastic_password")),
             ]),
+        // The first version only: the pipeline deploys the later ones (see app_version).
+        Options::new().ignore_changes("version_label"),
     )?;
     let pipeline = ctx.add(
         "pipeline",

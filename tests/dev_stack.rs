@@ -421,3 +421,63 @@ async fn a_forgotten_resource_is_adopted_again_and_a_renamed_one_is_not_replaced
     assert_eq!(common::store(dir, HOST_STACK).load().unwrap().resources["volume"].id, volume, "the same volume");
     assert_eq!(run_infra(&emu, dir, &["plan", "--stack", HOST_STACK, "--detailed-exitcode"]).0, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_the_pipeline_deployed_is_neither_drift_nor_rolled_back_and_a_changed_bundle_deploys_nothing() {
+    // One delivery path: infra creates the environment with the first version, and
+    // CodePipeline delivers every later one. Its deploy action makes an application
+    // version of the build's output and deploys it with UpdateEnvironment, as here.
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    let state = common::store(dir, "dev").load().unwrap();
+    let application = state.resources["app"].id.clone();
+    let env_id = state.resources["app_env"].id.clone();
+    let bucket = state.resources["artifacts"].id.clone();
+    let first = state.resources["app_version"].outputs["label"].as_str().unwrap().to_string();
+
+    let config = emu.sdk_config().await;
+    let s3 = common::s3_client(&emu).await;
+    let eb = aws_sdk_elasticbeanstalk::Client::new(&config);
+    let key = "dev-pipeline/BuildArtif/build-output.zip";
+    let built = infra::bundle::zip_dir(&dir.join("deploy/dev")).unwrap();
+    s3.put_object().bucket(&bucket).key(key).body(built.bytes.into()).send().await.unwrap();
+    let delivered = "code-pipeline-1765000000000-build-output";
+    let bundle = aws_sdk_elasticbeanstalk::types::S3Location::builder().s3_bucket(&bucket).s3_key(key).build();
+    eb.create_application_version()
+        .application_name(&application)
+        .version_label(delivered)
+        .source_bundle(bundle)
+        .send()
+        .await
+        .unwrap();
+    eb.update_environment().environment_id(&env_id).version_label(delivered).send().await.unwrap();
+    common::wait_environment_ready(&eb, &env_id).await;
+    let running = || async {
+        let envs = eb.describe_environments().environment_ids(&env_id).send().await.unwrap();
+        envs.environments()[0].version_label().unwrap_or_default().to_string()
+    };
+    assert_eq!(running().await, delivered);
+
+    // Neither the plan nor the drift check sees anything to change or report.
+    let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "the plan would undo the pipeline's deployment:\n{out}\n{err}");
+    let (code, out, err) = run_infra(&emu, dir, &["drift"]);
+    assert_eq!(code, 0, "the drift check reports the pipeline's deployment:\n{out}\n{err}");
+
+    // A change to the bundle is the pipeline's to deliver: infra makes no new version of
+    // it and deploys nothing, and the pipeline's version keeps running.
+    let compose = dir.join("deploy/dev/docker-compose.yml");
+    let text = std::fs::read_to_string(&compose).unwrap();
+    std::fs::write(&compose, format!("{text}# a change the pipeline delivers\n")).unwrap();
+    let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "a changed bundle plans a new version or a deployment:\n{out}\n{err}");
+    let applied = ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    assert!(applied.contains("No changes."), "{applied}");
+    assert_eq!(running().await, delivered, "the pipeline's version still runs");
+    let versions = eb.describe_application_versions().application_name(&application).send().await.unwrap();
+    let mut labels: Vec<&str> = versions.application_versions().iter().filter_map(|v| v.version_label()).collect();
+    labels.sort();
+    assert_eq!(labels, [delivered, first.as_str()], "infra made no version of the changed bundle");
+}

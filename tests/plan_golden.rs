@@ -335,6 +335,34 @@ fn ignored_properties_never_change() {
 }
 
 #[test]
+fn an_ignored_property_keeps_what_aws_has_in_place_but_a_replacement_is_made_as_declared() {
+    // The dev stack ignores app_env's version_label (the pipeline deploys versions).
+    let stack = dev_stack();
+    assert!(stack.resources["app_env"].ignore_changes.contains(&"version_label".to_string()));
+    let state = applied(&stack);
+    let declared = stack.resources["app_env"].props["version_label"].clone();
+    let mut seen = observe(&state);
+    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
+    env.props.insert("version_label".into(), Value::from("code-pipeline-1765000000000"));
+
+    let in_place = plan(&stack, &state, &seen).unwrap();
+    assert!(!in_place.has_changes(), "{}", infra::render::plan_text(&in_place));
+
+    let request = Request { replace: vec!["app_env".into()], ..Request::default() };
+    let replaced = plan_with(&stack, &state, &seen, &request).unwrap();
+    let step = replaced.steps.iter().find(|s| s.name == "app_env").unwrap();
+    assert_eq!(step.action, Action::Replace);
+    assert_eq!(step.desired["version_label"], declared, "the new environment gets the declared version");
+
+    // A replaced version: the environment leaves the old one, which is then deleted.
+    let request = Request { replace: vec!["app_version".into()], ..Request::default() };
+    let replaced = plan_with(&stack, &state, &seen, &request).unwrap();
+    let env = replaced.steps.iter().find(|s| s.name == "app_env").unwrap();
+    assert_eq!(env.action, Action::Update, "{}", infra::render::plan_text(&replaced));
+    assert!(env.changes.iter().any(|c| c.prop == "version_label"), "{:?}", env.changes);
+}
+
+#[test]
 fn the_same_inputs_always_give_the_same_plan() {
     let stack = dev_stack();
     let state = applied(&stack);

@@ -133,8 +133,18 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
                 step.changes = resolved.iter().map(|(k, v)| change(schema, k, None, Some(v.clone()), false)).collect();
             }
             Some((id, current, outputs)) => {
-                // Ignored properties keep what AWS has.
-                for prop in &res.ignore_changes {
+                // As declared, for a replacement, which makes a new resource.
+                let declared = (!res.ignore_changes.is_empty()).then(|| (resolved.clone(), step.desired.clone()));
+                // Ignored properties keep what AWS has, unless they refer to a resource
+                // this plan replaces (known only after apply): the old one is about to
+                // go, so they follow the new one.
+                let ignored: Vec<String> = res
+                    .ignore_changes
+                    .iter()
+                    .filter(|prop| resolved.get(prop.as_str()).is_none_or(Value::is_known))
+                    .cloned()
+                    .collect();
+                for prop in &ignored {
                     match current.get(prop) {
                         Some(v) => {
                             resolved.insert(prop.clone(), v.clone());
@@ -146,7 +156,7 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
                         }
                     }
                 }
-                let mut changes = diff_props(schema, &current, &resolved, &res.ignore_changes, false);
+                let mut changes = diff_props(schema, &current, &resolved, &ignored, false);
                 if let Some(d) = drift.iter().find(|d| &d.name == name) {
                     for c in &mut changes {
                         c.reverts_drift = d.changes.iter().any(|dc| dc.prop == c.prop && dc.before == c.after);
@@ -176,6 +186,15 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
                 {
                     step.action = Action::Replace;
                     step.reason = Some(Reason::DependencyReplacedFirst(dep));
+                }
+                if step.action == Action::Replace
+                    && let Some((declared, declared_desired)) = declared
+                {
+                    // ignore_changes keeps what AWS has only in place: a replacement is
+                    // made as declared (as Terraform's lifecycle ignore_changes does).
+                    resolved = declared;
+                    step.desired = declared_desired;
+                    step.changes = diff_props(schema, &current, &resolved, &[], false);
                 }
                 if step.action == Action::Replace {
                     let order = replace_order(schema, &step, &deleted_first);
