@@ -50,7 +50,7 @@ async fn the_dev_program_plans_exactly_like_the_dev_stack_file_then_applies_repl
     );
     assert_eq!(plan_json(&program), plan_json(&file), "the program's plan differs from the file's");
     let steps = common::changed_steps(&program);
-    assert_eq!(steps.len(), 12, "{steps:?}");
+    assert_eq!(steps.len(), 14, "{steps:?}");
 
     // The same stack file naming the program: infra runs it.
     let stack = dir.join("stacks/dev.toml");
