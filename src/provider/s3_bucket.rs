@@ -5,9 +5,10 @@
 //! (`ListBuckets`, one call per page) to learn which exist, then reads each
 //! existing one with five calls run concurrently (`GetBucketVersioning`,
 //! `GetBucketEncryption`, `GetPublicAccessBlock`, `GetBucketTagging`,
-//! `GetBucketNotificationConfiguration`): a read costs 1 + 5 × buckets calls. `find_tagged` reads the tags of every bucket of
-//! the account (one call each), then the settings of those the stack owns; it
-//! only runs when a declared bucket is missing from state.
+//! `GetBucketNotificationConfiguration`): a read costs 1 + 5 × buckets calls.
+//! `find_tagged` reads the tags of every bucket of the account (one call
+//! each), then the settings of those the stack owns; it only runs when a
+//! declared bucket is missing from state.
 //!
 //! `eventbridge` is the one part of the bucket's notification configuration the
 //! stack manages: whether S3 sends the bucket's events to EventBridge
