@@ -1,5 +1,5 @@
 //! The dev stack of `stacks/dev.toml`, declared as a typed Rust program: the
-//! same twelve resources, the same outputs, and the same plan.
+//! same fourteen resources, the same outputs, and the same plan.
 //!
 //! ```sh
 //! cargo run --example dev -- plan --stack dev     # and apply, destroy, drift, output, ...
@@ -10,7 +10,7 @@
 //! A stack file can also name this program (`[stack] program = "cargo run -q
 //! --example dev --"`), so that `infra plan --stack dev` runs it.
 
-use infra::aws::{codebuild, codepipeline, ec2, elasticbeanstalk as eb, iam, s3};
+use infra::aws::{codebuild, codepipeline, ec2, elasticbeanstalk as eb, events, iam, s3};
 use infra::program::{Ctx, Input, Json, Options, Ports, ProgramError};
 use infra::template;
 use serde_json::json;
@@ -41,6 +41,9 @@ fn setting(namespace: &str, name: &str, value: impl Into<Input<String>>) -> eb::
 }
 
 const APP_ENV: &str = "aws:elasticbeanstalk:application:environment";
+
+/// The key of the pipeline's source archive in the artifact bucket.
+const SOURCE_KEY: &str = "source/dev.zip";
 
 pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
     let cfg: DevConfig = ctx.config()?;
@@ -74,7 +77,9 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             .versioning(true)
             .encryption(s3::Encryption::Aes256)
             .block_public_access(true)
-            .force_destroy(true),
+            .force_destroy(true)
+            // Its events go to EventBridge, where `source_changed` picks out a new source archive.
+            .eventbridge(true),
     )?;
     let objects = template!("{}/*", artifacts.arn());
     let build_role = ctx.add(
@@ -195,11 +200,40 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
         codepipeline::Pipeline::new(
             pipeline_role.arn(),
             artifacts.bucket(),
-            codepipeline::Source::new(codepipeline::Provider::S3).bucket(artifacts.bucket()).key("source/dev.zip"),
+            codepipeline::Source::new(codepipeline::Provider::S3).bucket(artifacts.bucket()).key(SOURCE_KEY),
             build.name(),
             app.name(),
             app_env.name(),
         ),
+    )?;
+    // The pipeline starts when its source archive changes: a rule matches S3's
+    // "Object Created" event for it and starts the pipeline as a role whose one
+    // permission is that (stacks/dev.toml says why its trust has no condition).
+    let source_events_role = ctx.add(
+        "source_events_role",
+        iam::Role::new(trust("events.amazonaws.com"))
+            .description("EventBridge starting the dev pipeline")
+            .inline_policies([(
+                "start_pipeline",
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        { "Effect": "Allow",
+                          "Action": "codepipeline:StartPipelineExecution",
+                          "Resource": pipeline.arn() }
+                    ]
+                }),
+            )]),
+    )?;
+    ctx.add(
+        "source_changed",
+        events::Rule::new(json!({
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": { "bucket": { "name": [artifacts.bucket()] }, "object": { "key": [SOURCE_KEY] } }
+        }))
+        .description("starts the dev pipeline when its source archive changes")
+        .targets([events::Target::new("pipeline", pipeline.arn()).role_arn(source_events_role.arn())]),
     )?;
 
     let ip = app_env.private_ip();

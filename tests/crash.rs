@@ -148,6 +148,7 @@ struct Aws {
     codebuild: aws_sdk_codebuild::Client,
     eb: aws_sdk_elasticbeanstalk::Client,
     pipelines: aws_sdk_codepipeline::Client,
+    events: aws_sdk_eventbridge::Client,
 }
 
 fn owner<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Option<String>, Option<String>) {
@@ -179,6 +180,7 @@ impl Aws {
             codebuild: aws_sdk_codebuild::Client::new(&config),
             eb: aws_sdk_elasticbeanstalk::Client::new(&config),
             pipelines: aws_sdk_codepipeline::Client::new(&config),
+            events: aws_sdk_eventbridge::Client::new(&config),
         }
     }
 
@@ -314,6 +316,16 @@ impl Aws {
             let tags = owner(out.tags().iter().map(|t| (t.key(), t.value())));
             if let Some(l) = label(name, name, tags) {
                 add("codepipeline.pipeline", l, name);
+            }
+        }
+
+        // EventBridge: PutRule tags the rule it creates.
+        for r in self.events.list_rules().send().await.unwrap().rules() {
+            let name = r.name().unwrap();
+            let out = self.events.list_tags_for_resource().resource_arn(r.arn().unwrap()).send().await.unwrap();
+            let tags = owner(out.tags().iter().map(|t| (t.key(), t.value())));
+            if let Some(l) = label(name, name, tags) {
+                add("events.rule", l, name);
             }
         }
 

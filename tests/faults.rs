@@ -58,6 +58,7 @@ struct Cloud {
     codebuild: aws_sdk_codebuild::Client,
     pipelines: aws_sdk_codepipeline::Client,
     eb: aws_sdk_elasticbeanstalk::Client,
+    events: aws_sdk_eventbridge::Client,
 }
 
 /// Every kind of resource the dev stack has, by cloud id: instances, volumes and
@@ -86,6 +87,8 @@ struct Inventory {
     applications: Vec<String>,
     /// Environment ids, terminated ones excepted.
     environments: Vec<String>,
+    /// EventBridge rules on the default bus.
+    rules: Vec<String>,
 }
 
 impl Cloud {
@@ -100,6 +103,7 @@ impl Cloud {
             codebuild: aws_sdk_codebuild::Client::new(&config),
             pipelines: aws_sdk_codepipeline::Client::new(&config),
             eb: aws_sdk_elasticbeanstalk::Client::new(&config),
+            events: aws_sdk_eventbridge::Client::new(&config),
         }
     }
 
@@ -155,7 +159,10 @@ impl Cloud {
             .filter_map(|e| e.environment_id())
             .map(str::to_string)
             .collect();
+        let rules = self.events.list_rules().send().await.unwrap();
+        inv.rules = rules.rules().iter().filter_map(|r| r.name()).map(str::to_string).collect();
         for list in [
+            &mut inv.rules,
             &mut inv.instance_owners,
             &mut inv.roles,
             &mut inv.instance_profiles,
@@ -223,6 +230,10 @@ impl Cloud {
                 let status: Vec<_> = got.environments().iter().filter_map(|e| e.status()).map(|s| s.as_str()).collect();
                 assert_eq!(status, ["Ready"], "{what}");
             }
+            "events.rule" => {
+                let got = self.events.describe_rule().name(id).send().await;
+                assert!(got.is_ok(), "{what}: {got:?}");
+            }
             other => panic!("{what}: this test does not know how to look up a {other}; teach it"),
         }
     }
@@ -258,12 +269,12 @@ async fn with_a_fifth_of_requests_failing_apply_and_destroy_of_the_dev_stack_com
 
     // Apply through the faults.
     let applied = run(&["apply", "--yes"]);
-    assert!(applied.contains("12 added"), "{applied}");
+    assert!(applied.contains("14 added"), "{applied}");
 
     // Every recorded resource exists. None is an instance or an attachment: the
     // host is the environment's instance, and its hook attaches the volume.
     let resources = recorded(dir);
-    assert_eq!(resources.len(), 12, "{resources:?}");
+    assert_eq!(resources.len(), 14, "{resources:?}");
     assert!(resources.iter().all(|r| r.1 != "ec2.instance" && r.1 != "ec2.volume_attachment"), "{resources:?}");
     for (name, kind, id) in &resources {
         cloud.assert_exists(name, kind, id).await;
@@ -293,6 +304,7 @@ async fn with_a_fifth_of_requests_failing_apply_and_destroy_of_the_dev_stack_com
     assert_eq!(inv.buckets, ids_of("s3.bucket"), "{inv:#?}");
     assert_eq!(inv.projects, ids_of("codebuild.project"), "{inv:#?}");
     assert_eq!(inv.pipelines, ids_of("codepipeline.pipeline"), "{inv:#?}");
+    assert_eq!(inv.rules, ids_of("events.rule"), "{inv:#?}");
     assert_eq!(inv.applications, ids_of("elasticbeanstalk.application"), "{inv:#?}");
     assert_eq!(inv.environments, ids_of("elasticbeanstalk.environment"), "{inv:#?}");
     let versions = cloud.eb.describe_application_versions().application_name(id_of("app")).send().await.unwrap();

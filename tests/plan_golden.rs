@@ -142,7 +142,7 @@ fn actions(p: &Plan) -> Vec<(String, Action)> {
 #[test]
 fn a_new_stack_plans_every_resource_as_a_create_with_unknowns_from_dependencies() {
     let p = plan(&dev_stack(), &State::default(), &Refreshed::new()).unwrap();
-    assert_eq!(p.summary().create, 12);
+    assert_eq!(p.summary().create, 14);
     assert!(p.steps.iter().all(|s| s.kind != Kind::Instance && s.kind != Kind::VolumeAttachment));
     // The environment's instance goes beside the data volume, whose zone is an
     // output known once the volume exists.
@@ -248,13 +248,16 @@ fn a_multi_line_change_renders_as_a_unified_diff() {
 fn a_resource_removed_from_the_stack_is_deleted_after_its_dependents() {
     let mut stack = dev_stack();
     let state = applied(&stack);
-    // The environment (the host), and the pipeline that deploys to it.
-    stack.resources.remove("app_env");
-    stack.resources.remove("pipeline");
-    stack.outputs.retain(|_, v| v.refs().iter().all(|r| r.resource != "app_env" && r.resource != "pipeline"));
+    // The environment (the host), the pipeline that deploys to it, and the
+    // rule that starts the pipeline, with the role it starts it as.
+    let removed = ["app_env", "pipeline", "source_events_role", "source_changed"];
+    for name in removed {
+        stack.resources.remove(name);
+    }
+    stack.outputs.retain(|_, v| v.refs().iter().all(|r| !removed.contains(&r.resource.as_str())));
     let p = plan(&stack, &state, &observe(&state)).unwrap();
     let deletes: Vec<&str> = p.steps.iter().filter(|s| s.action == Action::Delete).map(|s| s.name.as_str()).collect();
-    assert_eq!(deletes, vec!["pipeline", "app_env"]);
+    assert_eq!(deletes, vec!["source_changed", "source_events_role", "pipeline", "app_env"]);
     golden("delete", &p);
 }
 
@@ -525,7 +528,10 @@ fn a_protected_resource_removed_from_the_stack_file_is_still_protected_by_state(
     let mut stack = dev_stack();
     stack.resources.get_mut("pipeline").unwrap().protect = Some(true);
     let state = applied(&stack);
-    stack.resources.remove("pipeline");
+    // The pipeline's block leaves the file, with the rule that starts it and its role.
+    for name in ["pipeline", "source_events_role", "source_changed"] {
+        stack.resources.remove(name);
+    }
     stack.outputs.remove("pipeline");
     let p = plan(&stack, &state, &observe(&state)).unwrap();
     let step = p.steps.iter().find(|s| s.name == "pipeline").unwrap();
@@ -579,7 +585,10 @@ fn a_targeted_plan_holds_only_its_target_and_what_it_needs_and_a_later_full_plan
         ["app", "artifacts", "data", "data_sg", "app_instance_role", "app_version", "app_instance_profile", "app_env"]
     );
     assert_eq!(p.targeted, ["app_env"]);
-    assert_eq!(p.left_out, ["build_role", "pipeline_role", "build", "pipeline"]);
+    assert_eq!(
+        p.left_out,
+        ["build_role", "pipeline_role", "build", "pipeline", "source_events_role", "source_changed"]
+    );
     golden("targeted", &p);
 
     // What a saved targeted plan does when applied: only its steps.
@@ -589,7 +598,7 @@ fn a_targeted_plan_holds_only_its_target_and_what_it_needs_and_a_later_full_plan
     let full = plan(&stack, &state, &observe(&state)).unwrap();
     let mut rest: Vec<&str> = full.steps.iter().filter(|s| s.action != Action::NoOp).map(|s| s.name.as_str()).collect();
     rest.sort();
-    assert_eq!(rest, ["build", "build_role", "pipeline", "pipeline_role"]);
+    assert_eq!(rest, ["build", "build_role", "pipeline", "pipeline_role", "source_changed", "source_events_role"]);
     assert!(full.steps.iter().filter(|s| s.action == Action::Create).all(|s| s.reason == Some(Reason::New)));
 }
 
@@ -600,7 +609,7 @@ fn a_targeted_destroy_deletes_the_target_and_what_depends_on_it() {
     let request = Request { targets: vec!["app_env".into()], ..destroy() };
     let p = plan_with(&nothing(&stack), &state, &observe(&state), &request).unwrap();
     let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["pipeline", "app_env"]);
+    assert_eq!(names, ["source_changed", "source_events_role", "pipeline", "app_env"]);
 }
 
 /// The plan of the applied, unchanged dev stack with `--replace name`.
@@ -670,14 +679,17 @@ fn every_resource_of_the_dev_stack_can_be_replaced_in_an_order_that_runs() {
                 "~ pipeline_role",
                 "~ app_env",
                 "~ pipeline",
+                "~ source_changed",
             ],
         ),
         ("build", &["-/+ build (create first)", "~ pipeline"]),
         ("build_role", &["-/+ build_role (create first)", "~ build"]),
         ("data", &["-/+ data (create first)", "~ app_instance_role", "~ app_env"]),
         ("data_sg", &["-/+ data_sg (create first)", "~ app_env"]),
-        ("pipeline", &["-/+ pipeline (create first)"]),
+        ("pipeline", &["-/+ pipeline (create first)", "~ source_events_role", "~ source_changed"]),
         ("pipeline_role", &["-/+ pipeline_role (create first)", "~ pipeline"]),
+        ("source_changed", &["-/+ source_changed (create first)"]),
+        ("source_events_role", &["-/+ source_events_role (create first)", "~ source_changed"]),
     ];
     let names: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
     assert_eq!(names, stack.resources.keys().map(String::as_str).collect::<Vec<_>>(), "every resource, once");

@@ -22,7 +22,7 @@ fn the_dev_stack_declared_by_the_typed_program_plans_exactly_like_stacks_dev_tom
     assert_eq!(from_code.resources.keys().collect::<Vec<_>>(), from_file.resources.keys().collect::<Vec<_>>());
     let a = plan(&from_file, &State::default(), &Refreshed::new()).unwrap();
     let b = plan(&from_code, &State::default(), &Refreshed::new()).unwrap();
-    assert_eq!(a.steps.len(), 12);
+    assert_eq!(a.steps.len(), 14);
     // The instances' role refers to the volume: known only once the volume exists.
     let role = b.steps.iter().find(|s| s.name == "app_instance_role").unwrap();
     assert_eq!(role.depends_on, ["data"]);

@@ -50,7 +50,7 @@ async fn the_dev_program_plans_exactly_like_the_dev_stack_file_then_applies_repl
     );
     assert_eq!(plan_json(&program), plan_json(&file), "the program's plan differs from the file's");
     let steps = common::changed_steps(&program);
-    assert_eq!(steps.len(), 12, "{steps:?}");
+    assert_eq!(steps.len(), 14, "{steps:?}");
 
     // The same stack file naming the program: infra runs it.
     let stack = dir.join("stacks/dev.toml");
@@ -103,7 +103,7 @@ async fn a_stack_applied_from_the_file_is_the_stack_the_program_declares_and_its
     ok("program destroy", run_program("dev", &emu.endpoint, dir, &destroy, &[]));
     let (code, out, _) = run_infra(&emu, dir, &["plan", "--detailed-exitcode", "--format", "json"]);
     assert_eq!(code, 2, "after the program's destroy the file plans every resource again:\n{out}");
-    assert_eq!(common::changed_steps(&out).len(), 11, "all but the kept volume:\n{out}");
+    assert_eq!(common::changed_steps(&out).len(), 13, "all but the kept volume:\n{out}");
 }
 
 /// A project holding examples/stages's stack files, with the deploy bundle.

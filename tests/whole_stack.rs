@@ -2,7 +2,8 @@
 //! group, IAM roles, the artifact bucket, CodeBuild, Elastic Beanstalk (whose
 //! one instance is the data host) and CodePipeline, applied, checked through
 //! the AWS SDK, updated in place, drifted and put back, and destroyed without a
-//! trace.
+//! trace; and the EventBridge rule that starts the pipeline when its source
+//! archive is written.
 
 mod common;
 
@@ -58,7 +59,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     let ec2 = aws_sdk_ec2::Client::new(&config);
 
     let applied = ok(run_infra(&emu, dir, &["apply", "--yes"]));
-    assert!(applied.contains("12 added"), "{applied}");
+    assert!(applied.contains("14 added"), "{applied}");
 
     // The pipeline: Source -> Build -> Deploy, wired to the project and environment.
     let pipeline_name = id(dir, "pipeline");
@@ -181,6 +182,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
         ("build_role", "codebuild.amazonaws.com"),
         ("pipeline_role", "codepipeline.amazonaws.com"),
         ("app_instance_role", "ec2.amazonaws.com"),
+        ("source_events_role", "events.amazonaws.com"),
     ] {
         let got = iam.get_role().role_name(id(dir, role)).send().await.unwrap();
         let doc = got.role().unwrap().assume_role_policy_document().unwrap();
@@ -278,6 +280,8 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     assert!(apps.applications().is_empty(), "applications left: {apps:?}");
     assert!(codebuild.batch_get_projects().names(&project_name).send().await.unwrap().projects().is_empty());
     assert!(pipelines.get_pipeline().name(&pipeline_name).send().await.is_err(), "the pipeline is gone");
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    assert!(events.list_rules().send().await.unwrap().rules().is_empty(), "the rule is gone");
     let profiles = iam.list_instance_profiles().send().await.unwrap();
     assert!(profiles.instance_profiles().is_empty(), "{profiles:?}");
     let running = running_instances(&ec2).await;
@@ -317,4 +321,92 @@ async fn the_one_instance(ec2: &aws_sdk_ec2::Client) -> aws_sdk_ec2::types::Inst
     let mut running = running_instances(ec2).await;
     assert_eq!(running.len(), 1, "{running:?}");
     running.remove(0)
+}
+
+/// S3's "Object Created" event as the S3 User Guide shows it ("EventBridge
+/// event message structure", https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html),
+/// for `key` in `bucket`.
+fn object_created(bucket: &str, key: &str) -> String {
+    serde_json::json!({
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "111122223333",
+        "time": "2021-11-12T00:00:00Z",
+        "region": "ca-central-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {
+            "version": "0",
+            "bucket": { "name": bucket },
+            "object": {
+                "key": key,
+                "size": 5,
+                "etag": "b1946ac92492d2347c6235b4d2611184",
+                "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+                "sequencer": "617f08299329d189"
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject"
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dev_stack_starts_its_pipeline_when_its_source_archive_is_written_and_on_nothing_else() {
+    let emu = Emulator::start();
+    let project = dev_project();
+    let dir = project.path();
+    let config = emu.sdk_config().await;
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    ok(run_infra(&emu, dir, &["apply", "--yes"]));
+    let bucket = id(dir, "artifacts");
+    let pipeline_arn = output(dir, "pipeline", "arn");
+    let role_arn = output(dir, "source_events_role", "arn");
+
+    // The bucket sends its events to EventBridge.
+    let notifications = s3.get_bucket_notification_configuration().bucket(&bucket).send().await.unwrap();
+    assert!(notifications.event_bridge_configuration().is_some(), "{notifications:?}");
+
+    // The rule, as EventBridge holds it, matches the archive's Object Created
+    // event, and not another key's or another bucket's.
+    let rule = events.describe_rule().name(id(dir, "source_changed")).send().await.unwrap();
+    assert_eq!(rule.state().map(|s| s.as_str()), Some("ENABLED"));
+    let pattern = rule.event_pattern().unwrap();
+    let matches = |event: String| {
+        let events = events.clone();
+        let pattern = pattern.to_string();
+        async move { events.test_event_pattern().event_pattern(pattern).event(event).send().await.unwrap().result }
+    };
+    assert!(matches(object_created(&bucket, "source/dev.zip")).await, "the source archive: {pattern}");
+    assert!(!matches(object_created(&bucket, "source/other.zip")).await, "another key: {pattern}");
+    assert!(!matches(object_created("another-bucket", "source/dev.zip")).await, "another bucket: {pattern}");
+
+    // Its one target is the pipeline, started as the rule's role.
+    let targets = events.list_targets_by_rule().rule(id(dir, "source_changed")).send().await.unwrap();
+    let targets: Vec<(&str, Option<&str>)> = targets.targets().iter().map(|t| (t.arn(), t.role_arn())).collect();
+    assert_eq!(targets, [(pipeline_arn.as_str(), Some(role_arn.as_str()))]);
+
+    // The role may start that pipeline and do nothing else.
+    let role = id(dir, "source_events_role");
+    let policies = iam.list_role_policies().role_name(&role).send().await.unwrap();
+    assert_eq!(policies.policy_names(), ["start_pipeline"]);
+    let attached = iam.list_attached_role_policies().role_name(&role).send().await.unwrap();
+    assert!(attached.attached_policies().is_empty(), "{attached:?}");
+    let policy = iam.get_role_policy().role_name(&role).policy_name("start_pipeline").send().await.unwrap();
+    let policy = infra::model::kinds::iam_role::canonical_policy(policy.policy_document()).unwrap();
+    let policy: J = serde_json::from_str(&policy).unwrap();
+    assert_eq!(
+        policy["Statement"],
+        serde_json::json!([{
+            "Action": "codepipeline:StartPipelineExecution",
+            "Effect": "Allow",
+            "Resource": pipeline_arn,
+        }])
+    );
 }

@@ -161,6 +161,10 @@ pub fn price(
         Kind::SecurityGroup => zero(resource, kind, "security groups are free"),
         Kind::VolumeAttachment => zero(resource, kind, "attaching a volume is free"),
         Kind::Role | Kind::InstanceProfile => zero(resource, kind, "IAM is free"),
+        // "All state change events published by AWS services by default are
+        // free" (https://aws.amazon.com/eventbridge/pricing/): a rule on the
+        // default bus, and its delivery of S3's events to a target, cost nothing.
+        Kind::EventRule => zero(resource, kind, "rules matching AWS services' events on the default bus are free"),
         Kind::EbApplication => {
             zero(resource, kind, "Elastic Beanstalk is free; its environments' instances are priced")
         }

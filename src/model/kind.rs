@@ -21,6 +21,7 @@ pub enum Kind {
     EbVersion,
     EbEnvironment,
     Pipeline,
+    EventRule,
 }
 
 impl Kind {
@@ -38,6 +39,7 @@ impl Kind {
         Kind::EbVersion,
         Kind::EbEnvironment,
         Kind::Pipeline,
+        Kind::EventRule,
     ];
 
     /// The kind's static schema.
@@ -55,6 +57,7 @@ impl Kind {
             Kind::EbVersion => &kinds::eb_application_version::SCHEMA,
             Kind::EbEnvironment => &kinds::eb_environment::SCHEMA,
             Kind::Pipeline => &kinds::codepipeline::SCHEMA,
+            Kind::EventRule => &kinds::events_rule::SCHEMA,
         }
     }
 

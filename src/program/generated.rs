@@ -1423,6 +1423,174 @@ pub mod elasticbeanstalk {
     }
 }
 
+/// Resource types of AWS events.
+pub mod events {
+    use super::*;
+
+    /// The values of `state`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum State {
+        /// `ENABLED`
+        Enabled,
+        /// `DISABLED`
+        Disabled,
+    }
+
+    impl State {
+        /// The value as AWS and stack files spell it.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                State::Enabled => "ENABLED",
+                State::Disabled => "DISABLED",
+            }
+        }
+    }
+
+    impl From<State> for Input<State> {
+        fn from(v: State) -> Self {
+            enum_input(v.as_str())
+        }
+    }
+
+    /// A `targets` entry of a `events.rule`.
+    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct Target {
+        /// The target's id within the rule: 1 to 64 letters, digits, `.`, `-` and `_`.
+        pub id: Input<String>,
+        /// The ARN of what receives the events (a pipeline, a function, a queue).
+        pub arn: Input<String>,
+        /// The ARN of the IAM role EventBridge acts as to reach the target.
+        pub role_arn: Option<Input<String>>,
+    }
+
+    impl Target {
+        /// A `Target` with its required properties: `id`, `arn`.
+        pub fn new(id: impl Into<Input<String>>, arn: impl Into<Input<String>>) -> Self {
+            Target { id: id.into(), arn: arn.into(), role_arn: None }
+        }
+
+        /// The ARN of the IAM role EventBridge acts as to reach the target.
+        pub fn role_arn(mut self, role_arn: impl Into<Input<String>>) -> Self {
+            self.role_arn = Some(role_arn.into());
+            self
+        }
+
+        fn into_map(self) -> Props {
+            let mut props = Props::new();
+            props.insert("id".to_string(), self.id.into_value());
+            props.insert("arn".to_string(), self.arn.into_value());
+            put(&mut props, "role_arn", self.role_arn);
+            props
+        }
+    }
+
+    impl IntoValue for Target {
+        fn into_value(self) -> crate::model::Value {
+            crate::model::Value::Map(self.into_map())
+        }
+    }
+
+    /// A `events.rule` (docs/resources.md); it carries the `infra:stack` and `infra:name` tags.
+    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct Rule {
+        /// The rule name; defaults to <stack>-<resource> (at most 64 characters). Changing it replaces the resource.
+        pub name: Option<Input<String>>,
+        /// What the rule is for.
+        pub description: Option<Input<String>>,
+        /// The events the rule matches: an EventBridge event pattern.
+        pub event_pattern: Input<Json>,
+        /// Whether the rule sends what it matches to its targets. Default: `ENABLED`.
+        pub state: Option<Input<State>>,
+        /// Where matching events go, at most 5.
+        pub targets: Option<BTreeSet<Target>>,
+        /// Tags beside the stack's.
+        pub tags: Option<BTreeMap<String, Input<String>>>,
+    }
+
+    impl Rule {
+        /// A `events.rule` with its required properties: `event_pattern`.
+        pub fn new(event_pattern: impl Into<Input<Json>>) -> Self {
+            Rule { name: None, description: None, event_pattern: event_pattern.into(), state: None, targets: None, tags: None }
+        }
+
+        /// The rule name; defaults to <stack>-<resource> (at most 64 characters). Changing it replaces the resource.
+        pub fn name(mut self, name: impl Into<Input<String>>) -> Self {
+            self.name = Some(name.into());
+            self
+        }
+
+        /// What the rule is for.
+        pub fn description(mut self, description: impl Into<Input<String>>) -> Self {
+            self.description = Some(description.into());
+            self
+        }
+
+        /// Whether the rule sends what it matches to its targets. Default: `ENABLED`.
+        pub fn state(mut self, state: impl Into<Input<State>>) -> Self {
+            self.state = Some(state.into());
+            self
+        }
+
+        /// Where matching events go, at most 5.
+        pub fn targets(mut self, targets: impl IntoIterator<Item = Target>) -> Self {
+            self.targets = Some(targets.into_iter().collect());
+            self
+        }
+
+        /// Tags beside the stack's.
+        pub fn tags(mut self, tags: impl IntoIterator<Item = (impl Into<String>, impl Into<Input<String>>)>) -> Self {
+            self.tags = Some(tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
+            self
+        }
+
+        fn into_map(self) -> Props {
+            let mut props = Props::new();
+            put(&mut props, "name", self.name);
+            put(&mut props, "description", self.description);
+            props.insert("event_pattern".to_string(), self.event_pattern.into_value());
+            put(&mut props, "state", self.state);
+            put(&mut props, "targets", self.targets);
+            put(&mut props, "tags", self.tags);
+            props
+        }
+    }
+
+    impl Declare for Rule {
+        const KIND: Kind = Kind::EventRule;
+
+        fn into_props(self) -> Props {
+            self.into_map()
+        }
+    }
+
+    impl Handle<Rule> {
+        /// Its `id`, known once it exists.
+        pub fn id(&self) -> Output<String> {
+            self.attr("id")
+        }
+
+        /// Its `arn`, known once it exists.
+        pub fn arn(&self) -> Output<String> {
+            self.attr("arn")
+        }
+
+        /// Its `name`, known once it exists.
+        pub fn name(&self) -> Output<String> {
+            self.attr("name")
+        }
+
+        /// Its `description` property, as applied.
+        pub fn description(&self) -> Output<String> {
+            self.attr("description")
+        }
+
+        /// Its `state` property, as applied.
+        pub fn state(&self) -> Output<String> {
+            self.attr("state")
+        }
+    }
+}
+
 /// Resource types of AWS iam.
 pub mod iam {
     use super::*;
@@ -1631,6 +1799,8 @@ pub mod s3 {
         pub encryption: Option<Input<Encryption>>,
         /// Turn on all four public access block settings. Default: `true`.
         pub block_public_access: Option<Input<bool>>,
+        /// Send the bucket's events (an object created, deleted, ...) to EventBridge, where rules match them. Default: `false`.
+        pub eventbridge: Option<Input<bool>>,
         /// Let delete remove every object version first; otherwise a bucket with objects is not deleted. Default: `false`.
         pub force_destroy: Option<Input<bool>>,
         /// Tags beside the stack's.
@@ -1640,7 +1810,7 @@ pub mod s3 {
     impl Bucket {
         /// A `s3.bucket` with its required properties (it has none).
         pub fn new() -> Self {
-            Bucket { bucket: None, versioning: None, encryption: None, block_public_access: None, force_destroy: None, tags: None }
+            Bucket { bucket: None, versioning: None, encryption: None, block_public_access: None, eventbridge: None, force_destroy: None, tags: None }
         }
 
         /// The bucket name; defaults to <stack>-<resource>-<random>. Changing it replaces the resource.
@@ -1667,6 +1837,12 @@ pub mod s3 {
             self
         }
 
+        /// Send the bucket's events (an object created, deleted, ...) to EventBridge, where rules match them. Default: `false`.
+        pub fn eventbridge(mut self, eventbridge: impl Into<Input<bool>>) -> Self {
+            self.eventbridge = Some(eventbridge.into());
+            self
+        }
+
         /// Let delete remove every object version first; otherwise a bucket with objects is not deleted. Default: `false`.
         pub fn force_destroy(mut self, force_destroy: impl Into<Input<bool>>) -> Self {
             self.force_destroy = Some(force_destroy.into());
@@ -1685,6 +1861,7 @@ pub mod s3 {
             put(&mut props, "versioning", self.versioning);
             put(&mut props, "encryption", self.encryption);
             put(&mut props, "block_public_access", self.block_public_access);
+            put(&mut props, "eventbridge", self.eventbridge);
             put(&mut props, "force_destroy", self.force_destroy);
             put(&mut props, "tags", self.tags);
             props
@@ -1728,6 +1905,11 @@ pub mod s3 {
         /// Its `block_public_access` property, as applied.
         pub fn block_public_access(&self) -> Output<bool> {
             self.attr("block_public_access")
+        }
+
+        /// Its `eventbridge` property, as applied.
+        pub fn eventbridge(&self) -> Output<bool> {
+            self.attr("eventbridge")
         }
 
         /// Its `force_destroy` property, as applied.

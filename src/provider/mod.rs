@@ -13,6 +13,7 @@ pub mod eb_application;
 pub mod eb_application_version;
 pub mod eb_environment;
 mod ec2;
+pub mod events_rule;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod instance;
@@ -282,6 +283,7 @@ impl Providers {
         let ssm = client!(aws_sdk_ssm, "ssm", config, stats, limits);
         let codebuild = client!(aws_sdk_codebuild, "codebuild", config, stats, limits);
         let codepipeline = client!(aws_sdk_codepipeline, "codepipeline", config, stats, limits);
+        let events = client!(aws_sdk_eventbridge, "events", config, stats, limits);
         let mut by_kind: BTreeMap<Kind, Box<dyn Provider>> = BTreeMap::new();
         by_kind.insert(Kind::SecurityGroup, Box::new(security_group::SecurityGroups::new(ec2.clone())));
         by_kind.insert(Kind::Instance, Box::new(instance::Instances::new(ec2.clone(), ssm)));
@@ -295,6 +297,7 @@ impl Providers {
         by_kind.insert(Kind::EbVersion, Box::new(eb_application_version::EbVersions::new(eb.clone(), s3)));
         by_kind.insert(Kind::EbEnvironment, Box::new(eb_environment::EbEnvironments::new(eb, ec2.clone())));
         by_kind.insert(Kind::Pipeline, Box::new(codepipeline::Pipelines::new(codepipeline)));
+        by_kind.insert(Kind::EventRule, Box::new(events_rule::Rules::new(events)));
         Providers { by_kind }
     }
 

@@ -3,11 +3,19 @@
 //!
 //! S3 has no batched read of bucket settings. `read_many` lists the buckets once
 //! (`ListBuckets`, one call per page) to learn which exist, then reads each
-//! existing one with four calls run concurrently (`GetBucketVersioning`,
-//! `GetBucketEncryption`, `GetPublicAccessBlock`, `GetBucketTagging`): a read
-//! costs 1 + 4 × buckets calls. `find_tagged` reads the tags of every bucket of
-//! the account (one call each), then the settings of those the stack owns; it
-//! only runs when a declared bucket is missing from state.
+//! existing one with five calls run concurrently (`GetBucketVersioning`,
+//! `GetBucketEncryption`, `GetPublicAccessBlock`, `GetBucketTagging`,
+//! `GetBucketNotificationConfiguration`): a read costs 1 + 5 × buckets calls.
+//! `find_tagged` reads the tags of every bucket of the account (one call
+//! each), then the settings of those the stack owns; it only runs when a
+//! declared bucket is missing from state.
+//!
+//! `eventbridge` is the one part of the bucket's notification configuration the
+//! stack manages: whether S3 sends the bucket's events to EventBridge
+//! (`EventBridgeConfiguration`, https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html).
+//! PutBucketNotificationConfiguration replaces the whole configuration, so a
+//! change reads it first and puts back the topic, queue and function
+//! configurations it found beside the flag.
 //!
 //! `force_destroy` is local: it is never sent to or read from AWS, and only
 //! decides whether `delete` may empty a bucket that still holds objects.
@@ -24,9 +32,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, EventBridgeConfiguration,
+    NotificationConfiguration, ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    VersioningConfiguration,
 };
 use aws_smithy_types::error::operation::BuildError;
 use futures::{StreamExt, TryStreamExt};
@@ -81,19 +90,26 @@ fn unless_absent<T>(r: Result<T, ProviderError>, absent_code: &str) -> Result<Op
 /// One bucket's settings and tags, or `None` when the bucket is gone. (Owned
 /// arguments, so that concurrent reads borrow nothing.)
 async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Observed>, ProviderError> {
-    let (versioning, encryption, public_access, tags) = tokio::join!(
+    let (versioning, encryption, public_access, tags, notifications) = tokio::join!(
         s3.get_bucket_versioning().bucket(&name).send(),
         s3.get_bucket_encryption().bucket(&name).send(),
         s3.get_public_access_block().bucket(&name).send(),
         s3.get_bucket_tagging().bucket(&name).send(),
+        s3.get_bucket_notification_configuration().bucket(&name).send(),
     );
     let versioning = versioning.map_err(|e| aws_error("GetBucketVersioning", e));
     let encryption = encryption.map_err(|e| aws_error("GetBucketEncryption", e));
     let public_access = public_access.map_err(|e| aws_error("GetPublicAccessBlock", e));
     let tags = tags.map_err(|e| aws_error("GetBucketTagging", e));
+    let notifications = notifications.map_err(|e| aws_error("GetBucketNotificationConfiguration", e));
     // Deleted since it was listed.
-    let codes =
-        [versioning.as_ref().err(), encryption.as_ref().err(), public_access.as_ref().err(), tags.as_ref().err()];
+    let codes = [
+        versioning.as_ref().err(),
+        encryption.as_ref().err(),
+        public_access.as_ref().err(),
+        tags.as_ref().err(),
+        notifications.as_ref().err(),
+    ];
     if codes.iter().flatten().any(|e| e.code() == Some(NO_SUCH_BUCKET)) {
         return Ok(None);
     }
@@ -101,6 +117,7 @@ async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Obse
     let encryption = unless_absent(encryption, "ServerSideEncryptionConfigurationNotFoundError")?;
     let public_access = unless_absent(public_access, "NoSuchPublicAccessBlockConfiguration")?;
     let tags = unless_absent(tags, "NoSuchTagSet")?;
+    let eventbridge = notifications?.event_bridge_configuration().is_some();
 
     let mut props = Props::new();
     props.insert("bucket".into(), Value::from(name.as_str()));
@@ -117,6 +134,7 @@ async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Obse
             .all(|s| *s == Some(true))
     });
     props.insert("block_public_access".into(), Value::Bool(blocked));
+    props.insert("eventbridge".into(), Value::Bool(eventbridge));
     let tag_set = tags.as_ref().map(|t| t.tag_set()).unwrap_or_default();
     props.insert("tags".into(), tags_value(tag_set));
 
@@ -230,6 +248,27 @@ impl Buckets {
             .build();
         let call = self.client.put_public_access_block().bucket(name).public_access_block_configuration(config);
         call.send().await.map_err(|e| aws_error("PutPublicAccessBlock", e))?;
+        Ok(())
+    }
+
+    /// Turns the bucket's events to EventBridge on or off, keeping the rest of
+    /// its notification configuration as S3 reports it.
+    async fn put_eventbridge(&self, name: &str, enabled: bool) -> Result<(), ProviderError> {
+        let current = self
+            .client
+            .get_bucket_notification_configuration()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetBucketNotificationConfiguration", e))?;
+        let config = NotificationConfiguration::builder()
+            .set_topic_configurations(current.topic_configurations)
+            .set_queue_configurations(current.queue_configurations)
+            .set_lambda_function_configurations(current.lambda_function_configurations)
+            .set_event_bridge_configuration(enabled.then(|| EventBridgeConfiguration::builder().build()))
+            .build();
+        let call = self.client.put_bucket_notification_configuration().bucket(name).notification_configuration(config);
+        call.send().await.map_err(|e| aws_error("PutBucketNotificationConfiguration", e))?;
         Ok(())
     }
 
@@ -398,12 +437,16 @@ impl Provider for Buckets {
         let algorithm = props.get("encryption").and_then(Value::as_str).unwrap_or("AES256");
         let blocked = bool_prop(&props, "block_public_access").unwrap_or(true);
         let versioned = bool_prop(&props, "versioning").unwrap_or(true);
+        let eventbridge = bool_prop(&props, "eventbridge").unwrap_or(false);
         // A bucket is created unversioned; versioning once on can only be suspended.
         let versioning = async { if versioned { self.put_versioning(&name, true).await } else { Ok(()) } };
+        // A bucket is created without notifications.
+        let events = async { if eventbridge { self.put_eventbridge(&name, true).await } else { Ok(()) } };
         tokio::try_join!(
             self.put_public_access_block(&name, blocked),
             self.put_encryption(&name, algorithm),
-            versioning
+            versioning,
+            events
         )?;
         // What a read would report follows from what was just set.
         let mut observed = Props::from([
@@ -411,6 +454,7 @@ impl Provider for Buckets {
             ("versioning".to_string(), Value::Bool(versioned)),
             ("encryption".to_string(), Value::from(algorithm)),
             ("block_public_access".to_string(), Value::Bool(blocked)),
+            ("eventbridge".to_string(), Value::Bool(eventbridge)),
         ]);
         observed.insert("tags".to_string(), Value::Map(tags.into_iter().map(|(k, v)| (k, Value::from(v))).collect()));
         Ok(Observed { id: name.clone(), props: observed, outputs: outputs_of(&name) })
@@ -426,6 +470,9 @@ impl Provider for Buckets {
         }
         if let Some(enabled) = changed(&before, &after, "versioning").and_then(Value::as_bool) {
             self.put_versioning(id, enabled).await?;
+        }
+        if let Some(enabled) = changed(&before, &after, "eventbridge").and_then(Value::as_bool) {
+            self.put_eventbridge(id, enabled).await?;
         }
         if changed(&before, &after, "tags").is_some() {
             self.put_tags(id, &tags_of(&after)).await?;

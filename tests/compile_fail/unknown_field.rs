@@ -1,4 +1,4 @@
-// expect: struct `Rule` has no field named `prots`
+// expect: struct `infra::aws::ec2::Rule` has no field named `prots`
 use infra::aws::ec2;
 
 fn main() {

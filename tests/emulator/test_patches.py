@@ -12,6 +12,7 @@ they share one emulator.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -1017,6 +1018,61 @@ def test_s3_conditional_writes_and_deletes_behave_as_aws_documents():
     # The versions written are kept.
     versions = s3.list_object_versions(Bucket=bucket, Prefix="k")
     assert len(versions["Versions"]) == 3 and len(versions["DeleteMarkers"]) == 1, versions
+
+
+def test_s3_notification_configuration_reports_eventbridge():
+    """GetBucketNotificationConfiguration reports EventBridgeConfiguration as set, beside
+    the other configurations, under the root NotificationConfiguration.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketNotificationConfiguration.html
+    """
+    s3 = client("s3")
+    bucket = f"notifications-{time.time_ns()}"
+    s3.create_bucket(Bucket=bucket)
+
+    def configuration() -> dict:
+        got = s3.get_bucket_notification_configuration(Bucket=bucket)
+        return {k: v for k, v in got.items() if k != "ResponseMetadata"}
+
+    assert configuration() == {}, configuration()
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    assert configuration() == {"EventBridgeConfiguration": {}}, configuration()
+    queue = {"QueueArn": "arn:aws:sqs:us-east-1:123456789012:q", "Events": ["s3:ObjectCreated:*"]}
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}, "QueueConfigurations": [queue]}
+    )
+    got = configuration()
+    assert got["EventBridgeConfiguration"] == {}, got
+    assert [q["QueueArn"] for q in got["QueueConfigurations"]] == [queue["QueueArn"]], got
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    assert configuration() == {}, configuration()
+
+
+def test_events_test_event_pattern():
+    """TestEventPattern answers whether the event matches, refuses an event without the
+    mandatory fields and a pattern that is not one.
+    https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_TestEventPattern.html
+    """
+    events = client("events")
+    pattern = json.dumps({"source": ["aws.s3"], "detail": {"object": {"key": ["a.zip"]}}})
+    event = {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2021-11-12T00:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:s3:::b"],
+        "detail": {"bucket": {"name": "b"}, "object": {"key": "a.zip"}},
+    }
+    assert events.test_event_pattern(EventPattern=pattern, Event=json.dumps(event))["Result"] is True
+    event["detail"]["object"]["key"] = "b.zip"
+    assert events.test_event_pattern(EventPattern=pattern, Event=json.dumps(event))["Result"] is False
+    code, _ = error_of(events.test_event_pattern, EventPattern='{"source": "aws.s3"}', Event=json.dumps(event))
+    assert code == "InvalidEventPatternException", code
+    del event["id"]
+    code, _ = error_of(events.test_event_pattern, EventPattern=pattern, Event=json.dumps(event))
+    assert code == "ValidationException", code
 
 
 def start_server() -> tuple[subprocess.Popen, str]:

@@ -9,6 +9,7 @@ pub mod codepipeline;
 pub mod eb_application;
 pub mod eb_application_version;
 pub mod eb_environment;
+pub mod events_rule;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod instance;

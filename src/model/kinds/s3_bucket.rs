@@ -13,6 +13,12 @@ pub static SCHEMA: Schema = Schema {
         Field::new("block_public_access", Ty::Bool, "turn on all four public access block settings")
             .default(Default::Bool(true)),
         Field::new(
+            "eventbridge",
+            Ty::Bool,
+            "send the bucket's events (an object created, deleted, ...) to EventBridge, where rules match them",
+        )
+        .default(Default::Bool(false)),
+        Field::new(
             "force_destroy",
             Ty::Bool,
             "let delete remove every object version first; otherwise a bucket with objects is not deleted",
