@@ -101,26 +101,6 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             ),
         ]),
     )?;
-    let pipeline_role = ctx.add(
-        "pipeline_role",
-        iam::Role::new(trust("codepipeline.amazonaws.com"))
-            .description("CodePipeline for the dev stack")
-            .managed_policy_arns(["arn:aws:iam::aws:policy/AdministratorAccess-AWSElasticBeanstalk"])
-            .inline_policies([(
-                "pipeline",
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        { "Effect": "Allow",
-                          "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning", "s3:PutObject"],
-                          "Resource": [artifacts.arn(), template!("{}/*", artifacts.arn())] },
-                        { "Effect": "Allow",
-                          "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                          "Resource": "*" }
-                    ]
-                }),
-            )]),
-    )?;
     // The platform hook attaches the data volume to the instance it runs on:
     // that one volume, to the stack's instances, and no other.
     let app_instance_role = ctx.add(
@@ -128,8 +108,9 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
         iam::Role::new(trust("ec2.amazonaws.com"))
             .description("Elastic Beanstalk instances of the dev stack")
             .managed_policy_arns([
+                // What Elastic Beanstalk's agents need; no ECS policy: the Amazon Linux
+                // 2023 Docker platform runs docker compose, not the ECS agent.
                 "arn:aws:iam::aws:policy/AWSElasticBeanstalkWebTier",
-                "arn:aws:iam::aws:policy/AWSElasticBeanstalkMulticontainerDocker",
                 // Operators reach the host through Session Manager.
                 "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
             ])
@@ -162,6 +143,30 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             .environment_variables([("STACK", "dev")])
             .buildspec("deploy/dev/buildspec.yml"),
     )?;
+    let pipeline_role = ctx.add(
+        "pipeline_role",
+        iam::Role::new(trust("codepipeline.amazonaws.com"))
+            .description("CodePipeline for the dev stack")
+            // The Elastic Beanstalk deploy action's documented minimum is service-wide
+            // (Elastic Beanstalk updates the environment's CloudFormation stack with
+            // the caller's permissions): this managed policy is that set.
+            .managed_policy_arns(["arn:aws:iam::aws:policy/AdministratorAccess-AWSElasticBeanstalk"])
+            // Its own: the artifact bucket, and builds of this project only.
+            .inline_policies([(
+                "pipeline",
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        { "Effect": "Allow",
+                          "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning", "s3:PutObject"],
+                          "Resource": [artifacts.arn(), template!("{}/*", artifacts.arn())] },
+                        { "Effect": "Allow",
+                          "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                          "Resource": build.arn() }
+                    ]
+                }),
+            )]),
+    )?;
     let app =
         ctx.add("app", eb::Application::new().description("dev data services: redis cluster, elasticsearch, kibana"))?;
     // The version the environment is created with; CodePipeline delivers every later
@@ -184,6 +189,8 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             .availability_zone(data.availability_zone())
             .option_settings([
                 setting("aws:autoscaling:launchconfiguration", "DisableDefaultEC2SecurityGroup", "true"),
+                // IMDSv2 only: no container reaches the role's credentials with a plain GET.
+                setting("aws:autoscaling:launchconfiguration", "DisableIMDSv1", "true"),
                 setting("aws:elasticbeanstalk:command", "DeploymentPolicy", "AllAtOnce"),
                 setting("aws:autoscaling:updatepolicy:rollingupdate", "RollingUpdateEnabled", "false"),
                 setting("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled", "false"),
