@@ -912,6 +912,70 @@ fn compose_refuses_an_env_without_elastic_password() {
     );
 }
 
+/// A loopback HTTP server that answers 200 to a request with HTTP Basic credentials
+/// `user:password` and 401 to any other: what Elasticsearch and Kibana answer a
+/// healthcheck. Lives as long as the returned child.
+const BASIC_AUTH_SERVER: &str = r#"
+import base64, http.server, sys, threading
+wanted = "Basic " + base64.b64encode(sys.argv[1].encode()).decode()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+    def do_GET(self):
+        self.send_response(200 if self.headers.get("Authorization") == wanted else 401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(f"AUTH_PORT={server.server_address[1]}", flush=True)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+sys.stdin.read()
+"#;
+
+#[test]
+fn the_healthchecks_authenticate_with_the_password_on_standard_input_never_on_a_command_line() {
+    // A password with the characters a shell or curl's config syntax would mangle.
+    let password = r#"s3 "cr\et'$x"#;
+    let (dir, config) = compose_config(&format!("DATA_VOLUME_ID=vol-0123456789abcdef0\nELASTIC_PASSWORD={password}\n"));
+    assert!(config.ok(), "{config}");
+    let resolved_file = dir.path().join("resolved.yml");
+    fs::write(&resolved_file, &config.stdout).unwrap();
+    let resolved = yaml(&resolved_file);
+
+    let mut server = command(tool("python"));
+    server.args(["-u", "-c", BASIC_AUTH_SERVER, &format!("elastic:{password}")]);
+    server.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut server = server.spawn().expect("start the basic-auth server");
+    let port = read_port_line(&mut server, "AUTH_PORT=").expect("the basic-auth server's port");
+
+    for (service, variable, url) in [
+        ("elasticsearch", "ELASTIC_PASSWORD", "http://localhost:9200"),
+        ("kibana", "ELASTICSEARCH_PASSWORD", "http://localhost:5601"),
+    ] {
+        let test = resolved["services"][service]["healthcheck"]["test"].as_array().unwrap();
+        assert_eq!(test[0], "CMD-SHELL", "{service}");
+        // `config` prints `$$` still escaped (its output is a compose file too); Compose
+        // gives Docker a single `$`, for the container's shell.
+        let script = test[1].as_str().unwrap().replace("$$", "$");
+        // The password is read from the container's environment by the shell, and only
+        // printf (a builtin) and base64's standard input ever see it.
+        assert!(!script.contains(" -u ") && !script.contains("--user"), "{service}: {script}");
+        assert_eq!(script.matches(&format!("\"${variable}\"")).count(), 1, "{service}: {script}");
+        assert!(script.contains(&format!("printf 'elastic:%s' \"${variable}\" | base64 -w0")), "{service}: {script}");
+        // Run as Docker runs CMD-SHELL (`/bin/sh -c`), against the server in place of the
+        // service: the right password passes, a wrong one fails.
+        let script = script.replace(url, &format!("http://127.0.0.1:{port}"));
+        assert!(!script.contains("localhost"), "{service}: the test rewrote its address: {script}");
+        for (given, passes) in [(password, true), ("not-the-password", false)] {
+            let mut check = command("/bin/sh");
+            check.args(["-c", &script]).env(variable, given);
+            let done = run(check);
+            assert_eq!(done.ok(), passes, "{service} with {given:?}: {done}");
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 #[test]
 fn the_cluster_script_runs_redis_cli_from_the_image_the_nodes_run() {
     let compose = yaml(&bundle().join("docker-compose.yml"));
