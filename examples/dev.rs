@@ -90,9 +90,10 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
                 json!({
                     "Version": "2012-10-17",
                     "Statement": [
+                        // Its own log group: CodeBuild logs to /aws/codebuild/<project name>.
                         { "Effect": "Allow",
                           "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                          "Resource": "*" },
+                          "Resource": format!("arn:aws:logs:*:*:log-group:/aws/codebuild/{}-build*", ctx.stack_name()) },
                         { "Effect": "Allow",
                           "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
                           "Resource": objects }
