@@ -19,6 +19,8 @@
 mod iam;
 mod network;
 
+use network::ranges;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::compose::{BundlePorts, Protocol};
@@ -414,18 +416,6 @@ fn protocol_name(p: Protocol) -> &'static str {
         Protocol::Tcp => "tcp",
         Protocol::Udp => "udp",
     }
-}
-
-/// Sorted ports as ranges: `6382, 6390-6399`.
-fn ranges(ports: &[i64]) -> String {
-    let mut out: Vec<(i64, i64)> = Vec::new();
-    for &p in ports {
-        match out.last_mut() {
-            Some((_, to)) if *to + 1 == p => *to = p,
-            _ => out.push((p, p)),
-        }
-    }
-    out.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect::<Vec<_>>().join(", ")
 }
 
 /// The findings no reason allows.

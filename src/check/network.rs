@@ -141,14 +141,25 @@ pub fn world_open(rules: &[Rule]) -> Vec<WorldOpen> {
         for &(a, b, what) in DATA_PORTS {
             // Each port of a range on its own: two rules may open halves of it.
             let open_ports: Vec<(i64, String)> = (a..=b).filter_map(|p| open(p, p).map(|c| (p, c))).collect();
-            if let Some((first, cidrs)) = open_ports.first() {
-                let last = open_ports.last().map_or(*first, |(p, _)| *p);
-                let ports = if first == &last { first.to_string() } else { format!("{first}-{last}") };
-                found("public_data_port", format!("{ports} ({what})"), cidrs.clone());
+            if let Some((_, cidrs)) = open_ports.first() {
+                let ports: Vec<i64> = open_ports.iter().map(|(p, _)| *p).collect();
+                found("public_data_port", format!("{} ({what})", ranges(&ports)), cidrs.clone());
             }
         }
     }
     out
+}
+
+/// Sorted ports as ranges: `6379, 6381` or `6379-6381`.
+pub fn ranges(ports: &[i64]) -> String {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for &p in ports {
+        match out.last_mut() {
+            Some((_, to)) if *to + 1 == p => *to = p,
+            _ => out.push((p, p)),
+        }
+    }
+    out.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect::<Vec<_>>().join(", ")
 }
 
 /// Whether `nets`, with the blocks no internet host sends from, cover the
