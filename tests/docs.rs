@@ -109,3 +109,46 @@ fn the_resource_reference_matches_the_schemas() {
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(expected == actual, "docs/resources.md is out of date; run UPDATE_GOLDEN=1 cargo test --test docs");
 }
+
+/// docs/checks.md: every policy check, what it catches and why (from
+/// `infra::check::CHECKS`), the findings its fixture prints
+/// (`tests/fixtures/checks/<check>.expected`, held by tests/policy_checks.rs),
+/// and how to allow it.
+fn checks_reference() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = String::from(
+        "# Policy checks\n\nGenerated from `src/model/checks.rs` and the fixtures in `tests/fixtures/checks/` by \
+         `tests/docs.rs`; do not edit by hand.\n\n\
+         `infra check` runs every check on the stack file alone (no AWS), and `infra plan` and `infra apply` run \
+         them first: a finding fails the command unless its resource allows it with a reason,\n\
+         `allow = { <check> = \"why\" }`, which `infra check` then lists as allowed. An empty reason is refused.\n",
+    );
+    for c in infra::check::CHECKS {
+        let fixture = format!("tests/fixtures/checks/{}.toml", c.name);
+        let expected = std::fs::read_to_string(root.join(&fixture).with_extension("expected")).unwrap_or_default();
+        let _ = writeln!(out, "\n## `{}`\n\n{}.\n\nWhy: {}\n", c.name, upper_first(c.summary), c.why);
+        let _ = writeln!(out, "What `infra check` prints for [`{fixture}`](../{fixture}):\n\n```");
+        for line in expected.lines().filter(|l| l.contains(&format!(": {}: ", c.name))) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out, "```\n\nTo allow it: `allow = {{ {} = \"why\" }}` on the resource.", c.name);
+    }
+    out
+}
+
+fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+#[test]
+fn the_checks_reference_matches_the_checks_and_their_fixtures() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/checks.md");
+    let actual = checks_reference();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(expected == actual, "docs/checks.md is out of date; run UPDATE_GOLDEN=1 cargo test --test docs");
+}

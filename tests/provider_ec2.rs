@@ -471,6 +471,19 @@ async fn an_instance_is_launched_read_resized_found_by_its_tags_and_terminated()
     assert_eq!(env.tap.take_changes(), ["ModifyInstanceAttribute"]);
     assert_eq!(schema.normalized(&regrouped.props)["security_group_ids"], after["security_group_ids"]);
 
+    // IMDSv2 only with a hop limit of 2 by default; other metadata options
+    // change in place, in one ModifyInstanceMetadataOptions.
+    assert_eq!(created.props["http_tokens"], Value::from("required"));
+    assert_eq!(created.props["http_put_response_hop_limit"], Value::Int(2));
+    let before = schema.normalized(&regrouped.props);
+    let mut after = before.clone();
+    after.insert("http_tokens".into(), "optional".into());
+    after.insert("http_put_response_hop_limit".into(), 1.into());
+    let reopened = instances.update(&ctx("host"), &id, &before, &after).await.unwrap();
+    assert_eq!(env.tap.take_changes(), ["ModifyInstanceMetadataOptions"]);
+    assert_eq!(reopened.props["http_tokens"], Value::from("optional"));
+    assert_eq!(reopened.props["http_put_response_hop_limit"], Value::Int(1));
+
     let found = instances.find_tagged(STACK).await.unwrap();
 
     let found: std::collections::BTreeMap<_, _> = found.into_iter().collect();

@@ -253,6 +253,55 @@ async fn a_bucket_is_created_read_updated_found_by_its_tags_and_deleted() {
     buckets.delete(&ctx("artifacts"), &id, &after).await.expect("deleting twice succeeds");
 }
 
+#[tokio::test]
+async fn a_bucket_policy_is_put_read_back_as_declared_changed_and_deleted() {
+    let env = env().await;
+    let buckets = env.providers.get(Kind::Bucket);
+    let schema = Kind::Bucket.schema();
+    let name = "test-policy-bucket";
+    let arn = format!("arn:aws:s3:::{name}");
+    // A table, as a stack file writes it: S3 keeps it as JSON text of its own.
+    let tls_only = |actions: Value| {
+        map([
+            ("Version", "2012-10-17".into()),
+            (
+                "Statement",
+                Value::List(vec![map([
+                    ("Sid", "TlsOnly".into()),
+                    ("Effect", "Deny".into()),
+                    ("Principal", "*".into()),
+                    ("Action", actions),
+                    ("Resource", Value::from(vec![arn.clone(), format!("{arn}/*")])),
+                    ("Condition", map([("Bool", map([("aws:SecureTransport", "false".into())]))])),
+                ])]),
+            ),
+        ])
+    };
+    let declared = props(vec![("bucket", name.into()), ("policy", tls_only("s3:*".into())), ("tags", tags("b"))]);
+    let created = buckets.create(&ctx("b"), &declared).await.unwrap();
+    assert_reads_as_declared(Kind::Bucket, &declared, &created);
+    let read = read_one(buckets, name).await.unwrap();
+    assert_eq!(schema.canonical(&read.props)["policy"], schema.normalized(&declared)["policy"], "no perpetual diff");
+    let stored = env.s3.get_bucket_policy().bucket(name).send().await.unwrap().policy.unwrap();
+    assert!(stored.contains("aws:SecureTransport"), "{stored}");
+
+    // Another policy in place, then none: DeleteBucketPolicy.
+    let before = schema.normalized(&read.props);
+    let mut after = before.clone();
+    after.insert("policy".into(), tls_only(Value::from(vec!["s3:GetObject", "s3:PutObject"])));
+    let after = schema.normalized(&after);
+    let updated = buckets.update(&ctx("b"), name, &before, &after).await.unwrap();
+    assert_eq!(schema.canonical(&updated.props)["policy"], after["policy"]);
+    let mut none = after.clone();
+    none.remove("policy");
+    let updated = buckets.update(&ctx("b"), name, &after, &none).await.unwrap();
+    assert!(!updated.props.contains_key("policy"), "{:?}", updated.props.get("policy"));
+    let gone = env.s3.get_bucket_policy().bucket(name).send().await.unwrap_err();
+    assert_eq!(gone.into_service_error().meta().code(), Some("NoSuchBucketPolicy"));
+
+    buckets.delete(&ctx("b"), name, &none).await.unwrap();
+}
+
 async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &str) {
     s3.put_object().bucket(bucket).key(key).body(body.as_bytes().to_vec().into()).send().await.unwrap();
 }

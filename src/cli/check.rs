@@ -6,13 +6,12 @@ use super::Exit;
 use super::common::{self, StackArgs};
 use super::stacks;
 
-/// Run the policy checks on the stack file, without AWS: a data store's port
-/// (Redis, its cluster bus, Elasticsearch, Kibana) open to 0.0.0.0/0 or ::/0, an
-/// unencrypted EBS volume, a port an environment's bundle serves that its
-/// security groups do not open, and a port they open that nothing serves, are
-/// errors unless the resource allows them with a reason
-/// (`allow = { public_data_port = "why" }`). `plan` and `apply` run the same
-/// checks first.
+/// Run the policy checks on the stack file, without AWS (docs/checks.md lists
+/// them: ports open to the whole internet, IAM wildcards and trust, S3,
+/// IMDSv1, Elastic Beanstalk's default group, CodeBuild, secrets in plain
+/// text, the bundle's ports against the groups). A finding is an error unless
+/// the resource allows it with a reason (`allow = { public_data_port = "why" }`).
+/// `plan` and `apply` run the same checks first.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

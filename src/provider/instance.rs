@@ -5,6 +5,11 @@
 //! parameter does not replace a running host. A changed instance type is applied
 //! in place (stop, modify, start); a changed AMI, user data or placement replaces.
 //!
+//! The metadata service's options (`http_tokens`, `http_put_response_hop_limit`)
+//! go with RunInstances (`MetadataOptions`), change in place with
+//! ModifyInstanceMetadataOptions (both given, so neither falls back to its
+//! default), and are read from DescribeInstances' `MetadataOptions`.
+//!
 //! A batched read cannot report `user_data`, `root_volume_size` or
 //! `ami_parameter`; for those the planner trusts the recorded state. The root
 //! volume carries the instance's tags except `infra:name`, so that it is never
@@ -14,8 +19,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    AttributeValue, BlockDeviceMapping, EbsBlockDevice, Filter, Instance, InstanceStateName, InstanceType, Placement,
-    ResourceType,
+    AttributeValue, BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, Instance,
+    InstanceMetadataOptionsRequest, InstanceStateName, InstanceType, Placement, ResourceType,
 };
 
 use super::ec2::{
@@ -34,6 +39,15 @@ const GONE: &[&str] = &["InvalidInstanceID.NotFound"];
 
 /// The root device name when the AMI does not say.
 const DEFAULT_ROOT_DEVICE: &str = "/dev/xvda";
+
+/// The metadata options of normalised properties (the schema's defaults filled in).
+fn metadata_options(props: &Props) -> InstanceMetadataOptionsRequest {
+    let limit = props.get("http_put_response_hop_limit").and_then(Value::as_int).and_then(|l| i32::try_from(l).ok());
+    InstanceMetadataOptionsRequest::builder()
+        .set_http_tokens(str_prop(props, "http_tokens").map(|t| HttpTokensState::from(t.as_str())))
+        .set_http_put_response_hop_limit(limit)
+        .build()
+}
 
 /// Terminated and terminating instances count as gone.
 fn is_gone(state: &InstanceStateName) -> bool {
@@ -84,6 +98,12 @@ impl Instances {
         let groups: Vec<&str> = i.security_groups().iter().filter_map(|g| g.group_id()).collect();
         props.insert("security_group_ids".into(), Value::from(groups));
         put(&mut props, "key_name", i.key_name());
+        if let Some(m) = i.metadata_options() {
+            put(&mut props, "http_tokens", m.http_tokens().map(|t| t.as_str()));
+            if let Some(limit) = m.http_put_response_hop_limit() {
+                props.insert("http_put_response_hop_limit".into(), Value::Int(i64::from(limit)));
+            }
+        }
         props.insert("tags".into(), tags_value(i.tags()));
         let mut outputs = Props::new();
         outputs.insert("id".into(), Value::from(id.as_str()));
@@ -261,6 +281,7 @@ impl Provider for Instances {
             .set_key_name(str_prop(&props, "key_name"))
             .set_user_data(str_prop(&props, "user_data").map(aws_smithy_types::base64::encode))
             .set_block_device_mappings(root_volume.map(|m| vec![m]))
+            .metadata_options(metadata_options(&props))
             .set_tag_specifications(Some(tag_specs).filter(|s| !s.is_empty()))
             .client_token(&ctx.client_token)
             .send()
@@ -293,6 +314,19 @@ impl Provider for Instances {
                 .send()
                 .await
                 .map_err(|e| aws_error("ModifyInstanceAttribute", e))?;
+        }
+        let metadata = ["http_tokens", "http_put_response_hop_limit"];
+        if metadata.iter().any(|k| before.get(*k) != after.get(*k)) {
+            ctx.status("changing the instance metadata options");
+            let options = metadata_options(&after);
+            self.ec2
+                .modify_instance_metadata_options()
+                .instance_id(id)
+                .set_http_tokens(options.http_tokens().cloned())
+                .set_http_put_response_hop_limit(options.http_put_response_hop_limit())
+                .send()
+                .await
+                .map_err(|e| aws_error("ModifyInstanceMetadataOptions", e))?;
         }
         let instance_type = str_prop(&after, "instance_type");
         if let Some(t) = instance_type.filter(|t| Some(t) != str_prop(&before, "instance_type").as_ref()) {

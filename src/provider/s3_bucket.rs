@@ -3,9 +3,16 @@
 //!
 //! S3 has no batched read of bucket settings. `read_many` lists the buckets once
 //! (`ListBuckets`, one call per page) to learn which exist, then reads each
-//! existing one with five calls run concurrently (`GetBucketVersioning`,
+//! existing one with six calls run concurrently (`GetBucketVersioning`,
 //! `GetBucketEncryption`, `GetPublicAccessBlock`, `GetBucketTagging`,
-//! `GetBucketNotificationConfiguration`): a read costs 1 + 5 × buckets calls.
+//! `GetBucketNotificationConfiguration`, `GetBucketPolicy`): a read costs
+//! 1 + 6 × buckets calls.
+//!
+//! `policy` is the bucket policy: PutBucketPolicy after the public access
+//! block (so a policy the block refuses fails the create, not later),
+//! DeleteBucketPolicy when the stack drops it; read back as S3 stores it and
+//! compared in canonical form (`canonical_policy`), so a plan after an apply
+//! is empty. A bucket without one reads as no `policy`.
 //! `find_tagged` reads the tags of every bucket of the account (one call
 //! each), then the settings of those the stack owns; it only runs when a
 //! declared bucket is missing from state.
@@ -90,18 +97,20 @@ fn unless_absent<T>(r: Result<T, ProviderError>, absent_code: &str) -> Result<Op
 /// One bucket's settings and tags, or `None` when the bucket is gone. (Owned
 /// arguments, so that concurrent reads borrow nothing.)
 async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Observed>, ProviderError> {
-    let (versioning, encryption, public_access, tags, notifications) = tokio::join!(
+    let (versioning, encryption, public_access, tags, notifications, policy) = tokio::join!(
         s3.get_bucket_versioning().bucket(&name).send(),
         s3.get_bucket_encryption().bucket(&name).send(),
         s3.get_public_access_block().bucket(&name).send(),
         s3.get_bucket_tagging().bucket(&name).send(),
         s3.get_bucket_notification_configuration().bucket(&name).send(),
+        s3.get_bucket_policy().bucket(&name).send(),
     );
     let versioning = versioning.map_err(|e| aws_error("GetBucketVersioning", e));
     let encryption = encryption.map_err(|e| aws_error("GetBucketEncryption", e));
     let public_access = public_access.map_err(|e| aws_error("GetPublicAccessBlock", e));
     let tags = tags.map_err(|e| aws_error("GetBucketTagging", e));
     let notifications = notifications.map_err(|e| aws_error("GetBucketNotificationConfiguration", e));
+    let policy = policy.map_err(|e| aws_error("GetBucketPolicy", e));
     // Deleted since it was listed.
     let codes = [
         versioning.as_ref().err(),
@@ -109,6 +118,7 @@ async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Obse
         public_access.as_ref().err(),
         tags.as_ref().err(),
         notifications.as_ref().err(),
+        policy.as_ref().err(),
     ];
     if codes.iter().flatten().any(|e| e.code() == Some(NO_SUCH_BUCKET)) {
         return Ok(None);
@@ -118,6 +128,7 @@ async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Obse
     let public_access = unless_absent(public_access, "NoSuchPublicAccessBlockConfiguration")?;
     let tags = unless_absent(tags, "NoSuchTagSet")?;
     let eventbridge = notifications?.event_bridge_configuration().is_some();
+    let policy = unless_absent(policy, "NoSuchBucketPolicy")?;
 
     let mut props = Props::new();
     props.insert("bucket".into(), Value::from(name.as_str()));
@@ -135,6 +146,7 @@ async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Obse
     });
     props.insert("block_public_access".into(), Value::Bool(blocked));
     props.insert("eventbridge".into(), Value::Bool(eventbridge));
+    put(&mut props, "policy", policy.as_ref().and_then(|p| p.policy()));
     let tag_set = tags.as_ref().map(|t| t.tag_set()).unwrap_or_default();
     props.insert("tags".into(), tags_value(tag_set));
 
@@ -273,6 +285,29 @@ impl Buckets {
     }
 
     /// Replaces the bucket's tag set (S3 has no per-tag calls); removes it when empty.
+    /// Puts the bucket policy, or deletes it when there is none.
+    async fn put_policy(&self, name: &str, policy: Option<&str>) -> Result<(), ProviderError> {
+        match policy {
+            Some(policy) => self
+                .client
+                .put_bucket_policy()
+                .bucket(name)
+                .policy(policy)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("PutBucketPolicy", e)),
+            None => self
+                .client
+                .delete_bucket_policy()
+                .bucket(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DeleteBucketPolicy", e)),
+        }
+    }
+
     async fn put_tags(&self, name: &str, tags: &[(String, String)]) -> Result<(), ProviderError> {
         if tags.is_empty() {
             let call = self.client.delete_bucket_tagging().bucket(name);
@@ -448,6 +483,10 @@ impl Provider for Buckets {
             versioning,
             events
         )?;
+        let policy = props.get("policy").and_then(Value::as_str);
+        if policy.is_some() {
+            self.put_policy(&name, policy).await?;
+        }
         // What a read would report follows from what was just set.
         let mut observed = Props::from([
             ("bucket".to_string(), Value::from(name.as_str())),
@@ -456,6 +495,7 @@ impl Provider for Buckets {
             ("block_public_access".to_string(), Value::Bool(blocked)),
             ("eventbridge".to_string(), Value::Bool(eventbridge)),
         ]);
+        put(&mut observed, "policy", policy);
         observed.insert("tags".to_string(), Value::Map(tags.into_iter().map(|(k, v)| (k, Value::from(v))).collect()));
         Ok(Observed { id: name.clone(), props: observed, outputs: outputs_of(&name) })
     }
@@ -473,6 +513,9 @@ impl Provider for Buckets {
         }
         if let Some(enabled) = changed(&before, &after, "eventbridge").and_then(Value::as_bool) {
             self.put_eventbridge(id, enabled).await?;
+        }
+        if before.get("policy") != after.get("policy") {
+            self.put_policy(id, after.get("policy").and_then(Value::as_str)).await?;
         }
         if changed(&before, &after, "tags").is_some() {
             self.put_tags(id, &tags_of(&after)).await?;

@@ -1,5 +1,6 @@
 //! The schema of `s3.bucket`: an S3 bucket and its settings ([`crate::provider::s3_bucket`] talks to AWS).
 
+use crate::model::kinds::iam_role::canonical_policy;
 use crate::model::schema::{BASE, Default, Field, Replacement, Schema, Ty};
 use crate::model::{Path, Props, ValidationError, Value};
 
@@ -24,16 +25,32 @@ pub static SCHEMA: Schema = Schema {
             "let delete remove every object version first; otherwise a bucket with objects is not deleted",
         )
         .default(Default::Bool(false)),
+        Field::new(
+            "policy",
+            Ty::Json,
+            "the bucket policy (JSON text or a table), such as a Deny of requests without TLS; none when omitted",
+        ),
         Field::new("tags", Ty::Map(&Ty::Str), "tags beside the stack's"),
     ],
     outputs: &["id", "arn", "bucket"],
     taggable: true,
     check: check_name,
+    normalize,
     replacement: Replacement::CreateFirst { unique_name: Some("bucket") },
     replacement_why: "bucket names are unique across AWS: a generated name has a random suffix",
     id_form: "the bucket name",
     ..BASE
 };
+
+/// A bucket policy compares by meaning, as IAM documents do (S3 returns the
+/// policy it was given with its own whitespace and list forms).
+pub fn normalize(props: &mut Props) {
+    if let Some(Value::Str(doc)) = props.get_mut("policy")
+        && let Some(canonical) = canonical_policy(doc)
+    {
+        *doc = canonical;
+    }
+}
 
 /// S3's longest bucket name.
 pub const MAX_NAME: usize = 63;
