@@ -55,7 +55,14 @@ fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
     let data_sg =
         ctx.add("data_sg", ec2::SecurityGroup::new().description(format!("{stage} data services")).ingress(rules))?;
     let data = ctx.add("data", ec2::Volume::new(cfg.zone.as_str(), 30).volume_type(ec2::VolumeType::Gp3))?;
-    let artifacts = ctx.add("artifacts", s3::Bucket::new().force_destroy(true))?;
+    let artifacts = ctx.add_with(
+        "artifacts",
+        s3::Bucket::new().force_destroy(true),
+        Options::new().allow(
+            "s3_no_tls_only_policy",
+            "its name is generated and a bucket policy cannot name its own bucket yet (issue 23)",
+        ),
+    )?;
     let role = ctx.add(
         "instance_role",
         iam::Role::new(json!({
@@ -74,12 +81,16 @@ fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
     };
     let mut settings = vec![
         eb::OptionSetting::new("aws:autoscaling:launchconfiguration", "DisableDefaultEC2SecurityGroup", "true"),
+        // IMDSv2 only.
+        eb::OptionSetting::new("aws:autoscaling:launchconfiguration", "DisableIMDSv1", "true"),
         env_var("DATA_VOLUME_ID", data.id()),
     ];
     let mut options = Options::new();
     if prod {
         settings.push(env_var("REDIS_PASSWORD", ctx.secret("redis_password")));
-        options = options.allow("closed_service_port", "the cluster bus serves nodes on the host only");
+        options = options
+            .allow("closed_service_port", "the cluster bus serves nodes on the host only")
+            .allow("secret_in_plaintext_sink", "until the stack keeps REDIS_PASSWORD in Secrets Manager (issue 23)");
     }
     let env = ctx.add_with(
         "app_env",

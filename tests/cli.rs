@@ -57,16 +57,7 @@ fn project(stacks: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-#[path = "common/dev_allows.rs"]
-mod dev_allows;
-
-/// stacks/dev.toml, with the findings it has while its roles are rewritten on
-/// main allowed (see `dev_allows`).
 fn dev_toml() -> String {
-    dev_allows::allow_dev_findings(&raw_dev_toml())
-}
-
-fn raw_dev_toml() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/dev.toml")).unwrap()
 }
 
@@ -233,9 +224,8 @@ fn redis_open_to_the_world_fails_the_policy_checks_unless_allowed_with_a_reason(
 }
 
 #[test]
-#[ignore = "dev stack roles being rewritten on main"]
 fn the_dev_stack_passes_the_policy_checks() {
-    let dir = project(&[("dev", &raw_dev_toml())]);
+    let dir = project(&[("dev", &dev_toml())]);
     let (code, stdout, stderr) = infra(dir.path(), &["check"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("passes the policy checks"), "{stdout}");

@@ -258,7 +258,9 @@ mod tests {
 
     #[test]
     fn a_write_on_every_resource_is_named() {
-        let d = doc(r#"{"Statement":[{"Effect":"Allow","Action":["codebuild:StartBuild","codebuild:BatchGetBuilds"],"Resource":"*"}]}"#);
+        let d = doc(
+            r#"{"Statement":[{"Effect":"Allow","Action":["codebuild:StartBuild","codebuild:BatchGetBuilds"],"Resource":"*"}]}"#,
+        );
         let found = identity_policy("`inline_policies.pipeline`", &d);
         assert_eq!(found.len(), 1);
         assert!(found[0].1.starts_with("`inline_policies.pipeline` allows \"codebuild:StartBuild\" on Resource \"*\""));
@@ -266,12 +268,11 @@ mod tests {
 
     #[test]
     fn pass_role_needs_named_roles_and_the_passed_to_service_condition() {
-        let named = r#"{"Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::1:role/r"COND}]}"#;
+        let named =
+            r#"{"Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::1:role/r"COND}]}"#;
         assert_eq!(checks(identity_policy("p", &doc(&named.replace("COND", "")))), ["iam_passrole_wildcard"]);
-        let conditioned = named.replace(
-            "COND",
-            r#","Condition":{"StringEquals":{"iam:PassedToService":"codebuild.amazonaws.com"}}"#,
-        );
+        let conditioned =
+            named.replace("COND", r#","Condition":{"StringEquals":{"iam:PassedToService":"codebuild.amazonaws.com"}}"#);
         assert!(identity_policy("p", &doc(&conditioned)).is_empty());
     }
 
@@ -299,7 +300,10 @@ mod tests {
                 r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"{cond}}}]}}"#
             ))
         };
-        assert_eq!(checks(service_trust("p", &trust("codebuild.amazonaws.com", ""))), ["iam_service_trust_without_source"]);
+        assert_eq!(
+            checks(service_trust("p", &trust("codebuild.amazonaws.com", ""))),
+            ["iam_service_trust_without_source"]
+        );
         assert!(service_trust("p", &trust("ec2.amazonaws.com", "")).is_empty());
         let cond = r#","Condition":{"StringEquals":{"aws:SourceAccount":"123456789012"}}"#;
         assert!(service_trust("p", &trust("codebuild.amazonaws.com", cond)).is_empty());

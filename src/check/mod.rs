@@ -177,7 +177,8 @@ fn environment(props: &Props) -> Vec<(&'static str, String)> {
             ),
         ));
     }
-    for s in props.get("option_settings").and_then(Value::as_list).unwrap_or_default().iter().filter_map(Value::as_map) {
+    for s in props.get("option_settings").and_then(Value::as_list).unwrap_or_default().iter().filter_map(Value::as_map)
+    {
         if s.get("namespace").and_then(Value::as_str) == Some(ENV_PROPERTIES)
             && s.get("value").is_some_and(Value::contains_secret)
         {
@@ -468,7 +469,9 @@ mod tests {
     fn hardened() -> Vec<Value> {
         ["DisableIMDSv1", "DisableDefaultEC2SecurityGroup"]
             .into_iter()
-            .map(|name| map([("namespace", Value::from(LAUNCH)), ("name", Value::from(name)), ("value", Value::from("true"))]))
+            .map(|name| {
+                map([("namespace", Value::from(LAUNCH)), ("name", Value::from(name)), ("value", Value::from("true"))])
+            })
             .collect()
     }
 
@@ -548,7 +551,9 @@ mod tests {
         settings.push(immutable);
         let without_volume = Stack::new("dev").resource(
             "app_env",
-            Resource::new(Kind::EbEnvironment).prop("application", "app").prop("option_settings", Value::List(settings)),
+            Resource::new(Kind::EbEnvironment)
+                .prop("application", "app")
+                .prop("option_settings", Value::List(settings)),
         );
         assert!(findings_of(&without_volume).is_empty());
     }

@@ -123,9 +123,8 @@ pub fn world_open(rules: &[Rule]) -> Vec<WorldOpen> {
                 .filter(|r| r.proto == Proto::Tcp && r.from <= port_from && port_to <= r.to)
                 .map(|r| r.net)
                 .collect();
-            covers_the_world(&nets, v6).then(|| {
-                IpNet::aggregate(&nets).iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            })
+            covers_the_world(&nets, v6)
+                .then(|| IpNet::aggregate(&nets).iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
         };
         let mut found = |check: &'static str, what: String, cidrs: String| {
             out.push(WorldOpen { check, what, family, cidrs });
@@ -212,7 +211,16 @@ mod tests {
     #[test]
     fn all_public_ipv4_without_the_private_blocks_is_the_world() {
         // 0.0.0.0/0 less 10.0.0.0/8: every public address still reaches it.
-        let cidrs = ["0.0.0.0/5", "8.0.0.0/7", "11.0.0.0/8", "12.0.0.0/6", "16.0.0.0/4", "32.0.0.0/3", "64.0.0.0/2", "128.0.0.0/1"];
+        let cidrs = [
+            "0.0.0.0/5",
+            "8.0.0.0/7",
+            "11.0.0.0/8",
+            "12.0.0.0/6",
+            "16.0.0.0/4",
+            "32.0.0.0/3",
+            "64.0.0.0/2",
+            "128.0.0.0/1",
+        ];
         let rules_: Vec<(&str, Value, &str)> = cidrs.iter().map(|c| ("tcp", Value::Int(3389), *c)).collect();
         assert_eq!(open(&rules_).len(), 1);
     }
@@ -228,7 +236,15 @@ mod tests {
         let checks: Vec<&str> = open(&[("all", Value::Null, "0.0.0.0/0")]).into_iter().map(|f| f.0).collect();
         assert_eq!(
             checks,
-            ["world_open_all_ports", "world_open_admin_port", "world_open_admin_port", "public_data_port", "public_data_port", "public_data_port", "public_data_port"]
+            [
+                "world_open_all_ports",
+                "world_open_admin_port",
+                "world_open_admin_port",
+                "public_data_port",
+                "public_data_port",
+                "public_data_port",
+                "public_data_port"
+            ]
         );
     }
 

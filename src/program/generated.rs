@@ -609,6 +609,31 @@ pub mod ec2 {
         }
     }
 
+    /// The values of `http_tokens`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum HttpTokens {
+        /// `required`
+        Required,
+        /// `optional`
+        Optional,
+    }
+
+    impl HttpTokens {
+        /// The value as AWS and stack files spell it.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                HttpTokens::Required => "required",
+                HttpTokens::Optional => "optional",
+            }
+        }
+    }
+
+    impl From<HttpTokens> for Input<HttpTokens> {
+        fn from(v: HttpTokens) -> Self {
+            enum_input(v.as_str())
+        }
+    }
+
     /// A `ec2.instance` (docs/resources.md); it carries the `infra:stack` and `infra:name` tags.
     #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
     pub struct Instance {
@@ -628,6 +653,10 @@ pub mod ec2 {
         pub key_name: Option<Input<String>>,
         /// A script run at first boot. Changing it replaces the resource.
         pub user_data: Option<Input<String>>,
+        /// Instance metadata: `required` answers IMDSv2 (session tokens) only; `optional` also IMDSv1. Default: `required`.
+        pub http_tokens: Option<Input<HttpTokens>>,
+        /// How many network hops an IMDSv2 token travels: 2 lets containers on the host (one hop more) reach it. Default: `2`.
+        pub http_put_response_hop_limit: Option<Input<i64>>,
         /// The root volume's size in GiB. Changing it replaces the resource.
         pub root_volume_size: Option<Input<i64>>,
         /// Tags beside the stack's.
@@ -637,7 +666,7 @@ pub mod ec2 {
     impl Instance {
         /// A `ec2.instance` with its required properties: `instance_type`.
         pub fn new(instance_type: impl Into<Input<String>>) -> Self {
-            Instance { ami: None, ami_parameter: None, instance_type: instance_type.into(), subnet_id: None, availability_zone: None, security_group_ids: None, key_name: None, user_data: None, root_volume_size: None, tags: None }
+            Instance { ami: None, ami_parameter: None, instance_type: instance_type.into(), subnet_id: None, availability_zone: None, security_group_ids: None, key_name: None, user_data: None, http_tokens: None, http_put_response_hop_limit: None, root_volume_size: None, tags: None }
         }
 
         /// An AMI id; when omitted, resolved from `ami_parameter`. Changing it replaces the resource.
@@ -682,6 +711,18 @@ pub mod ec2 {
             self
         }
 
+        /// Instance metadata: `required` answers IMDSv2 (session tokens) only; `optional` also IMDSv1. Default: `required`.
+        pub fn http_tokens(mut self, http_tokens: impl Into<Input<HttpTokens>>) -> Self {
+            self.http_tokens = Some(http_tokens.into());
+            self
+        }
+
+        /// How many network hops an IMDSv2 token travels: 2 lets containers on the host (one hop more) reach it. Default: `2`.
+        pub fn http_put_response_hop_limit(mut self, http_put_response_hop_limit: impl Into<Input<i64>>) -> Self {
+            self.http_put_response_hop_limit = Some(http_put_response_hop_limit.into());
+            self
+        }
+
         /// The root volume's size in GiB. Changing it replaces the resource.
         pub fn root_volume_size(mut self, root_volume_size: impl Into<Input<i64>>) -> Self {
             self.root_volume_size = Some(root_volume_size.into());
@@ -704,6 +745,8 @@ pub mod ec2 {
             put(&mut props, "security_group_ids", self.security_group_ids);
             put(&mut props, "key_name", self.key_name);
             put(&mut props, "user_data", self.user_data);
+            put(&mut props, "http_tokens", self.http_tokens);
+            put(&mut props, "http_put_response_hop_limit", self.http_put_response_hop_limit);
             put(&mut props, "root_volume_size", self.root_volume_size);
             put(&mut props, "tags", self.tags);
             props
@@ -782,6 +825,16 @@ pub mod ec2 {
         /// Its `user_data` property, as applied.
         pub fn user_data(&self) -> Output<String> {
             self.attr("user_data")
+        }
+
+        /// Its `http_tokens` property, as applied.
+        pub fn http_tokens(&self) -> Output<String> {
+            self.attr("http_tokens")
+        }
+
+        /// Its `http_put_response_hop_limit` property, as applied.
+        pub fn http_put_response_hop_limit(&self) -> Output<i64> {
+            self.attr("http_put_response_hop_limit")
         }
 
         /// Its `root_volume_size` property, as applied.
@@ -1803,6 +1856,8 @@ pub mod s3 {
         pub eventbridge: Option<Input<bool>>,
         /// Let delete remove every object version first; otherwise a bucket with objects is not deleted. Default: `false`.
         pub force_destroy: Option<Input<bool>>,
+        /// The bucket policy (JSON text or a table), such as a Deny of requests without TLS; none when omitted.
+        pub policy: Option<Input<Json>>,
         /// Tags beside the stack's.
         pub tags: Option<BTreeMap<String, Input<String>>>,
     }
@@ -1810,7 +1865,7 @@ pub mod s3 {
     impl Bucket {
         /// A `s3.bucket` with its required properties (it has none).
         pub fn new() -> Self {
-            Bucket { bucket: None, versioning: None, encryption: None, block_public_access: None, eventbridge: None, force_destroy: None, tags: None }
+            Bucket { bucket: None, versioning: None, encryption: None, block_public_access: None, eventbridge: None, force_destroy: None, policy: None, tags: None }
         }
 
         /// The bucket name; defaults to <stack>-<resource>-<random>. Changing it replaces the resource.
@@ -1849,6 +1904,12 @@ pub mod s3 {
             self
         }
 
+        /// The bucket policy (JSON text or a table), such as a Deny of requests without TLS; none when omitted.
+        pub fn policy(mut self, policy: impl Into<Input<Json>>) -> Self {
+            self.policy = Some(policy.into());
+            self
+        }
+
         /// Tags beside the stack's.
         pub fn tags(mut self, tags: impl IntoIterator<Item = (impl Into<String>, impl Into<Input<String>>)>) -> Self {
             self.tags = Some(tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
@@ -1863,6 +1924,7 @@ pub mod s3 {
             put(&mut props, "block_public_access", self.block_public_access);
             put(&mut props, "eventbridge", self.eventbridge);
             put(&mut props, "force_destroy", self.force_destroy);
+            put(&mut props, "policy", self.policy);
             put(&mut props, "tags", self.tags);
             props
         }

@@ -319,7 +319,11 @@ impl RedisNode {
         let log = fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open the node's log");
         let root = tempfile::Builder::new().prefix("bundle-container-").tempdir().unwrap();
         let volumes = [
-            Volume { source: bundle().join(format!("redis-{}.conf", self.n)), target: REDIS_CONF.into(), read_only: true },
+            Volume {
+                source: bundle().join(format!("redis-{}.conf", self.n)),
+                target: REDIS_CONF.into(),
+                read_only: true,
+            },
             Volume { source: self.dir.clone(), target: "/data".into(), read_only: false },
         ];
         let args: Vec<String> = ["redis-server", REDIS_CONF, "--port", &port, "--cluster-announce-port", &port]
@@ -396,7 +400,10 @@ impl RedisNodes {
             nodes.push(RedisNode { n, port: ports[n - 1], dir, log, ip: String::new(), root: None, child: None });
         }
         let nodes = RedisNodes { data, nodes };
-        let announce = run(nodes.announce_hook(".platform/hooks/prebuild/02-announce-address.sh", &ImdsStub::for_instance("i-0first", ip, ZONE)));
+        let announce = run(nodes.announce_hook(
+            ".platform/hooks/prebuild/02-announce-address.sh",
+            &ImdsStub::for_instance("i-0first", ip, ZONE),
+        ));
         assert!(announce.ok(), "{announce}");
         let mut nodes = nodes;
         nodes.restart(ip);
@@ -905,9 +912,9 @@ fn compose_refuses_an_env_without_elastic_password() {
     let (_dir, config) = compose_config("DATA_VOLUME_ID=vol-0123456789abcdef0\n");
     assert!(!config.ok(), "compose accepted a .env without ELASTIC_PASSWORD: {config}");
     assert!(
-        config
-            .stderr
-            .contains("required variable ELASTIC_PASSWORD is missing a value: set the ELASTIC_PASSWORD environment property"),
+        config.stderr.contains(
+            "required variable ELASTIC_PASSWORD is missing a value: set the ELASTIC_PASSWORD environment property"
+        ),
         "{config}"
     );
 }

@@ -106,7 +106,9 @@ fn environment_properties(volume: &str) -> String {
     let stack: toml::Table = toml::from_str(&text).unwrap();
     let settings = stack["resources"]["app_env"]["option_settings"].as_array().unwrap();
     let mut env = String::new();
-    for setting in settings.iter().filter(|s| s["namespace"].as_str() == Some("aws:elasticbeanstalk:application:environment")) {
+    for setting in
+        settings.iter().filter(|s| s["namespace"].as_str() == Some("aws:elasticbeanstalk:application:environment"))
+    {
         let name = setting["name"].as_str().unwrap();
         let value = match setting["value"].as_str().unwrap() {
             "${data.id}" => volume,

@@ -7,9 +7,6 @@
 //! whose write end only this process holds.
 #![allow(dead_code)] // every test binary compiles this module but uses only part of it
 
-#[path = "dev_allows.rs"]
-pub mod dev_allows;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -145,9 +142,8 @@ fn project_with(source: &str, stack: &str) -> tempfile::TempDir {
     std::fs::create_dir(&stacks).expect("create stacks/");
     std::fs::create_dir(project.path().join("state")).expect("create state/");
     let source = repo_root().join(source);
-    let text = std::fs::read_to_string(&source)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", source.display()));
-    let text = if stack == "dev" { dev_allows::allow_dev_findings(&text) } else { text };
+    let text =
+        std::fs::read_to_string(&source).unwrap_or_else(|error| panic!("cannot read {}: {error}", source.display()));
     std::fs::write(stacks.join(format!("{stack}.toml")), text).expect("write the project's stack file");
     project
 }
