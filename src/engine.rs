@@ -241,12 +241,7 @@ impl Engine {
         }
         // Outputs are AWS's to change (an instance Elastic Beanstalk replaced has
         // another address): every resource's are read anew, drift or not.
-        for name in &plan.outputs_renewed {
-            let (Some(rec), Some(Some(o))) = (state.resources.get_mut(name), observation.resources.get(name)) else {
-                continue;
-            };
-            rec.outputs = rec.kind.schema().merged_outputs(&rec.outputs, &o.outputs);
-        }
+        refresh::renew_outputs(&mut state, &observation.resources);
         Ok(RefreshedState { drift: plan.drift, state, outputs_changed: plan.outputs_renewed })
     }
 
