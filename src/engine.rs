@@ -5,6 +5,7 @@
 //! A Rust program can declare a [`Stack`] in code and drive it through the same
 //! [`Engine`] the CLI uses (see `examples/`).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use crate::apply::{self, ApplyError, Options, Reporter};
 use crate::bundle::{self, BundleError};
 use crate::model::{Kind, Stack};
 use crate::plan::{self, Drift, Plan, PlanError, Refusal, Request};
-use crate::provider::{CallStats, Limits, Providers};
+use crate::provider::{CallStats, Limits, ProviderError, Providers};
 use crate::refresh::{self, Observation, RefreshError};
 use crate::state::{Lock, State, StateError, Store};
 
@@ -44,6 +45,8 @@ pub enum EngineError {
     SavedPlan(String),
     #[error("cannot import `{resource}`: {message}")]
     Import { resource: String, message: String },
+    #[error("asking AWS which account `${{aws.account_id}}` is: {0}")]
+    Account(#[source] ProviderError),
 }
 
 /// What a drift check found.
@@ -117,6 +120,7 @@ impl Engine {
     /// holds the lock.
     pub async fn import(&self, stack: &Stack, name: &str, id: &str) -> Result<crate::state::Recorded, EngineError> {
         let refuse = |message: String| EngineError::Import { resource: name.to_string(), message };
+        let stack = &*self.bound(stack).await?;
         let Some(decl) = stack.resources.get(name) else {
             return Err(refuse(format!("stack `{}` declares no resource by that name", stack.name)));
         };
@@ -142,6 +146,16 @@ impl Engine {
         Ok(recorded)
     }
 
+    /// The stack with `${aws.*}` bound to the account and region the
+    /// providers act in; AWS is asked only when the stack uses them.
+    async fn bound<'a>(&self, stack: &'a Stack) -> Result<Cow<'a, Stack>, EngineError> {
+        if !stack.uses_aws() {
+            return Ok(Cow::Borrowed(stack));
+        }
+        let aws = self.providers.aws_context().await.map_err(EngineError::Account)?;
+        Ok(Cow::Owned(stack.bind_aws(&aws)))
+    }
+
     /// Takes the stack's lock for a mutating command.
     pub fn lock(&self, command: &str) -> Result<Lock, EngineError> {
         Ok(self.store.lock(command)?)
@@ -158,6 +172,7 @@ impl Engine {
             self.store.require_key()?;
         }
         let mut state = self.store.load()?;
+        let stack = &*self.bound(stack).await?;
         let mut target = if request.destroy {
             Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() }
         } else {
@@ -177,6 +192,7 @@ impl Engine {
     /// What `infra refresh` would accept, as a plan with no steps (`plan --refresh-only`).
     pub async fn refresh_only_plan(&self, stack: &Stack) -> Result<Plan, EngineError> {
         let state = self.store.load()?;
+        let stack = &*self.bound(stack).await?;
         let observation = refresh::refresh(&self.providers, stack, &state, false).await?;
         Ok(plan::refresh_only(stack, &state, &observation.resources)?)
     }
@@ -207,6 +223,7 @@ impl Engine {
     /// deleted out of band, and tagged resources state does not know.
     pub async fn drift(&self, stack: &Stack) -> Result<DriftReport, EngineError> {
         let state = self.store.load()?;
+        let stack = &*self.bound(stack).await?;
         let observation = refresh::refresh(&self.providers, stack, &state, true).await?;
         let plan = plan::plan(stack, &state, &observation.resources)?;
         let mut unmanaged: Vec<(String, Kind, String)> =
@@ -225,6 +242,7 @@ impl Engine {
     /// and the new state (not yet saved).
     pub async fn refreshed_state(&self, stack: &Stack) -> Result<RefreshedState, EngineError> {
         let mut state = self.store.load()?;
+        let stack = &*self.bound(stack).await?;
         let observation = refresh::refresh(&self.providers, stack, &state, false).await?;
         let plan = plan::refresh_only(stack, &state, &observation.resources)?;
         for d in &plan.drift {

@@ -277,7 +277,13 @@ async fn a_bucket_policy_is_put_read_back_as_declared_changed_and_deleted() {
             ),
         ])
     };
-    let declared = props(vec![("bucket", name.into()), ("policy", tls_only("s3:*".into())), ("tags", tags("b"))]);
+    // `tls_only = false`: the declared policy alone (see the next test for infra's own statement).
+    let declared = props(vec![
+        ("bucket", name.into()),
+        ("policy", tls_only("s3:*".into())),
+        ("tls_only", false.into()),
+        ("tags", tags("b")),
+    ]);
     let created = buckets.create(&ctx("b"), &declared).await.unwrap();
     assert_reads_as_declared(Kind::Bucket, &declared, &created);
     let read = read_one(buckets, name).await.unwrap();
@@ -300,6 +306,65 @@ async fn a_bucket_policy_is_put_read_back_as_declared_changed_and_deleted() {
     assert_eq!(gone.into_service_error().meta().code(), Some("NoSuchBucketPolicy"));
 
     buckets.delete(&ctx("b"), name, &none).await.unwrap();
+}
+
+/// The statements of the bucket policy S3 stores for `bucket`, by `Sid`.
+async fn stored_statements(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<serde_json::Value> {
+    let stored = s3.get_bucket_policy().bucket(bucket).send().await.unwrap().policy.unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    doc["Statement"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_bucket_denies_requests_without_tls_by_default_beside_its_declared_policy() {
+    let env = env().await;
+    let buckets = env.providers.get(Kind::Bucket);
+    let schema = Kind::Bucket.schema();
+    let name = "test-tls-bucket";
+    let arn = format!("arn:aws:s3:::{name}");
+    // Nothing declared: the bucket policy holds infra's TLS-only statement, on this
+    // bucket and its objects, and reads back as `tls_only` with no `policy`.
+    let declared = props(vec![("bucket", name.into()), ("tags", tags("t"))]);
+    let created = buckets.create(&ctx("t"), &declared).await.unwrap();
+    assert_reads_as_declared(Kind::Bucket, &declared, &created);
+    let read = schema.canonical(&read_one(buckets, name).await.unwrap().props);
+    assert_eq!(read.get("tls_only"), Some(&Value::Bool(true)));
+    assert!(!read.contains_key("policy"), "{:?}", read.get("policy"));
+    let statements = stored_statements(&env.s3, name).await;
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    let tls = &statements[0];
+    assert_eq!(tls["Sid"], "InfraTlsOnly");
+    assert_eq!(tls["Effect"], "Deny");
+    assert_eq!(tls["Principal"], "*");
+    assert_eq!(tls["Action"], "s3:*");
+    assert_eq!(tls["Resource"], serde_json::json!([arn, format!("{arn}/*")]));
+    assert_eq!(tls["Condition"]["Bool"]["aws:SecureTransport"], "false");
+
+    // A declared policy joins it, and reads back as declared: no perpetual diff.
+    let before = schema.normalized(&read);
+    let mut after = before.clone();
+    let reader = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Reader","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:root"}},"Action":"s3:GetObject","Resource":"{arn}/*"}}]}}"#
+    );
+    after.insert("policy".into(), Value::from(reader.as_str()));
+    let after = schema.normalized(&after);
+    buckets.update(&ctx("t"), name, &before, &after).await.unwrap();
+    let read = schema.canonical(&read_one(buckets, name).await.unwrap().props);
+    assert_eq!(read["policy"], after["policy"]);
+    assert_eq!(read.get("tls_only"), Some(&Value::Bool(true)));
+    let sids: Vec<String> = stored_statements(&env.s3, name).await.iter().map(|s| s["Sid"].to_string()).collect();
+    assert_eq!(sids, ["\"Reader\"", "\"InfraTlsOnly\""]);
+
+    // tls_only = false with no policy left: the bucket policy is deleted.
+    let mut off = after.clone();
+    off.remove("policy");
+    off.insert("tls_only".into(), Value::Bool(false));
+    let off = schema.normalized(&off);
+    let updated = buckets.update(&ctx("t"), name, &after, &off).await.unwrap();
+    assert_eq!(updated.props.get("tls_only"), Some(&Value::Bool(false)));
+    let gone = env.s3.get_bucket_policy().bucket(name).send().await.unwrap_err();
+    assert_eq!(gone.into_service_error().meta().code(), Some("NoSuchBucketPolicy"));
+    buckets.delete(&ctx("t"), name, &off).await.unwrap();
 }
 
 async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &str) {

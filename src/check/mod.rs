@@ -224,11 +224,13 @@ fn bucket(props: &Props, used_for: Option<&BTreeSet<String>>) -> Vec<(&'static s
     if let Some(doc) = &policy {
         out.extend(iam::any_principal("`policy`", doc));
     }
-    if !policy.as_ref().is_some_and(iam::denies_plain_http) {
+    let tls_only = props.get("tls_only") != Some(&Value::Bool(false));
+    if !tls_only && !policy.as_ref().is_some_and(iam::denies_plain_http) {
         out.push((
             "s3_no_tls_only_policy",
-            "`policy` does not deny requests without TLS; add a Deny statement for Principal \"*\", Action \"s3:*\" \
-             on the bucket and its objects with Condition Bool aws:SecureTransport = \"false\""
+            "`tls_only = false` and `policy` does not deny requests without TLS; drop `tls_only = false` (it is on \
+             by default), or add a Deny statement for Principal \"*\", Action \"s3:*\" on the bucket and its \
+             objects with Condition Bool aws:SecureTransport = \"false\""
                 .into(),
         ));
     }

@@ -271,6 +271,10 @@ impl Builder<'_> {
     /// `ignore_changes`, `allow`, `protect`), and properties.
     fn resource(&mut self, key: &Key, v: &Val) -> Result<Resource, Problem> {
         let name = key_str(key);
+        if name == crate::model::AWS {
+            return Err(Problem::new(key.span(), "`aws` cannot name a resource")
+                .hint("`${aws.account_id}`, `${aws.region}` and `${aws.partition}` are AWS's; choose another name"));
+        }
         if name == "config" || name == "secret" || name == "stack" {
             return Err(Problem::new(key.span(), format!("`{name}` cannot name a resource")).hint(format!(
                 "`${{{name}.KEY}}` refers to the [{name}{}] table; choose another name",

@@ -161,6 +161,42 @@ fn config_is_not_a_resource_name() {
 }
 
 #[test]
+fn aws_is_not_a_resource_name() {
+    let e = err("[resources.aws]\ntype = \"ec2.security_group\"\n");
+    assert_eq!(e.message, "`aws` cannot name a resource");
+    assert_eq!(underlined(&e), "aws");
+}
+
+#[test]
+fn an_aws_reference_binds_to_the_account_and_region_and_leaves_other_references() {
+    use crate::model::AwsContext;
+    let stack = load(
+        "[resources.a]\ntype = \"ec2.security_group\"\n[resources.b]\ntype = \"ec2.security_group\"\n\
+         description = \"arn:${aws.partition}:ec2:${aws.region}:${aws.account_id}:security-group/${a.id}\"\n",
+    )
+    .unwrap();
+    assert!(stack.uses_aws());
+    assert_eq!(stack.resources["b"].dependencies().into_iter().collect::<Vec<_>>(), ["a"]);
+    let aws = AwsContext { account_id: "123456789012".into(), region: "cn-north-1".into() };
+    let bound = stack.bind_aws(&aws);
+    assert!(!bound.uses_aws());
+    assert_eq!(
+        bound.resources["b"].props["description"],
+        Value::Template(vec![
+            Part::Lit("arn:aws-cn:ec2:cn-north-1:123456789012:security-group/".into()),
+            Part::Ref(crate::model::Ref::new("a", "id"))
+        ])
+    );
+}
+
+#[test]
+fn an_unknown_aws_attribute_is_reported_with_the_ones_there_are() {
+    let e = err("[resources.a]\ntype = \"ec2.security_group\"\ndescription = \"${aws.acount_id}\"\n");
+    assert_eq!(e.message, "`${aws.acount_id}`: `aws` has no attribute `acount_id`");
+    assert_eq!(e.hint.as_deref(), Some("attributes: account_id, region, partition"));
+}
+
+#[test]
 fn a_float_is_refused() {
     let e = err("[config]\nsize = 1.5\n");
     assert_eq!(e.message, "expected a whole number, found a float");

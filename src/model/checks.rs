@@ -105,7 +105,8 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "s3_no_tls_only_policy",
-        summary: "an S3 bucket whose policy does not deny requests without TLS (`aws:SecureTransport = false`)",
+        summary: "an S3 bucket with `tls_only = false` whose policy does not deny requests without TLS \
+                  (`aws:SecureTransport = false`)",
         why: "without it, objects may be read and written in plain HTTP (AWS Security Hub S3.5; S3 User \
               Guide, \"Enforce encryption of data in transit\").",
     },

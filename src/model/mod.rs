@@ -23,6 +23,49 @@ pub use value::{Part, Props, Ref, Secret, Value, map};
 pub const TAG_STACK: &str = "infra:stack";
 pub const TAG_NAME: &str = "infra:name";
 
+/// `${aws.ATTR}`: facts of the account and region a stack is applied in. Not a
+/// resource (nothing waits for it): the engine asks AWS once and binds them
+/// ([`Stack::bind_aws`]) before it plans; commands that ask AWS nothing
+/// (`check`, `graph`, `cost`) leave them unresolved.
+pub const AWS: &str = "aws";
+
+/// The attributes `${aws.ATTR}` offers, with what each is.
+pub const AWS_ATTRS: &[(&str, &str)] = &[
+    ("account_id", "the 12-digit id of the AWS account the stack is applied in (STS GetCallerIdentity)"),
+    ("region", "the stack's region"),
+    ("partition", "the region's partition, as ARNs name it: aws, aws-cn or aws-us-gov"),
+];
+
+/// The account and region that `${aws.*}` stand for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsContext {
+    pub account_id: String,
+    pub region: String,
+}
+
+impl AwsContext {
+    /// The partition of the region (ARN's second field).
+    pub fn partition(&self) -> &'static str {
+        if self.region.starts_with("cn-") {
+            "aws-cn"
+        } else if self.region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        }
+    }
+
+    /// The value of `${aws.<attr>}`.
+    pub fn attr(&self, attr: &str) -> Option<String> {
+        match attr {
+            "account_id" => Some(self.account_id.clone()),
+            "region" => Some(self.region.clone()),
+            "partition" => Some(self.partition().to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// A declared stack: settings and resources by logical name.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stack {
@@ -104,7 +147,7 @@ impl Resource {
     pub fn dependencies(&self) -> BTreeSet<&str> {
         let mut deps: BTreeSet<&str> = self.depends_on.iter().map(String::as_str).collect();
         for v in self.props.values() {
-            deps.extend(v.refs().into_iter().map(|r| r.resource.as_str()));
+            deps.extend(v.refs().into_iter().map(|r| r.resource.as_str()).filter(|r| *r != AWS));
         }
         deps
     }
@@ -132,13 +175,38 @@ impl Stack {
         self.resources.values().flat_map(|r| r.props.values()).chain(self.outputs.values()).any(Value::contains_secret)
     }
 
+    /// Whether a property or output refers to `${aws.*}` (binding it then
+    /// needs AWS's answer).
+    pub fn uses_aws(&self) -> bool {
+        self.resources
+            .values()
+            .flat_map(|r| r.props.values())
+            .chain(self.outputs.values())
+            .any(|v| v.refs().iter().any(|r| r.resource == AWS))
+    }
+
+    /// The stack with every `${aws.ATTR}` replaced by its value in `aws`.
+    pub fn bind_aws(&self, aws: &AwsContext) -> Stack {
+        let lookup = |r: &Ref| if r.resource == AWS { aws.attr(&r.attr) } else { None };
+        let mut bound = self.clone();
+        for res in bound.resources.values_mut() {
+            for v in res.props.values_mut() {
+                *v = v.bind(&lookup);
+            }
+        }
+        for v in bound.outputs.values_mut() {
+            *v = v.bind(&lookup);
+        }
+        bound
+    }
+
     /// All checks that need no AWS: names, schemas, references and cycles.
     pub fn validate(&self) -> Result<(), ValidationError> {
         for (name, res) in &self.resources {
             let at = Path::root().key("resources").key(name);
-            if !valid_name(name) {
+            if !valid_name(name) || name == AWS {
                 return Err(ValidationError::new(at, format!("invalid resource name `{name}`"))
-                    .hint("use letters, digits, `_` and `-`, starting with a letter"));
+                    .hint("use letters, digits, `_` and `-`, starting with a letter; `aws` is taken by `${aws.*}`"));
             }
             res.kind.schema().validate(&res.props, &at)?;
             for (prop, v) in &res.props {
@@ -186,6 +254,14 @@ impl Stack {
     }
 
     fn check_ref(&self, r: &Ref, from: Option<&str>, at: &Path) -> Result<(), ValidationError> {
+        if r.resource == AWS {
+            if AWS_ATTRS.iter().any(|(a, _)| *a == r.attr) {
+                return Ok(());
+            }
+            let attrs: Vec<&str> = AWS_ATTRS.iter().map(|(a, _)| *a).collect();
+            return Err(ValidationError::new(at.clone(), format!("`${{{r}}}`: `aws` has no attribute `{}`", r.attr))
+                .hint(format!("attributes: {}", attrs.join(", "))));
+        }
         let Some(target) = self.resources.get(&r.resource) else {
             let names: Vec<&str> = self.resources.keys().map(String::as_str).collect();
             return Err(ValidationError::new(

@@ -323,6 +323,29 @@ impl Value {
         }
     }
 
+    /// Replaces the references `lookup` knows with the text it gives, and keeps
+    /// the others: a template stays a template until no reference is left.
+    pub fn bind(&self, lookup: &dyn Fn(&Ref) -> Option<String>) -> Value {
+        match self {
+            Value::Ref(r) => lookup(r).map_or_else(|| self.clone(), Value::Str),
+            Value::Template(parts) => {
+                let mut out = Vec::new();
+                for p in parts {
+                    let p = match p {
+                        Part::Ref(r) => lookup(r).map_or_else(|| p.clone(), Part::Lit),
+                        lit => lit.clone(),
+                    };
+                    Part::push(&mut out, p);
+                }
+                Part::join(out)
+            }
+            Value::List(l) => Value::List(l.iter().map(|v| v.bind(lookup)).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.bind(lookup))).collect()),
+            Value::Secret(s) => Value::secret(s.expose().bind(lookup)),
+            other => other.clone(),
+        }
+    }
+
     /// Replaces every reference with what `lookup` gives for it. A template with
     /// an unknown part becomes `Unknown` as a whole; one with a secret part
     /// becomes a secret as a whole.

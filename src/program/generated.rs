@@ -1856,8 +1856,10 @@ pub mod s3 {
         pub eventbridge: Option<Input<bool>>,
         /// Let delete remove every object version first; otherwise a bucket with objects is not deleted. Default: `false`.
         pub force_destroy: Option<Input<bool>>,
-        /// The bucket policy (JSON text or a table), such as a Deny of requests without TLS; none when omitted.
+        /// The bucket policy (JSON text or a table); none when omitted (beside `tls_only`'s statement).
         pub policy: Option<Input<Json>>,
+        /// Deny every request that does not use TLS: a statement `InfraTlsOnly` infra keeps in the bucket policy. Default: `true`.
+        pub tls_only: Option<Input<bool>>,
         /// Tags beside the stack's.
         pub tags: Option<BTreeMap<String, Input<String>>>,
     }
@@ -1865,7 +1867,7 @@ pub mod s3 {
     impl Bucket {
         /// A `s3.bucket` with its required properties (it has none).
         pub fn new() -> Self {
-            Bucket { bucket: None, versioning: None, encryption: None, block_public_access: None, eventbridge: None, force_destroy: None, policy: None, tags: None }
+            Bucket { bucket: None, versioning: None, encryption: None, block_public_access: None, eventbridge: None, force_destroy: None, policy: None, tls_only: None, tags: None }
         }
 
         /// The bucket name; defaults to <stack>-<resource>-<random>. Changing it replaces the resource.
@@ -1904,9 +1906,15 @@ pub mod s3 {
             self
         }
 
-        /// The bucket policy (JSON text or a table), such as a Deny of requests without TLS; none when omitted.
+        /// The bucket policy (JSON text or a table); none when omitted (beside `tls_only`'s statement).
         pub fn policy(mut self, policy: impl Into<Input<Json>>) -> Self {
             self.policy = Some(policy.into());
+            self
+        }
+
+        /// Deny every request that does not use TLS: a statement `InfraTlsOnly` infra keeps in the bucket policy. Default: `true`.
+        pub fn tls_only(mut self, tls_only: impl Into<Input<bool>>) -> Self {
+            self.tls_only = Some(tls_only.into());
             self
         }
 
@@ -1925,6 +1933,7 @@ pub mod s3 {
             put(&mut props, "eventbridge", self.eventbridge);
             put(&mut props, "force_destroy", self.force_destroy);
             put(&mut props, "policy", self.policy);
+            put(&mut props, "tls_only", self.tls_only);
             put(&mut props, "tags", self.tags);
             props
         }
@@ -1977,6 +1986,11 @@ pub mod s3 {
         /// Its `force_destroy` property, as applied.
         pub fn force_destroy(&self) -> Output<bool> {
             self.attr("force_destroy")
+        }
+
+        /// Its `tls_only` property, as applied.
+        pub fn tls_only(&self) -> Output<bool> {
+            self.attr("tls_only")
         }
     }
 }

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 pub use typed::*;
 
-use crate::model::{Resource, Stack, Value};
+use crate::model::{AWS, Ref, Resource, Stack, Value};
 
 /// Why a program could not declare its stack.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,22 @@ impl Ctx {
     /// The name of the stack being declared (`dev`, `prod`).
     pub fn stack_name(&self) -> &str {
         &self.stack.name
+    }
+
+    /// `${aws.account_id}`: the id of the account the stack is applied in,
+    /// known once infra has asked AWS (before it plans).
+    pub fn account_id(&self) -> Output<String> {
+        Output::of(Value::Ref(Ref::new(AWS, "account_id")))
+    }
+
+    /// `${aws.region}`: the region the stack is applied in.
+    pub fn aws_region(&self) -> Output<String> {
+        Output::of(Value::Ref(Ref::new(AWS, "region")))
+    }
+
+    /// `${aws.partition}`: the region's partition as ARNs name it (`aws`, `aws-cn`, `aws-us-gov`).
+    pub fn partition(&self) -> Output<String> {
+        Output::of(Value::Ref(Ref::new(AWS, "partition")))
     }
 
     /// The stack's AWS region.

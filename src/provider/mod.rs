@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 
 pub use crate::model::Observed;
-use crate::model::{Kind, Props};
+use crate::model::{AwsContext, Kind, Props};
 pub use limit::Limits;
 pub use stats::CallStats;
 
@@ -250,9 +250,13 @@ pub trait Provider: Send + Sync {
     async fn delete(&self, ctx: &Ctx, id: &str, props: &Props) -> Result<(), ProviderError>;
 }
 
-/// One provider per kind, sharing the AWS configuration.
+/// One provider per kind, sharing the AWS configuration; and the account
+/// and region they act in (`${aws.*}`).
 pub struct Providers {
     by_kind: BTreeMap<Kind, Box<dyn Provider>>,
+    sts: aws_sdk_sts::Client,
+    region: Option<String>,
+    context: tokio::sync::OnceCell<AwsContext>,
 }
 
 /// A client of one AWS service whose calls are counted in `stats` and whose
@@ -284,6 +288,7 @@ impl Providers {
         let codebuild = client!(aws_sdk_codebuild, "codebuild", config, stats, limits);
         let codepipeline = client!(aws_sdk_codepipeline, "codepipeline", config, stats, limits);
         let events = client!(aws_sdk_eventbridge, "events", config, stats, limits);
+        let sts = client!(aws_sdk_sts, "sts", config, stats, limits);
         let mut by_kind: BTreeMap<Kind, Box<dyn Provider>> = BTreeMap::new();
         by_kind.insert(Kind::SecurityGroup, Box::new(security_group::SecurityGroups::new(ec2.clone())));
         by_kind.insert(Kind::Instance, Box::new(instance::Instances::new(ec2.clone(), ssm)));
@@ -298,7 +303,28 @@ impl Providers {
         by_kind.insert(Kind::EbEnvironment, Box::new(eb_environment::EbEnvironments::new(eb, ec2.clone())));
         by_kind.insert(Kind::Pipeline, Box::new(codepipeline::Pipelines::new(codepipeline)));
         by_kind.insert(Kind::EventRule, Box::new(events_rule::Rules::new(events)));
-        Providers { by_kind }
+        let region = config.region().map(|r| r.to_string());
+        Providers { by_kind, sts, region, context: tokio::sync::OnceCell::new() }
+    }
+
+    /// The account and region the providers act in, for `${aws.*}`: the
+    /// account from STS GetCallerIdentity (which needs no permission: AWS
+    /// answers it for every caller), asked once.
+    pub async fn aws_context(&self) -> Result<AwsContext, ProviderError> {
+        let context = self
+            .context
+            .get_or_try_init(|| async {
+                let region = self.region.clone().ok_or_else(|| {
+                    ProviderError::Invalid("no AWS region is set: set `region` in [stack] or AWS_REGION".into())
+                })?;
+                let out = self.sts.get_caller_identity().send().await.map_err(|e| aws_error("GetCallerIdentity", e))?;
+                let account_id = out.account.ok_or_else(|| {
+                    ProviderError::Invalid("STS GetCallerIdentity answered without an account id".into())
+                })?;
+                Ok::<_, ProviderError>(AwsContext { account_id, region })
+            })
+            .await?;
+        Ok(context.clone())
     }
 
     pub fn get(&self, kind: Kind) -> &dyn Provider {

@@ -12,7 +12,9 @@
 //! block (so a policy the block refuses fails the create, not later),
 //! DeleteBucketPolicy when the stack drops it; read back as S3 stores it and
 //! compared in canonical form (`canonical_policy`), so a plan after an apply
-//! is empty. A bucket without one reads as no `policy`.
+//! is empty. A bucket without one reads as no `policy`. `tls_only` puts its
+//! statement in the same policy ([`effective_policy`]), and a read takes it
+//! out again ([`split_policy`]).
 //! `find_tagged` reads the tags of every bucket of the account (one call
 //! each), then the settings of those the stack owns; it only runs when a
 //! declared bucket is missing from state.
@@ -51,8 +53,8 @@ use super::iam_role::{owned_by, owned_name};
 use super::shared::{ok_if_gone, put};
 use super::wait::{self, Backoff};
 use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, name_suffix, tags_of, token_suffix};
-use crate::model::kinds::s3_bucket::MAX_NAME;
 pub use crate::model::kinds::s3_bucket::SCHEMA;
+use crate::model::kinds::s3_bucket::{MAX_NAME, effective_policy, split_policy};
 use crate::model::{Kind, Props, Value};
 
 /// How many buckets are read at once.
@@ -146,7 +148,9 @@ async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Obse
     });
     props.insert("block_public_access".into(), Value::Bool(blocked));
     props.insert("eventbridge".into(), Value::Bool(eventbridge));
-    put(&mut props, "policy", policy.as_ref().and_then(|p| p.policy()));
+    let (tls_only, policy) = policy.as_ref().and_then(|p| p.policy()).map_or((false, None), split_policy);
+    props.insert("tls_only".into(), Value::Bool(tls_only));
+    put(&mut props, "policy", policy.as_deref());
     let tag_set = tags.as_ref().map(|t| t.tag_set()).unwrap_or_default();
     props.insert("tags".into(), tags_value(tag_set));
 
@@ -154,12 +158,17 @@ async fn read_bucket(s3: aws_sdk_s3::Client, name: String) -> Result<Option<Obse
     Ok(Some(Observed { id: name, props, outputs }))
 }
 
+/// A bucket's ARN.
+fn bucket_arn(name: &str) -> String {
+    format!("arn:aws:s3:::{name}")
+}
+
 /// A bucket's outputs: its name and ARN.
 fn outputs_of(name: &str) -> Props {
     Props::from([
         ("id".to_string(), Value::from(name)),
         ("bucket".to_string(), Value::from(name)),
-        ("arn".to_string(), Value::from(format!("arn:aws:s3:::{name}"))),
+        ("arn".to_string(), Value::from(bucket_arn(name))),
     ])
 }
 
@@ -484,8 +493,9 @@ impl Provider for Buckets {
             events
         )?;
         let policy = props.get("policy").and_then(Value::as_str);
-        if policy.is_some() {
-            self.put_policy(&name, policy).await?;
+        let tls_only = bool_prop(&props, "tls_only").unwrap_or(true);
+        if let Some(effective) = effective_policy(policy, tls_only, &bucket_arn(&name)) {
+            self.put_policy(&name, Some(&effective)).await?;
         }
         // What a read would report follows from what was just set.
         let mut observed = Props::from([
@@ -494,6 +504,7 @@ impl Provider for Buckets {
             ("encryption".to_string(), Value::from(algorithm)),
             ("block_public_access".to_string(), Value::Bool(blocked)),
             ("eventbridge".to_string(), Value::Bool(eventbridge)),
+            ("tls_only".to_string(), Value::Bool(tls_only)),
         ]);
         put(&mut observed, "policy", policy);
         observed.insert("tags".to_string(), Value::Map(tags.into_iter().map(|(k, v)| (k, Value::from(v))).collect()));
@@ -514,8 +525,10 @@ impl Provider for Buckets {
         if let Some(enabled) = changed(&before, &after, "eventbridge").and_then(Value::as_bool) {
             self.put_eventbridge(id, enabled).await?;
         }
-        if before.get("policy") != after.get("policy") {
-            self.put_policy(id, after.get("policy").and_then(Value::as_str)).await?;
+        if before.get("policy") != after.get("policy") || before.get("tls_only") != after.get("tls_only") {
+            let tls_only = bool_prop(&after, "tls_only").unwrap_or(true);
+            let policy = effective_policy(after.get("policy").and_then(Value::as_str), tls_only, &bucket_arn(id));
+            self.put_policy(id, policy.as_deref()).await?;
         }
         if changed(&before, &after, "tags").is_some() {
             self.put_tags(id, &tags_of(&after)).await?;

@@ -1020,6 +1020,49 @@ def test_s3_conditional_writes_and_deletes_behave_as_aws_documents():
     assert len(versions["Versions"]) == 3 and len(versions["DeleteMarkers"]) == 1, versions
 
 
+def test_a_bool_condition_on_a_key_the_request_lacks_is_not_met_and_if_exists_is():
+    """patches/iam_condition_bool.py: S3 checks a bucket policy's Deny statements on object
+    writes; moto gives them no request context, so aws:SecureTransport is absent."""
+    s3 = client("s3")
+    bucket = f"bool-condition-{time.time_ns()}"
+    s3.create_bucket(Bucket=bucket)
+    arn = f"arn:aws:s3:::{bucket}"
+
+    def deny(operator: str) -> None:
+        statement = {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn, f"{arn}/*"],
+            "Condition": {operator: {"aws:SecureTransport": "false"}},
+        }
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+
+    # Bool on an absent key: the Deny does not apply.
+    deny("Bool")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"one")
+    # BoolIfExists on an absent key: it does.
+    deny("BoolIfExists")
+    try:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"two")
+    except Exception as e:  # noqa: BLE001 - botocore's ClientError, 403 with no code
+        assert "403" in str(e), e
+    else:
+        raise AssertionError("a Deny under BoolIfExists on an absent key must apply")
+    # An Allow whose condition is not met does not apply: it denies nothing.
+    allow = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": f"{arn}/*",
+        "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}},
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [allow]}))
+    s3.put_object(Bucket=bucket, Key="k2", Body=b"three")
+    s3.delete_bucket_policy(Bucket=bucket)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+
+
 def test_s3_notification_configuration_reports_eventbridge():
     """GetBucketNotificationConfiguration reports EventBridgeConfiguration as set, beside
     the other configurations, under the root NotificationConfiguration.
