@@ -1145,7 +1145,7 @@ fn the_cluster_script_stops_naming_the_answer_of_nodes_that_refuse_its_password(
     assert!(!refused.ok(), "{refused}");
     assert!(
         refused.stderr.contains(&format!(
-            "error: the Redis node 127.0.0.1:{} did not answer PING within 1s; its last answer: AUTH failed: WRONGPASS",
+            "error: the Redis node 127.0.0.1:{} did not answer PING within 1s; it answers: AUTH failed: WRONGPASS",
             nodes.ports()[0]
         )),
         "{refused}"
