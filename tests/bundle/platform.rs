@@ -8,7 +8,10 @@
 //! 2. the prebuild hooks, run as the platform runs hooks
 //!    (https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/platforms-linux-extend.hooks.html):
 //!    every executable file of the stage's directory, in the lexicographical order of its
-//!    name, from the staging directory;
+//!    name, from the staging directory, with the environment's secrets (the dev stack's
+//!    `aws:elasticbeanstalk:application:environmentsecrets` settings, REDIS_PASSWORD) in
+//!    their environment, where Elastic Beanstalk makes them available to platform hooks
+//!    (https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/AWSHowTo.secrets.env-vars.html);
 //! 3. the configure step: `.env` written from the environment's properties only (the dev
 //!    stack's `aws:elasticbeanstalk:application:environment` settings), then the real
 //!    Docker Compose reads the compose file (`config`, and `config --images`: what the
@@ -18,6 +21,9 @@
 //!    `compose config` resolved, host networking) by the real redis-server, in a private
 //!    network namespace that carries the instance's private address;
 //! 6. the postdeploy hooks, in that network.
+//!
+//! After the first deployment, each Redis service's compose healthcheck runs as Docker runs
+//! it (`/bin/sh -c`, in the service's container, on the host's network), against its node.
 //!
 //! Three deployments on one data volume: a first one; a second, configuration-only one
 //! (a new staging directory, `.platform/confighooks`); and one on a replaced instance
@@ -33,6 +39,20 @@ use super::*;
 const ELASTIC_PASSWORD: &str = "platform-order-test";
 /// The nodes' client ports, from redis-N.conf.
 const REDIS_PORTS: [u16; 3] = [6379, 6380, 6381];
+/// The namespace of the environment's properties, which the platform writes to `.env`.
+const PROPERTIES: &str = "aws:elasticbeanstalk:application:environment";
+/// The namespace of the environment's secrets (ARNs of SSM parameters or Secrets Manager
+/// secrets), whose values Elastic Beanstalk fetches and gives platform hooks as
+/// environment variables.
+const SECRETS: &str = "aws:elasticbeanstalk:application:environmentsecrets";
+/// What the bundle needs from the environment and `stacks/dev.toml` does not declare yet
+/// (issue 23: the stack's side of the Redis password and version is still to come): the
+/// settings as the stack is to declare them. Once the stack declares one, the test fails
+/// asking to drop it from here, so that the stack's own settings are the ones deployed.
+const NOT_YET_IN_THE_STACK: [(&str, &str, &str); 2] = [
+    (PROPERTIES, "REDIS_VERSION", REDIS_VERSION),
+    (SECRETS, "REDIS_PASSWORD", "arn:aws:ssm:us-east-1:123456789012:parameter/dev/redis_password"),
+];
 
 /// One instance of the environment: its id, its private address, its metadata and network.
 struct Instance {
@@ -60,6 +80,7 @@ impl Started {
             let _ = run({
                 let mut cli = instance.network.enter(tool("redis-cli"));
                 cli.args(["-h", &instance.network.ip, "-p", &port.to_string(), "shutdown"]);
+                cli.env("REDISCLI_AUTH", REDIS_PASSWORD);
                 cli
             });
         }
@@ -82,10 +103,12 @@ impl Drop for Started {
     }
 }
 
-/// What one deployment leaves: its staging directory, with the hooks' and nodes' logs.
+/// What one deployment leaves: its staging directory, the hooks' logs, and the
+/// configuration compose resolved.
 struct Deployment {
     staging: tempfile::TempDir,
     log: String,
+    config: serde_json::Value,
 }
 
 /// The bundle exactly as the `elasticbeanstalk.application_version` kind zips and uploads
@@ -98,27 +121,63 @@ fn unpacked_bundle() -> tempfile::TempDir {
     staging
 }
 
-/// The environment's properties as the platform writes them to `.env`: the dev stack's
-/// `aws:elasticbeanstalk:application:environment` option settings, their references
-/// resolved as `infra` resolves them here (the data volume's id, the secret's value).
-fn environment_properties(volume: &str) -> String {
+/// The environment's settings as an instance gets them, from the dev stack's `app_env`
+/// option settings (and NOT_YET_IN_THE_STACK): its properties (which the platform writes
+/// to `.env`) and its secrets (which it gives the hooks), by name. References resolve as
+/// `infra` resolves them here (the data volume's id, the stack's [config], the secret's
+/// value), and a secret's ARN to the value Elastic Beanstalk would fetch: these tests'.
+fn environment_settings(volume: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let text = fs::read_to_string(repo().join("stacks/dev.toml")).unwrap();
     let stack: toml::Table = toml::from_str(&text).unwrap();
     let settings = stack["resources"]["app_env"]["option_settings"].as_array().unwrap();
-    let mut env = String::new();
-    for setting in
-        settings.iter().filter(|s| s["namespace"].as_str() == Some("aws:elasticbeanstalk:application:environment"))
-    {
-        let name = setting["name"].as_str().unwrap();
-        let value = match setting["value"].as_str().unwrap() {
-            "${data.id}" => volume,
-            "${secret.elastic_password}" => ELASTIC_PASSWORD,
-            other if other.contains("${") => panic!("{name} = {other}: a reference this test does not resolve"),
-            other => other,
-        };
-        env.push_str(&format!("{name}={value}\n"));
+    let declared = |namespace: &str, name: &str| {
+        settings.iter().find(|s| s["namespace"].as_str() == Some(namespace) && s["name"].as_str() == Some(name))
+    };
+    let mut all: Vec<(String, String, String)> = settings
+        .iter()
+        .map(|s| {
+            let field = |key: &str| s[key].as_str().unwrap().to_owned();
+            (field("namespace"), field("name"), field("value"))
+        })
+        .collect();
+    for (namespace, name, value) in NOT_YET_IN_THE_STACK {
+        assert!(
+            declared(namespace, name).is_none(),
+            "stacks/dev.toml now declares {name} ({namespace}): drop it from NOT_YET_IN_THE_STACK in tests/bundle/platform.rs"
+        );
+        all.push((namespace.into(), name.into(), value.into()));
     }
-    assert!(env.contains("ELASTIC_PASSWORD="), "the environment's properties: {env}");
+    let (mut properties, mut secrets) = (Vec::new(), Vec::new());
+    for (namespace, name, value) in all {
+        if namespace == PROPERTIES {
+            let value = match value.as_str() {
+                "${data.id}" => volume.to_owned(),
+                "${secret.elastic_password}" => ELASTIC_PASSWORD.to_owned(),
+                other => match other.strip_prefix("${config.").and_then(|key| key.strip_suffix('}')) {
+                    Some(key) => {
+                        stack["config"][key].as_str().unwrap_or_else(|| panic!("{name}: [config] {key}")).into()
+                    }
+                    None if other.contains("${") => panic!("{name} = {other}: a reference this test does not resolve"),
+                    None => other.to_owned(),
+                },
+            };
+            properties.push((name, value));
+        } else if namespace == SECRETS {
+            let value = match name.as_str() {
+                "REDIS_PASSWORD" => REDIS_PASSWORD,
+                "ELASTIC_PASSWORD" => ELASTIC_PASSWORD,
+                other => panic!("the secret {other} ({value}): a secret this test has no value for"),
+            };
+            secrets.push((name, value.to_owned()));
+        }
+    }
+    (properties, secrets)
+}
+
+/// The environment's properties as the platform writes them to `.env`.
+fn environment_properties(volume: &str) -> String {
+    let env: String = environment_settings(volume).0.iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    assert!(env.contains("ELASTIC_PASSWORD=") && env.contains("REDIS_VERSION="), "the environment's properties: {env}");
     env
 }
 
@@ -173,6 +232,25 @@ fn configure(staging: &Path, volume: &str) -> serde_json::Value {
     yaml(&resolved)
 }
 
+/// The volumes of a service of the resolved configuration, the data volume's mount point
+/// `/data` being `data_dir` here.
+fn service_volumes(service: &serde_json::Value, data_dir: &Path) -> Vec<Volume> {
+    service["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let source = v["source"].as_str().unwrap();
+            let source = match source.strip_prefix("/data/") {
+                Some(rest) => data_dir.join(rest),
+                None => PathBuf::from(source),
+            };
+            let target = v["target"].as_str().unwrap().to_owned();
+            Volume { source, target, read_only: v["read_only"].as_bool().unwrap_or(false) }
+        })
+        .collect()
+}
+
 /// The start: every Redis service of the resolved configuration run as its container runs,
 /// in the instance's network (`network_mode: host`).
 fn start_redis(config: &serde_json::Value, data_dir: &Path, instance: &Instance, logs: &Path) -> Started {
@@ -182,20 +260,7 @@ fn start_redis(config: &serde_json::Value, data_dir: &Path, instance: &Instance,
         assert_eq!(service["network_mode"], "host", "redis-{n}");
         let args: Vec<String> =
             service["command"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
-        let volumes: Vec<Volume> = service["volumes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| {
-                let source = v["source"].as_str().unwrap();
-                let source = match source.strip_prefix("/data/") {
-                    Some(rest) => data_dir.join(rest),
-                    None => PathBuf::from(source),
-                };
-                let target = v["target"].as_str().unwrap().to_owned();
-                Volume { source, target, read_only: v["read_only"].as_bool().unwrap_or(false) }
-            })
-            .collect();
+        let volumes = service_volumes(service, data_dir);
         let root = tempfile::Builder::new().prefix("bundle-container-").tempdir().unwrap();
         let log = fs::OpenOptions::new().create(true).append(true).open(logs.join(format!("redis-{n}.log"))).unwrap();
         // The redis image's working directory is /data.
@@ -208,6 +273,7 @@ fn start_redis(config: &serde_json::Value, data_dir: &Path, instance: &Instance,
         wait_for(&format!("redis on {}:{port}", instance.network.ip), Duration::from_secs(30), || {
             let mut ping = instance.network.enter(tool("redis-cli"));
             ping.args(["-h", &instance.network.ip, "-p", &port.to_string(), "ping"]);
+            ping.env("REDISCLI_AUTH", REDIS_PASSWORD);
             (run(ping).stdout.trim() == "PONG").then_some(())
         });
     }
@@ -218,6 +284,7 @@ fn start_redis(config: &serde_json::Value, data_dir: &Path, instance: &Instance,
 fn deploy(kind: &str, host: &Host, ec2: &Ec2, instance: &Instance, volume: &str, logs: &Path) -> (Deployment, Started) {
     let staging = unpacked_bundle();
     let mut env = host.hook_env(ec2, &instance.imds, volume);
+    env.extend(environment_settings(volume).1);
     env.extend(
         [
             ("REDIS_CLI", tool("redis-cli").to_string_lossy().into_owned()),
@@ -232,7 +299,22 @@ fn deploy(kind: &str, host: &Host, ec2: &Ec2, instance: &Instance, volume: &str,
     log.push_str(&run_stage(staging.path(), kind, "predeploy", &env, None));
     let started = start_redis(&config, &host.data(), instance, logs);
     log.push_str(&run_stage(staging.path(), kind, "postdeploy", &env, Some(&instance.network)));
-    (Deployment { staging, log }, started)
+    (Deployment { staging, log, config }, started)
+}
+
+/// Runs the compose healthcheck of `service` as Docker runs a CMD-SHELL test: `/bin/sh -c`
+/// in the service's container (its volumes, here with `data_dir` as /data), on the
+/// instance's network.
+fn healthcheck(config: &serde_json::Value, service: &str, data_dir: &Path, instance: &Instance) -> Run {
+    let service = &config["services"][service];
+    let test = service["healthcheck"]["test"].as_array().unwrap();
+    assert_eq!(test[0], "CMD-SHELL", "{service}");
+    // `config` prints `$$` still escaped (its output is a compose file too); Compose gives
+    // Docker a single `$`, for the container's shell.
+    let script = test[1].as_str().unwrap().replace("$$", "$");
+    let root = tempfile::Builder::new().prefix("bundle-container-").tempdir().unwrap();
+    let args = ["/bin/sh".to_owned(), "-c".to_owned(), script];
+    run(container(root.path(), &service_volumes(service, data_dir), "/data", Some(&instance.network), &args))
 }
 
 /// Every node reports a healthy cluster of three, all on the instance's address; returns
@@ -266,6 +348,42 @@ fn the_bundle_deploys_in_elastic_beanstalks_order_again_and_on_a_replaced_instan
     let (deployment, started) = deploy("hooks", &host, &ec2, &first, &volume, logs.path());
     assert!(deployment.log.contains("every node is fresh: creating the cluster"), "{}", deployment.log);
     let ids = assert_healthy_on(&first);
+
+    // The nodes' password: on the data volume for the redis user alone, in no file the
+    // platform or compose made, and never in a hook's output.
+    for n in 1..=3 {
+        for file in ["auth.conf", "password"] {
+            let meta = fs::metadata(host.data().join(format!("redis-{n}/{file}"))).unwrap();
+            assert_eq!(
+                (meta.uid(), meta.gid(), meta.permissions().mode() & 0o777),
+                (999, 999, 0o600),
+                "redis-{n}/{file}"
+            );
+        }
+    }
+    let dotenv = fs::read_to_string(deployment.staging.path().join(".env")).unwrap();
+    let resolved = fs::read_to_string(deployment.staging.path().join("resolved.yml")).unwrap();
+    for text in [&dotenv, &resolved, &deployment.log] {
+        assert!(!text.contains(REDIS_PASSWORD), "the Redis password leaked: {text}");
+    }
+    // Each node's healthcheck really checks it, authenticated: it passes against the node,
+    // and fails with a password file that holds another password.
+    let wrong = tempfile::tempdir().unwrap();
+    for n in 1..=3 {
+        let service = format!("redis-{n}");
+        let passes = healthcheck(&deployment.config, &service, &host.data(), &first);
+        assert!(passes.ok(), "{service}'s healthcheck: {passes}");
+        fs::create_dir_all(wrong.path().join(&service)).unwrap();
+        fs::write(wrong.path().join(format!("{service}/password")), "not-the-password").unwrap();
+        let fails = healthcheck(&deployment.config, &service, wrong.path(), &first);
+        assert!(!fails.ok(), "{service}'s healthcheck passed with a wrong password: {fails}");
+    }
+    // A client without the password is refused.
+    let mut anonymous = first.network.enter(tool("redis-cli"));
+    anonymous.args(["-h", &first.network.ip, "-p", "6379", "get", "key:0"]);
+    let anonymous = run(anonymous);
+    assert!(anonymous.stdout.starts_with("NOAUTH Authentication required"), "{anonymous}");
+
     for i in 0..KEYS {
         let set = first.network.redis_cli(6379, &["-c", "set", &format!("key:{i}"), &format!("value-{i}")]);
         assert_eq!(set, "OK");

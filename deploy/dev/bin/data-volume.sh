@@ -54,10 +54,9 @@ DOCKER_DROPIN=${DOCKER_DROPIN:-/etc/systemd/system/docker.service.d/10-data-volu
 SYSCTL_CONF=${SYSCTL_CONF:-/etc/sysctl.d/90-elasticsearch.conf}
 MAX_MAP_COUNT_FILE=${MAX_MAP_COUNT_FILE:-/proc/sys/vm/max_map_count}
 
-# Owners of the data directories: the redis image's `redis` user (999:999; its entrypoint
-# would chown the directory anyway), and Elasticsearch's uid 1000 with group 0, which
-# its image documents for bind-mounted data directories (group-writable).
-REDIS_OWNER=999:999
+# Owners of the data directories: the redis image's `redis` user (REDIS_OWNER, in lib.sh;
+# its entrypoint would chown the directory anyway), and Elasticsearch's uid 1000 with
+# group 0, which its image documents for bind-mounted data directories (group-writable).
 ELASTICSEARCH_OWNER=1000:0
 MAX_MAP_COUNT=262144
 # The tag Elastic Beanstalk puts on its instances, naming their environment.

@@ -2,7 +2,7 @@
 # shellcheck disable=SC2034 # BUNDLE_DIR and COMPOSE are for the scripts that source this.
 # Shared by the scripts beside this file (sourced by them, never run on its own):
 # logging, the instance metadata (IMDSv2), environment properties, the Redis nodes'
-# announce files and the compose command.
+# files on the data volume (announce address, password) and the compose command.
 #
 # Environment (all optional):
 #   IMDS_ENDPOINT  the instance metadata service (default http://169.254.169.254)
@@ -16,6 +16,11 @@ IMDS_ENDPOINT=${IMDS_ENDPOINT:-http://169.254.169.254}
 GET_CONFIG=${GET_CONFIG:-/opt/elasticbeanstalk/bin/get-config}
 # AWS CLI v2 (on Amazon Linux 2023) pipes output through a pager unless told not to.
 export AWS_PAGER=""
+# The owner of the Redis nodes' data directories and of their password files: the
+# official redis image's `redis` user and group, which its Debian-based Dockerfile
+# creates as 999:999 (`groupadd -r -g 999 redis; useradd -r -g redis -u 999 redis`,
+# docker-library/redis) and as which its entrypoint runs redis-server.
+REDIS_OWNER=999:999
 
 log() { printf '%s: %s\n' "${SCRIPT_NAME:-${0##*/}}" "$*" >&2; }
 die() {
@@ -50,6 +55,19 @@ environment_property() {
 # $1/redis-N as /data): its announce address, written by bin/announce-address.sh.
 announce_file() {
     printf '%s/redis-%s/announce.conf\n' "$1" "$2"
+}
+
+# The file node $2's redis-N.conf includes for its password (requirepass, masterauth),
+# under the data directory $1: written by bin/redis-auth.sh.
+auth_file() {
+    printf '%s/redis-%s/auth.conf\n' "$1" "$2"
+}
+
+# The file that holds node $2's password alone (no newline), under the data directory
+# $1: read by the node's compose healthcheck and by bin/redis-cluster.sh, written by
+# bin/redis-auth.sh.
+password_file() {
+    printf '%s/redis-%s/password\n' "$1" "$2"
 }
 
 # The content of an announce file for the address $1.

@@ -13,14 +13,23 @@
 # Healthy: every node reports cluster_state:ok, knows all the nodes, sees the 16384 slots
 # assigned, and has a connected link to every other node, none flagged as failing.
 #
+# The nodes require a password: the one the prebuild hook (bin/redis-auth.sh) wrote to
+# /data/redis-1/password beside the auth.conf the nodes include. Every redis-cli gets it
+# through REDISCLI_AUTH in its own environment only, never on a command line (the host's
+# `ps` shows every process's arguments, those of every container's processes included)
+# nor in a container's environment (`docker inspect` shows it).
+#
 # Environment:
 #   HOST_IP          the address the nodes announce (default: the one the prebuild hook
 #                    wrote to /data/redis-1/announce.conf, which the nodes include)
 #   DATA_DIR         holds redis-1..3/ (default /data)
 #   REDIS_PORTS      the nodes' client ports (default "6379 6380 6381")
-#   REDIS_CLI        the redis-cli command (default: redis-cli from the nodes' own image,
-#                    `docker run --rm --network host $REDIS_IMAGE redis-cli`, since
-#                    Amazon Linux 2023 has no redis-cli)
+#   REDIS_CLI        a redis-cli command, run with the password in REDISCLI_AUTH (default:
+#                    none, meaning redis-cli in the nodes' own image, since Amazon Linux
+#                    2023 has no redis-cli: `docker run` of the image the environment
+#                    property REDIS_VERSION names, as docker-compose.yml does, with the
+#                    password file mounted read-only and read by the container's shell;
+#                    see redis_cli)
 #   PING_TIMEOUT     seconds to wait for every node to answer (default 120)
 #   CLUSTER_TIMEOUT  seconds to wait for the cluster to be healthy (default 120)
 #   POLL_INTERVAL    seconds between checks (default 2)
@@ -31,21 +40,43 @@ SCRIPT_NAME=redis-cluster # read by log() in lib.sh
 
 DATA_DIR=${DATA_DIR:-/data}
 REDIS_PORTS=${REDIS_PORTS:-6379 6380 6381}
-REDIS_IMAGE=public.ecr.aws/docker/library/redis:6.0.9 # as in docker-compose.yml
-REDIS_CLI=${REDIS_CLI:-docker run --rm --network host $REDIS_IMAGE redis-cli}
+# The nodes' image without its tag, which is REDIS_VERSION: as in docker-compose.yml.
+REDIS_REPOSITORY=public.ecr.aws/docker/library/redis
+REDIS_CLI=${REDIS_CLI:-}
+# Where `docker run` mounts the password file, and the container's command, which gives
+# the file's content to redis-cli alone, as the nodes' healthchecks do.
+IMAGE_PASSWORD_FILE=/run/redis-password
+# shellcheck disable=SC2016 # $( ) and $@ are for the container's shell.
+IMAGE_CLI_SCRIPT='REDISCLI_AUTH="$(cat '"$IMAGE_PASSWORD_FILE"')" exec redis-cli "$@"'
 PING_TIMEOUT=${PING_TIMEOUT:-120}
 CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-120}
 POLL_INTERVAL=${POLL_INTERVAL:-2}
 ALL_SLOTS=16384
 
-read -r -a CLI <<<"$REDIS_CLI"
+CLI=()
+[[ -z "$REDIS_CLI" ]] || read -r -a CLI <<<"$REDIS_CLI"
 read -r -a PORTS <<<"$REDIS_PORTS"
+
+# redis-cli with the arguments given, authenticated: the password (PASSWORD, which
+# main reads from PASSWORD_FILE) in REDISCLI_AUTH of the redis-cli process alone. With
+# REDIS_CLI, bash puts it in that command's environment. Without it, redis-cli runs in
+# the nodes' image (REDIS_IMAGE): docker would copy a variable into the container's
+# configuration, which `docker inspect` shows, so instead the password file is mounted
+# read-only and the container's shell reads it for redis-cli (IMAGE_CLI_SCRIPT).
+redis_cli() {
+    if ((${#CLI[@]})); then
+        REDISCLI_AUTH=$PASSWORD "${CLI[@]}" "$@"
+    else
+        docker run --rm --network host -v "$PASSWORD_FILE:$IMAGE_PASSWORD_FILE:ro" "$REDIS_IMAGE" \
+            sh -c "$IMAGE_CLI_SCRIPT" redis-cli "$@"
+    fi
+}
 
 # redis-cli against the node on port $1; the rest are the command.
 node() {
     local port=$1
     shift
-    "${CLI[@]}" -h "$HOST_IP" -p "$port" "$@" | tr -d '\r'
+    redis_cli -h "$HOST_IP" -p "$port" "$@" | tr -d '\r'
 }
 
 # The value of field $1 in the `cluster info` text $2.
@@ -96,10 +127,15 @@ node_problem() {
 }
 
 wait_for_ping() {
-    local port deadline=$((SECONDS + PING_TIMEOUT))
+    local port answer deadline=$((SECONDS + PING_TIMEOUT))
     for port in "${PORTS[@]}"; do
-        until [[ "$(node "$port" ping 2>/dev/null)" == PONG ]]; do
-            ((SECONDS < deadline)) || die "the Redis node $HOST_IP:$port did not answer PING within ${PING_TIMEOUT}s"
+        until answer=$(node "$port" ping 2>/dev/null) && [[ "$answer" == PONG ]]; do
+            if ((SECONDS >= deadline)); then
+                # Asked once more with its errors, which tell a node that is down from one
+                # that refuses the password (NOAUTH, WRONGPASS); neither holds the password.
+                answer=$(node "$port" ping 2>&1) || true
+                die "the Redis node $HOST_IP:$port did not answer PING within ${PING_TIMEOUT}s; it answers: ${answer//$'\n'/ }"
+            fi
             sleep "$POLL_INTERVAL"
         done
     done
@@ -124,11 +160,20 @@ wait_until_healthy() {
 }
 
 main() {
-    local announce
+    local announce version
     announce=$(announce_file "$DATA_DIR" 1)
     HOST_IP=${HOST_IP:-$(announce_ip "$announce")}
     [[ -n "$HOST_IP" ]] || die "HOST_IP is neither in the environment nor in $announce (the prebuild hook writes it)"
     ((${#PORTS[@]} > 0)) || die "REDIS_PORTS is empty"
+    PASSWORD_FILE=$(password_file "$DATA_DIR" 1)
+    [[ -s "$PASSWORD_FILE" ]] ||
+        die "the nodes' password file $PASSWORD_FILE is missing or empty (the prebuild hook, bin/redis-auth.sh, writes it from REDIS_PASSWORD)"
+    PASSWORD=$(<"$PASSWORD_FILE")
+    if ((${#CLI[@]} == 0)); then
+        version=$(environment_property REDIS_VERSION)
+        [[ -n "$version" ]] || die "REDIS_VERSION is not set (the stack sets it as an environment property): cannot tell which redis image runs redis-cli"
+        REDIS_IMAGE=$REDIS_REPOSITORY:$version
+    fi
 
     wait_for_ping
     local port kind fresh=() clustered=() addresses=()
@@ -142,7 +187,7 @@ main() {
     if ((${#clustered[@]} == 0)); then
         for port in "${PORTS[@]}"; do addresses+=("$HOST_IP:$port"); done
         log "every node is fresh: creating the cluster of ${addresses[*]}"
-        "${CLI[@]}" --cluster create "${addresses[@]}" --cluster-yes >&2 || die "redis-cli --cluster create ${addresses[*]} failed"
+        redis_cli --cluster create "${addresses[@]}" --cluster-yes >&2 || die "redis-cli --cluster create ${addresses[*]} failed"
     elif ((${#fresh[@]} > 0)); then
         die "nodes on ports ${fresh[*]} are fresh (no cluster state) while ${clustered[*]} already belong to a cluster: refusing to guess; did a node lose its data directory? Repair by hand (redis-cli --cluster add-node, --cluster fix)"
     else
