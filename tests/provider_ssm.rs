@@ -166,7 +166,7 @@ async fn a_parameter_without_a_name_is_named_after_its_stack_and_resource_as_a_p
     let mut want = declared.clone();
     want.insert("name".into(), "/test/api_token".into());
     assert_reads_as_declared(&want, &created);
-    assert!(created.props.get("description").is_none());
+    assert!(!created.props.contains_key("description"));
 }
 
 #[tokio::test]
