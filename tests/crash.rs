@@ -149,6 +149,7 @@ struct Aws {
     eb: aws_sdk_elasticbeanstalk::Client,
     pipelines: aws_sdk_codepipeline::Client,
     events: aws_sdk_eventbridge::Client,
+    ssm: aws_sdk_ssm::Client,
 }
 
 fn owner<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Option<String>, Option<String>) {
@@ -181,6 +182,7 @@ impl Aws {
             eb: aws_sdk_elasticbeanstalk::Client::new(&config),
             pipelines: aws_sdk_codepipeline::Client::new(&config),
             events: aws_sdk_eventbridge::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
         }
     }
 
@@ -326,6 +328,31 @@ impl Aws {
             let tags = owner(out.tags().iter().map(|t| (t.key(), t.value())));
             if let Some(l) = label(name, name, tags) {
                 add("events.rule", l, name);
+            }
+        }
+
+        // Parameter Store: PutParameter tags the parameter it creates.
+        let mut token = None;
+        loop {
+            let out = self.ssm.describe_parameters().set_next_token(token).send().await.unwrap();
+            for p in out.parameters() {
+                let name = p.name().unwrap();
+                let out = self
+                    .ssm
+                    .list_tags_for_resource()
+                    .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                    .resource_id(name)
+                    .send()
+                    .await
+                    .unwrap();
+                let tags = owner(out.tag_list().iter().map(|t| (t.key(), t.value())));
+                if let Some(l) = label(name, name, tags) {
+                    add("ssm.parameter", l, name);
+                }
+            }
+            token = out.next_token;
+            if token.is_none() {
+                break;
             }
         }
 

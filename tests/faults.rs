@@ -59,6 +59,7 @@ struct Cloud {
     pipelines: aws_sdk_codepipeline::Client,
     eb: aws_sdk_elasticbeanstalk::Client,
     events: aws_sdk_eventbridge::Client,
+    ssm: aws_sdk_ssm::Client,
 }
 
 /// Every kind of resource the dev stack has, by cloud id: instances, volumes and
@@ -89,6 +90,8 @@ struct Inventory {
     environments: Vec<String>,
     /// EventBridge rules on the default bus.
     rules: Vec<String>,
+    /// Parameter Store parameters, AWS's public ones (`/aws/...`) excepted.
+    parameters: Vec<String>,
 }
 
 impl Cloud {
@@ -104,6 +107,7 @@ impl Cloud {
             pipelines: aws_sdk_codepipeline::Client::new(&config),
             eb: aws_sdk_elasticbeanstalk::Client::new(&config),
             events: aws_sdk_eventbridge::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
         }
     }
 
@@ -161,8 +165,19 @@ impl Cloud {
             .collect();
         let rules = self.events.list_rules().send().await.unwrap();
         inv.rules = rules.rules().iter().filter_map(|r| r.name()).map(str::to_string).collect();
+        let mut token = None;
+        loop {
+            let out = self.ssm.describe_parameters().set_next_token(token).send().await.unwrap();
+            let names = out.parameters().iter().filter_map(|p| p.name()).filter(|n| !n.starts_with("/aws/"));
+            inv.parameters.extend(names.map(str::to_string));
+            token = out.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
         for list in [
             &mut inv.rules,
+            &mut inv.parameters,
             &mut inv.instance_owners,
             &mut inv.roles,
             &mut inv.instance_profiles,
@@ -232,6 +247,10 @@ impl Cloud {
             }
             "events.rule" => {
                 let got = self.events.describe_rule().name(id).send().await;
+                assert!(got.is_ok(), "{what}: {got:?}");
+            }
+            "ssm.parameter" => {
+                let got = self.ssm.get_parameter().name(id).send().await;
                 assert!(got.is_ok(), "{what}: {got:?}");
             }
             other => panic!("{what}: this test does not know how to look up a {other}; teach it"),
@@ -305,6 +324,7 @@ async fn with_a_fifth_of_requests_failing_apply_and_destroy_of_the_dev_stack_com
     assert_eq!(inv.projects, ids_of("codebuild.project"), "{inv:#?}");
     assert_eq!(inv.pipelines, ids_of("codepipeline.pipeline"), "{inv:#?}");
     assert_eq!(inv.rules, ids_of("events.rule"), "{inv:#?}");
+    assert_eq!(inv.parameters, ids_of("ssm.parameter"), "{inv:#?}");
     assert_eq!(inv.applications, ids_of("elasticbeanstalk.application"), "{inv:#?}");
     assert_eq!(inv.environments, ids_of("elasticbeanstalk.environment"), "{inv:#?}");
     let versions = cloud.eb.describe_application_versions().application_name(id_of("app")).send().await.unwrap();

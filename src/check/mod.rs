@@ -86,9 +86,16 @@ pub fn check(stack: &Stack, bundles: &BTreeMap<String, BundlePorts>) -> Vec<Find
                 if props.get("user_data").is_some_and(Value::contains_secret) {
                     found.push(plaintext_secret(
                         "`user_data`",
-                        "have the instance read it from Secrets Manager or SSM SecureString at boot, by name or ARN",
+                        "keep it in an `ssm.parameter` (a SecureString) and have the instance read it at boot, \
+                         by name or ARN",
                     ));
                 }
+            }
+            // The value is where a secret belongs: a SecureString, which AWS
+            // shows only to whoever may decrypt it. The description is shown
+            // to whoever may describe the parameter.
+            Kind::SsmParameter if props.get("description").is_some_and(Value::contains_secret) => {
+                found.push(plaintext_secret("`description`", "describe what the parameter holds, not its value"));
             }
             Kind::Role => found.extend(role(&props)),
             Kind::Bucket => found.extend(bucket(&props, versioned_uses.get(name.as_str()))),
@@ -105,7 +112,8 @@ pub fn check(stack: &Stack, bundles: &BTreeMap<String, BundlePorts>) -> Vec<Find
                     if value.contains_secret() {
                         found.push(plaintext_secret(
                             &format!("`environment_variables.{var}` (a PLAINTEXT build variable)"),
-                            "keep it in Secrets Manager and give the build a SECRETS_MANAGER variable naming its ARN",
+                            "keep it in an `ssm.parameter` (a SecureString) or Secrets Manager and give the build a \
+                             PARAMETER_STORE or SECRETS_MANAGER variable naming it",
                         ));
                     }
                 }
@@ -185,7 +193,7 @@ fn environment(props: &Props) -> Vec<(&'static str, String)> {
             let name = s.get("name").and_then(Value::as_str).unwrap_or("?");
             out.push(plaintext_secret(
                 &format!("the environment property {name} (`option_settings`, {ENV_PROPERTIES})"),
-                "keep it in Secrets Manager or SSM SecureString and name its ARN in \
+                "keep it in an `ssm.parameter` (a SecureString) and name its ARN in \
                  aws:elasticbeanstalk:application:environmentsecrets instead",
             ));
         }
@@ -636,6 +644,17 @@ mod tests {
         let mut stack = environment(&["9300"]);
         stack.resources.get_mut("env").unwrap().props.insert("security_groups".into(), Value::from(vec!["sg-123"]));
         assert!(check(&stack, &served(&[9200])).is_empty());
+    }
+
+    #[test]
+    fn a_secret_in_a_parameter_s_value_is_where_it_belongs_and_in_its_description_is_not() {
+        let parameter = Resource::new(Kind::SsmParameter).prop("value", Value::secret("hunter2"));
+        assert!(findings_of(&Stack::new("t").resource("pw", parameter.clone())).is_empty());
+        let described = parameter.prop("description", Value::secret("hunter2"));
+        let findings = findings_of(&Stack::new("t").resource("pw", described));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].check, "secret_in_plaintext_sink");
+        assert!(findings[0].message.starts_with("`description` holds a secret"), "{}", findings[0].message);
     }
 
     #[test]

@@ -23,6 +23,11 @@ use crate::model::{Kind, Props, Stack, Value};
 /// The hours of a month, as AWS's pricing calculator counts them.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
+/// An advanced Parameter Store parameter, a month: AWS's list price in
+/// us-east-1 (https://aws.amazon.com/systems-manager/pricing/), used for every
+/// region, since the per-region price table has no Parameter Store entry.
+pub const SSM_ADVANCED_PARAMETER_MONTH: f64 = 0.05;
+
 /// Why a stack could not be priced.
 #[derive(Debug, thiserror::Error)]
 pub enum CostError {
@@ -168,6 +173,19 @@ pub fn price(
         Kind::EbApplication => {
             zero(resource, kind, "Elastic Beanstalk is free; its environments' instances are priced")
         }
+        // "Standard parameters: No additional charge"; "Advanced parameters:
+        // $0.05 per advanced parameter per month (prorated hourly)"
+        // (https://aws.amazon.com/systems-manager/pricing/, Parameter Store).
+        // Standard-throughput API calls are free too; the AWS managed key
+        // aws/ssm has no monthly fee.
+        Kind::SsmParameter => match text(resource, props, "tier")?.as_deref() {
+            Some("Advanced") => line(
+                SSM_ADVANCED_PARAMETER_MONTH,
+                format!("1 advanced parameter × {}/month", usd(SSM_ADVANCED_PARAMETER_MONTH)),
+                false,
+            ),
+            _ => zero(resource, kind, "standard Parameter Store parameters are free"),
+        },
         Kind::EbVersion => zero(resource, kind, "a source bundle in the artifact bucket, priced with the bucket"),
         Kind::Volume => {
             let ty = text(resource, props, "volume_type")?.unwrap_or_else(|| "gp3".into());
@@ -440,6 +458,18 @@ mod tests {
         let build = one(Resource::new(Kind::BuildProject));
         assert!((build.monthly - 0.5).abs() < 1e-9 && build.assumption, "100 min × 0.005: {build:?}");
         assert!(build.basis.contains("assumed: [cost.usage] build_minutes"), "{}", build.basis);
+    }
+
+    #[test]
+    fn a_standard_parameter_is_free_and_an_advanced_one_costs_five_cents_a_month() {
+        let standard = one(Resource::new(Kind::SsmParameter).prop("value", Value::secret("pw")));
+        assert_eq!(
+            (standard.monthly, standard.basis.as_str(), standard.assumption),
+            (0.0, "standard Parameter Store parameters are free", false)
+        );
+        let advanced = one(Resource::new(Kind::SsmParameter).prop("tier", "Advanced"));
+        assert!((advanced.monthly - 0.05).abs() < 1e-9, "{advanced:?}");
+        assert_eq!(advanced.basis, "1 advanced parameter × $0.05/month");
     }
 
     #[test]

@@ -138,7 +138,8 @@ pub const CHECKS: &[Check] = &[
         name: "secret_in_plaintext_sink",
         summary: "a `${secret.*}` value written where AWS shows it in plain text",
         why: "environment properties, plaintext build variables, user data, tags and names are shown to anyone who \
-              may describe the resource, in the console and in API answers; keep the secret in Secrets Manager or \
-              SSM SecureString and reference it by ARN (checkov CKV_AWS_46 for user data).",
+              may describe the resource, in the console and in API answers; keep the secret in an `ssm.parameter` (a \
+              SecureString, shown only to whoever may decrypt it) or Secrets Manager and reference it by ARN \
+              (checkov CKV_AWS_46 for user data).",
     },
 ];

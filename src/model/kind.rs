@@ -22,6 +22,7 @@ pub enum Kind {
     EbEnvironment,
     Pipeline,
     EventRule,
+    SsmParameter,
 }
 
 impl Kind {
@@ -40,6 +41,7 @@ impl Kind {
         Kind::EbEnvironment,
         Kind::Pipeline,
         Kind::EventRule,
+        Kind::SsmParameter,
     ];
 
     /// The kind's static schema.
@@ -58,6 +60,7 @@ impl Kind {
             Kind::EbEnvironment => &kinds::eb_environment::SCHEMA,
             Kind::Pipeline => &kinds::codepipeline::SCHEMA,
             Kind::EventRule => &kinds::events_rule::SCHEMA,
+            Kind::SsmParameter => &kinds::ssm_parameter::SCHEMA,
         }
     }
 

@@ -170,9 +170,21 @@ impl Stack {
         self
     }
 
-    /// Whether any property or output holds a secret (state then needs a key).
+    /// Whether any property or output holds a secret, or any resource declares
+    /// a property its schema calls secret (an `ssm.parameter`'s value, even
+    /// written out in the file): state then needs a key.
     pub fn has_secrets(&self) -> bool {
-        self.resources.values().flat_map(|r| r.props.values()).chain(self.outputs.values()).any(Value::contains_secret)
+        let secret_field = self.resources.values().any(|r| {
+            let schema = r.kind.schema();
+            r.props.iter().any(|(k, v)| !matches!(v, Value::Null) && schema.field(k).is_some_and(|f| f.secret))
+        });
+        secret_field
+            || self
+                .resources
+                .values()
+                .flat_map(|r| r.props.values())
+                .chain(self.outputs.values())
+                .any(Value::contains_secret)
     }
 
     /// Whether a property or output refers to `${aws.*}` (binding it then

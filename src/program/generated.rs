@@ -1994,3 +1994,148 @@ pub mod s3 {
         }
     }
 }
+
+/// Resource types of AWS ssm.
+pub mod ssm {
+    use super::*;
+
+    /// The values of `tier`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum Tier {
+        /// `Standard`
+        Standard,
+        /// `Advanced`
+        Advanced,
+    }
+
+    impl Tier {
+        /// The value as AWS and stack files spell it.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Tier::Standard => "Standard",
+                Tier::Advanced => "Advanced",
+            }
+        }
+    }
+
+    impl From<Tier> for Input<Tier> {
+        fn from(v: Tier) -> Self {
+            enum_input(v.as_str())
+        }
+    }
+
+    /// A `ssm.parameter` (docs/resources.md); it carries the `infra:stack` and `infra:name` tags.
+    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct Parameter {
+        /// The parameter name; defaults to /<stack>/<resource>. Letters, digits, `.`, `-`, `_` and `/` (a path such as /dev/elastic_password begins with `/`); not beginning with aws or ssm. Changing it replaces the resource.
+        pub name: Option<Input<String>>,
+        /// What the parameter holds (never the secret itself).
+        pub description: Option<Input<String>>,
+        /// The secret, normally `${secret.NAME}`: stored as a SecureString, encrypted with `key_id` (never a String parameter, whose value anyone who may describe it can read); at most 4 KB (Standard) or 8 KB (Advanced). A secret: never shown.
+        pub value: Input<String>,
+        /// The KMS key that encrypts the value: a key id, key ARN, alias name or alias ARN, compared as written. Default: `alias/aws/ssm`.
+        pub key_id: Option<Input<String>>,
+        /// Standard (free, values up to 4 KB) or Advanced (charged, up to 8 KB); Standard can become Advanced in place, never back. Default: `Standard`.
+        pub tier: Option<Input<Tier>>,
+        /// Tags beside the stack's.
+        pub tags: Option<BTreeMap<String, Input<String>>>,
+    }
+
+    impl Parameter {
+        /// A `ssm.parameter` with its required properties: `value`.
+        pub fn new(value: impl Into<Input<String>>) -> Self {
+            Parameter { name: None, description: None, value: value.into(), key_id: None, tier: None, tags: None }
+        }
+
+        /// The parameter name; defaults to /<stack>/<resource>. Letters, digits, `.`, `-`, `_` and `/` (a path such as /dev/elastic_password begins with `/`); not beginning with aws or ssm. Changing it replaces the resource.
+        pub fn name(mut self, name: impl Into<Input<String>>) -> Self {
+            self.name = Some(name.into());
+            self
+        }
+
+        /// What the parameter holds (never the secret itself).
+        pub fn description(mut self, description: impl Into<Input<String>>) -> Self {
+            self.description = Some(description.into());
+            self
+        }
+
+        /// The KMS key that encrypts the value: a key id, key ARN, alias name or alias ARN, compared as written. Default: `alias/aws/ssm`.
+        pub fn key_id(mut self, key_id: impl Into<Input<String>>) -> Self {
+            self.key_id = Some(key_id.into());
+            self
+        }
+
+        /// Standard (free, values up to 4 KB) or Advanced (charged, up to 8 KB); Standard can become Advanced in place, never back. Default: `Standard`.
+        pub fn tier(mut self, tier: impl Into<Input<Tier>>) -> Self {
+            self.tier = Some(tier.into());
+            self
+        }
+
+        /// Tags beside the stack's.
+        pub fn tags(mut self, tags: impl IntoIterator<Item = (impl Into<String>, impl Into<Input<String>>)>) -> Self {
+            self.tags = Some(tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
+            self
+        }
+
+        fn into_map(self) -> Props {
+            let mut props = Props::new();
+            put(&mut props, "name", self.name);
+            put(&mut props, "description", self.description);
+            props.insert("value".to_string(), self.value.into_value());
+            put(&mut props, "key_id", self.key_id);
+            put(&mut props, "tier", self.tier);
+            put(&mut props, "tags", self.tags);
+            props
+        }
+    }
+
+    impl Declare for Parameter {
+        const KIND: Kind = Kind::SsmParameter;
+
+        fn into_props(self) -> Props {
+            self.into_map()
+        }
+    }
+
+    impl Handle<Parameter> {
+        /// Its `id`, known once it exists.
+        pub fn id(&self) -> Output<String> {
+            self.attr("id")
+        }
+
+        /// Its `arn`, known once it exists.
+        pub fn arn(&self) -> Output<String> {
+            self.attr("arn")
+        }
+
+        /// Its `name`, known once it exists.
+        pub fn name(&self) -> Output<String> {
+            self.attr("name")
+        }
+
+        /// Its `version`, known once it exists.
+        pub fn version(&self) -> Output<String> {
+            self.attr("version")
+        }
+
+        /// Its `description` property, as applied.
+        pub fn description(&self) -> Output<String> {
+            self.attr("description")
+        }
+
+        /// Its `value` property, as applied.
+        pub fn value(&self) -> Output<String> {
+            self.attr("value")
+        }
+
+        /// Its `key_id` property, as applied.
+        pub fn key_id(&self) -> Output<String> {
+            self.attr("key_id")
+        }
+
+        /// Its `tier` property, as applied.
+        pub fn tier(&self) -> Output<String> {
+            self.attr("tier")
+        }
+    }
+}

@@ -22,6 +22,7 @@ pub mod pricing;
 pub mod s3_bucket;
 pub mod security_group;
 mod shared;
+pub mod ssm_parameter;
 pub mod stats;
 pub mod volume;
 pub mod volume_attachment;
@@ -291,7 +292,7 @@ impl Providers {
         let sts = client!(aws_sdk_sts, "sts", config, stats, limits);
         let mut by_kind: BTreeMap<Kind, Box<dyn Provider>> = BTreeMap::new();
         by_kind.insert(Kind::SecurityGroup, Box::new(security_group::SecurityGroups::new(ec2.clone())));
-        by_kind.insert(Kind::Instance, Box::new(instance::Instances::new(ec2.clone(), ssm)));
+        by_kind.insert(Kind::Instance, Box::new(instance::Instances::new(ec2.clone(), ssm.clone())));
         by_kind.insert(Kind::Volume, Box::new(volume::Volumes::new(ec2.clone())));
         by_kind.insert(Kind::VolumeAttachment, Box::new(volume_attachment::VolumeAttachments::new(ec2.clone())));
         by_kind.insert(Kind::Role, Box::new(iam_role::Roles::new(iam.clone())));
@@ -303,6 +304,7 @@ impl Providers {
         by_kind.insert(Kind::EbEnvironment, Box::new(eb_environment::EbEnvironments::new(eb, ec2.clone())));
         by_kind.insert(Kind::Pipeline, Box::new(codepipeline::Pipelines::new(codepipeline)));
         by_kind.insert(Kind::EventRule, Box::new(events_rule::Rules::new(events)));
+        by_kind.insert(Kind::SsmParameter, Box::new(ssm_parameter::Parameters::new(ssm)));
         let region = config.region().map(|r| r.to_string());
         Providers { by_kind, sts, region, context: tokio::sync::OnceCell::new() }
     }

@@ -15,5 +15,6 @@ pub mod iam_role;
 pub mod instance;
 pub mod s3_bucket;
 pub mod security_group;
+pub mod ssm_parameter;
 pub mod volume;
 pub mod volume_attachment;
