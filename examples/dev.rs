@@ -1,5 +1,5 @@
 //! The dev stack of `stacks/dev.toml`, declared as a typed Rust program: the
-//! same fourteen resources, the same outputs, and the same plan.
+//! same seventeen resources, the same outputs, and the same plan.
 //!
 //! ```sh
 //! cargo run --example dev -- plan --stack dev     # and apply, destroy, drift, output, ...
@@ -10,7 +10,7 @@
 //! A stack file can also name this program (`[stack] program = "cargo run -q
 //! --example dev --"`), so that `infra plan --stack dev` runs it.
 
-use infra::aws::{codebuild, codepipeline, ec2, elasticbeanstalk as eb, events, iam, s3};
+use infra::aws::{codebuild, codepipeline, ec2, elasticbeanstalk as eb, events, iam, s3, ssm};
 use infra::program::{Ctx, Input, Json, Options, Ports, ProgramError};
 use infra::template;
 use serde_json::json;
@@ -24,15 +24,17 @@ struct DevConfig {
     zone: String,
     /// CIDR blocks allowed to SSH to the host.
     ssh_cidrs: Vec<String>,
+    /// The Redis release the nodes run (a supported one).
+    redis_version: String,
 }
 
-/// A trust policy letting `service` assume a role.
-fn trust(service: &str) -> Input<Json> {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }]
-    })
-    .into()
+/// A trust policy letting `service` assume a role, with `condition` (none: `null`).
+fn trust(service: &str, condition: serde_json::Value) -> Input<Json> {
+    let mut statement = json!({ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" });
+    if !condition.is_null() {
+        statement["Condition"] = condition;
+    }
+    json!({ "Version": "2012-10-17", "Statement": [statement] }).into()
 }
 
 /// An Elastic Beanstalk option setting.
@@ -41,6 +43,7 @@ fn setting(namespace: &str, name: &str, value: impl Into<Input<String>>) -> eb::
 }
 
 const APP_ENV: &str = "aws:elasticbeanstalk:application:environment";
+const APP_SECRETS: &str = "aws:elasticbeanstalk:application:environmentsecrets";
 
 /// The key of the pipeline's source archive in the artifact bucket.
 const SOURCE_KEY: &str = "source/dev.zip";
@@ -71,7 +74,19 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
         Options::new().protect(true),
     )?;
 
-    let artifacts = ctx.add_with(
+    // The passwords, in AWS only as SSM SecureString parameters: Elastic Beanstalk
+    // fetches them on the instance; its configuration shows only their ARNs.
+    let elastic_password = ctx.add(
+        "elastic_password",
+        ssm::Parameter::new(ctx.secret("elastic_password"))
+            .description("dev: the password of Elasticsearch's elastic user"),
+    )?;
+    let redis_password = ctx.add(
+        "redis_password",
+        ssm::Parameter::new(ctx.secret("redis_password")).description("dev: the password of the Redis cluster's nodes"),
+    )?;
+    // Every bucket refuses requests without TLS (`tls_only`, on by default).
+    let artifacts = ctx.add(
         "artifacts",
         s3::Bucket::new()
             .versioning(true)
@@ -80,39 +95,45 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             .force_destroy(true)
             // Its events go to EventBridge, where `source_changed` picks out a new source archive.
             .eventbridge(true),
-        Options::new().allow(
-            "s3_no_tls_only_policy",
-            "its name is generated and a bucket policy cannot name its own bucket yet (issue 23)",
-        ),
     )?;
-    let objects = template!("{}/*", artifacts.arn());
-    let build_role = ctx.add_with(
+    let (partition, region, account) = (ctx.partition(), ctx.aws_region(), ctx.account_id());
+    let this_account = json!({ "StringEquals": { "aws:SourceAccount": &account } });
+    let stack = ctx.stack_name().to_string();
+    // Only CodeBuild, for this account's build project, may assume it; it reads the
+    // source artifact and writes the build artifact (CodePipeline keeps each under
+    // <pipeline name>/<artifact name>/), and logs to its own log group.
+    let build_role = ctx.add(
         "build_role",
-        iam::Role::new(trust("codebuild.amazonaws.com")).description("CodeBuild for the dev stack").inline_policies([
-            (
-                "build",
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        // Its own log group: CodeBuild logs to /aws/codebuild/<project name>.
-                        { "Effect": "Allow",
-                          "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                          "Resource": format!("arn:aws:logs:*:*:log-group:/aws/codebuild/{}-build*", ctx.stack_name()) },
-                        { "Effect": "Allow",
-                          "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                          "Resource": objects }
-                    ]
-                }),
-            ),
-        ]),
-        Options::new()
-            .allow("iam_service_trust_without_source", "a stack cannot name its account id yet, which aws:SourceAccount needs (issue 23)"),
+        iam::Role::new(trust(
+            "codebuild.amazonaws.com",
+            json!({
+                "StringEquals": { "aws:SourceAccount": &account },
+                "ArnLike": { "aws:SourceArn": template!("arn:{}:codebuild:{}:{}:project/{}-build*", &partition, &region, &account, stack.as_str()) }
+            }),
+        ))
+        .description("CodeBuild for the dev stack")
+        .inline_policies([(
+            "build",
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [
+                    { "Effect": "Allow",
+                      "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                      "Resource": template!("arn:{}:logs:{}:{}:log-group:/aws/codebuild/{}-build*", &partition, &region, &account, stack.as_str()) },
+                    { "Effect": "Allow",
+                      "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                      "Resource": template!("{}/*/source/*", artifacts.arn()) },
+                    { "Effect": "Allow",
+                      "Action": "s3:PutObject",
+                      "Resource": template!("{}/*/build/*", artifacts.arn()) }
+                ]
+            }),
+        )]),
     )?;
-    // The platform hook attaches the data volume to the instance it runs on:
-    // that one volume, to the stack's instances, and no other.
+    let parameters = json!([elastic_password.arn(), redis_password.arn()]);
     let app_instance_role = ctx.add(
         "app_instance_role",
-        iam::Role::new(trust("ec2.amazonaws.com"))
+        iam::Role::new(trust("ec2.amazonaws.com", serde_json::Value::Null))
             .description("Elastic Beanstalk instances of the dev stack")
             .managed_policy_arns([
                 // What Elastic Beanstalk's agents need; no ECS policy: the Amazon Linux
@@ -121,24 +142,42 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
                 // Operators reach the host through Session Manager.
                 "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
             ])
-            .inline_policies([(
-                "data_volume",
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        { "Effect": "Allow",
-                          "Action": "ec2:AttachVolume",
-                          "Resource": template!("arn:aws:ec2:*:*:volume/{}", data.id()) },
-                        { "Effect": "Allow",
-                          "Action": "ec2:AttachVolume",
-                          "Resource": "arn:aws:ec2:*:*:instance/*",
-                          "Condition": { "StringEquals": { "aws:ResourceTag/infra:stack": ctx.stack_name() } } },
-                        { "Effect": "Allow",
-                          "Action": ["ec2:DescribeInstances", "ec2:DescribeVolumes"],
-                          "Resource": "*" }
-                    ]
-                }),
-            )]),
+            .inline_policies([
+                (
+                    // The platform hook attaches the data volume: that one volume, to an
+                    // instance launched with this stack's instance profile only.
+                    "data_volume",
+                    json!({
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            { "Effect": "Allow",
+                              "Action": "ec2:AttachVolume",
+                              "Resource": template!("arn:{}:ec2:{}:{}:volume/{}", &partition, &region, &account, data.id()) },
+                            { "Effect": "Allow",
+                              "Action": "ec2:AttachVolume",
+                              "Resource": template!("arn:{}:ec2:{}:{}:instance/*", &partition, &region, &account),
+                              "Condition": { "ArnLike": { "ec2:InstanceProfile": template!("arn:{}:iam::{}:instance-profile/{}-app_instance_profile*", &partition, &account, stack.as_str()) } } },
+                            { "Effect": "Allow",
+                              "Action": ["ec2:DescribeInstances", "ec2:DescribeVolumes"],
+                              "Resource": "*" }
+                        ]
+                    }),
+                ),
+                (
+                    // The two passwords, and no other parameter: the Deny takes back what
+                    // AmazonSSMManagedInstanceCore allows on every parameter.
+                    "secrets",
+                    json!({
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            { "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": &parameters },
+                            { "Effect": "Deny",
+                              "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"],
+                              "NotResource": &parameters }
+                        ]
+                    }),
+                ),
+            ]),
     )?;
     let app_instance_profile = ctx.add("app_instance_profile", iam::InstanceProfile::new(app_instance_role.name()))?;
     let build = ctx.add(
@@ -150,38 +189,20 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             .environment_variables([("STACK", "dev")])
             .buildspec("deploy/dev/buildspec.yml"),
     )?;
-    let pipeline_role = ctx.add_with(
-        "pipeline_role",
-        iam::Role::new(trust("codepipeline.amazonaws.com"))
-            .description("CodePipeline for the dev stack")
-            // The Elastic Beanstalk deploy action's documented minimum is service-wide
-            // (Elastic Beanstalk updates the environment's CloudFormation stack with
-            // the caller's permissions): this managed policy is that set.
-            .managed_policy_arns(["arn:aws:iam::aws:policy/AdministratorAccess-AWSElasticBeanstalk"])
-            // Its own: the artifact bucket, and builds of this project only.
-            .inline_policies([(
-                "pipeline",
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        { "Effect": "Allow",
-                          "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning", "s3:PutObject"],
-                          "Resource": [artifacts.arn(), template!("{}/*", artifacts.arn())] },
-                        { "Effect": "Allow",
-                          "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                          "Resource": build.arn() }
-                    ]
-                }),
-            )]),
-        Options::new()
-            .allow(
-                "iam_service_trust_without_source",
-                "a stack cannot name its account id yet, which aws:SourceAccount needs (issue 23)",
-            )
-            .allow(
-                "iam_admin_managed_policy",
-                "the Elastic Beanstalk deploy action's documented minimum is service-wide (see below)",
-            ),
+    // Elastic Beanstalk's service role: enhanced health (read-only), and the
+    // trust policy Elastic Beanstalk documents.
+    let eb_service_role = ctx.add_with(
+        "eb_service_role",
+        iam::Role::new(trust(
+            "elasticbeanstalk.amazonaws.com",
+            json!({ "StringEquals": { "sts:ExternalId": "elasticbeanstalk" } }),
+        ))
+        .description("Elastic Beanstalk's service role for the dev environment")
+        .managed_policy_arns(["arn:aws:iam::aws:policy/service-role/AWSElasticBeanstalkEnhancedHealth"]),
+        Options::new().allow(
+            "iam_service_trust_without_source",
+            "Elastic Beanstalk documents sts:ExternalId = elasticbeanstalk for its service role, not aws:SourceAccount; a source condition it does not send would stop every environment operation",
+        ),
     )?;
     let app =
         ctx.add("app", eb::Application::new().description("dev data services: redis cluster, elasticsearch, kibana"))?;
@@ -212,14 +233,74 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
                 setting("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled", "false"),
                 setting("aws:elasticbeanstalk:command", "Timeout", "1800"),
                 setting("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced"),
+                setting("aws:elasticbeanstalk:environment", "ServiceRole", eb_service_role.arn()),
                 setting(APP_ENV, "DATA_VOLUME_ID", data.id()),
-                setting(APP_ENV, "ELASTIC_PASSWORD", ctx.secret("elastic_password")),
+                setting(APP_ENV, "REDIS_VERSION", cfg.redis_version.as_str()),
+                // The passwords by their parameters' ARNs (environmentsecrets).
+                setting(APP_SECRETS, "ELASTIC_PASSWORD", elastic_password.arn()),
+                setting(APP_SECRETS, "REDIS_PASSWORD", redis_password.arn()),
             ]),
         // The first version only: the pipeline deploys the later ones (see app_version).
-        Options::new().ignore_changes("version_label").allow(
-            "secret_in_plaintext_sink",
-            "until the stack keeps ELASTIC_PASSWORD in Secrets Manager and names it in environmentsecrets (issue 23)",
-        ),
+        Options::new().ignore_changes("version_label"),
+    )?;
+    let eb_bucket = template!("arn:{}:s3:::elasticbeanstalk-{}-{}", &partition, &region, &account);
+    // No managed policy: what the Elastic Beanstalk deploy action needs, on this
+    // pipeline's artifacts, build, application and environment (stacks/dev.toml
+    // says what each statement is for, with the documentation).
+    let pipeline_role = ctx.add(
+        "pipeline_role",
+        iam::Role::new(trust("codepipeline.amazonaws.com", this_account.clone()))
+            .description("CodePipeline for the dev stack")
+            .inline_policies([(
+                "pipeline",
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        { "Effect": "Allow",
+                          "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning", "s3:GetBucketLocation"],
+                          "Resource": [artifacts.arn(), template!("{}/*", artifacts.arn())] },
+                        { "Effect": "Allow",
+                          "Action": "s3:PutObject",
+                          "Resource": [template!("{}/*/source/*", artifacts.arn()), template!("{}/*/build/*", artifacts.arn())] },
+                        { "Effect": "Allow",
+                          "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                          "Resource": build.arn() },
+                        { "Effect": "Allow",
+                          "Action": "elasticbeanstalk:CreateApplicationVersion",
+                          "Resource": template!("arn:{}:elasticbeanstalk:{}:{}:applicationversion/{}/*", &partition, &region, &account, app.name()) },
+                        { "Effect": "Allow",
+                          "Action": "elasticbeanstalk:UpdateEnvironment",
+                          "Resource": template!("arn:{}:elasticbeanstalk:{}:{}:environment/{}/{}", &partition, &region, &account, app.name(), app_env.name()) },
+                        { "Effect": "Allow",
+                          "Action": ["elasticbeanstalk:Describe*", "ec2:Describe*", "autoscaling:Describe*", "cloudformation:DescribeStacks"],
+                          "Resource": "*" },
+                        { "Effect": "Allow",
+                          "Action": [
+                              "cloudformation:GetTemplate", "cloudformation:DescribeStackResource", "cloudformation:DescribeStackResources",
+                              "cloudformation:DescribeStackEvents", "cloudformation:UpdateStack", "cloudformation:CancelUpdateStack"
+                          ],
+                          "Resource": template!("arn:{}:cloudformation:{}:{}:stack/awseb-{}-stack/*", &partition, &region, &account, app_env.id()) },
+                        { "Effect": "Allow",
+                          "Action": [
+                              "autoscaling:SuspendProcesses", "autoscaling:ResumeProcesses", "autoscaling:UpdateAutoScalingGroup",
+                              "autoscaling:PutNotificationConfiguration"
+                          ],
+                          "Resource": "*",
+                          "Condition": { "StringEquals": { "aws:ResourceTag/elasticbeanstalk:environment-id": app_env.id() } } },
+                        { "Effect": "Allow",
+                          "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketPolicy"],
+                          "Resource": [&eb_bucket, template!("{}/*", &eb_bucket)] },
+                        { "Effect": "Allow",
+                          "Action": "iam:PassRole",
+                          "Resource": app_instance_role.arn(),
+                          "Condition": { "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } } },
+                        { "Effect": "Allow",
+                          "Action": "iam:PassRole",
+                          "Resource": eb_service_role.arn(),
+                          "Condition": { "StringEquals": { "iam:PassedToService": "elasticbeanstalk.amazonaws.com" } } }
+                    ]
+                }),
+            )]),
     )?;
     let pipeline = ctx.add(
         "pipeline",
@@ -234,10 +315,10 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
     )?;
     // The pipeline starts when its source archive changes: a rule matches S3's
     // "Object Created" event for it and starts the pipeline as a role whose one
-    // permission is that (stacks/dev.toml says why its trust has no condition).
-    let source_events_role = ctx.add_with(
+    // permission is that; only EventBridge acting for this account may assume it.
+    let source_events_role = ctx.add(
         "source_events_role",
-        iam::Role::new(trust("events.amazonaws.com"))
+        iam::Role::new(trust("events.amazonaws.com", this_account))
             .description("EventBridge starting the dev pipeline")
             .inline_policies([(
                 "start_pipeline",
@@ -250,8 +331,6 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
                     ]
                 }),
             )]),
-        Options::new()
-            .allow("iam_service_trust_without_source", "a stack cannot name its account id yet, which aws:SourceAccount needs (issue 23); the rule names this role, so aws:SourceArn cannot name the rule"),
     )?;
     ctx.add(
         "source_changed",
@@ -275,6 +354,8 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
     ctx.output("artifact_bucket", artifacts.bucket());
     ctx.output("environment_url", app_env.endpoint_url());
     ctx.output("pipeline", pipeline.name());
+    ctx.output("redis_password_parameter", redis_password.arn());
+    ctx.output("elastic_password_parameter", elastic_password.arn());
     Ok(())
 }
 

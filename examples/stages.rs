@@ -6,13 +6,14 @@
 //! REDIS_PASSWORD=... cargo run --example stages -- -C examples/stages plan --stack prod
 //! ```
 //!
-//! Both run the data services of the seed on one Elastic Beanstalk instance
-//! beside an EBS volume. Prod, as the seed advises, runs a larger instance,
-//! opens the data ports only to the clients' security group, and gives the
-//! environment a Redis password as a secret (`REDIS_PASSWORD`, for a bundle
-//! whose Redis sets `requirepass` from it).
+//! Both run the data services of the seed (the deploy/dev bundle) on one
+//! Elastic Beanstalk instance beside an EBS volume, with the passwords the
+//! bundle needs (`ELASTIC_PASSWORD`, `REDIS_PASSWORD`) as SSM SecureString
+//! parameters the environment names by ARN. Prod, as the seed advises, runs a
+//! larger instance and opens the data ports only to the clients' security
+//! group.
 
-use infra::aws::{ec2, elasticbeanstalk as eb, iam, s3};
+use infra::aws::{ec2, elasticbeanstalk as eb, iam, s3, ssm};
 use infra::program::{Ctx, Options, Ports, ProgramError};
 use serde_json::json;
 
@@ -30,6 +31,8 @@ struct StageConfig {
     client_security_group: Option<String>,
     /// The deployed bundle's directory, relative to the project.
     bundle: String,
+    /// The Redis release the bundle runs.
+    redis_version: String,
 }
 
 /// The data services' ports, as the bundle serves them.
@@ -55,42 +58,46 @@ fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
     let data_sg =
         ctx.add("data_sg", ec2::SecurityGroup::new().description(format!("{stage} data services")).ingress(rules))?;
     let data = ctx.add("data", ec2::Volume::new(cfg.zone.as_str(), 30).volume_type(ec2::VolumeType::Gp3))?;
-    let artifacts = ctx.add_with(
-        "artifacts",
-        s3::Bucket::new().force_destroy(true),
-        Options::new().allow(
-            "s3_no_tls_only_policy",
-            "its name is generated and a bucket policy cannot name its own bucket yet (issue 23)",
-        ),
-    )?;
+    let artifacts = ctx.add("artifacts", s3::Bucket::new().force_destroy(true))?;
+    let elastic_password = ctx.add("elastic_password", ssm::Parameter::new(ctx.secret("elastic_password")))?;
+    let redis_password = ctx.add("redis_password", ssm::Parameter::new(ctx.secret("redis_password")))?;
+    let parameters = json!([elastic_password.arn(), redis_password.arn()]);
     let role = ctx.add(
         "instance_role",
         iam::Role::new(json!({
             "Version": "2012-10-17",
             "Statement": [{ "Effect": "Allow", "Principal": { "Service": "ec2.amazonaws.com" }, "Action": "sts:AssumeRole" }]
         }))
-        .managed_policy_arns(["arn:aws:iam::aws:policy/AWSElasticBeanstalkMulticontainerDocker"]),
+        .managed_policy_arns(["arn:aws:iam::aws:policy/AWSElasticBeanstalkWebTier"])
+        // Elastic Beanstalk fetches the two passwords with the instance role.
+        .inline_policies([(
+            "secrets",
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{ "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": parameters }]
+            }),
+        )]),
     )?;
     let profile = ctx.add("instance_profile", iam::InstanceProfile::new(role.name()))?;
     let app = ctx.add("app", eb::Application::new().description(format!("{stage} data services")))?;
     let version =
         ctx.add("app_version", eb::ApplicationVersion::new(app.name(), cfg.bundle.as_str(), artifacts.bucket()))?;
 
-    let env_var = |name: &str, value: infra::program::Output<String>| {
-        eb::OptionSetting::new("aws:elasticbeanstalk:application:environment", name, value)
-    };
-    let mut settings = vec![
+    const PROPERTIES: &str = "aws:elasticbeanstalk:application:environment";
+    const SECRETS: &str = "aws:elasticbeanstalk:application:environmentsecrets";
+    let settings = vec![
         eb::OptionSetting::new("aws:autoscaling:launchconfiguration", "DisableDefaultEC2SecurityGroup", "true"),
         // IMDSv2 only.
         eb::OptionSetting::new("aws:autoscaling:launchconfiguration", "DisableIMDSv1", "true"),
-        env_var("DATA_VOLUME_ID", data.id()),
+        eb::OptionSetting::new(PROPERTIES, "DATA_VOLUME_ID", data.id()),
+        eb::OptionSetting::new(PROPERTIES, "REDIS_VERSION", cfg.redis_version.as_str()),
+        // The passwords by their parameters' ARNs: the configuration shows no password.
+        eb::OptionSetting::new(SECRETS, "ELASTIC_PASSWORD", elastic_password.arn()),
+        eb::OptionSetting::new(SECRETS, "REDIS_PASSWORD", redis_password.arn()),
     ];
     let mut options = Options::new();
     if prod {
-        settings.push(env_var("REDIS_PASSWORD", ctx.secret("redis_password")));
-        options = options
-            .allow("closed_service_port", "the cluster bus serves nodes on the host only")
-            .allow("secret_in_plaintext_sink", "until the stack keeps REDIS_PASSWORD in Secrets Manager (issue 23)");
+        options = options.allow("closed_service_port", "the cluster bus serves nodes on the host only");
     }
     let env = ctx.add_with(
         "app_env",

@@ -211,6 +211,7 @@ def run_case(
             AWS_SHARED_CREDENTIALS_FILE="/dev/null",
             NO_COLOR="1",
             ELASTIC_PASSWORD="bench-only-password",
+            REDIS_PASSWORD="bench-only-redis-password",
             INFRA_STATE_KEY=os.urandom(32).hex(),
         )
         rows = []

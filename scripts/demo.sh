@@ -54,10 +54,11 @@ export AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE=/dev/null
 export AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
-# The dev stack's secret (Elasticsearch's password) and the key state encrypts it
-# with: random, for this demo only.
+# The dev stack's secrets (Elasticsearch's and Redis's passwords) and the key state
+# encrypts them with: random, for this demo only.
 random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 export ELASTIC_PASSWORD="demo-$(random_hex 12)"
+export REDIS_PASSWORD="demo-$(random_hex 12)"
 export INFRA_STATE_KEY="$(random_hex 32)"
 unset INFRA_STATE_PASSPHRASE
 
@@ -99,8 +100,8 @@ run() {
 }
 run plan --stack dev
 run apply --stack dev --yes
-if grep -qF "$ELASTIC_PASSWORD" "$work/state/dev.json"; then
-    echo "demo: the state file holds the secret in plain text" >&2
+if grep -qF -e "$ELASTIC_PASSWORD" -e "$REDIS_PASSWORD" "$work/state/dev.json"; then
+    echo "demo: the state file holds a secret in plain text" >&2
     exit 1
 fi
 run plan --stack dev

@@ -172,14 +172,14 @@ impl Engine {
             self.store.require_key()?;
         }
         let mut state = self.store.load()?;
-        let stack = &*self.bound(stack).await?;
-        let mut target = if request.destroy {
+        // Names the request gives are checked before any AWS call.
+        let unbound = if request.destroy {
             Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() }
         } else {
             stack.clone()
         };
-        // Names the request gives are checked before any AWS call.
-        plan::check_request(&target, &state, request)?;
+        plan::check_request(&unbound, &state, request)?;
+        let mut target = self.bound(&unbound).await?.into_owned();
         bundle::prepare(&mut target, &self.base)?;
         let mut observation = refresh::refresh(&self.providers, &target, &state, false).await?;
         let resolved = !state.pending.is_empty();

@@ -10,17 +10,22 @@ const CLOSED_ENDPOINT: &str = "http://127.0.0.1:9";
 
 /// The dev stack's secret, and the key state encrypts it with, in these tests.
 const PASSWORD: &str = "cli-test-elastic-password";
+const REDIS_PASSWORD: &str = "cli-test-redis-password";
 const KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
 
 fn infra(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    infra_with(dir, args, &[("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_KEY", KEY)])
+    infra_with(
+        dir,
+        args,
+        &[("ELASTIC_PASSWORD", PASSWORD), ("REDIS_PASSWORD", REDIS_PASSWORD), ("INFRA_STATE_KEY", KEY)],
+    )
 }
 
 /// `infra` with only these of the variables secrets need.
 fn infra_with(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_infra"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("INFRA_STATE_") || k == "ELASTIC_PASSWORD" {
+        if k.starts_with("AWS_") || k.starts_with("INFRA_STATE_") || k == "ELASTIC_PASSWORD" || k == "REDIS_PASSWORD" {
             cmd.env_remove(k);
         }
     }
@@ -136,7 +141,12 @@ fn a_wrong_flag_is_an_error_with_exit_1() {
 #[test]
 fn an_endpoint_variable_set_to_nothing_is_named_in_an_error_with_exit_1() {
     let dir = project(&[("dev", &dev_toml())]);
-    let vars = [("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_KEY", KEY), ("AWS_ENDPOINT_URL_EC2", "")];
+    let vars = [
+        ("ELASTIC_PASSWORD", PASSWORD),
+        ("REDIS_PASSWORD", REDIS_PASSWORD),
+        ("INFRA_STATE_KEY", KEY),
+        ("AWS_ENDPOINT_URL_EC2", ""),
+    ];
     let (code, _, stderr) = infra_with(dir.path(), &["plan", "--stack", "dev"], &vars);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("AWS_ENDPOINT_URL_EC2 is set but empty"), "{stderr}");
@@ -303,14 +313,18 @@ fn a_missing_elastic_password_is_a_load_error_with_its_location() {
 fn a_stack_with_secrets_and_no_state_key_is_refused_before_any_aws_call() {
     let dir = project(&[("dev", &dev_toml())]);
     for cmd in [&["plan"][..], &["apply", "--yes"], &["plan", "--out", "p.json"]] {
-        let (code, _, stderr) = infra_with(dir.path(), cmd, &[("ELASTIC_PASSWORD", PASSWORD)]);
+        let (code, _, stderr) =
+            infra_with(dir.path(), cmd, &[("ELASTIC_PASSWORD", PASSWORD), ("REDIS_PASSWORD", REDIS_PASSWORD)]);
         assert_eq!(code, 1, "{cmd:?}: {stderr}");
         assert!(stderr.contains("state/dev.json: secrets are stored only encrypted"), "{stderr}");
         assert!(stderr.contains("INFRA_STATE_KEY") && stderr.contains("INFRA_STATE_PASSPHRASE"), "{stderr}");
         assert!(!stderr.contains("127.0.0.1:9") && !stderr.contains(PASSWORD), "{stderr}");
     }
-    let (code, _, stderr) =
-        infra_with(dir.path(), &["plan"], &[("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_KEY", "not-a-key")]);
+    let (code, _, stderr) = infra_with(
+        dir.path(),
+        &["plan"],
+        &[("ELASTIC_PASSWORD", PASSWORD), ("REDIS_PASSWORD", REDIS_PASSWORD), ("INFRA_STATE_KEY", "not-a-key")],
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("INFRA_STATE_KEY is not a key: expected 64 hex digits or base64"), "{stderr}");
     assert!(!dir.path().join("state/dev.json").exists());
@@ -343,7 +357,8 @@ fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
     assert!(!text.contains(PASSWORD), "{text}");
 
     let other = "02".repeat(32);
-    let vars = [("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_KEY", other.as_str())];
+    let vars =
+        [("ELASTIC_PASSWORD", PASSWORD), ("REDIS_PASSWORD", REDIS_PASSWORD), ("INFRA_STATE_KEY", other.as_str())];
     for cmd in [&["plan"][..], &["drift"], &["output"], &["destroy", "--yes"]] {
         let (code, _, stderr) = infra_with(dir.path(), cmd, &vars);
         assert_eq!(code, 1, "{cmd:?}: {stderr}");
@@ -353,8 +368,11 @@ fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
         );
         assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
     }
-    let (code, _, stderr) =
-        infra_with(dir.path(), &["output"], &[("ELASTIC_PASSWORD", PASSWORD), ("INFRA_STATE_PASSPHRASE", "p")]);
+    let (code, _, stderr) = infra_with(
+        dir.path(),
+        &["output"],
+        &[("ELASTIC_PASSWORD", PASSWORD), ("REDIS_PASSWORD", REDIS_PASSWORD), ("INFRA_STATE_PASSPHRASE", "p")],
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("its secrets are encrypted with a key from INFRA_STATE_KEY, which is not set"), "{stderr}");
     // The right key reads it.

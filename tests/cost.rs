@@ -33,6 +33,7 @@ fn infra(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = common::command_of(Path::new(env!("CARGO_BIN_EXE_infra")), NOWHERE, dir, args)
         .env("XDG_CACHE_HOME", cache.path())
         .env_remove("ELASTIC_PASSWORD")
+        .env_remove("REDIS_PASSWORD")
         .output()
         .unwrap();
     (
@@ -71,7 +72,8 @@ fn the_managed_comparison_in_both_regions_matches_its_golden_files() {
 
 #[test]
 fn a_plan_of_the_dev_stack_ends_with_what_it_adds_to_the_monthly_bill() {
-    let sources = infra::config::Sources::fixed(".", &[("ELASTIC_PASSWORD", "unused-here")]);
+    let sources =
+        infra::config::Sources::fixed(".", &[("ELASTIC_PASSWORD", "unused-here"), ("REDIS_PASSWORD", "unused-here")]);
     let stack = infra::config::load_file_with(&Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/dev.toml"), &sources)
         .unwrap();
     let mut planned = plan(&stack, &State::default(), &Refreshed::new()).unwrap();

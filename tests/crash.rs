@@ -109,7 +109,7 @@ fn spawn_apply_with(emu: &Emulator, dir: &Path, logs: &Path, args: &[&str]) -> C
     command.args(["apply", "--yes"]).args(args).current_dir(dir).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
     for (name, _) in std::env::vars_os() {
         let n = name.to_string_lossy();
-        if n.starts_with("AWS_") || n.starts_with("INFRA_STATE_") || n == "ELASTIC_PASSWORD" {
+        if n.starts_with("AWS_") || n.starts_with("INFRA_STATE_") || n == "ELASTIC_PASSWORD" || n == "REDIS_PASSWORD" {
             command.env_remove(name);
         }
     }

@@ -154,7 +154,7 @@ async fn the_dev_stack_applies_updates_in_place_and_destroys_cleanly() {
     let edit = |from: &str, to: &str| edit(dir, "dev", from, to);
 
     let plan = ok(run_infra(&emu, dir, &["plan", "--stack", "dev"]));
-    assert!(plan.contains("Plan: 14 to add, 0 to change, 0 to replace, 0 to destroy"), "{plan}");
+    assert!(plan.contains("Plan: 17 to add, 0 to change, 0 to replace, 0 to destroy"), "{plan}");
     assert!(!plan.contains("ec2.instance") && !plan.contains("ec2.volume_attachment"), "{plan}");
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 2, "changes exit 2");
 
@@ -174,7 +174,7 @@ async fn the_dev_stack_applies_updates_in_place_and_destroys_cleanly() {
     // the volume (the emulator runs no hooks).
     let kinds: Vec<&str> =
         state["resources"].as_object().unwrap().values().map(|r| r["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds.len(), 14, "{kinds:?}");
+    assert_eq!(kinds.len(), 17, "{kinds:?}");
     assert!(!kinds.contains(&"ec2.instance") && !kinds.contains(&"ec2.volume_attachment"), "{kinds:?}");
     assert_eq!(first.attachment, None);
 
@@ -384,7 +384,7 @@ async fn one_ctrl_c_lets_what_is_in_flight_finish_and_the_next_apply_converges()
     assert!(stderr.contains("operations finished and are recorded in state"), "{stderr}");
     let state = common::store(dir, "dev").load().unwrap();
     assert!(state.pending.is_empty(), "what was in flight finished and was recorded: {:?}", state.pending);
-    assert!(state.resources.len() < 14, "the apply stopped early");
+    assert!(state.resources.len() < 17, "the apply stopped early");
 
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
     assert_eq!(run_infra(&emu, dir, &["plan", "--detailed-exitcode"]).0, 0);

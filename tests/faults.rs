@@ -288,12 +288,12 @@ async fn with_a_fifth_of_requests_failing_apply_and_destroy_of_the_dev_stack_com
 
     // Apply through the faults.
     let applied = run(&["apply", "--yes"]);
-    assert!(applied.contains("14 added"), "{applied}");
+    assert!(applied.contains("17 added"), "{applied}");
 
     // Every recorded resource exists. None is an instance or an attachment: the
     // host is the environment's instance, and its hook attaches the volume.
     let resources = recorded(dir);
-    assert_eq!(resources.len(), 14, "{resources:?}");
+    assert_eq!(resources.len(), 17, "{resources:?}");
     assert!(resources.iter().all(|r| r.1 != "ec2.instance" && r.1 != "ec2.volume_attachment"), "{resources:?}");
     for (name, kind, id) in &resources {
         cloud.assert_exists(name, kind, id).await;

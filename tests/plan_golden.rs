@@ -21,8 +21,18 @@ fn dev_stack() -> Stack {
 
 fn dev_stack_with(password: &str) -> Stack {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/dev.toml");
-    let sources = infra::config::Sources::fixed(".", &[("ELASTIC_PASSWORD", password)]);
-    infra::config::load_file_with(&path, &sources).expect("the dev stack loads")
+    let sources = infra::config::Sources::fixed(
+        ".",
+        &[("ELASTIC_PASSWORD", password), ("REDIS_PASSWORD", "redis-password-in-these-tests")],
+    );
+    let stack = infra::config::load_file_with(&path, &sources).expect("the dev stack loads");
+    // What the engine does before it plans: `${aws.*}` bound to the account (moto's here).
+    stack.bind_aws(&aws())
+}
+
+/// The account and region the plans here are made for.
+fn aws() -> infra::model::AwsContext {
+    infra::model::AwsContext { account_id: "123456789012".into(), region: "us-east-1".into() }
 }
 
 /// The fixture with the dev stack's former EC2 shape: a group, an `ec2.instance`
@@ -142,7 +152,7 @@ fn actions(p: &Plan) -> Vec<(String, Action)> {
 #[test]
 fn a_new_stack_plans_every_resource_as_a_create_with_unknowns_from_dependencies() {
     let p = plan(&dev_stack(), &State::default(), &Refreshed::new()).unwrap();
-    assert_eq!(p.summary().create, 14);
+    assert_eq!(p.summary().create, 17);
     assert!(p.steps.iter().all(|s| s.kind != Kind::Instance && s.kind != Kind::VolumeAttachment));
     // The environment's instance goes beside the data volume, whose zone is an
     // output known once the volume exists.
@@ -425,10 +435,11 @@ fn a_changed_secret_is_an_update_in_place_shown_as_secret_to_secret() {
     let stack = dev_stack_with("the-new-password");
     let p = plan(&stack, &state, &observe(&state)).unwrap();
     let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
-    assert_eq!(changed, vec![("app_env".into(), Action::Update)]);
+    // The parameter holding it changes in place; the environment names it by ARN, unchanged.
+    assert_eq!(changed, vec![("elastic_password".into(), Action::Update)]);
     let text = anstream::adapter::strip_str(&infra::render::plan_text(&p)).to_string();
     assert!(
-        text.contains(r#"~ { name = "ELASTIC_PASSWORD", namespace = "aws:elasticbeanstalk:application:environment", value = [secret] -> [secret] }"#),
+        text.lines().any(|l| l.trim_start().starts_with("~ value") && l.trim_end().ends_with("= [secret]")),
         "{text}"
     );
     let all = every_rendering(&p);
@@ -441,24 +452,19 @@ fn a_secret_changed_behind_the_tools_back_is_drift_that_never_shows_it() {
     let stack = dev_stack();
     let state = applied(&stack);
     let mut seen = observe(&state);
-    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
-    let Some(Value::List(settings)) = env.props.get_mut("option_settings") else { panic!("option settings") };
-    for s in settings.iter_mut() {
-        let Value::Map(m) = s else { continue };
-        if m["name"] == Value::from("ELASTIC_PASSWORD") {
-            assert_eq!(m["value"], Value::from(PASSWORD), "AWS reports it in plain text");
-            m.insert("value".into(), Value::from("set-in-the-console"));
-        }
-    }
+    let parameter = seen.get_mut("elastic_password").unwrap().as_mut().unwrap();
+    // SSM answers GetParameter (with decryption) in plain text.
+    assert_eq!(parameter.props["value"], Value::from(PASSWORD), "AWS reports it in plain text");
+    parameter.props.insert("value".into(), Value::from("set-in-the-console"));
     let p = plan(&stack, &state, &seen).unwrap();
     assert_eq!(p.drift.len(), 1, "{}", infra::render::plan_text(&p));
     assert_eq!(
         actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect::<Vec<_>>(),
-        vec![("app_env".into(), Action::Update)]
+        vec![("elastic_password".into(), Action::Update)]
     );
     let all = every_rendering(&p);
     assert!(!all.contains("set-in-the-console") && !all.contains(PASSWORD), "{all}");
-    assert!(all.contains("value = [secret] -> [secret] }  (changed outside infra)"), "{all}");
+    assert!(all.contains("value  recorded [secret], live [secret]"), "{all}");
     golden("secret_drift", &p);
 }
 
@@ -582,7 +588,19 @@ fn a_targeted_plan_holds_only_its_target_and_what_it_needs_and_a_later_full_plan
     let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        ["app", "artifacts", "data", "data_sg", "app_instance_role", "app_version", "app_instance_profile", "app_env"]
+        [
+            "app",
+            "artifacts",
+            "data",
+            "data_sg",
+            "eb_service_role",
+            "elastic_password",
+            "redis_password",
+            "app_instance_role",
+            "app_version",
+            "app_instance_profile",
+            "app_env"
+        ]
     );
     assert_eq!(p.targeted, ["app_env"]);
     assert_eq!(
@@ -609,7 +627,7 @@ fn a_targeted_destroy_deletes_the_target_and_what_depends_on_it() {
     let request = Request { targets: vec!["app_env".into()], ..destroy() };
     let p = plan_with(&nothing(&stack), &state, &observe(&state), &request).unwrap();
     let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["source_changed", "source_events_role", "pipeline", "app_env"]);
+    assert_eq!(names, ["source_changed", "source_events_role", "pipeline", "pipeline_role", "app_env"]);
 }
 
 /// The plan of the applied, unchanged dev stack with `--replace name`.
@@ -628,9 +646,17 @@ fn a_replace_request_replaces_an_unchanged_resource_and_says_so() {
         (env.action, env.reason.clone(), env.replace_requested),
         (Action::Replace, Some(Reason::ReplaceRequested), true)
     );
-    // What refers to the environment by name learns it anew; nothing else changes.
+    // What refers to the environment (the pipeline by name, its role by id and name)
+    // learns it anew; nothing else changes.
     let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
-    assert_eq!(changed, vec![("app_env".into(), Action::Replace), ("pipeline".into(), Action::Update)]);
+    assert_eq!(
+        changed,
+        vec![
+            ("app_env".into(), Action::Replace),
+            ("pipeline_role".into(), Action::Update),
+            ("pipeline".into(), Action::Update)
+        ]
+    );
     golden("replace_requested", &p);
 }
 
@@ -664,11 +690,17 @@ fn every_resource_of_the_dev_stack_can_be_replaced_in_an_order_that_runs() {
     let expected: &[(&str, &[&str])] = &[
         (
             "app",
-            &["-/+ app (create first)", "-/+ app_version (create first)", "-/+ app_env (delete first)", "~ pipeline"],
+            &[
+                "-/+ app (create first)",
+                "-/+ app_version (create first)",
+                "-/+ app_env (delete first)",
+                "~ pipeline_role",
+                "~ pipeline",
+            ],
         ),
-        ("app_env", &["-/+ app_env (delete first)", "~ pipeline"]),
+        ("app_env", &["-/+ app_env (delete first)", "~ pipeline_role", "~ pipeline"]),
         ("app_instance_profile", &["-/+ app_instance_profile (create first)", "~ app_env"]),
-        ("app_instance_role", &["-/+ app_instance_role (create first)", "~ app_instance_profile"]),
+        ("app_instance_role", &["-/+ app_instance_role (create first)", "~ app_instance_profile", "~ pipeline_role"]),
         ("app_version", &["-/+ app_version (create first)", "~ app_env"]),
         (
             "artifacts",
@@ -686,8 +718,11 @@ fn every_resource_of_the_dev_stack_can_be_replaced_in_an_order_that_runs() {
         ("build_role", &["-/+ build_role (create first)", "~ build"]),
         ("data", &["-/+ data (create first)", "~ app_instance_role", "~ app_env"]),
         ("data_sg", &["-/+ data_sg (create first)", "~ app_env"]),
+        ("eb_service_role", &["-/+ eb_service_role (create first)", "~ app_env", "~ pipeline_role"]),
+        ("elastic_password", &["-/+ elastic_password (create first)", "~ app_instance_role", "~ app_env"]),
         ("pipeline", &["-/+ pipeline (create first)", "~ source_events_role", "~ source_changed"]),
         ("pipeline_role", &["-/+ pipeline_role (create first)", "~ pipeline"]),
+        ("redis_password", &["-/+ redis_password (create first)", "~ app_instance_role", "~ app_env"]),
         ("source_changed", &["-/+ source_changed (create first)"]),
         ("source_events_role", &["-/+ source_events_role (create first)", "~ source_changed"]),
     ];
@@ -729,7 +764,10 @@ fn a_group_whose_declared_name_stays_is_deleted_first_and_the_environment_using_
     let p = plan(&stack, &state, &observe(&state)).unwrap();
     // The environment's instances keep the group in use: EC2 would refuse its
     // delete. The pipeline only names the environment, and learns the new name.
-    assert_eq!(changed(&p), ["-/+ data_sg (delete first)", "-/+ app_env (delete first)", "~ pipeline"]);
+    assert_eq!(
+        changed(&p),
+        ["-/+ data_sg (delete first)", "-/+ app_env (delete first)", "~ pipeline_role", "~ pipeline"]
+    );
     let env = p.steps.iter().find(|s| s.name == "app_env").unwrap();
     assert_eq!(env.reason, Some(Reason::DependencyReplacedFirst("data_sg".into())));
     replans_empty(&stack, &state, &p);

@@ -50,7 +50,7 @@ async fn the_dev_program_plans_exactly_like_the_dev_stack_file_then_applies_repl
     );
     assert_eq!(plan_json(&program), plan_json(&file), "the program's plan differs from the file's");
     let steps = common::changed_steps(&program);
-    assert_eq!(steps.len(), 14, "{steps:?}");
+    assert_eq!(steps.len(), 17, "{steps:?}");
 
     // The same stack file naming the program: infra runs it.
     let stack = dir.join("stacks/dev.toml");
@@ -103,7 +103,7 @@ async fn a_stack_applied_from_the_file_is_the_stack_the_program_declares_and_its
     ok("program destroy", run_program("dev", &emu.endpoint, dir, &destroy, &[]));
     let (code, out, _) = run_infra(&emu, dir, &["plan", "--detailed-exitcode", "--format", "json"]);
     assert_eq!(code, 2, "after the program's destroy the file plans every resource again:\n{out}");
-    assert_eq!(common::changed_steps(&out).len(), 13, "all but the kept volume:\n{out}");
+    assert_eq!(common::changed_steps(&out).len(), 16, "all but the kept volume:\n{out}");
 }
 
 /// A project holding examples/stages's stack files, with the deploy bundle.
@@ -131,7 +131,7 @@ async fn one_program_declares_dev_and_prod_from_their_config_and_each_applies_re
     let clients = clients.group_id().unwrap().to_string();
     let project = stages_project(&clients);
     let dir = project.path();
-    let env = [("REDIS_PASSWORD", REDIS_PASSWORD)];
+    let env = [("REDIS_PASSWORD", REDIS_PASSWORD), ("ELASTIC_PASSWORD", common::ELASTIC_PASSWORD)];
     let run = |args: &[&str]| run_program("stages", &emu.endpoint, dir, args, &env);
 
     let dev = plan_json(&ok("dev plan", run(&["plan", "--stack", "dev", "--format", "json"])));
@@ -149,9 +149,12 @@ async fn one_program_declares_dev_and_prod_from_their_config_and_each_applies_re
     assert!(rules(&dev).contains("172.31.0.0/16") && !rules(&dev).contains(&clients), "{}", rules(&dev));
     assert!(rules(&prod).contains(&clients) && !rules(&prod).contains("cidrs"), "{}", rules(&prod));
     assert!(!rules(&prod).contains("16379"), "prod opens no cluster bus port: {}", rules(&prod));
-    let prod_text = env_of(&prod).to_string();
-    assert!(prod_text.contains("REDIS_PASSWORD") && !prod_text.contains(REDIS_PASSWORD), "{prod_text}");
-    assert!(!env_of(&dev).to_string().contains("REDIS_PASSWORD"));
+    // Both name the passwords' parameters, never a password.
+    for plan in [&dev, &prod] {
+        let text = env_of(plan).to_string();
+        assert!(text.contains("environmentsecrets") && text.contains("REDIS_PASSWORD"), "{text}");
+        assert!(!plan.to_string().contains(REDIS_PASSWORD), "{plan}");
+    }
 
     for stage in ["dev", "prod"] {
         ok(&format!("{stage} apply"), run(&["apply", "--stack", stage, "--yes"]));
@@ -261,7 +264,7 @@ fn missing_or_mistyped_config_is_an_error_naming_the_key_and_the_file() {
     // A secret the file does not declare.
     let prod = project.path().join("stacks/prod.toml");
     let text = std::fs::read_to_string(&prod).unwrap();
-    std::fs::write(&prod, text.replace("[secrets]\nredis_password = { env = \"REDIS_PASSWORD\" }\n", "")).unwrap();
+    std::fs::write(&prod, text.replace("redis_password = { env = \"REDIS_PASSWORD\" }\n", "")).unwrap();
     let (code, _, err) = run_program("stages", NOWHERE, project.path(), &["plan", "--stack", "prod"], &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("unknown secret `redis_password`: declare it in the stack file's [secrets]"), "{err}");

@@ -70,6 +70,17 @@ fn has_condition(statement: &serde_json::Map<String, Json>, key: &str) -> bool {
     operators.values().filter_map(Json::as_object).any(|conds| conds.keys().any(|k| k.eq_ignore_ascii_case(key)))
 }
 
+/// Whether a statement's conditions test a key starting with `prefix` (such as
+/// `aws:ResourceTag/`), ignoring case.
+fn has_condition_prefix(statement: &serde_json::Map<String, Json>, prefix: &str) -> bool {
+    let Some(Json::Object(operators)) = statement.get("Condition") else { return false };
+    let prefix = prefix.to_ascii_lowercase();
+    operators
+        .values()
+        .filter_map(Json::as_object)
+        .any(|conds| conds.keys().any(|k| k.to_ascii_lowercase().starts_with(&prefix)))
+}
+
 /// Whether an action pattern (with `*` and `?`) matches `action`, ignoring case.
 fn matches(pattern: &str, action: &str) -> bool {
     fn go(p: &[u8], a: &[u8]) -> bool {
@@ -110,7 +121,8 @@ pub fn identity_policy(label: &str, doc: &Json) -> Vec<(&'static str, String)> {
         }
         let everywhere = resources.contains(&"*");
         let writes: Vec<&str> = actions.iter().copied().filter(|a| is_write(a)).collect();
-        if everywhere && !writes.is_empty() {
+        // A condition on the resource's tags names the resources as well as an ARN would.
+        if everywhere && !writes.is_empty() && !has_condition_prefix(statement, "aws:ResourceTag/") {
             out.push((
                 "iam_wildcard_resource_write",
                 format!(
@@ -254,6 +266,16 @@ mod tests {
                 {"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}"#,
         );
         assert!(identity_policy("p", &d).is_empty());
+    }
+
+    #[test]
+    fn a_write_on_every_resource_narrowed_by_the_resources_tags_passes() {
+        let d = doc(r#"{"Statement":[{"Effect":"Allow","Action":"autoscaling:SuspendProcesses","Resource":"*",
+                "Condition":{"StringEquals":{"aws:ResourceTag/elasticbeanstalk:environment-id":"e-1"}}}]}"#);
+        assert!(checks(identity_policy("p", &d)).is_empty());
+        let d = doc(r#"{"Statement":[{"Effect":"Allow","Action":"autoscaling:SuspendProcesses","Resource":"*",
+                "Condition":{"StringEquals":{"aws:RequestedRegion":"us-east-1"}}}]}"#);
+        assert_eq!(checks(identity_policy("p", &d)), ["iam_wildcard_resource_write"]);
     }
 
     #[test]

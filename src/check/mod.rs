@@ -660,7 +660,7 @@ mod tests {
     #[test]
     fn the_dev_stack_opens_exactly_what_its_bundle_serves() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let sources = crate::config::Sources::fixed(root, &[("ELASTIC_PASSWORD", "x")]);
+        let sources = crate::config::Sources::fixed(root, &[("ELASTIC_PASSWORD", "x"), ("REDIS_PASSWORD", "x")]);
         let stack = crate::config::load_file_with(&root.join("stacks/dev.toml"), &sources).unwrap();
         let bundles = crate::compose::environment_bundles(&stack, root).unwrap();
         assert_eq!(bundles["app_env"].dir, "deploy/dev");

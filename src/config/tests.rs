@@ -7,7 +7,7 @@ use crate::model::{Kind, Part, Value, map};
 const PASSWORD: &str = "test-elastic-password";
 
 fn sources() -> Sources {
-    Sources::fixed(".", &[("ELASTIC_PASSWORD", PASSWORD)])
+    Sources::fixed(".", &[("ELASTIC_PASSWORD", PASSWORD), ("REDIS_PASSWORD", PASSWORD)])
 }
 
 fn load(text: &str) -> Result<Stack, LoadError> {
@@ -50,7 +50,7 @@ fn the_dev_stack_loads_and_validates() {
     for name in ["app_env", "data", "data_sg"] {
         assert!(names.contains(&name), "{names:?}");
     }
-    assert_eq!(names.len(), 14);
+    assert_eq!(names.len(), 17);
     assert_eq!(stack.resources["data_sg"].kind, Kind::SecurityGroup);
     assert_eq!(stack.outputs["instance_id"], Value::reference("app_env", "instance_id"));
     let ingress = stack.resources["data_sg"].props["ingress"].as_list().unwrap();

@@ -63,7 +63,8 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "iam_wildcard_resource_write",
-        summary: "an IAM policy allowing a write action on every resource (`Resource: \"*\"`)",
+        summary: "an IAM policy allowing a write action on every resource (`Resource: \"*\"`) with no \
+                  `aws:ResourceTag/...` condition narrowing it",
         why: "a write (any action whose verb is not Get, List, Describe, Head or BatchGet) on `*` reaches every \
               resource of the account, not the stack's; name the ARNs (checkov CKV_AWS_290, CKV_AWS_355; tfsec \
               aws-iam-no-policy-wildcards). Reads are left alone: many (ec2:Describe*) take no resource at all.",

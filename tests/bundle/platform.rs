@@ -12,8 +12,10 @@
 //!    `aws:elasticbeanstalk:application:environmentsecrets` settings, REDIS_PASSWORD) in
 //!    their environment, where Elastic Beanstalk makes them available to platform hooks
 //!    (https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/AWSHowTo.secrets.env-vars.html);
-//! 3. the configure step: `.env` written from the environment's properties only (the dev
-//!    stack's `aws:elasticbeanstalk:application:environment` settings), then the real
+//! 3. the configure step: `.env` written from the environment's properties (the dev
+//!    stack's `aws:elasticbeanstalk:application:environment` settings) and its secrets,
+//!    which Elastic Beanstalk assigns "to environment variables for your application to
+//!    use" (the page above; compose substitutes ELASTIC_PASSWORD from them), then the real
 //!    Docker Compose reads the compose file (`config`, and `config --images`: what the
 //!    platform's pull fetches), which must succeed;
 //! 4. the predeploy hooks;
@@ -45,14 +47,6 @@ const PROPERTIES: &str = "aws:elasticbeanstalk:application:environment";
 /// secrets), whose values Elastic Beanstalk fetches and gives platform hooks as
 /// environment variables.
 const SECRETS: &str = "aws:elasticbeanstalk:application:environmentsecrets";
-/// What the bundle needs from the environment and `stacks/dev.toml` does not declare yet
-/// (issue 23: the stack's side of the Redis password and version is still to come): the
-/// settings as the stack is to declare them. Once the stack declares one, the test fails
-/// asking to drop it from here, so that the stack's own settings are the ones deployed.
-const NOT_YET_IN_THE_STACK: [(&str, &str, &str); 2] = [
-    (PROPERTIES, "REDIS_VERSION", REDIS_VERSION),
-    (SECRETS, "REDIS_PASSWORD", "arn:aws:ssm:us-east-1:123456789012:parameter/dev/redis_password"),
-];
 
 /// One instance of the environment: its id, its private address, its metadata and network.
 struct Instance {
@@ -122,37 +116,26 @@ fn unpacked_bundle() -> tempfile::TempDir {
 }
 
 /// The environment's settings as an instance gets them, from the dev stack's `app_env`
-/// option settings (and NOT_YET_IN_THE_STACK): its properties (which the platform writes
-/// to `.env`) and its secrets (which it gives the hooks), by name. References resolve as
+/// option settings: its properties and its secrets (whose values the platform fetches), by
+/// name. References resolve as
 /// `infra` resolves them here (the data volume's id, the stack's [config], the secret's
 /// value), and a secret's ARN to the value Elastic Beanstalk would fetch: these tests'.
 fn environment_settings(volume: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let text = fs::read_to_string(repo().join("stacks/dev.toml")).unwrap();
     let stack: toml::Table = toml::from_str(&text).unwrap();
     let settings = stack["resources"]["app_env"]["option_settings"].as_array().unwrap();
-    let declared = |namespace: &str, name: &str| {
-        settings.iter().find(|s| s["namespace"].as_str() == Some(namespace) && s["name"].as_str() == Some(name))
-    };
-    let mut all: Vec<(String, String, String)> = settings
+    let all: Vec<(String, String, String)> = settings
         .iter()
         .map(|s| {
             let field = |key: &str| s[key].as_str().unwrap().to_owned();
             (field("namespace"), field("name"), field("value"))
         })
         .collect();
-    for (namespace, name, value) in NOT_YET_IN_THE_STACK {
-        assert!(
-            declared(namespace, name).is_none(),
-            "stacks/dev.toml now declares {name} ({namespace}): drop it from NOT_YET_IN_THE_STACK in tests/bundle/platform.rs"
-        );
-        all.push((namespace.into(), name.into(), value.into()));
-    }
     let (mut properties, mut secrets) = (Vec::new(), Vec::new());
     for (namespace, name, value) in all {
         if namespace == PROPERTIES {
             let value = match value.as_str() {
                 "${data.id}" => volume.to_owned(),
-                "${secret.elastic_password}" => ELASTIC_PASSWORD.to_owned(),
                 other => match other.strip_prefix("${config.").and_then(|key| key.strip_suffix('}')) {
                     Some(key) => {
                         stack["config"][key].as_str().unwrap_or_else(|| panic!("{name}: [config] {key}")).into()
@@ -174,9 +157,10 @@ fn environment_settings(volume: &str) -> (Vec<(String, String)>, Vec<(String, St
     (properties, secrets)
 }
 
-/// The environment's properties as the platform writes them to `.env`.
+/// The environment's properties and secrets as the platform writes them to `.env`.
 fn environment_properties(volume: &str) -> String {
-    let env: String = environment_settings(volume).0.iter().map(|(name, value)| format!("{name}={value}\n")).collect();
+    let (properties, secrets) = environment_settings(volume);
+    let env: String = properties.iter().chain(&secrets).map(|(name, value)| format!("{name}={value}\n")).collect();
     assert!(env.contains("ELASTIC_PASSWORD=") && env.contains("REDIS_VERSION="), "the environment's properties: {env}");
     env
 }

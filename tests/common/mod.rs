@@ -218,7 +218,11 @@ pub fn changed_steps(plan_json: &str) -> Vec<(String, String)> {
 fn remove_aws_env(command: &mut Command) {
     for (name, _) in std::env::vars_os() {
         let name_str = name.to_string_lossy();
-        if name_str.starts_with("AWS_") || name_str.starts_with("INFRA_STATE_") || name_str == "ELASTIC_PASSWORD" {
+        if name_str.starts_with("AWS_")
+            || name_str.starts_with("INFRA_STATE_")
+            || name_str == "ELASTIC_PASSWORD"
+            || name_str == "REDIS_PASSWORD"
+        {
             command.env_remove(name);
         }
     }
@@ -246,8 +250,9 @@ fn aws_env(endpoint: &str) -> Vec<(String, String)> {
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("AWS_CONFIG_FILE", "/dev/null"),
         ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        // The dev stack's secret, and the key state encrypts it with.
+        // The dev stack's secrets, and the key state encrypts them with.
         ("ELASTIC_PASSWORD", ELASTIC_PASSWORD),
+        ("REDIS_PASSWORD", REDIS_PASSWORD),
         ("INFRA_STATE_KEY", STATE_KEY),
     ]
     .into_iter()
@@ -258,6 +263,8 @@ fn aws_env(endpoint: &str) -> Vec<(String, String)> {
 /// The `ELASTIC_PASSWORD` every `infra` the tests run is given: a state file or
 /// an output that holds it in plain text is a leak.
 pub const ELASTIC_PASSWORD: &str = "test-elastic-password-5f3a";
+/// The `REDIS_PASSWORD` every `infra` the tests run is given, likewise.
+pub const REDIS_PASSWORD: &str = "test-redis-password-9c1e";
 /// The `INFRA_STATE_KEY` every `infra` the tests run is given (32 bytes, hex).
 pub const STATE_KEY: &str = "696e667261207465737420737461746520656e6372797074696f6e206b657921";
 
