@@ -83,7 +83,7 @@ async fn the_elastic_password_reaches_aws_but_never_state_plans_or_output_in_pla
     // A new password: an update in place that shows neither.
     let new_password = "the-new-elastic-password-77";
     let plan = run(new_password, &["plan", "--detailed-exitcode"], 2);
-    assert!(plan.contains("value = [secret] -> [secret] }"), "{plan}");
+    assert!(plan.contains("~ value = [secret]"), "{plan}");
     assert!(plan.contains("1 to change, 0 to replace"), "{plan}");
     for format in ["json", "markdown"] {
         run(new_password, &["plan", "--format", format], 0);
@@ -109,7 +109,7 @@ async fn the_elastic_password_reaches_aws_but_never_state_plans_or_output_in_pla
         .await
         .unwrap();
     let report = run(new_password, &["drift"], 2);
-    assert!(report.contains("value = [secret] -> [secret] }  (changed outside infra)"), "{report}");
+    assert!(report.contains("value  recorded [secret], live [secret]"), "{report}");
     run(new_password, &["drift", "--format", "json"], 2);
     run(new_password, &["drift", "--format", "markdown"], 2);
     let plan = run(new_password, &["plan"], 0);

@@ -59,7 +59,7 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     let ec2 = aws_sdk_ec2::Client::new(&config);
 
     let applied = ok(run_infra(&emu, dir, &["apply", "--yes"]));
-    assert!(applied.contains("14 added"), "{applied}");
+    assert!(applied.contains("17 added"), "{applied}");
 
     // The pipeline: Source -> Build -> Deploy, wired to the project and environment.
     let pipeline_name = id(dir, "pipeline");
@@ -141,7 +141,8 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     assert_eq!(outputs["kibana_url"], format!("http://{ip}:5601").as_str());
     assert_eq!(outputs["instance_id"], host.instance_id().unwrap());
 
-    // The instances may attach the data volume, and no other.
+    // The instances may attach the data volume, and no other, in this account and region
+    // (`${aws.account_id}` bound to moto's account).
     let role = id(dir, "app_instance_role");
     let policy = iam.get_role_policy().role_name(&role).policy_name("data_volume").send().await.unwrap();
     let policy = infra::model::kinds::iam_role::canonical_policy(policy.policy_document()).unwrap();
@@ -166,8 +167,8 @@ async fn the_whole_dev_stack_applies_updates_in_place_and_leaves_nothing_behind(
     assert_eq!(
         grants,
         [
-            grant("ec2:AttachVolume", "arn:aws:ec2:*:*:instance/*", true),
-            grant("ec2:AttachVolume", &format!("arn:aws:ec2:*:*:volume/{volume}"), false),
+            grant("ec2:AttachVolume", "arn:aws:ec2:us-east-1:123456789012:instance/*", true),
+            grant("ec2:AttachVolume", &format!("arn:aws:ec2:us-east-1:123456789012:volume/{volume}"), false),
             grant("ec2:DescribeInstances", "*", false),
             grant("ec2:DescribeVolumes", "*", false),
         ],

@@ -1356,7 +1356,7 @@ fn compose_refuses_an_env_without_elastic_password() {
     assert!(!config.ok(), "compose accepted a .env without ELASTIC_PASSWORD: {config}");
     assert!(
         config.stderr.contains(
-            "required variable ELASTIC_PASSWORD is missing a value: set the ELASTIC_PASSWORD environment property"
+            "required variable ELASTIC_PASSWORD is missing a value: set the ELASTIC_PASSWORD environment secret"
         ),
         "{config}"
     );
