@@ -120,8 +120,7 @@ impl Engine {
     /// holds the lock.
     pub async fn import(&self, stack: &Stack, name: &str, id: &str) -> Result<crate::state::Recorded, EngineError> {
         let refuse = |message: String| EngineError::Import { resource: name.to_string(), message };
-        let stack = &*self.bound(stack).await?;
-        let Some(decl) = stack.resources.get(name) else {
+        let Some(declared) = stack.resources.get(name) else {
             return Err(refuse(format!("stack `{}` declares no resource by that name", stack.name)));
         };
         let mut state = self.store.load()?;
@@ -131,6 +130,9 @@ impl Engine {
         if stack.has_secrets() {
             self.store.require_key()?;
         }
+        // Checked before any AWS call; then `${aws.*}` bound, as a plan binds them.
+        let bound = self.bound(stack).await?;
+        let decl = bound.resources.get(name).unwrap_or(declared);
         let mut found = self
             .providers
             .get(decl.kind)
