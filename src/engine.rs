@@ -175,14 +175,15 @@ impl Engine {
         }
         let mut state = self.store.load()?;
         // Names the request gives are checked before any AWS call.
-        let unbound = if request.destroy {
+        let mut unbound = if request.destroy {
             Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() }
         } else {
             stack.clone()
         };
         plan::check_request(&unbound, &state, request)?;
-        let mut target = self.bound(&unbound).await?.into_owned();
-        bundle::prepare(&mut target, &self.base)?;
+        // So are the bundles: one that would take a file it must not fails here.
+        bundle::prepare(&mut unbound, &self.base)?;
+        let target = self.bound(&unbound).await?.into_owned();
         let mut observation = refresh::refresh(&self.providers, &target, &state, false).await?;
         let resolved = !state.pending.is_empty();
         let adopted = refresh::adopt(&mut state, &target, &mut observation);

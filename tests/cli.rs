@@ -278,6 +278,21 @@ fn a_port_the_bundle_serves_but_the_group_does_not_open_fails_the_checks_before_
     assert!(!dir.path().join("state/dev.json").exists(), "nothing was written");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_bundle_with_a_link_leading_outside_its_directory_fails_the_plan_before_any_aws_call() {
+    let dir = dev_project_edited(("services:", "services:"), ("[resources", "[resources"));
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&credentials, "[default]\naws_secret_access_key = not-for-s3\n").unwrap();
+    std::os::unix::fs::symlink(&credentials, dir.path().join("deploy/dev/x")).unwrap();
+    let (code, stdout, stderr) = infra(dir.path(), &["plan"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("deploy/dev/x is a symbolic link to"), "{stderr}");
+    assert!(stderr.contains("outside the bundle's directory"), "{stderr}");
+    assert!(!stderr.contains("dispatch failure") && !stderr.contains("connect"), "{stderr}");
+    assert!(!dir.path().join("state/dev.json").exists(), "nothing was written");
+}
+
 #[test]
 fn a_port_the_group_opens_but_nothing_in_the_bundle_serves_fails_the_checks() {
     let redis_rule = r#"ports = "6379-6381""#;

@@ -244,6 +244,48 @@ fn a_program_that_panics_fails_prints_garbage_or_a_newer_format_declares_wrongly
 }
 
 #[test]
+fn a_program_sees_no_credential_of_the_process_that_runs_it_only_what_a_build_needs() {
+    let dir = misbehaving_project("env", 60);
+    let infra = Path::new(env!("CARGO_BIN_EXE_infra"));
+    let out = command_of(infra, NOWHERE, dir.path(), &["check"])
+        .env("INFRA_STATE_KEY", "0101010101010101010101010101010101010101010101010101010101010101")
+        .env("INFRA_STATE_PASSPHRASE", "a passphrase")
+        .env("ELASTIC_PASSWORD", "an elastic password")
+        .env("REDIS_PASSWORD", "a redis password")
+        .env("CARGO_REGISTRY_TOKEN", "a registry token")
+        .env("CARGO_HOME_FOR_TEST", "kept")
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let seen: Vec<&str> = err.lines().filter_map(|l| l.strip_prefix("env: ")).collect();
+    assert!(seen.iter().any(|v| v.starts_with("PATH=")), "{err}");
+    assert!(seen.contains(&"CARGO_HOME_FOR_TEST=kept") && seen.contains(&"LC_ALL=C"), "{err}");
+    for secret in [
+        "INFRA_STATE_KEY",
+        "INFRA_STATE_PASSPHRASE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "ELASTIC_PASSWORD",
+        "REDIS_PASSWORD",
+        "CARGO_REGISTRY_TOKEN",
+    ] {
+        assert!(!seen.iter().any(|v| v.starts_with(&format!("{secret}="))), "the program saw {secret}:\n{err}");
+    }
+    assert!(!err.contains("a passphrase") && !err.contains("a redis password"), "{err}");
+}
+
+#[test]
+fn a_program_printing_without_end_is_stopped_at_the_output_limit_with_its_name() {
+    let dir = misbehaving_project("flood", 60);
+    let (code, out, err) = run_infra_via(NOWHERE, dir.path(), &["check"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("misbehaving_program") && err.contains("printed more than 64 MiB"), "{err}");
+}
+
+#[test]
 fn missing_or_mistyped_config_is_an_error_naming_the_key_and_the_file() {
     let project = stages_project("sg-0123456789abcdef0");
     let stack = project.path().join("stacks/dev.toml");

@@ -59,7 +59,10 @@ pub fn declared_by_program(args: &StackArgs) -> anyhow::Result<Stack> {
         bail!("`declare` prints a stack program's declaration; `infra` itself declares none (try `infra plan`)");
     };
     let (name, path) = select(args, true)?;
-    let (_, extras) = settings(&path, &Sources::process("."))?;
+    // Secrets cross the seam by name: their values are `infra`'s to read, and
+    // a program run by `infra` is not given the variables they come from.
+    let sources = Sources { dir: ".".into(), env: Box::new(|_| Some("[not read]".into())) };
+    let (_, extras) = settings(&path, &sources)?;
     declare_here(declare.as_ref(), &name, &path, &extras)
 }
 
@@ -105,13 +108,37 @@ fn declare_here(declare: &DeclareFn, name: &str, path: &Path, extras: &Extras) -
     Ok(ctx.into_stack())
 }
 
+/// The most a stack's program may print: a declaration is far smaller, and a
+/// program printing without end must not exhaust memory.
+pub const PROGRAM_OUTPUT_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Whether the variable `name` of this process reaches a stack's program: what
+/// a shell and a Rust build need (`PATH`, `HOME`, `TMPDIR`, `USER`, `LANG`,
+/// `LC_*`, `TERM`, `CARGO_*`, `RUSTUP_*`, `RUSTC*`, `RUST_BACKTRACE`) and
+/// nothing else, so that no credential does: not `AWS_*`, not
+/// `INFRA_STATE_KEY`/`INFRA_STATE_PASSPHRASE`, not the passwords secrets are
+/// read from (a program refers to a secret as `${secret.NAME}`, and `infra`
+/// reads it). A Rust-toolchain variable that names a token or credential
+/// (`CARGO_REGISTRY_TOKEN`, ...) is kept back too.
+pub fn passed_to_program(name: &str) -> bool {
+    let fixed = ["PATH", "HOME", "TMPDIR", "USER", "LANG", "TERM", "RUST_BACKTRACE"];
+    let toolchain = ["CARGO_", "RUSTUP_", "RUSTC"].iter().any(|p| name.starts_with(p));
+    let secret = ["TOKEN", "CREDENTIAL", "PASSWORD", "SECRET"].iter().any(|w| name.contains(w));
+    fixed.contains(&name) || name.starts_with("LC_") || (toolchain && !secret)
+}
+
 /// Runs `command declare --stack NAME` (through `sh -c`) and reads the stack
-/// it prints, within `timeout`. Its standard error is the user's to see.
+/// it prints, within `timeout` and [`PROGRAM_OUTPUT_LIMIT`]. Its environment
+/// is cleared but for what [`passed_to_program`] keeps; the stack's name is
+/// its only input besides its own files. Its standard error is the user's to
+/// see.
 fn run_program(command: &str, timeout: Duration, name: &str) -> anyhow::Result<Stack> {
     use std::os::unix::process::CommandExt;
     let line = format!("{command} declare --stack '{}'", name.replace('\'', r"'\''"));
     let mut child = Command::new("sh")
         .args(["-c", &line])
+        .env_clear()
+        .envs(std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(passed_to_program)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -119,10 +146,12 @@ fn run_program(command: &str, timeout: Duration, name: &str) -> anyhow::Result<S
         .process_group(0)
         .spawn()
         .with_context(|| format!("cannot start the stack's program `{command}`"))?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let Some(stdout) = child.stdout.take() else { bail!("the stack's program `{command}` has no output to read") };
     let reader = std::thread::spawn(move || {
         let mut text = Vec::new();
-        stdout.read_to_end(&mut text).map(|_| text)
+        // One byte past the limit tells that it was passed; the pipe is then
+        // closed, so a program printing without end stops there.
+        stdout.take(PROGRAM_OUTPUT_LIMIT + 1).read_to_end(&mut text).map(|_| text)
     });
     let started = Instant::now();
     let status = loop {
@@ -144,6 +173,12 @@ fn run_program(command: &str, timeout: Duration, name: &str) -> anyhow::Result<S
     // Whatever it left running (holding its output open) goes with it.
     let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status();
     let text = reader.join().map_err(|_| anyhow::anyhow!("reading the program's output failed"))??;
+    if text.len() as u64 > PROGRAM_OUTPUT_LIMIT {
+        bail!(
+            "the stack's program `{command}` printed more than {} MiB declaring stack `{name}`; a declaration is far smaller",
+            PROGRAM_OUTPUT_LIMIT / (1024 * 1024)
+        );
+    }
     if !status.success() {
         bail!("the stack's program `{command}` failed ({status}) declaring stack `{name}`; its messages are above");
     }

@@ -95,7 +95,7 @@ impl Lock {
         let io = |source| StateError::Io { path: path.to_path_buf(), source };
         std::fs::create_dir_all(dir).map_err(|source| StateError::Io { path: dir.to_path_buf(), source })?;
         let file = loop {
-            let file = open(path).map_err(io)?;
+            let file = open(path)?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => return Err(locked(path, stack)),
@@ -157,17 +157,37 @@ impl Drop for Lock {
     }
 }
 
-/// The lock file, created if missing (private, like state).
-fn open(path: &Path) -> std::io::Result<File> {
+/// The lock file, created if missing (private, like state). A symbolic link
+/// in its place is not followed (`O_NOFOLLOW`): the file is truncated and
+/// written, which through a link would clobber whatever it points to.
+fn open(path: &Path) -> Result<File, StateError> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path);
+    opened.map_err(|e| not_a_link(path, e))
+}
+
+/// The error for opening the lock file at `path`: [`StateError::LockIsLink`]
+/// when `O_NOFOLLOW` met a link (`ELOOP`).
+fn not_a_link(path: &Path, source: std::io::Error) -> StateError {
+    if source.raw_os_error() == Some(libc::ELOOP) {
+        StateError::LockIsLink { path: path.to_path_buf() }
+    } else {
+        StateError::Io { path: path.to_path_buf(), source }
+    }
 }
 
 /// Whether `path` still names the file `file` has open.
 fn same_file(file: &File, path: &Path) -> std::io::Result<bool> {
     use std::os::unix::fs::MetadataExt;
     let open = file.metadata()?;
-    match std::fs::metadata(path) {
+    match std::fs::symlink_metadata(path) {
         Ok(named) => Ok(named.dev() == open.dev() && named.ino() == open.ino()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
@@ -205,10 +225,11 @@ pub fn remove_if_free(path: &Path) -> Result<bool, StateError> {
 /// The lock file at `path`, OS-locked by us, when it exists and nobody holds it.
 fn take_free(path: &Path) -> Result<Option<File>, StateError> {
     let io = |source| StateError::Io { path: path.to_path_buf(), source };
-    let file = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOFOLLOW).open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
+        Err(e) => return Err(not_a_link(path, e)),
     };
     match file.try_lock() {
         Ok(()) if same_file(&file, path).map_err(io)? => Ok(Some(file)),
@@ -227,6 +248,21 @@ pub fn read(path: &Path) -> Result<LockInfo, StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symlinked_lock_file_is_refused_and_what_it_points_to_is_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("precious.txt");
+        std::fs::write(&victim, "keep me").unwrap();
+        let path = dir.path().join("dev.lock");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let err = Lock::acquire(dir.path(), &path, "dev", "apply").unwrap_err();
+        assert!(matches!(err, StateError::LockIsLink { .. }), "{err}");
+        assert!(err.to_string().contains("dev.lock is a symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        assert!(matches!(remove_if_free(&path), Err(StateError::LockIsLink { .. })));
+        assert!(path.symlink_metadata().unwrap().file_type().is_symlink(), "the link is left for its owner");
+    }
 
     #[test]
     fn a_second_lock_fails_naming_the_holder_and_a_released_one_can_be_retaken() {

@@ -215,6 +215,11 @@ pub enum StateError {
     NoBucket { bucket: String },
     #[error("stack `{stack}` is locked by another infra process, whose details {} does not show", path.display())]
     LockedUnnamed { stack: String, path: PathBuf },
+    #[error(
+        "{} is a symbolic link: the lock file must be a plain file (it is truncated and written), remove the link",
+        path.display()
+    )]
+    LockIsLink { path: PathBuf },
     #[error("stack `{stack}` is locked by {holder}, which is running: it releases the lock when it exits")]
     LockHeld { stack: String, holder: Box<LockInfo> },
     #[error("stack `{stack}` is not locked")]

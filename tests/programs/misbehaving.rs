@@ -1,7 +1,8 @@
 //! A stack program that misbehaves as `INFRA_TEST_MODE` says, for the tests of
 //! how `infra` runs a stack's `program` (tests/programs.rs): it panics, exits 1,
-//! prints garbage or a newer format, declares what the schemas refuse, or
-//! takes too long. Otherwise it declares one volume.
+//! prints garbage or a newer format, declares what the schemas refuse,
+//! takes too long, prints without end (`flood`), or shows the environment it
+//! was given (`env`). Otherwise it declares one volume.
 
 use std::process::ExitCode;
 
@@ -26,6 +27,23 @@ fn main() -> ExitCode {
             println!(
                 r#"{{"infra_stack": 1, "name": "dev", "resources": {{"data": {{"type": "ec2.volume", "properties": {{"availability_zone": "us-east-1a", "size": "thirty"}}}}}}}}"#
             );
+            ExitCode::SUCCESS
+        }
+        "env" => {
+            // What it was given, on standard error (the user's to see), then a declaration.
+            for (name, value) in std::env::vars_os() {
+                eprintln!("env: {}={}", name.to_string_lossy(), value.to_string_lossy());
+            }
+            infra::run(|ctx| {
+                ctx.add("data", ec2::Volume::new("us-east-1a", 10))?;
+                Ok(())
+            })
+        }
+        "flood" => {
+            use std::io::Write;
+            let line = [b'x'; 1 << 20];
+            let mut out = std::io::stdout().lock();
+            while out.write_all(&line).is_ok() {}
             ExitCode::SUCCESS
         }
         "slow" => {
