@@ -183,7 +183,10 @@ impl Engine {
         plan::check_request(&unbound, &state, request)?;
         // So are the bundles: one that would take a file it must not fails here.
         bundle::prepare(&mut unbound, &self.base)?;
-        let target = self.bound(&unbound).await?.into_owned();
+        let target = match self.bound(&unbound).await? {
+            Cow::Owned(bound) => bound,
+            Cow::Borrowed(_) => unbound,
+        };
         let mut observation = refresh::refresh(&self.providers, &target, &state, false).await?;
         let resolved = !state.pending.is_empty();
         let adopted = refresh::adopt(&mut state, &target, &mut observation);

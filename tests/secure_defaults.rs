@@ -17,6 +17,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{ELASTIC_PASSWORD, Emulator, REDIS_PASSWORD, dev_project, run_infra};
+use infra::model::kinds::iam_role::canonical_policy;
 use serde_json::Value as Json;
 
 /// moto's account id: what `${aws.account_id}` binds to on the emulator.
@@ -35,28 +36,10 @@ fn output<'a>(state: &'a Json, resource: &str, attr: &str) -> &'a str {
     state["resources"][resource]["outputs"][attr].as_str().unwrap_or_else(|| panic!("{resource}.{attr}"))
 }
 
-/// A policy document as IAM returns it (URL-encoded JSON).
+/// A policy document as IAM returns it (URL-encoded JSON), decoded as infra reads it.
 fn document(text: &str) -> Json {
-    let decoded = percent_decode(text);
-    serde_json::from_str(&decoded).unwrap_or_else(|e| panic!("{e}: {decoded}"))
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
+    let canonical = canonical_policy(text).unwrap_or_else(|| panic!("not a policy: {text}"));
+    serde_json::from_str(&canonical).unwrap()
 }
 
 fn statements(doc: &Json) -> Vec<Json> {
