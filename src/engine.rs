@@ -14,7 +14,7 @@ use aws_config::SdkConfig;
 use crate::apply::{self, ApplyError, Options, Reporter};
 use crate::bundle::{self, BundleError};
 use crate::model::{Kind, Stack};
-use crate::plan::{self, Drift, Plan, PlanError, Refusal, Request};
+use crate::plan::{self, Drift, Foreign, Plan, PlanError, Refusal, Request};
 use crate::provider::{CallStats, Limits, ProviderError, Providers};
 use crate::refresh::{self, Observation, RefreshError};
 use crate::state::{Lock, State, StateError, Store};
@@ -58,6 +58,9 @@ pub struct DriftReport {
     /// Resources tagged as the stack's that its state does not record:
     /// (logical name, kind, cloud id).
     pub unmanaged: Vec<(String, Kind, String)>,
+    /// Resources tagged for the stack by another state: not this state's to
+    /// manage, so no drift; reported.
+    pub foreign: Vec<Foreign>,
 }
 
 impl DriftReport {
@@ -174,6 +177,9 @@ impl Engine {
             self.store.require_key()?;
         }
         let mut state = self.store.load()?;
+        // What this plan creates is tagged with the state's lineage: a state
+        // never written gets it now, and keeps it when the apply writes it.
+        state.ensure_lineage();
         // Names the request gives are checked before any AWS call.
         let mut unbound = if request.destroy {
             Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() }
@@ -191,7 +197,8 @@ impl Engine {
         let resolved = !state.pending.is_empty();
         let adopted = refresh::adopt(&mut state, &target, &mut observation);
         let renewed = refresh::renew_outputs(&mut state, &observation.resources);
-        let plan = plan::plan_with(&target, &state, &observation.resources, request)?;
+        let mut plan = plan::plan_with(&target, &state, &observation.resources, request)?;
+        mark_ownership(&mut plan, &state, &adopted, &observation);
         Ok(Planned { plan, state, adopted, refreshed: resolved || !renewed.is_empty(), observation })
     }
 
@@ -240,7 +247,7 @@ impl Engine {
             }
         }
         unmanaged.sort();
-        Ok(DriftReport { stack: stack.name.clone(), drift: plan.drift, unmanaged })
+        Ok(DriftReport { stack: stack.name.clone(), drift: plan.drift, unmanaged, foreign: observation.foreign })
     }
 
     /// Accepts live values into state: drifted properties take their live
@@ -288,7 +295,12 @@ impl Engine {
         if plan.stack != stack.name {
             return Err(EngineError::WrongStack { plan: plan.stack, stack: stack.name.clone() });
         }
-        let state = self.store.load()?;
+        let mut state = self.store.load()?;
+        // A first apply: the plan gave the state its lineage, and what it
+        // creates is tagged with it.
+        if state.lineage.is_none() && state.serial == 0 && plan.serial == 0 {
+            state.lineage.clone_from(&plan.lineage);
+        }
         if state.serial != plan.serial || state.lineage != plan.lineage {
             let none = || "none".to_string();
             return Err(EngineError::Stale {
@@ -300,4 +312,18 @@ impl Engine {
         }
         Ok(Planned { plan, state, adopted: Vec::new(), refreshed: false, observation: Observation::default() })
     }
+}
+
+/// Says in the plan what refresh found by ownership: the steps of resources
+/// it adopted (with the id found), the resources another state's tags claim,
+/// and the creates that must not take such a resource's generated name.
+fn mark_ownership(plan: &mut Plan, state: &State, adopted: &[String], observation: &Observation) {
+    for step in &mut plan.steps {
+        if adopted.contains(&step.name) {
+            step.adopted = state.resources.get(&step.name).map(|r| r.id.clone());
+        }
+        step.name_taken = step.action == plan::Action::Create
+            && observation.foreign.iter().any(|f| f.name == step.name && f.kind == step.kind);
+    }
+    plan.foreign.clone_from(&observation.foreign);
 }

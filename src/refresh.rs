@@ -5,7 +5,10 @@
 //!
 //! Refresh also looks for resources that carry the stack's ownership tags but
 //! that state does not record (an interrupted run created them): those with a
-//! declared name are adopted rather than created twice. A create interrupted
+//! declared name are adopted rather than created twice. Ownership is the
+//! state's lineage, not the stack's name: a resource tagged for the stack and
+//! name by another state (another lineage, or none) is reported as foreign,
+//! and neither adopted nor deleted. A create interrupted
 //! before it could tag what it made (S3 tags a bucket in a second call) is found
 //! from the idempotency token journaled with it ([`Provider::find_created`]).
 //!
@@ -16,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 
-use crate::model::{Kind, Observed, Stack};
-use crate::plan::Refreshed;
+use crate::model::{Kind, Observed, Stack, TAG_LINEAGE};
+use crate::plan::{Foreign, Refreshed};
 use crate::provider::{ProviderError, Providers, RecordedOutputs};
 use crate::state::{PendingOp, Recorded, State, deposed_of};
 
@@ -42,6 +45,13 @@ pub struct Observation {
     /// What the interrupted create of a replacement made, beside the old
     /// resource state still records under the same name.
     pub replacements: BTreeMap<String, Observed>,
+    /// Resources tagged for this stack and a name, by another state.
+    pub foreign: Vec<Foreign>,
+}
+
+/// The lineage a resource found in AWS is tagged with.
+fn lineage_tag(o: &Observed) -> Option<&str> {
+    o.props.get("tags")?.as_map()?.get(TAG_LINEAGE)?.as_str()
 }
 
 /// Reads every recorded resource of the stack, and searches by tag for declared
@@ -134,6 +144,14 @@ pub async fn refresh(
                 continue;
             }
             if deposed.contains(&(&*name, &*o.id)) {
+                continue;
+            }
+            // Recorded resources are ours by state; any other is ours only by
+            // this state's lineage.
+            let lineage = lineage_tag(&o);
+            if lineage.is_none() || lineage != state.lineage.as_deref() {
+                let lineage = lineage.map(str::to_string);
+                obs.foreign.push(Foreign { name, kind, id: o.id, lineage });
                 continue;
             }
             if replacing.contains(name.as_str()) && state.resources[&name].kind == kind {

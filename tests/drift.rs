@@ -154,23 +154,38 @@ async fn a_deleted_volume_and_an_unmanaged_group_are_reported_and_the_volume_com
 
     // (Nothing attached it: the emulator runs no platform hook.)
     ec2.delete_volume().volume_id(&volume).send().await.unwrap();
-    ec2.create_security_group()
-        .group_name("copied-by-hand")
-        .description("a copy")
-        .tag_specifications(
-            aws_sdk_ec2::types::TagSpecification::builder()
-                .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
-                .tags(aws_sdk_ec2::types::Tag::builder().key("infra:stack").value("dev").build())
-                .tags(aws_sdk_ec2::types::Tag::builder().key("infra:name").value("old_sg").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    // A group carrying this state's ownership tags, copied by hand, and one
+    // another project's stack of the same name made (another lineage).
+    let lineage = common::store(dir, "dev").load().unwrap().lineage.unwrap();
+    for (group, name, lineage) in [("copied-by-hand", "old_sg", lineage.as_str()), ("theirs", "their_sg", "another")] {
+        ec2.create_security_group()
+            .group_name(group)
+            .description("a copy")
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("infra:stack").value("dev").build())
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("infra:name").value(name).build())
+                    .tags(aws_sdk_ec2::types::Tag::builder().key("infra:lineage").value(lineage).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     let (code, report) = drift(&emu, dir, "text");
     assert_eq!(code, 2);
     assert!(report.contains("! data  ec2.volume  deleted outside infra"), "{report}");
     assert!(report.contains("old_sg  ec2.security_group"), "unmanaged: {report}");
+    assert!(
+        report.contains("is tagged for this stack as `their_sg` by another state, lineage another"),
+        "another project's group is listed apart: {report}"
+    );
+    let (_, json) = drift(&emu, dir, "json");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let unmanaged: Vec<&str> =
+        json["unmanaged"].as_array().unwrap().iter().map(|u| u["resource"].as_str().unwrap()).collect();
+    assert_eq!(unmanaged, ["old_sg"], "only this state's lineage is unmanaged: {json}");
 
     ok(run_infra(&emu, dir, &["apply", "--yes"]));
     let new_volume = recorded_id(dir, "data");

@@ -32,11 +32,7 @@ assume_role_policy = { Version = "2012-10-17", Statement = [
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("stacks")).unwrap();
-    std::fs::create_dir_all(dir.path().join("state")).unwrap();
-    std::fs::write(dir.path().join("stacks/console.toml"), STACK).unwrap();
-    dir
+    common::project_of("console", STACK)
 }
 
 fn ok(out: (i32, String, String)) -> String {

@@ -114,8 +114,14 @@ fn observe(state: &State) -> Refreshed {
         .collect()
 }
 
+/// A state never applied, as the engine plans it: with the lineage that the
+/// resources it creates are tagged with.
+fn unapplied() -> State {
+    State { lineage: Some("5e1f6c2a-golden-lineage".into()), ..State::default() }
+}
+
 fn applied(stack: &Stack) -> State {
-    let mut state = State::default();
+    let mut state = unapplied();
     let p = plan(stack, &state, &Refreshed::new()).unwrap();
     fake_apply(&p, &mut state);
     state
@@ -151,7 +157,7 @@ fn actions(p: &Plan) -> Vec<(String, Action)> {
 
 #[test]
 fn a_new_stack_plans_every_resource_as_a_create_with_unknowns_from_dependencies() {
-    let p = plan(&dev_stack(), &State::default(), &Refreshed::new()).unwrap();
+    let p = plan(&dev_stack(), &unapplied(), &Refreshed::new()).unwrap();
     assert_eq!(p.summary().create, 17);
     assert!(p.steps.iter().all(|s| s.kind != Kind::Instance && s.kind != Kind::VolumeAttachment));
     // The environment's instance goes beside the data volume, whose zone is an
@@ -416,7 +422,12 @@ fn a_changed_policy_and_buildspec_render_as_unified_diffs() {
 
 /// The plan in every format a person or a program reads.
 fn every_rendering(p: &Plan) -> String {
-    let report = infra::engine::DriftReport { stack: p.stack.clone(), drift: p.drift.clone(), unmanaged: vec![] };
+    let report = infra::engine::DriftReport {
+        stack: p.stack.clone(),
+        drift: p.drift.clone(),
+        unmanaged: vec![],
+        foreign: vec![],
+    };
     [
         anstream::adapter::strip_str(&infra::render::plan_text(p)).to_string(),
         infra::render::plan_json(p).to_string(),
@@ -584,7 +595,7 @@ fn protect_false_lifts_the_protection_in_an_apply_that_changes_nothing_in_aws() 
 fn a_targeted_plan_holds_only_its_target_and_what_it_needs_and_a_later_full_plan_shows_the_rest() {
     let stack = dev_stack();
     let request = Request { targets: vec!["app_env".into()], ..Request::default() };
-    let p = plan_with(&stack, &State::default(), &Refreshed::new(), &request).unwrap();
+    let p = plan_with(&stack, &unapplied(), &Refreshed::new(), &request).unwrap();
     let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
@@ -610,7 +621,7 @@ fn a_targeted_plan_holds_only_its_target_and_what_it_needs_and_a_later_full_plan
     golden("targeted", &p);
 
     // What a saved targeted plan does when applied: only its steps.
-    let mut state = State::default();
+    let mut state = unapplied();
     fake_apply(&p, &mut state);
     assert_eq!(state.resources.len(), names.len());
     let full = plan(&stack, &state, &observe(&state)).unwrap();
@@ -834,7 +845,7 @@ fn a_target_or_replacement_naming_no_resource_is_an_error_naming_it() {
     let err = plan_with(&stack, &state, &seen, &replace).unwrap_err().to_string();
     assert!(err.starts_with("`--replace nope`: the stack `dev` declares no resource `nope`"), "{err}");
     let fresh = Request { replace: vec!["data".into()], ..Request::default() };
-    let err = plan_with(&stack, &State::default(), &Refreshed::new(), &fresh).unwrap_err().to_string();
+    let err = plan_with(&stack, &unapplied(), &Refreshed::new(), &fresh).unwrap_err().to_string();
     assert!(err.contains("does not exist yet, so there is nothing to replace"), "{err}");
 }
 

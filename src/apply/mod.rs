@@ -401,6 +401,8 @@ mod tests {
             protection_changed: false,
             replace_requested: true,
             order: Some(order),
+            adopted: None,
+            name_taken: false,
         }
     }
 

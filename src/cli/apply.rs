@@ -70,15 +70,12 @@ pub async fn execute(
     lock: &Lock,
     verb: &str,
 ) -> anyhow::Result<Exit> {
-    for name in &planned.adopted {
-        common::print(&format!("{name}: made by an earlier run but not in state; found in AWS and recorded\n"));
-    }
     common::print(&crate::render::plan_text(&planned.plan));
     if let Some(refusal) = planned.plan.refusal() {
         return Err(refusal.into());
     }
     if !planned.plan.has_changes() {
-        if !planned.adopted.is_empty() || planned.refreshed {
+        if planned.refreshed {
             engine.store.save(&mut planned.state)?;
         }
         return Ok(Exit::Ok);

@@ -65,14 +65,14 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let format = if args.json { Format::Json } else { args.format };
     if args.refresh_only {
         let plan = engine.refresh_only_plan(&stack).await?;
-        print_plan(&plan, format, &[]);
+        print_plan(&plan, format);
         return Ok(if args.detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Ok });
     }
     let mut planned = engine.plan(&stack, &args.controls.request()).await?;
     if !args.no_cost {
         common::price_plan(&stack, &mut planned.plan);
     }
-    print_plan(&planned.plan, format, &planned.adopted);
+    print_plan(&planned.plan, format);
     if let Some(refusal) = planned.plan.refusal() {
         return Err(refusal.into());
     }
@@ -90,18 +90,11 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     Ok(if args.detailed_exitcode && planned.plan.has_changes() { Exit::Changes } else { Exit::Ok })
 }
 
-/// Prints a plan in `format`; in text, adopted resources are said first.
-fn print_plan(plan: &crate::plan::Plan, format: Format, adopted: &[String]) {
+/// Prints a plan in `format`.
+fn print_plan(plan: &crate::plan::Plan, format: Format) {
     match format {
         Format::Json => common::print_json(&crate::render::plan_json(plan)),
         Format::Markdown => common::print(&crate::render::plan_markdown(plan)),
-        Format::Text => {
-            for name in adopted {
-                common::print(&format!(
-                    "{name}: made by an earlier run but not in state; found in AWS, it will be recorded\n"
-                ));
-            }
-            common::print(&crate::render::plan_text(plan));
-        }
+        Format::Text => common::print(&crate::render::plan_text(plan)),
     }
 }

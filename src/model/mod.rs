@@ -22,6 +22,11 @@ pub use value::{Part, Props, Ref, Secret, Value, map};
 /// Tag keys that mark what a stack owns.
 pub const TAG_STACK: &str = "infra:stack";
 pub const TAG_NAME: &str = "infra:name";
+/// The lineage of the state that made a resource: what makes it this
+/// project's, where two projects give their stacks the same name. A
+/// resource tagged for the stack and name but with another lineage (or none)
+/// is never adopted.
+pub const TAG_LINEAGE: &str = "infra:lineage";
 
 /// `${aws.ATTR}`: facts of the account and region a stack is applied in. Not a
 /// resource (nothing waits for it): the engine asks AWS once and binds them

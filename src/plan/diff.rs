@@ -8,7 +8,9 @@ use super::graph::{self, Cycle};
 use super::select::{Request, check_request, select};
 use super::{Action, Change, Drift, Plan, Reason, ReplaceOrder, Step};
 use crate::model::schema::{Replacement, Schema};
-use crate::model::{Kind, Observed, Props, Ref, Stack, TAG_NAME, TAG_STACK, ValidationError, Value, topo_order};
+use crate::model::{
+    Kind, Observed, Props, Ref, Stack, TAG_LINEAGE, TAG_NAME, TAG_STACK, ValidationError, Value, topo_order,
+};
 use crate::state::{State, deposed_of};
 
 /// What refresh found, by logical name: `Some` for a resource AWS has, `None`
@@ -57,7 +59,7 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
     for name in &order {
         let res = &stack.resources[name];
         let schema = res.kind.schema();
-        let declared = schema.normalized(&with_tags(stack, name, res.kind, &res.props));
+        let declared = schema.normalized(&with_tags(stack, prior, name, res.kind, &res.props));
         let lookup = |r: &Ref| lookup(&known, r);
         let mut resolved: Props = declared.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
         resolved = schema.normalized(&resolved);
@@ -89,6 +91,8 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
             protection_changed: false,
             replace_requested: request.replace.iter().any(|r| r == name),
             order: None,
+            adopted: None,
+            name_taken: false,
         };
         step.protection_changed = recorded.is_some_and(|r| r.protect != step.protected);
 
@@ -292,8 +296,10 @@ pub fn mark_secrets(recorded: &Props, live: &mut Props) {
     }
 }
 
-/// The stack's tags, the resource's own, and the ownership tags, for a taggable kind.
-fn with_tags(stack: &Stack, name: &str, kind: Kind, props: &Props) -> Props {
+/// The stack's tags, the resource's own, and the ownership tags, for a
+/// taggable kind: the stack, the resource's name, and the lineage of the
+/// state that owns it.
+fn with_tags(stack: &Stack, prior: &State, name: &str, kind: Kind, props: &Props) -> Props {
     let mut props = props.clone();
     if !kind.schema().taggable {
         return props;
@@ -305,6 +311,9 @@ fn with_tags(stack: &Stack, name: &str, kind: Kind, props: &Props) -> Props {
     }
     tags.insert(TAG_STACK.to_string(), Value::from(stack.name.as_str()));
     tags.insert(TAG_NAME.to_string(), Value::from(name));
+    if let Some(lineage) = &prior.lineage {
+        tags.insert(TAG_LINEAGE.to_string(), Value::from(lineage.as_str()));
+    }
     props.insert("tags".to_string(), Value::Map(tags));
     props
 }
@@ -392,6 +401,8 @@ fn deletions(stack: &Stack, prior: &State) -> Vec<Step> {
                 protection_changed: false,
                 replace_requested: false,
                 order: None,
+                adopted: None,
+                name_taken: false,
                 name,
             }
         })

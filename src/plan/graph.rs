@@ -37,8 +37,10 @@ pub struct Op {
     pub before: Vec<usize>,
     /// Part of a replacement.
     pub replace: bool,
-    /// The create half of a replacement that runs while the old resource
-    /// still exists ([`ReplaceOrder::CreateFirst`]).
+    /// A create while another resource holds the name it would be
+    /// generated: the create half of a replacement that runs while the old
+    /// resource still exists ([`ReplaceOrder::CreateFirst`]), or a create
+    /// beside another state's resource ([`super::Step::name_taken`]).
     pub coexists: bool,
 }
 
@@ -77,7 +79,9 @@ pub fn operations(plan: &Plan, state: &State) -> Vec<Op> {
                 after: vec![],
                 before: vec![],
                 replace,
-                coexists: create_first && kind == OpKind::Create,
+                // A create beside another state's resource of the same name
+                // needs a name of its own, as a replacement's does.
+                coexists: (create_first || step.name_taken) && kind == OpKind::Create,
             });
             index.insert((step.name.as_str(), kind), ops.len() - 1);
         }
@@ -226,6 +230,8 @@ mod tests {
             protection_changed: false,
             replace_requested: false,
             order: None,
+            adopted: None,
+            name_taken: false,
         }
     }
 

@@ -152,6 +152,16 @@ pub struct Step {
     /// For a replacement: which half comes first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<ReplaceOrder>,
+    /// Found in AWS by its ownership tags (stack, name and this state's
+    /// lineage) though state does not record it, under this id: an earlier
+    /// run made it. Applying records it in state, then makes the step's change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<String>,
+    /// Another state's resource carries this one's stack and name tags (see
+    /// [`Plan::foreign`]): the create gives it a name of its own, with a
+    /// suffix, where it would otherwise take the same generated name.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub name_taken: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -169,9 +179,10 @@ impl Step {
         self.protected && matches!(self.action, Action::Delete | Action::Replace)
     }
 
-    /// Applying the step changes something: in AWS, or the recorded protection.
+    /// Applying the step changes something: in AWS, the recorded protection,
+    /// or what state records (an adoption).
     pub fn changes_anything(&self) -> bool {
-        self.action != Action::NoOp || self.protection_changed
+        self.action != Action::NoOp || self.protection_changed || self.adopted.is_some()
     }
 }
 
@@ -218,6 +229,38 @@ pub struct Plan {
     /// Resources whose outputs AWS reports anew (refresh-only plans).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs_renewed: Vec<String>,
+    /// Resources tagged for this stack by another state (another lineage, or
+    /// none): never adopted, never deleted, only reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign: Vec<Foreign>,
+}
+
+/// A resource in AWS that carries this stack's and a resource's name tags but
+/// not this state's lineage: another project's stack of the same name (or a
+/// resource made before lineage tags, which `infra import` takes over).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Foreign {
+    /// The logical name its `infra:name` tag gives.
+    pub name: String,
+    pub kind: Kind,
+    /// Its cloud id.
+    pub id: String,
+    /// The lineage it is tagged with; `None` when it has no lineage tag.
+    pub lineage: Option<String>,
+}
+
+impl Foreign {
+    /// The sentence every renderer says it with.
+    pub fn words(&self) -> String {
+        let by = match &self.lineage {
+            Some(lineage) => format!("by another state, lineage {lineage}"),
+            None => "without a lineage (by another state, or before lineage tags)".to_string(),
+        };
+        format!(
+            "{} {} is tagged for this stack as `{}` {by}; it is not adopted (use `infra import {} {}` if it is yours)",
+            self.kind, self.id, self.name, self.name, self.id
+        )
+    }
 }
 
 /// Counts of steps by action.
@@ -231,6 +274,9 @@ pub struct Summary {
     /// Protections set or lifted (no AWS call).
     #[serde(skip_serializing_if = "is_zero")]
     pub protection: usize,
+    /// Resources found by their tags that applying records in state.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub adopt: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -253,6 +299,7 @@ impl Plan {
             kept: Vec::new(),
             refresh_only: false,
             outputs_renewed: Vec::new(),
+            foreign: Vec::new(),
         }
     }
 
@@ -267,6 +314,7 @@ impl Plan {
                 Action::NoOp => s.unchanged += 1,
             }
             s.protection += usize::from(step.protection_changed);
+            s.adopt += usize::from(step.adopted.is_some());
         }
         s
     }

@@ -95,6 +95,8 @@ mod tests {
                 protection_changed: false,
                 replace_requested: false,
                 order: None,
+                adopted: None,
+                name_taken: false,
             }],
             ..Plan::new("dev", 1, None)
         }

@@ -9,7 +9,10 @@
 //! `"order": "create_first"` or `"delete_first"`; a plan has
 //! `"refused": true`, `"targeted": [...]` and `"left_out": [...]` (partial),
 //! `"kept": [...]` (`destroy --exclude-protected`), `"refresh_only": true`
-//! and `"outputs_renewed": [...]`.
+//! and `"outputs_renewed": [...]`. A step found in AWS by its tags and
+//! adopted has `"adopted": {"id": ...}`, and a create beside another state's
+//! resource of its name `"name_taken": true`; resources another state's tags
+//! claim for the stack are `"foreign": [...]` in a plan and a drift report.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +20,7 @@ use serde_json::{Value as J, json};
 
 use crate::engine::DriftReport;
 use crate::model::Value;
-use crate::plan::{Change, Plan, Reason, Step};
+use crate::plan::{Change, Foreign, Plan, Reason, Step};
 
 /// The format version of `--json` plan output.
 pub const FORMAT_VERSION: u32 = 1;
@@ -71,11 +74,15 @@ fn step(s: &Step) -> J {
     if let Some(order) = s.order {
         out["order"] = json!(order);
     }
+    if let Some(id) = &s.adopted {
+        out["adopted"] = json!({ "id": id });
+    }
     for (key, set) in [
         ("protected", s.protected),
         ("refused", s.refused()),
         ("protection_changed", s.protection_changed),
         ("replace_requested", s.replace_requested),
+        ("name_taken", s.name_taken),
     ] {
         if set {
             out[key] = J::Bool(true);
@@ -148,7 +155,20 @@ fn plan_json_without_cost(plan: &Plan) -> J {
     if plan.refresh_only {
         doc["refresh_only"] = J::Bool(true);
     }
+    if !plan.foreign.is_empty() {
+        doc["foreign"] = foreign(&plan.foreign);
+    }
     doc
+}
+
+/// Resources another state's tags claim for the stack.
+fn foreign(foreign: &[Foreign]) -> J {
+    J::Array(
+        foreign
+            .iter()
+            .map(|f| json!({ "resource": f.name, "type": f.kind.type_name(), "id": f.id, "lineage": f.lineage }))
+            .collect(),
+    )
 }
 
 /// Outputs as a JSON object.
@@ -171,6 +191,7 @@ pub fn drift_json(report: &DriftReport) -> J {
         "unmanaged": report.unmanaged.iter().map(|(name, kind, id)| json!({
             "resource": name, "type": kind.type_name(), "id": id,
         })).collect::<Vec<_>>(),
+        "foreign": foreign(&report.foreign),
     })
 }
 

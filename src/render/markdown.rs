@@ -31,6 +31,7 @@ pub fn drift_markdown(report: &DriftReport) -> String {
     let _ = writeln!(out, "## Drift check: stack `{}`\n", report.stack);
     if report.is_clean() {
         let _ = writeln!(out, "No drift: AWS matches the recorded state.");
+        foreign_markdown(&mut out, &report.foreign);
         return out;
     }
     let changed: Vec<_> = report.drift.iter().filter(|d| !d.deleted).collect();
@@ -74,6 +75,7 @@ pub fn drift_markdown(report: &DriftReport) -> String {
         }
         out.push('\n');
     }
+    foreign_markdown(&mut out, &report.foreign);
     let _ = writeln!(out, "Put it back with `infra apply`, or accept it with `infra refresh`.");
     out
 }
@@ -105,16 +107,20 @@ pub fn plan_markdown(plan: &Plan) -> String {
     });
     if !plan.has_changes() {
         let _ = writeln!(out, "No changes.");
+        foreign_markdown(&mut out, &plan.foreign);
         if let Some(cost) = cost {
             let _ = writeln!(out, "{cost}");
         }
         return out;
     }
     let s = plan.summary();
-    let protections = match s.protection {
+    let mut protections = match s.protection {
         0 => String::new(),
         n => format!(", {} to set or lift", super::protections(n)),
     };
+    if s.adopt > 0 {
+        protections.push_str(&format!(", {} to adopt", s.adopt));
+    }
     let _ = writeln!(
         out,
         "**{} to add, {} to change, {} to replace, {} to destroy**, {} unchanged{protections}.\n",
@@ -130,7 +136,11 @@ pub fn plan_markdown(plan: &Plan) -> String {
     for step in plan.steps.iter().filter(|s| s.changes_anything()) {
         let symbol = if step.action == Action::NoOp { "~" } else { step.action.symbol() };
         let _ = writeln!(out, "### `{symbol}` {} ({})\n", step.name, step.kind);
-        let verb = if step.action == Action::NoOp { "protection only" } else { step.action.verb() };
+        let verb = match step.action {
+            Action::NoOp if step.adopted.is_some() => "adopt only",
+            Action::NoOp => "protection only",
+            action => action.verb(),
+        };
         let order = step.order.map(|o| format!(" ({})", o.words())).unwrap_or_default();
         let _ = writeln!(out, "{verb}{order}{}\n", step.id.as_deref().map(|i| format!(" `{i}`")).unwrap_or_default());
         if let Some(Reason::DependencyReplacedFirst(dep)) = &step.reason {
@@ -150,6 +160,16 @@ pub fn plan_markdown(plan: &Plan) -> String {
         }
         if step.replace_requested {
             let _ = writeln!(out, "Replace requested (`--replace`).\n");
+        }
+        if let Some(id) = &step.adopted {
+            let _ = writeln!(
+                out,
+                "**Adopted:** `{id}` was found in AWS by its tags (this stack, this name, this state's lineage): \
+                 an earlier run made it. State will record it.\n"
+            );
+        }
+        if step.name_taken {
+            let _ = writeln!(out, "Another state's resource holds its name: it is created with a suffixed one.\n");
         }
         if step.protection_changed {
             let _ = writeln!(
@@ -171,10 +191,23 @@ pub fn plan_markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    foreign_markdown(&mut out, &plan.foreign);
     if let Some(cost) = cost {
         let _ = writeln!(out, "{}", cost.trim_start());
     }
     out
+}
+
+/// Resources another state's tags claim for the stack: never adopted.
+fn foreign_markdown(out: &mut String, foreign: &[crate::plan::Foreign]) {
+    if foreign.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### Not this state's, and left alone\n");
+    for f in foreign {
+        let _ = writeln!(out, "- `{}`: {}", f.name, f.words());
+    }
+    out.push('\n');
 }
 
 /// A refresh-only plan: the live values `infra refresh` would accept.

@@ -19,7 +19,7 @@ use anstyle::{AnsiColor, Style};
 
 use crate::model::Value;
 use crate::model::schema::Ty;
-use crate::plan::{Action, Change, Drift, Plan, Reason, Step};
+use crate::plan::{Action, Change, Drift, Foreign, Plan, Reason, Step};
 
 pub use cost::{compare_markdown, compare_text, cost_markdown, cost_text};
 pub use graph::{graph_dot, graph_mermaid};
@@ -74,6 +74,7 @@ pub fn plan_text(plan: &Plan) -> String {
         if let Some(partial) = partial {
             out.push_str(&partial);
         }
+        out.push_str(&foreign_text(&plan.foreign));
         if let Some(cost) = &plan.cost {
             out.push_str(&cost.text());
         }
@@ -105,6 +106,9 @@ pub fn plan_text(plan: &Plan) -> String {
     if !plan.kept.is_empty() {
         let _ = write!(extra, ", {} kept", plan.kept.len());
     }
+    if s.adopt > 0 {
+        let _ = write!(extra, ", {} to adopt", s.adopt);
+    }
     let _ = writeln!(
         out,
         "{} {} to add, {} to change, {} to replace, {} to destroy, {} unchanged{extra}.",
@@ -125,8 +129,22 @@ pub fn plan_text(plan: &Plan) -> String {
             paint(RED, "Refused: this plan deletes or replaces a protected resource (marked above); it cannot run.")
         );
     }
+    out.push_str(&foreign_text(&plan.foreign));
     if let Some(cost) = &plan.cost {
         out.push_str(&cost.text());
+    }
+    out
+}
+
+/// Resources another state's tags claim for this stack: never adopted.
+fn foreign_text(foreign: &[Foreign]) -> String {
+    let mut out = String::new();
+    if foreign.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\n{}", paint(YELLOW, "Not this state's, and left alone:"));
+    for f in foreign {
+        let _ = writeln!(out, "  {} {}", paint(YELLOW, "!"), f.words());
     }
     out
 }
@@ -198,6 +216,12 @@ fn step_text(out: &mut String, step: &Step, width: usize) {
     }
     if step.protection_changed {
         why.push_str(if step.protected { " [protection set]" } else { " [protection lifted]" });
+    }
+    if step.adopted.is_some() {
+        why.push_str(" [adopt: found in AWS by its tags, made by an earlier run; state will record it]");
+    }
+    if step.name_taken {
+        why.push_str(" [another state's resource holds its name: it gets a suffixed one]");
     }
     let refused = if step.refused() {
         format!(" {}", paint(RED.bold(), "[protected: refused]"))
@@ -491,7 +515,8 @@ pub fn outputs_text(outputs: &BTreeMap<String, Value>) -> String {
 /// A drift report for people: drift, then unmanaged resources.
 pub fn drift_report_text(report: &crate::engine::DriftReport) -> String {
     if report.is_clean() {
-        return format!("{} Stack `{}` matches its recorded state.\n", paint(GREEN, "No drift."), report.stack);
+        let clean = format!("{} Stack `{}` matches its recorded state.\n", paint(GREEN, "No drift."), report.stack);
+        return clean + &foreign_text(&report.foreign);
     }
     let mut out = if report.drift.is_empty() { String::new() } else { drift_text(&report.drift) };
     if !report.unmanaged.is_empty() {
@@ -501,6 +526,7 @@ pub fn drift_report_text(report: &crate::engine::DriftReport) -> String {
             let _ = writeln!(out, "  {} {}  {kind}  {id}", paint(YELLOW, "?"), paint(BOLD, &format!("{name:width$}")));
         }
     }
+    out.push_str(&foreign_text(&report.foreign));
     out
 }
 

@@ -133,6 +133,13 @@ impl State {
         Ok(())
     }
 
+    /// Gives a state that has none its lineage: a fresh id, kept for the
+    /// state's life. A plan gives it before the first apply, so that what the
+    /// apply creates is tagged with it; the first write at the latest.
+    pub fn ensure_lineage(&mut self) -> &str {
+        self.lineage.get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+    }
+
     /// Whether any recorded value is a secret.
     pub fn has_secrets(&self) -> bool {
         self.resources.values().flat_map(|r| r.props.values().chain(r.outputs.values())).any(Value::contains_secret)
@@ -403,9 +410,7 @@ impl Store {
     /// state being as this command read it ([`StateError::Conflict`] otherwise).
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.bump_serial(&self.path())?;
-        if state.lineage.is_none() {
-            state.lineage = Some(uuid::Uuid::new_v4().to_string());
-        }
+        state.ensure_lineage();
         let sealer = if state.has_secrets() { Some(self.sealer()?) } else { None };
         if let Some(remote) = &self.remote {
             return remote.save(&file::render(&self.stack, state, sealer.as_deref()));

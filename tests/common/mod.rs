@@ -136,14 +136,20 @@ pub fn host_project() -> tempfile::TempDir {
 
 /// A temporary project with the repository's file `source` as stacks/<stack>.toml.
 fn project_with(source: &str, stack: &str) -> tempfile::TempDir {
+    let source = repo_root().join(source);
+    let text =
+        std::fs::read_to_string(&source).unwrap_or_else(|error| panic!("cannot read {}: {error}", source.display()));
+    project_of(stack, &text)
+}
+
+/// A fresh temporary project dir whose only stack is `text`, as
+/// stacks/<stack>.toml, and an empty state/ dir.
+pub fn project_of(stack: &str, text: &str) -> tempfile::TempDir {
     let project =
         tempfile::Builder::new().prefix("infra-project-").tempdir().expect("create a temporary project directory");
     let stacks = project.path().join("stacks");
     std::fs::create_dir(&stacks).expect("create stacks/");
     std::fs::create_dir(project.path().join("state")).expect("create state/");
-    let source = repo_root().join(source);
-    let text =
-        std::fs::read_to_string(&source).unwrap_or_else(|error| panic!("cannot read {}: {error}", source.display()));
     std::fs::write(stacks.join(format!("{stack}.toml")), text).expect("write the project's stack file");
     project
 }
