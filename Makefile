@@ -5,7 +5,7 @@ SHELL := bash
 PORT ?= 4566
 VENV_PYTHON := .venv/bin/python
 
-.PHONY: all venv build test emulator demo bench fuzz
+.PHONY: all venv build test deny lock emulator demo bench fuzz
 
 all: build
 
@@ -16,7 +16,7 @@ venv:
 build:
 	cargo build
 
-test: venv
+test: venv deny
 	bash scripts/ensure-system-tools.sh
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --no-fail-fast; \
@@ -24,6 +24,17 @@ test: venv
 		echo "cargo-nextest not installed; falling back to cargo test" >&2; \
 		cargo test --no-fail-fast; \
 	fi
+
+# The supply chain: every crate's licence, source and duplicates against deny.toml
+# (cargo-deny, installed on first use), and RustSec advisories where their database
+# can be fetched.
+deny:
+	bash scripts/supply-chain.sh
+
+# Regenerates tests/emulator/requirements.lock (every package the venv installs, with
+# hashes) from tests/emulator/requirements.txt and tests/tools-requirements.txt.
+lock:
+	bash scripts/lock-requirements.sh
 
 # The emulator in the foreground on 127.0.0.1:$(PORT); stop it with Ctrl-C.
 emulator: venv

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Creates the project-local virtualenv .venv/ (at the repository root) and installs
 # tests/emulator/requirements.txt (the emulator) and tests/tools-requirements.txt (the real
-# tools the deploy bundle's tests run: redis, shellcheck, compose, aws) into it, in one pip
-# resolve, only when the venv is missing or broken, or when either file changed since the
-# last successful install.
+# tools the deploy bundle's tests run: redis, shellcheck, compose, aws) into it, only when
+# the venv is missing or broken, or when either file changed since the last successful
+# install. It installs them from tests/emulator/requirements.lock, generated from both
+# with every release file's sha256, with pip's --require-hashes: a file whose hash differs
+# is refused. A lock that no longer pins what the two files pin is refused too.
 #
 # Idempotent and safe to run from several processes at once (parallel test binaries):
 # the install is serialised with a lock, and the stamp that marks it complete is written
@@ -16,16 +18,17 @@ root="$(cd "$here/../.." && pwd)"
 venv="$root/.venv"
 req="$here/requirements.txt"
 tools_req="$root/tests/tools-requirements.txt"
+lock="$here/requirements.lock"
 stamp="$venv/.infra-requirements.stamp"
 py="$venv/bin/python"
 host_python="${PYTHON:-python3}"
 
 log() { printf 'ensure-venv: %s\n' "$*" >&2; }
 
-# The stamp records what was installed: the hash of both requirements files and the
-# interpreter version.
+# The stamp records what was installed: the hash of the requirements files and the lock,
+# and the interpreter version.
 wanted_stamp() {
-    "$host_python" - "$req" "$tools_req" <<'PY'
+    "$host_python" - "$req" "$tools_req" "$lock" <<'PY'
 import hashlib, sys
 digest = hashlib.sha256()
 for path in sys.argv[1:]:
@@ -47,6 +50,26 @@ if ! command -v "$host_python" >/dev/null 2>&1; then
     log "error: $host_python not found; install Python 3 (3.9 or newer)"
     exit 1
 fi
+
+# Every `name==version` the two files pin must be what the lock pins.
+check_lock() {
+    "$host_python" - "$req" "$tools_req" "$lock" <<'PY'
+import re, sys
+def pins(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^ \\;]+)", line.strip())
+        if m:
+            out[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(3)
+    return out
+wanted = {**pins(sys.argv[1]), **pins(sys.argv[2])}
+locked = pins(sys.argv[3])
+stale = [f"{n}=={v} (the lock has {locked.get(n, 'nothing')})" for n, v in sorted(wanted.items()) if locked.get(n) != v]
+if stale:
+    print(f"ensure-venv: error: {sys.argv[3]} is stale: " + ", ".join(stale) + "; run `make lock`", file=sys.stderr)
+    sys.exit(1)
+PY
+}
 
 want="$(wanted_stamp)"
 
@@ -80,6 +103,7 @@ if up_to_date; then
 fi
 
 rm -f "$stamp"
+check_lock
 
 if ! [[ -x "$py" ]] || ! "$py" -c 'import sys' >/dev/null 2>&1; then
     log "creating virtualenv $venv"
@@ -102,8 +126,8 @@ else
     exit 1
 fi
 
-log "installing $(basename "$req") and $(basename "$tools_req") into $venv"
-"${pip[@]}" install --disable-pip-version-check --no-input --quiet -r "$req" -r "$tools_req" >&2
+log "installing $(basename "$lock") (from $(basename "$req") and $(basename "$tools_req")) into $venv, hashes required"
+"${pip[@]}" install --disable-pip-version-check --no-input --quiet --require-hashes -r "$lock" >&2
 
 "$py" -c 'import moto, moto.server' >&2
 for tool in redis-server redis-cli shellcheck check-jsonschema docker-compose aws; do
