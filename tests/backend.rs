@@ -265,7 +265,7 @@ async fn with_the_lock_broken_by_hand_at_most_one_of_two_applies_writes_and_the_
     let conflict = "s3://team-state/infra/team.json: another command wrote it since this one read it";
     let slow_err = String::from_utf8_lossy(&slow.stderr).into_owned();
     let outcomes = (slow.status.code(), fast.0);
-    let adopted = fast.1.contains("found in AWS and recorded");
+    let adopted = fast.1.contains("[adopt: found in AWS by its tags");
     match outcomes {
         (Some(1), 0) => {
             assert!(slow_err.contains(conflict) && adopted, "the first:\n{slow_err}\nthe second:\n{}", fast.1)

@@ -488,7 +488,8 @@ async fn an_apply_killed_at_any_of_twenty_moments_converges_on_the_next_run_with
         let adopted: Vec<&str> = converged
             .1
             .lines()
-            .filter_map(|l| l.strip_suffix(": made by an earlier run but not in state; found in AWS and recorded"))
+            .filter(|l| l.contains("[adopt: found in AWS by its tags"))
+            .filter_map(|l| l.split_whitespace().nth(1))
             .collect();
         eprintln!("{when}: the next apply adopted {adopted:?}");
         let (code, out, err) = run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);

@@ -402,7 +402,12 @@ async fn a_forgotten_resource_is_adopted_again_and_a_renamed_one_is_not_replaced
     // Forgotten, the group stays in AWS and the next apply finds it by its tags.
     ok(run_infra(&emu, dir, &["state", "rm", "--stack", HOST_STACK, "data_sg"]));
     let plan = ok(run_infra(&emu, dir, &["plan", "--stack", HOST_STACK]));
-    assert!(plan.contains("data_sg: made by an earlier run but not in state; found in AWS"), "{plan}");
+    let line = plan.lines().find(|l| l.contains("[adopt: found in AWS by its tags")).unwrap_or_default();
+    assert_eq!(
+        line.split_whitespace().take(4).collect::<Vec<_>>(),
+        ["~", "data_sg", "ec2.security_group", &format!("({group})")],
+        "{plan}"
+    );
     ok(run_infra(&emu, dir, &["apply", "--stack", HOST_STACK, "--yes"]));
     assert_eq!(common::store(dir, HOST_STACK).load().unwrap().resources["data_sg"].id, group, "the same group");
 

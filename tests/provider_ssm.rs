@@ -320,8 +320,13 @@ async fn a_parameter_an_interrupted_create_left_is_adopted_by_its_tags_not_creat
     let project = params_project();
     let dir = project.path();
     let ssm = aws_sdk_ssm::Client::new(&emu.sdk_config().await);
-    // What a create interrupted after PutParameter left: the parameter, tagged
-    // as the stack's, and nothing in state.
+    // What a create interrupted after PutParameter left: a state with its
+    // lineage (written before the create), and the parameter, tagged as the
+    // stack's and that state's, which the state does not record.
+    let store = common::store(dir, "params");
+    let mut state = infra::state::State::default();
+    store.save(&mut state).unwrap();
+    let lineage = state.lineage.clone().unwrap();
     let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
     ssm.put_parameter()
         .name(STACK_PARAMETER)
@@ -331,13 +336,26 @@ async fn a_parameter_an_interrupted_create_left_is_adopted_by_its_tags_not_creat
         .tier(ParameterTier::Standard)
         .tags(tag("infra:stack", "params"))
         .tags(tag("infra:name", "elastic_password"))
+        .tags(tag("infra:lineage", &lineage))
         .tags(tag("project", "seed"))
         .send()
         .await
         .unwrap();
 
     let (code, plan) = infra(&emu, dir, ELASTIC_PASSWORD, &["plan", "--detailed-exitcode"]);
-    assert_eq!(code, 0, "the parameter found by its tags is the declared one, unchanged:\n{plan}");
+    assert_eq!(code, 2, "adopting the parameter is a change:\n{plan}");
+    let json = infra_command(&emu.endpoint, dir, &["plan", "--format", "json"])
+        .env("ELASTIC_PASSWORD", ELASTIC_PASSWORD)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let step = &json["steps"][0];
+    assert_eq!(
+        (&step["resource"], &step["action"], &step["adopted"]["id"]),
+        (&"elastic_password".into(), &"no_op".into(), &STACK_PARAMETER.into()),
+        "the parameter found by its tags is the declared one, unchanged, only adopted:\n{plan}"
+    );
+    assert!(plan.contains("[adopt: found in AWS by its tags"), "{plan}");
     let (code, out) = infra(&emu, dir, ELASTIC_PASSWORD, &["apply", "--yes"]);
     assert_eq!(code, 0, "{out}");
     let state: serde_json::Value = serde_json::from_str(&state_text(dir)).unwrap();
@@ -355,7 +373,12 @@ async fn a_parameter_an_interrupted_create_left_is_adopted_by_its_tags_not_creat
     let tags: BTreeMap<&str, &str> = tags.tag_list().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(
         tags,
-        BTreeMap::from([("infra:name", "elastic_password"), ("infra:stack", "params"), ("project", "seed")])
+        BTreeMap::from([
+            ("infra:lineage", lineage.as_str()),
+            ("infra:name", "elastic_password"),
+            ("infra:stack", "params"),
+            ("project", "seed")
+        ])
     );
     let (code, out) = infra(&emu, dir, ELASTIC_PASSWORD, &["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
