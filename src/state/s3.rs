@@ -57,6 +57,7 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{LockInfo, StateError};
+use crate::model::kinds::s3_bucket;
 use crate::provider::{ProviderError, aws_error};
 
 /// How often a conditional write that S3 answers with 409 (a concurrent
@@ -769,9 +770,6 @@ enum Setting {
 const SETTINGS: [Setting; 5] =
     [Setting::Versioning, Setting::Encryption, Setting::PublicAccess, Setting::TlsOnly, Setting::OwnerEnforced];
 
-/// The `Sid` of the statement [`bootstrap`] adds to the bucket policy.
-const TLS_SID: &str = "InfraDenyInsecureTransport";
-
 impl Setting {
     fn describe(self, kms_key_id: Option<&str>) -> String {
         match (self, kms_key_id) {
@@ -1003,12 +1001,16 @@ impl Remote {
                 .map(|_| ())
                 .map_err(|e| self.bucket_error("PutPublicAccessBlock", e)),
             Setting::TlsOnly => {
-                let policy = with_tls_only(self.policy(client).await?, &self.bucket_arns());
+                // The same statement a declared bucket's `tls_only` keeps, added
+                // beside the policy's others (a statement of ours is replaced).
+                let existing = self.policy(client).await?.map(|p| p.to_string());
+                let [arn, _] = self.bucket_arns();
+                let policy = s3_bucket::effective_policy(existing.as_deref(), true, &arn).unwrap_or_default();
                 client
                     .put_bucket_policy()
                     .bucket(bucket)
                     .expected_bucket_owner(owner)
-                    .policy(policy.to_string())
+                    .policy(policy)
                     .send()
                     .await
                     .map(|_| ())
@@ -1047,23 +1049,10 @@ fn same_key(key: &str, wanted: &str) -> bool {
     key == wanted || key.ends_with(&format!("/{wanted}")) || wanted.ends_with(&format!("/{key}"))
 }
 
-/// The statement that denies every request made without TLS on the bucket and
-/// its objects, as AWS's example has it ("Enforce encryption of data in
-/// transit": `aws:SecureTransport` false):
-/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html#transit>
-fn tls_statement(arns: &[String; 2]) -> serde_json::Value {
-    serde_json::json!({
-        "Sid": TLS_SID,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [arns[0], arns[1]],
-        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-    })
-}
-
 /// Whether `policy` has a statement denying all S3 actions on both `arns` to
-/// everyone when `aws:SecureTransport` is false.
+/// everyone when `aws:SecureTransport` is false, as AWS's example has it
+/// ("Enforce encryption of data in transit",
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html#transit>).
 fn denies_insecure_transport(policy: &serde_json::Value, arns: &[String; 2]) -> bool {
     let as_list = |v: Option<&serde_json::Value>| -> Vec<String> {
         match v {
@@ -1095,25 +1084,6 @@ fn denies_insecure_transport(policy: &serde_json::Value, arns: &[String; 2]) -> 
     })
 }
 
-/// `policy` (or a new one) with the TLS-only statement added, its other
-/// statements kept; a statement of ours already there is replaced.
-fn with_tls_only(policy: Option<serde_json::Value>, arns: &[String; 2]) -> serde_json::Value {
-    let mut policy = match policy {
-        Some(serde_json::Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    policy.entry("Version").or_insert_with(|| "2012-10-17".into());
-    let mut statements = match policy.remove("Statement") {
-        Some(serde_json::Value::Array(items)) => items,
-        Some(one @ serde_json::Value::Object(_)) => vec![one],
-        _ => vec![],
-    };
-    statements.retain(|st| st.get("Sid").and_then(|s| s.as_str()) != Some(TLS_SID));
-    statements.push(tls_statement(arns));
-    policy.insert("Statement".into(), serde_json::Value::Array(statements));
-    serde_json::Value::Object(policy)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1122,27 +1092,33 @@ mod tests {
         ["arn:aws:s3:::b".to_string(), "arn:aws:s3:::b/*".to_string()]
     }
 
+    fn with_tls_only(policy: Option<&serde_json::Value>) -> serde_json::Value {
+        let text = policy.map(|p| p.to_string());
+        serde_json::from_str(&s3_bucket::effective_policy(text.as_deref(), true, &arns()[0]).unwrap()).unwrap()
+    }
+
     #[test]
     fn the_tls_only_statement_is_added_beside_a_policys_other_statements_and_recognised() {
         let other = serde_json::json!({"Sid": "ReadForCi", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"});
         let existing = serde_json::json!({"Version": "2012-10-17", "Statement": [other.clone()]});
         assert!(!denies_insecure_transport(&existing, &arns()));
-        let fixed = with_tls_only(Some(existing), &arns());
+        let fixed = with_tls_only(Some(&existing));
         assert!(denies_insecure_transport(&fixed, &arns()), "{fixed}");
         let statements = fixed["Statement"].as_array().unwrap();
         assert_eq!(statements.len(), 2);
         assert_eq!(statements[0], other, "the other statement is kept as it was");
         // Fixing again replaces ours rather than adding another.
-        assert_eq!(with_tls_only(Some(fixed.clone()), &arns())["Statement"].as_array().unwrap().len(), 2);
-        assert!(denies_insecure_transport(&with_tls_only(None, &arns()), &arns()));
+        assert_eq!(with_tls_only(Some(&fixed))["Statement"].as_array().unwrap().len(), 2);
+        assert!(denies_insecure_transport(&with_tls_only(None), &arns()));
     }
 
     #[test]
     fn a_tls_statement_that_misses_the_objects_or_allows_does_not_count() {
-        let mut st = tls_statement(&arns());
+        let tls = with_tls_only(None)["Statement"][0].clone();
+        let mut st = tls.clone();
         st["Resource"] = serde_json::json!("arn:aws:s3:::b");
         assert!(!denies_insecure_transport(&serde_json::json!({"Statement": [st]}), &arns()));
-        let mut st = tls_statement(&arns());
+        let mut st = tls;
         st["Effect"] = serde_json::json!("Allow");
         assert!(!denies_insecure_transport(&serde_json::json!({"Statement": st}), &arns()));
     }
