@@ -1,6 +1,9 @@
 //! The stack lock. Locally `state/<stack>.lock`, held as an OS lock (`flock`)
 //! on the open file for as long as the command runs, the file naming its
-//! holder; with an S3 backend, a lock object (see [`super::s3`]).
+//! holder; with an S3 backend, a lock object (see [`super::s3`]) held under a
+//! lease, which a thread of this module renews while the lock is held (every
+//! third of the lease) and stops renewing when it is dropped. A killed holder's
+//! lease lapses, and the next command takes the lock over by itself.
 //!
 //! The kernel releases the OS lock when its holder exits, however it exits: a
 //! killed `infra apply` leaves the file behind (naming a holder that is gone)
