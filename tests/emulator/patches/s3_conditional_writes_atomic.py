@@ -12,7 +12,9 @@ moto 5.2.5 (`moto.s3.responses.S3Response.put_object`) compares the condition wi
 stored object and then stores the new one, with nothing in between to stop another
 thread of its threaded server doing the same: two conditional writes racing may both
 succeed. This patch runs conditional PutObjects one at a time (a process-wide lock), so
-the check and the write are one step; unconditional writes are untouched.
+the check and the write are one step; unconditional writes are untouched. (Under the GIL
+such a race was not seen in practice: `test_patches.py` checks the property, and passes
+without this patch too. It is a safeguard for the lease takeover race test.)
 """
 
 import threading
