@@ -218,7 +218,7 @@ pub enum StateError {
          S3 refused a request that names that account as ExpectedBucketOwner ({source}); nothing was read or \
          written there. Check the bucket's name, or set `expected_owner` in [backend.s3] to the account that owns it"
     )]
-    NotOwner { bucket: String, owner: String, from: &'static str, source: crate::provider::ProviderError },
+    NotOwner { bucket: String, owner: String, from: &'static str, source: Box<crate::provider::ProviderError> },
     #[error(
         "{}: not written: this command's lock ({}) was taken over by another command, or its lease of {lease_secs} s \
          lapsed unrenewed (the process paused, or S3 unreachable); it stopped so as not to undo the other command's \

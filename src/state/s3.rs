@@ -306,7 +306,12 @@ impl Remote {
             } else {
                 "the account of these credentials"
             };
-            return StateError::NotOwner { bucket: self.at.bucket.clone(), owner: owner.clone(), from, source: e };
+            return StateError::NotOwner {
+                bucket: self.at.bucket.clone(),
+                owner: owner.clone(),
+                from,
+                source: Box::new(e),
+            };
         }
         StateError::Remote { location: self.at.url(key), source: e }
     }
