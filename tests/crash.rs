@@ -698,4 +698,7 @@ async fn an_apply_on_the_s3_backend_killed_at_ten_moments_converges_from_a_fresh
     }
     assert!(killed > 0, "no round killed a running apply");
     eprintln!("{killed} of {S3_ROUNDS} applies on S3 were killed while running, {unlocked} locks removed by hand");
+    // A killed apply's lock lease lapses (INFRA_LOCK_LEASE_SECS, short in
+    // tests) and the next apply takes it over: nobody runs `infra unlock`.
+    assert_eq!(unlocked, 0, "a killed apply's lock needed `infra unlock`");
 }

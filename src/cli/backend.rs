@@ -16,22 +16,31 @@ pub struct Args {
 #[derive(clap::Subcommand, Debug)]
 pub enum BackendCommand {
     /// Create the stack's state bucket ([backend.s3]) if it does not exist, with
-    /// versioning, default encryption and all public access blocked. Safe to run
-    /// again. An existing bucket without these settings is refused unless --fix.
-    /// The bucket is not a resource of the stack: no state records it.
+    /// versioning, default encryption (SSE-KMS with --kms-key-id, else SSE-S3),
+    /// all public access blocked, a bucket policy denying requests without TLS
+    /// and object ownership BucketOwnerEnforced. Safe to run again. An existing
+    /// bucket without these settings is refused, naming them, unless --fix. A
+    /// bucket another account owns is refused. The bucket is not a resource of
+    /// the stack: no state records it.
     Bootstrap {
         #[command(flatten)]
         stack: StackArgs,
-        /// Put the missing settings in place on an existing bucket.
+        /// Put the missing settings in place on an existing bucket (an existing
+        /// bucket policy keeps its other statements).
         #[arg(long)]
         fix: bool,
+        /// The KMS key (id, ARN or alias) the bucket encrypts with by default,
+        /// with a bucket key; overrides `kms_key_id` in [backend.s3].
+        #[arg(long, value_name = "KEY")]
+        kms_key_id: Option<String>,
     },
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let BackendCommand::Bootstrap { stack, fix } = args.command;
+    let BackendCommand::Bootstrap { stack, fix, kms_key_id } = args.command;
     let stack = stacks::load_stack(&stack)?;
-    let Some(crate::model::Backend::S3 { bucket, region, .. }) = &stack.backend else {
+    let Some(crate::model::Backend::S3 { bucket, region, expected_owner, kms_key_id: declared, .. }) = &stack.backend
+    else {
         anyhow::bail!(
             "stack `{}` declares no [backend]: add a [backend.s3] table naming the bucket to stacks/{}.toml",
             stack.name,
@@ -39,7 +48,8 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         );
     };
     let region = region.as_deref().or(stack.region.as_deref());
-    let done = s3::bootstrap(bucket, region, fix)?;
+    let at = s3::Location::new(bucket, "", "", region).owned_by(expected_owner.as_deref());
+    let done = s3::bootstrap(at, kms_key_id.as_deref().or(declared.as_deref()), fix)?;
     let mut text =
         if done.created { format!("Created bucket `{bucket}`.\n") } else { format!("Bucket `{bucket}` exists.\n") };
     for setting in &done.set {

@@ -36,7 +36,7 @@ type Val<'i> = Spanned<DeValue<'i>>;
 
 const TOP_LEVEL: &[&str] = &["stack", "backend", "config", "secrets", "cost", "resources", "outputs"];
 const BACKENDS: &[&str] = &["s3"];
-const S3_KEYS: &[&str] = &["bucket", "key_prefix", "region"];
+const S3_KEYS: &[&str] = &["bucket", "key_prefix", "region", "expected_owner", "kms_key_id"];
 const SECRET_SOURCES: &[&str] = &["env", "file"];
 /// Secret files larger than this are refused: a secret is a password or a key.
 const MAX_SECRET_SIZE: u64 = 64 * 1024;
@@ -231,7 +231,8 @@ impl Builder<'_> {
         Ok(program.map(|command| (command, timeout)))
     }
 
-    /// `[backend]`: where state lives; one table, `s3 = { bucket, key_prefix, region }`.
+    /// `[backend]`: where state lives; one table,
+    /// `s3 = { bucket, key_prefix, region, expected_owner, kms_key_id }`.
     fn backend(&mut self, v: &Val) -> Result<Backend, Problem> {
         let shape = "declare it as `[backend.s3]` with `bucket = \"...\"` (and optionally `key_prefix`, `region`)";
         let found = entries(table(v)?);
@@ -247,11 +248,21 @@ impl Builder<'_> {
         let mut bucket = None;
         let mut key_prefix = String::new();
         let mut region = None;
+        let (mut expected_owner, mut kms_key_id) = (None, None);
         for (key, value) in entries(table(s3)?) {
             match key_str(key) {
                 "bucket" => bucket = Some((self.plain_string(value)?, value.span())),
                 "key_prefix" => key_prefix = self.plain_string(value)?,
                 "region" => region = Some(self.plain_string(value)?),
+                "expected_owner" => {
+                    let account = self.plain_string(value)?;
+                    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(Problem::new(value.span(), format!("`{account}` is not an AWS account id"))
+                            .hint("`expected_owner` is the 12-digit id of the account that owns the bucket"));
+                    }
+                    expected_owner = Some(account);
+                }
+                "kms_key_id" => kms_key_id = Some(self.plain_string(value)?),
                 name => {
                     let message = format!("unknown key `{name}` in [backend.s3]");
                     return Err(unknown_key(key, message, S3_KEYS, "[backend.s3] takes"));
@@ -264,7 +275,7 @@ impl Builder<'_> {
             return Err(Problem::new(span, format!("`{bucket}` is not a valid S3 bucket name"))
                 .hint("3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit"));
         }
-        Ok(Backend::S3 { bucket, key_prefix, region })
+        Ok(Backend::S3 { bucket, key_prefix, region, expected_owner, kms_key_id })
     }
 
     /// `[resources.<name>]`: `type`, the meta keys (`depends_on`,

@@ -99,6 +99,12 @@ pub enum Backend {
         key_prefix: String,
         /// The bucket's region; the stack's region when absent.
         region: Option<String>,
+        /// The account that must own the bucket (12 digits): every S3 call
+        /// passes it as `ExpectedBucketOwner`. The credentials' account when absent.
+        expected_owner: Option<String>,
+        /// The KMS key `infra backend bootstrap` sets as the bucket's default
+        /// encryption (SSE-KMS with a bucket key); SSE-S3 when absent.
+        kms_key_id: Option<String>,
     },
 }
 

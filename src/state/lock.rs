@@ -1,6 +1,9 @@
 //! The stack lock. Locally `state/<stack>.lock`, held as an OS lock (`flock`)
 //! on the open file for as long as the command runs, the file naming its
-//! holder; with an S3 backend, a lock object (see [`super::s3`]).
+//! holder; with an S3 backend, a lock object (see [`super::s3`]) held under a
+//! lease, which a thread of this module renews while the lock is held (every
+//! third of the lease) and stops renewing when it is dropped. A killed holder's
+//! lease lapses, and the next command takes the lock over by itself.
 //!
 //! The kernel releases the OS lock when its holder exits, however it exits: a
 //! killed `infra apply` leaves the file behind (naming a holder that is gone)
@@ -35,6 +38,21 @@ pub struct LockInfo {
     /// RFC 3339, UTC.
     pub started: String,
     pub command: String,
+    /// The S3 lock's lease, in seconds: how long it lasts after each renewal.
+    /// Absent in a local lock, and in S3 locks of an older infra (which are
+    /// never taken over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_secs: Option<u64>,
+    /// When the S3 lock was last renewed (RFC 3339, UTC, the holder's clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed: Option<String>,
+    /// How many times the S3 lock was renewed (each renewal changes its ETag).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub renewals: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl LockInfo {
@@ -47,7 +65,15 @@ impl LockInfo {
             user: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_default(),
             started: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             command: command.to_string(),
+            lease_secs: None,
+            renewed: None,
+            renewals: 0,
         }
+    }
+
+    /// The lease an S3 lock is held under; `None` for one that has none.
+    pub fn lease(&self) -> Option<Duration> {
+        self.lease_secs.filter(|s| *s > 0).map(Duration::from_secs)
     }
 }
 
@@ -79,7 +105,49 @@ enum Held {
     S3 {
         remote: std::sync::Arc<Remote>,
         stack: String,
+        /// Renews the lease while the lock is held.
+        renewer: Option<Renewer>,
     },
+}
+
+/// The thread that renews an S3 lock's lease; it stops when `stop` is dropped.
+#[derive(Debug)]
+struct Renewer {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Renewer {
+    /// Renews `remote`'s lock every third of its lease until stopped, or
+    /// until a renewal finds the lock taken over (then every later write of
+    /// state fails, see [`StateError::LockLost`]). A renewal that fails
+    /// otherwise is tried again at the next turn.
+    fn start(remote: std::sync::Arc<Remote>, id: String) -> Option<Renewer> {
+        let every = remote.renewal_interval()?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("infra-lock-lease".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    match remote.renew(&id) {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e @ StateError::LockLost { .. }) => {
+                            eprintln!("error: {e}");
+                            return;
+                        }
+                        Err(e) => eprintln!("warning: renewing the lock failed, trying again: {e}"),
+                    }
+                }
+            })
+            .ok()?;
+        Some(Renewer { stop, thread })
+    }
+
+    fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+    }
 }
 
 fn hostname() -> String {
@@ -124,35 +192,44 @@ impl Lock {
     pub fn releaser(&self) -> Box<dyn FnOnce() + Send> {
         match &self.held {
             Held::File { .. } => Box::new(|| {}),
-            Held::S3 { remote, stack } => {
+            Held::S3 { remote, stack, .. } => {
                 let (remote, stack, id) = (remote.clone(), stack.clone(), self.info.id.clone());
                 Box::new(move || remote.release(&stack, &id))
             }
         }
     }
 
-    /// Takes the S3 backend's lock object for `command`.
+    /// Takes the S3 backend's lock object for `command`, waiting for
+    /// another holder to release it or for its lease to lapse (see
+    /// [`Remote::lock`]; `notify` is told whom it waits for), and renews its
+    /// lease until the lock is dropped.
     pub(super) fn acquire_remote(
         remote: std::sync::Arc<Remote>,
         stack: &str,
         command: &str,
+        notify: &(dyn Fn(&str) + Sync),
     ) -> Result<Lock, StateError> {
-        let info = LockInfo::new(command);
-        remote.lock(stack, &info)?;
-        Ok(Lock { held: Held::S3 { remote, stack: stack.to_string() }, info })
+        let info = remote.lock(stack, &LockInfo::new(command), notify)?;
+        let renewer = Renewer::start(remote.clone(), info.id.clone());
+        Ok(Lock { held: Held::S3 { remote, stack: stack.to_string(), renewer }, info })
     }
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        match &self.held {
+        match &mut self.held {
             Held::File { path, file } => {
                 // Removed while still held (see the module documentation); the
                 // OS lock goes with the file handle.
                 let _ = std::fs::remove_file(path);
                 let _ = file.unlock();
             }
-            Held::S3 { remote, stack } => remote.release(stack, &self.info.id),
+            Held::S3 { remote, stack, renewer } => {
+                if let Some(renewer) = renewer.take() {
+                    renewer.stop();
+                }
+                remote.release(stack, &self.info.id)
+            }
         }
     }
 }

@@ -220,6 +220,21 @@ pub enum StateError {
     LockedRemote { stack: String, holder: Box<LockInfo> },
     #[error("bucket `{bucket}` does not exist: create it with `infra backend bootstrap`")]
     NoBucket { bucket: String },
+    #[error(
+        "bucket `{bucket}` is not owned by account {owner} ({from}), or these credentials may not use it: \
+         S3 refused a request that names that account as ExpectedBucketOwner ({source}); nothing was read or \
+         written there. Check the bucket's name, or set `expected_owner` in [backend.s3] to the account that owns it"
+    )]
+    NotOwner { bucket: String, owner: String, from: &'static str, source: Box<crate::provider::ProviderError> },
+    #[error(
+        "{}: not written: this command's lock ({}) was taken over by another command, or its lease of {lease_secs} s \
+         lapsed unrenewed (the process paused, or S3 unreachable); it stopped so as not to undo the other command's \
+         work. Run `infra plan` to see where the stack stands",
+        location.display(), lock.display()
+    )]
+    LockLost { location: PathBuf, lock: PathBuf, lease_secs: u64 },
+    #[error("{var}=`{value}`: the lock's lease must be a whole number of seconds from 1 to {max}")]
+    BadLease { var: &'static str, value: String, max: u64 },
     #[error("stack `{stack}` is locked by another infra process, whose details {} does not show", path.display())]
     LockedUnnamed { stack: String, path: PathBuf },
     #[error(
@@ -284,9 +299,10 @@ impl Store {
     /// This store with its state in `backend` (`None`: local files); the
     /// bucket's region defaults to `region`.
     pub fn with_backend(mut self, backend: Option<&Backend>, region: Option<&str>) -> Self {
-        self.remote = backend.map(|Backend::S3 { bucket, key_prefix, region: own }| {
+        self.remote = backend.map(|Backend::S3 { bucket, key_prefix, region: own, expected_owner, .. }| {
             let region = own.as_deref().or(region);
-            Arc::new(s3::Remote::new(s3::Location::new(bucket, key_prefix, &self.stack, region)))
+            let at = s3::Location::new(bucket, key_prefix, &self.stack, region).owned_by(expected_owner.as_deref());
+            Arc::new(s3::Remote::new(at))
         });
         self
     }
@@ -294,6 +310,15 @@ impl Store {
     /// This store with its state at `at` in S3, reached through `client`.
     pub fn with_s3(mut self, at: s3::Location, client: aws_sdk_s3::Client) -> Self {
         self.remote = Some(Arc::new(s3::Remote::with_client(at, client)));
+        self
+    }
+
+    /// This store with its S3 lock held under a lease of `lease` (tests;
+    /// commands take [`s3::LEASE_VAR`]).
+    pub fn with_lock_lease(self, lease: std::time::Duration) -> Self {
+        if let Some(remote) = &self.remote {
+            remote.set_lease(lease);
+        }
         self
     }
 
@@ -455,10 +480,12 @@ impl Store {
         Ok(holder)
     }
 
-    /// Takes the stack's lock for `command`, or fails at once naming the holder.
+    /// Takes the stack's lock for `command`. A local lock another command
+    /// holds fails at once naming the holder; an S3 lock is waited for (its
+    /// release, or its lease lapsing unrenewed), saying so on stderr.
     pub fn lock(&self, command: &str) -> Result<Lock, StateError> {
         match &self.remote {
-            Some(remote) => Lock::acquire_remote(remote.clone(), &self.stack, command),
+            Some(remote) => Lock::acquire_remote(remote.clone(), &self.stack, command, &|m| eprintln!("{m}")),
             None => Lock::acquire(&self.dir, &self.lock_path(), &self.stack, command),
         }
     }

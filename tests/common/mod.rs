@@ -260,6 +260,9 @@ fn aws_env(endpoint: &str) -> Vec<(String, String)> {
         ("ELASTIC_PASSWORD", ELASTIC_PASSWORD),
         ("REDIS_PASSWORD", REDIS_PASSWORD),
         ("INFRA_STATE_KEY", STATE_KEY),
+        // The S3 lock's lease: short, so that a killed holder's lock lapses in
+        // seconds (a test that needs a holder to outlast its waiters sets more).
+        ("INFRA_LOCK_LEASE_SECS", LOCK_LEASE_SECS),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value.to_owned()))
@@ -273,6 +276,10 @@ pub const ELASTIC_PASSWORD: &str = "test-elastic-password-5f3a";
 pub const REDIS_PASSWORD: &str = "test-redis-password-9c1e";
 /// The `INFRA_STATE_KEY` every `infra` the tests run is given (32 bytes, hex).
 pub const STATE_KEY: &str = "696e667261207465737420737461746520656e6372797074696f6e206b657921";
+/// The S3 lock's lease every `infra` the tests run is given, in seconds.
+pub const LOCK_LEASE_SECS: &str = "3";
+/// The emulator's default account: what its `testing` credentials act in.
+pub const ACCOUNT: &str = "123456789012";
 
 /// The state store of a test project, with the key the tests' `infra` uses.
 pub fn store(dir: &Path, stack: &str) -> infra::state::Store {
@@ -320,7 +327,8 @@ pub async fn assert_bucket_encrypted_and_private(s3: &aws_sdk_s3::Client, bucket
 /// The state store of `stack` in the S3 backend `bucket` (key prefix `prefix`)
 /// on the emulator, with the key the tests' `infra` uses.
 pub fn s3_store(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, stack: &str) -> infra::state::Store {
-    let at = infra::state::s3::Location::new(bucket, prefix, stack, None);
+    // The emulator's default account, which its credentials act in.
+    let at = infra::state::s3::Location::new(bucket, prefix, stack, None).owned_by(Some(ACCOUNT));
     store(Path::new("/nonexistent"), stack).with_s3(at, client.clone())
 }
 

@@ -1118,6 +1118,74 @@ def test_events_test_event_pattern():
     assert code == "ValidationException", code
 
 
+def other_account_client(service: str, account: str):
+    """A client acting in `account`: moto's documented multi-account switch, STS AssumeRole
+    into a role of that account (the role need not exist)."""
+    creds = client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/other", RoleSessionName="other-account")[
+        "Credentials"
+    ]
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        config=boto3.session.Config(s3={"addressing_style": "path"}),
+    )
+
+
+def test_s3_expected_bucket_owner_refuses_another_accounts_bucket():
+    """patches/s3_expected_bucket_owner.py: a request whose ExpectedBucketOwner is not the
+    bucket's owner fails with 403 AccessDenied, for bucket and object operations alike.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html"""
+    theirs = other_account_client("s3", "111122223333")
+    bucket = f"owner-{time.time_ns()}"
+    theirs.create_bucket(Bucket=bucket)
+    theirs.put_object(Bucket=bucket, Key="k", Body=b"theirs")
+    s3 = client("s3")
+    for call, kwargs in [
+        (s3.get_object, {"Key": "k"}),
+        (s3.put_object, {"Key": "k", "Body": b"mine"}),
+        (s3.list_objects_v2, {}),
+        (s3.get_bucket_versioning, {}),
+    ]:
+        code, _ = error_of(call, Bucket=bucket, ExpectedBucketOwner="123456789012", **kwargs)
+        assert code == "AccessDenied", (call, code)
+    code, _ = error_of(s3.head_bucket, Bucket=bucket, ExpectedBucketOwner="123456789012")
+    assert code == "403", code
+    # The owner's own account, and a request without the header, are served as before.
+    body = theirs.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner="111122223333")["Body"].read()
+    assert body == b"theirs"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"theirs"
+
+
+def test_s3_conditional_writes_racing_on_one_etag_let_exactly_one_through():
+    """patches/s3_conditional_writes_atomic.py: of many PutObjects If-Match the same ETag,
+    sent at once, exactly one succeeds and the others get 412.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html"""
+    import concurrent.futures
+
+    s3 = client("s3")
+    bucket = f"race-{time.time_ns()}"
+    s3.create_bucket(Bucket=bucket)
+    etag = s3.put_object(Bucket=bucket, Key="lock", Body=b"holder")["ETag"]
+
+    def take(n: int) -> str:
+        try:
+            s3.put_object(Bucket=bucket, Key="lock", Body=f"taker {n}".encode(), IfMatch=etag)
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+        return "ok"
+
+    for _ in range(5):
+        etag = s3.put_object(Bucket=bucket, Key="lock", Body=f"holder {time.time_ns()}".encode())["ETag"]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = list(pool.map(take, range(8)))
+        assert outcomes.count("ok") == 1, outcomes
+        assert outcomes.count("PreconditionFailed") == 7, outcomes
+
+
 def start_server() -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
         [sys.executable, str(HERE / "server.py"), "--port", "0"],
