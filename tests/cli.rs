@@ -42,6 +42,7 @@ fn infra_with(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> (i32, String,
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_MAX_ATTEMPTS", "1")
         .env("NO_COLOR", "1")
+        .env("INFRA_SEEN_DIR", dir.join(".infra-seen"))
         .stdin(std::process::Stdio::null())
         .output()
         .expect("infra runs");
