@@ -315,9 +315,8 @@ impl Engine {
                 return Err(refuse(format!("calls `{}` a {}, but state records a {}", step.name, step.kind, rec.kind)));
             }
             if step.id.is_some() {
-                let rec = recorded.ok_or_else(|| {
-                    refuse(format!("acts on `{}`, which state does not record", step.name))
-                })?;
+                let rec =
+                    recorded.ok_or_else(|| refuse(format!("acts on `{}`, which state does not record", step.name)))?;
                 step.id = Some(rec.id.clone());
             }
             if declared.is_none() && matches!(step.action, Action::Create | Action::Update | Action::Replace) {

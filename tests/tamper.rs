@@ -141,15 +141,13 @@ async fn an_old_state_put_back_is_refused_unless_the_rollback_is_allowed() {
     let newer = serial(&std::fs::read(&path).unwrap());
     // The old file is authentic (its MAC matches): only its age gives it away.
     std::fs::write(&path, &old).unwrap();
-    let expected = format!(
-        "state/{STACK}.json: serial {} is older than serial {newer} of the same state",
-        serial(&old)
-    );
+    let expected =
+        format!("state/{STACK}.json: serial {} is older than serial {newer} of the same state", serial(&old));
     each_refused(&emu, dir, &[&["plan"], &["apply", "--yes"], &["state", "list"]], &expected).await;
 
-    // Said on purpose, it is read (and a plan from it would create `logs` again).
+    // Said on purpose, it is read: the old state, which does not record `logs`.
     let plan = ok(&emu, dir, &["plan", "--allow-rollback"]);
-    assert!(plan.contains("+ logs"), "{plan}");
+    assert!(plan.contains("logs: made by an earlier run but not in state"), "{plan}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -203,4 +201,57 @@ async fn without_a_key_a_saved_plan_is_checked_against_the_policy_and_state_agai
     assert!(err.contains("unencrypted_volume"), "{err}");
     assert_eq!(volume_count(&emu).await, volumes, "no volume was made");
     assert!(!dir.join(format!("state/{STACK}.json")).exists(), "no state was written");
+}
+
+/// Every object in `bucket`: (key, ETag).
+async fn objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, String)> {
+    let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    let mut all: Vec<(String, String)> = listed
+        .contents()
+        .iter()
+        .map(|o| (o.key().unwrap_or_default().to_string(), o.e_tag().unwrap_or_default().to_string()))
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_object_added_to_the_bucket_by_a_stranger_is_refused_and_nothing_is_written() {
+    use aws_sdk_s3::primitives::ByteStream;
+    const BUCKET: &str = "tamper-state";
+    let emu = Emulator::start();
+    let project = project(&format!("{ONE_VOLUME}\n[backend.s3]\nbucket = \"{BUCKET}\"\nkey_prefix = \"infra/\"\n"));
+    let dir = project.path();
+    ok(&emu, dir, &["backend", "bootstrap"]);
+    ok(&emu, dir, &["apply", "--yes"]);
+    let s3 = common::s3_client(&emu).await;
+    let got = s3.get_object().bucket(BUCKET).key(format!("infra/{STACK}.json")).send().await.unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&got.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert!(state["mac"]["tag"].is_string(), "{state}");
+    let (serial, lineage) = (state["serial"].as_u64().unwrap(), state["lineage"].as_str().unwrap().to_string());
+    // Anyone with PutObject on the prefix: the next journal objects, which
+    // every later command on every machine would replay.
+    let header =
+        format!("{{\"journal\":1,\"stack\":\"{STACK}\",\"lineage\":\"{lineage}\",\"base_serial\":{serial}}}\n");
+    let entry = format!(
+        "{{\"serial\":{},\"resources\":{{\"data\":{{\"type\":\"ec2.volume\",\"id\":\"vol-0123456789abcdef0\"}}}}}}\n",
+        serial + 1
+    );
+    for (at, body) in [(serial, header), (serial + 1, entry)] {
+        let key = format!("infra/{STACK}.journal/{at:020}");
+        s3.put_object().bucket(BUCKET).key(key).body(ByteStream::from(body.into_bytes())).send().await.unwrap();
+    }
+    let before = objects(&s3, BUCKET).await;
+    let volumes = volume_count(&emu).await;
+    let expected = format!(
+        "s3://{BUCKET}/infra/{STACK}.journal/{serial:020}: line 1 carries no MAC: a line was added, removed, \
+         reordered or changed outside infra"
+    );
+    for args in [&["plan"][..], &["apply", "--yes"], &["destroy", "--yes"]] {
+        let (code, out, err) = run_infra(&emu, dir, args);
+        assert_eq!(code, 1, "infra {args:?} must be refused:\n{out}\n{err}");
+        assert!(err.contains(&expected), "infra {args:?}: expected {expected:?} in:\n{err}");
+        assert_eq!(objects(&s3, BUCKET).await, before, "infra {args:?} wrote nothing to the bucket");
+        assert_eq!(volume_count(&emu).await, volumes, "infra {args:?} made no volume");
+    }
 }

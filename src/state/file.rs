@@ -400,7 +400,9 @@ mod tests {
 
     #[test]
     fn a_newer_version_is_refused() {
-        let err = parse(Path::new("s.json"), r#"{"version": 99, "serial": 1, "stack": "dev"}"#, &no_key).map(|_| ()).unwrap_err();
+        let err = parse(Path::new("s.json"), r#"{"version": 99, "serial": 1, "stack": "dev"}"#, &no_key)
+            .map(|_| ())
+            .unwrap_err();
         assert!(matches!(err, StateError::TooNew { found: 99, .. }), "{err}");
     }
 
@@ -476,7 +478,10 @@ mod tests {
             "s.json: its MAC was made with another key than INFRA_STATE_KEY; nothing was read from it, nor written"
         );
         let err = parse(Path::new("s.json"), &text, &opener(KeySource::default())).map(|_| ()).unwrap_err();
-        assert!(err.to_string().starts_with("s.json: it carries a MAC under a key from INFRA_STATE_KEY, which is not set"), "{err}");
+        assert!(
+            err.to_string().starts_with("s.json: it carries a MAC under a key from INFRA_STATE_KEY, which is not set"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ impl Seen {
         match std::fs::read(&self.path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
                 path: self.path.clone(),
-                message: format!("not a record of the serials seen of {}: {e}; remove it to start afresh", self.location),
+                message: format!(
+                    "not a record of the serials seen of {}: {e}; remove it to start afresh",
+                    self.location
+                ),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Record { location: self.location.clone(), ..Record::default() })
