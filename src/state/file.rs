@@ -64,8 +64,10 @@ pub(super) struct Rendered {
     pub(super) tag: Option<String>,
 }
 
-/// Refuses a document whose MAC cannot be checked or does not match. `what`
-/// names it in the message ("the file", "the line").
+/// Checks a state file's MAC (of `kind`, chained to `prev`) over `text`,
+/// with the sealer `open` finds for its key; returns that sealer. A MAC that
+/// cannot be checked (no key, another key) or does not match is
+/// [`StateError::Tampered`], naming `path`.
 pub(super) fn verify(
     path: &Path,
     open: Opener,
