@@ -14,7 +14,7 @@ use aws_config::SdkConfig;
 use crate::apply::{self, ApplyError, Options, Reporter};
 use crate::bundle::{self, BundleError};
 use crate::model::{Kind, Stack};
-use crate::plan::{self, Drift, Foreign, Plan, PlanError, Refusal, Request};
+use crate::plan::{self, Action, Drift, Foreign, Plan, PlanError, Refusal, Request};
 use crate::provider::{CallStats, Limits, ProviderError, Providers};
 use crate::refresh::{self, Observation, RefreshError};
 use crate::state::{Lock, State, StateError, Store};
@@ -277,21 +277,30 @@ impl Engine {
     }
 
     /// The plan as a saved-plan document (`plan --out`), its secrets sealed
-    /// with the state's key.
+    /// with the state's key, and with a key set, carrying a MAC under it.
     pub fn saved_plan(&self, plan: &Plan) -> Result<String, EngineError> {
-        let sealer = if plan.has_secrets() { Some(self.store.sealer()?) } else { None };
+        let sealer = if plan.has_secrets() || self.store.keyed() { Some(self.store.sealer()?) } else { None };
         plan::to_saved(plan, sealer.as_deref()).map_err(|e| EngineError::SavedPlan(e.to_string()))
     }
 
-    /// Reads a saved-plan document, opening its secrets with the state's key.
+    /// Reads a saved-plan document, checking its MAC and opening its secrets
+    /// with the state's key.
     pub fn read_saved_plan(&self, text: &str) -> Result<Plan, EngineError> {
-        plan::from_saved(text, &|header| self.store.sealer_for(header).map_err(|e| e.to_string()))
-            .map_err(EngineError::SavedPlan)
+        let open = |header: &crate::secret::Header| match self.store.sealer_for(header) {
+            Ok(sealer) => Ok(sealer),
+            Err(StateError::Secret { source, .. }) => Err(source.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        plan::from_saved(text, &open, self.store.keyed()).map_err(EngineError::SavedPlan)
     }
 
     /// Prepares a saved plan for execution: refused when state has moved on
-    /// since the plan was made.
-    pub fn load_saved(&self, stack: &Stack, plan: Plan) -> Result<Planned, EngineError> {
+    /// since the plan was made. What the file says of ids and protection is
+    /// not trusted: a step on an existing resource acts on the id state
+    /// records, and every step is protected as the stack file declares, else
+    /// as state records (as the planner decides). A step on a resource that
+    /// neither the stack declares nor state records is refused.
+    pub fn load_saved(&self, stack: &Stack, mut plan: Plan) -> Result<Planned, EngineError> {
         if plan.stack != stack.name {
             return Err(EngineError::WrongStack { plan: plan.stack, stack: stack.name.clone() });
         }
@@ -310,6 +319,26 @@ impl Engine {
                 state_lineage: state.lineage.clone().unwrap_or_else(none),
             });
         }
+        for step in &mut plan.steps {
+            let refuse = |what: String| EngineError::SavedPlan(format!("the saved plan {what}; nothing was applied"));
+            let recorded = state.resources.get(&step.name);
+            let declared = stack.resources.get(&step.name);
+            if let Some(rec) = recorded.filter(|r| r.kind != step.kind) {
+                return Err(refuse(format!("calls `{}` a {}, but state records a {}", step.name, step.kind, rec.kind)));
+            }
+            if step.id.is_some() {
+                let rec =
+                    recorded.ok_or_else(|| refuse(format!("acts on `{}`, which state does not record", step.name)))?;
+                step.id = Some(rec.id.clone());
+            }
+            if declared.is_none() && matches!(step.action, Action::Create | Action::Update | Action::Replace) {
+                return Err(refuse(format!("makes `{}`, which the stack does not declare", step.name)));
+            }
+            step.protected = declared.and_then(|d| d.protect).unwrap_or(recorded.is_some_and(|r| r.protect));
+            step.protection_changed = recorded.is_some_and(|r| r.protect != step.protected);
+            // A saved plan adopts nothing (`plan --out` refuses one that would).
+            step.adopted = None;
+        }
         Ok(Planned { plan, state, adopted: Vec::new(), refreshed: false, observation: Observation::default() })
     }
 }
@@ -322,8 +351,21 @@ fn mark_ownership(plan: &mut Plan, state: &State, adopted: &[String], observatio
         if adopted.contains(&step.name) {
             step.adopted = state.resources.get(&step.name).map(|r| r.id.clone());
         }
-        step.name_taken = step.action == plan::Action::Create
+        step.name_taken = step.action == Action::Create
             && observation.foreign.iter().any(|f| f.name == step.name && f.kind == step.kind);
     }
     plan.foreign.clone_from(&observation.foreign);
+}
+
+/// `stack` as a saved plan would make it: each declared resource the plan
+/// creates, changes or keeps with the properties the plan holds for it, so
+/// that the policy checks judge what the plan would do, not the stack file.
+pub fn declared_by_plan(stack: &Stack, plan: &Plan) -> Stack {
+    let mut stack = stack.clone();
+    for step in plan.steps.iter().filter(|s| s.action != Action::Delete) {
+        if let Some(res) = stack.resources.get_mut(&step.name) {
+            res.props = step.desired.clone();
+        }
+    }
+    stack
 }

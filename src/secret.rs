@@ -11,6 +11,12 @@
 //! salt and cost of the derivation, and a check value (a known text sealed with
 //! the key) so that a wrong key is told apart from a damaged file.
 //!
+//! The same key also authenticates whole documents (state files, journal
+//! lines, saved plans): a MAC, HMAC-SHA256 under a key derived from the state
+//! key with HKDF-SHA256 (info `infra document mac v1`), so the cipher's key
+//! and the MAC's key are never the same bytes. [`mac_input`] says what a
+//! document's MAC covers; [`Mac`] is how a document carries it.
+//!
 //! Nothing here reads or writes files; [`KeySource::from_env`] is the only
 //! read of the environment.
 
@@ -20,6 +26,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Value;
@@ -35,6 +42,12 @@ const KDF: &str = "argon2id";
 const CHECK: &[u8] = b"infra state key check";
 const NONCE_LEN: usize = 24;
 const SALT_LEN: usize = 16;
+/// The HKDF `info` the MAC key is derived with: never the cipher's key.
+const MAC_INFO: &[u8] = b"infra document mac v1";
+/// The member of a document that holds its MAC, and that the MAC leaves out.
+pub const MAC_FIELD: &str = "mac";
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// Why secrets cannot be sealed or opened. No message holds a secret or a key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,10 +164,55 @@ pub struct Kdf {
     pub p_cost: u32,
 }
 
-/// A cipher bound to a key, with the header that names that key.
+/// A cipher bound to a key, with the header that names that key, and the
+/// MAC key derived from it.
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
+    mac_key: [u8; 32],
     header: Header,
+}
+
+/// A document's MAC, as the document carries it: the header that finds the
+/// key (as [`Sealer::open`] reads it) and the tag, base64.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mac {
+    pub key: Header,
+    pub tag: String,
+}
+
+/// What a document's MAC covers: its JSON with the top-level `mac` member left
+/// out, every object's keys sorted, written compactly. Layout (spaces, key
+/// order) does not count; every value, key and array element does. `None`
+/// when `text` is not JSON.
+pub fn mac_input(text: &str) -> Option<Vec<u8>> {
+    let mut doc: serde_json::Value = serde_json::from_str(text).ok()?;
+    if let Some(object) = doc.as_object_mut() {
+        object.remove(MAC_FIELD);
+    }
+    serde_json::to_vec(&sorted(doc)).ok()
+}
+
+/// The value with every object's keys in order.
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Object(o) => {
+            let mut members: Vec<(String, J)> = o.into_iter().collect();
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            J::Object(members.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        J::Array(a) => J::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// The MAC key of a cipher key: HKDF-SHA256 with its own `info`.
+fn mac_key(key: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's limit of 255 * 32.
+    let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, key).expand(MAC_INFO, &mut out);
+    out
 }
 
 impl fmt::Debug for Sealer {
@@ -185,8 +243,8 @@ impl Sealer {
             (None, None) => return Err(SecretError::NoKey),
         };
         let cipher = XChaCha20Poly1305::new(&key.into());
-        let mut sealer =
-            Sealer { cipher, header: Header { cipher: CIPHER.into(), key: var.into(), kdf, check: String::new() } };
+        let header = Header { cipher: CIPHER.into(), key: var.into(), kdf, check: String::new() };
+        let mut sealer = Sealer { cipher, mac_key: mac_key(&key), header };
         sealer.header.check = sealer.seal(CHECK);
         Ok(sealer)
     }
@@ -205,7 +263,8 @@ impl Sealer {
             }
             (other, _) => return Err(SecretError::Unsupported(format!("key from `{other}`"))),
         };
-        let sealer = Sealer { cipher: XChaCha20Poly1305::new(&key.into()), header: header.clone() };
+        let sealer =
+            Sealer { cipher: XChaCha20Poly1305::new(&key.into()), mac_key: mac_key(&key), header: header.clone() };
         match sealer.unseal(&header.check) {
             Some(check) if check == CHECK => Ok(sealer),
             _ => Err(SecretError::WrongKey(var)),
@@ -214,6 +273,31 @@ impl Sealer {
 
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The HMAC of `body` ([`mac_input`] of a document) for documents of
+    /// `kind` (`state`, `journal`, `plan`: a MAC of one never passes for
+    /// another), chained to `prev` (the MAC of the document it extends, or
+    /// empty).
+    fn hmac(&self, kind: &str, prev: &str, body: &[u8]) -> HmacSha256 {
+        let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(&self.mac_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        for part in [kind.as_bytes(), b"\0", prev.as_bytes(), b"\0", body] {
+            mac.update(part);
+        }
+        mac
+    }
+
+    /// The MAC of a document, as it carries it (see [`Sealer::hmac`]).
+    pub fn mac(&self, kind: &str, prev: &str, body: &[u8]) -> Mac {
+        let tag = B64.encode(self.hmac(kind, prev, body).finalize().into_bytes());
+        Mac { key: self.header.clone(), tag }
+    }
+
+    /// Whether `tag` is the MAC of `body` (compared in constant time).
+    pub fn verify(&self, kind: &str, prev: &str, body: &[u8], tag: &str) -> bool {
+        let Ok(tag) = B64.decode(tag) else { return false };
+        self.hmac(kind, prev, body).verify_slice(&tag).is_ok()
     }
 
     /// Base64 of a new random nonce and the ciphertext (with its tag).

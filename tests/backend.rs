@@ -795,8 +795,11 @@ async fn state_push_and_pull_move_state_to_the_bucket_and_back_refusing_newer_or
     let pulled = local.load().unwrap();
     assert_eq!((pulled.resources, pulled.serial), (newer.resources.clone(), newer.serial + 1));
     let path = dir.path().join("state/team.json");
-    let foreign = std::fs::read_to_string(&path).unwrap().replace(newer.lineage.as_deref().unwrap(), "another-lineage");
-    std::fs::write(&path, &foreign).unwrap();
+    // Written with the key (an edit by hand would fail its MAC instead).
+    let mut other_lineage = local.load().unwrap();
+    other_lineage.lineage = Some("another-lineage".into());
+    local.save(&mut other_lineage).unwrap();
+    let foreign = std::fs::read_to_string(&path).unwrap();
     refused("pull over another lineage", run_infra(&emu, dir.path(), &["state", "pull"]), "another state (lineage");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), foreign, "a refused pull writes nothing");
     refused("push of another lineage", run_infra(&emu, dir.path(), &["state", "push"]), "another state (lineage");

@@ -42,6 +42,7 @@ fn infra_with(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> (i32, String,
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_MAX_ATTEMPTS", "1")
         .env("NO_COLOR", "1")
+        .env("INFRA_SEEN_DIR", dir.join(".infra-seen"))
         .stdin(std::process::Stdio::null())
         .output()
         .expect("infra runs");
@@ -378,7 +379,8 @@ fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
         let (code, _, stderr) = infra_with(dir.path(), cmd, &vars);
         assert_eq!(code, 1, "{cmd:?}: {stderr}");
         assert!(
-            stderr.contains("state/dev.json: INFRA_STATE_KEY is not the key its secrets were encrypted with"),
+            // The MAC, checked first, is what the wrong key cannot check.
+            stderr.contains("state/dev.json: its MAC was made with another key than INFRA_STATE_KEY"),
             "{cmd:?}: {stderr}"
         );
         assert!(!stderr.contains("127.0.0.1:9"), "no AWS call: {stderr}");
@@ -389,7 +391,7 @@ fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
         &[("ELASTIC_PASSWORD", PASSWORD), ("REDIS_PASSWORD", REDIS_PASSWORD), ("INFRA_STATE_PASSPHRASE", "p")],
     );
     assert_eq!(code, 1);
-    assert!(stderr.contains("its secrets are encrypted with a key from INFRA_STATE_KEY, which is not set"), "{stderr}");
+    assert!(stderr.contains("it carries a MAC under a key from INFRA_STATE_KEY, which is not set"), "{stderr}");
     // The right key reads it.
     let (code, stdout, stderr) = infra(dir.path(), &["output"]);
     assert_eq!(code, 0, "{stderr}");
@@ -412,7 +414,8 @@ fn recorded_state(dir: &Path) -> infra::state::Store {
     state.resources.insert("data_sg".into(), record(Kind::SecurityGroup, "sg-1", &[]));
     state.resources.insert("data".into(), record(Kind::Volume, "vol-1", &[]));
     state.resources.insert("app_env".into(), record(Kind::EbEnvironment, "e-1", &["data", "data_sg"]));
-    let store = Store::new(dir.join("state"), "dev");
+    let key = infra::secret::KeySource::from_values(Some(KEY), None);
+    let store = Store::with_keys(dir.join("state"), "dev", key);
     store.save(&mut state).unwrap();
     store
 }

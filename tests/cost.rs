@@ -89,7 +89,7 @@ fn a_plan_of_the_dev_stack_ends_with_what_it_adds_to_the_monthly_bill() {
     // A saved plan carries it.
     let sealer = std::sync::Arc::new(infra::secret::Sealer::create(&infra::secret::KeySource::key([1; 32])).unwrap());
     let saved = infra::plan::to_saved(&planned, Some(&sealer)).unwrap();
-    let back = infra::plan::from_saved(&saved, &|_| Ok(sealer.clone())).unwrap();
+    let back = infra::plan::from_saved(&saved, &|_| Ok(sealer.clone()), true).unwrap();
     assert_eq!(back.cost, planned.cost);
 }
 

@@ -25,6 +25,7 @@ fn infra(emu: &Emulator, dir: &Path, password: &str, args: &[&str]) -> (i32, Str
     }
     command.args(args).current_dir(dir).stdin(Stdio::null()).envs(emu.env()).env("NO_COLOR", "1");
     command.env("ELASTIC_PASSWORD", password).env("REDIS_PASSWORD", REDIS_PASSWORD);
+    command.env("INFRA_SEEN_DIR", dir.join(".infra-seen"));
     let out = command.output().expect("infra runs");
     let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), printed)

@@ -51,7 +51,11 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let plan = engine.read_saved_plan(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            engine.load_saved(&stack, plan)?
+            let planned = engine.load_saved(&stack, plan)?;
+            // The policy checks judge what the plan holds, before any AWS call.
+            common::enforce_checks(&crate::engine::declared_by_plan(&stack, &planned.plan))
+                .with_context(|| format!("{}: the saved plan's contents", path.display()))?;
+            planned
         }
         None => {
             let mut planned = engine.plan(&stack, &args.controls.request()).await?;

@@ -45,7 +45,15 @@ pub fn price_plan(stack: &Stack, plan: &mut crate::plan::Plan) {
 
 /// The store of a stack's state: its [backend], or `state/`.
 pub fn store(stack: &Stack) -> crate::state::Store {
-    crate::state::Store::for_stack(STATE_DIR, stack)
+    crate::state::Store::for_stack(STATE_DIR, stack).allowing_rollback(ALLOW_ROLLBACK.get().copied().unwrap_or(false))
+}
+
+/// `--allow-rollback`, set once from the command line.
+static ALLOW_ROLLBACK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Records `--allow-rollback` for every store the command opens.
+pub fn allow_rollback(allow: bool) {
+    let _ = ALLOW_ROLLBACK.set(allow);
 }
 
 /// The engine for a stack, configured from the standard AWS chain.

@@ -53,6 +53,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub stats_json: Option<std::path::PathBuf>,
 
+    /// Load a state older than one this machine has already read or written
+    /// (an old copy put back on purpose). Without it, such a state is refused.
+    #[arg(long, global = true)]
+    pub allow_rollback: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -115,6 +120,7 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
         ));
         return ExitCode::from(1);
     }
+    common::allow_rollback(cli.allow_rollback);
     let command = cli.command;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -83,9 +83,19 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
                 planned.adopted.join(", ")
             );
         }
-        std::fs::write(out, engine.saved_plan(&planned.plan)?)
+        write_private(out, &engine.saved_plan(&planned.plan)?)
             .with_context(|| format!("writing the plan to {}", out.display()))?;
         eprintln!("Saved the plan to {}; apply exactly it with `infra apply {}`.", out.display(), out.display());
+        if !engine.store.keyed() {
+            eprintln!(
+                "notice: no state key is set ({} or {}), so the plan carries no MAC: a change made to {} \
+                 before it is applied goes unnoticed (apply still takes ids and protection from state and \
+                 runs the policy checks again)",
+                crate::secret::KEY_VAR,
+                crate::secret::PASSPHRASE_VAR,
+                out.display()
+            );
+        }
     }
     Ok(if args.detailed_exitcode && planned.plan.has_changes() { Exit::Changes } else { Exit::Ok })
 }
@@ -97,4 +107,22 @@ fn print_plan(plan: &crate::plan::Plan, format: Format) {
         Format::Markdown => common::print(&crate::render::plan_markdown(plan)),
         Format::Text => common::print(&crate::render::plan_text(plan)),
     }
+}
+
+/// Writes `text` to `path`, readable and writable by its owner only (0600,
+/// whatever the umask, and an existing file is made so before it is written).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.set_len(0)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }

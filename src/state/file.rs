@@ -3,6 +3,11 @@
 //! A secret value is written as `{"$secret": "<base64 of nonce and ciphertext>"}`
 //! in its place; a file holding any has an `encryption` header naming its key
 //! (see [`crate::secret`]).
+//!
+//! With a state key, the file also carries a `mac` member: the MAC of the
+//! whole document (stack, lineage, serial, every resource and pending
+//! operation; see [`crate::secret::mac_input`]) and the header that finds its
+//! key. A file whose MAC does not match is refused as changed outside infra.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -12,7 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{Pending, PendingOp, Recorded, State, StateError, VERSION};
 use crate::model::{Kind, Props, Value};
-use crate::secret::{Header, Sealer};
+use crate::secret::{Header, Mac, Sealer};
+
+/// What a state file's MAC is computed as (no other document's MAC passes for it).
+pub(super) const MAC_KIND: &str = "state";
 
 /// The key of the object a sealed secret is written as.
 const SEALED: &str = "$secret";
@@ -35,6 +43,55 @@ struct FileV1 {
     resources: BTreeMap<String, ResourceV1>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pending: Vec<PendingV1>,
+    /// The MAC of the rest of the document; present when written with a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<Mac>,
+}
+
+/// A state file read and, when it carries a MAC, verified.
+#[derive(Debug)]
+pub(super) struct Loaded {
+    pub(super) state: State,
+    /// The sealer its MAC was checked with, and the MAC's tag (which the
+    /// first line of a journal extending it is chained to); `None` for a
+    /// file without a MAC.
+    pub(super) mac: Option<(std::sync::Arc<Sealer>, String)>,
+}
+
+/// The text of a state file, and its MAC's tag when it has one.
+pub(super) struct Rendered {
+    pub(super) text: String,
+    pub(super) tag: Option<String>,
+}
+
+/// Checks a state file's MAC (of `kind`, chained to `prev`) over `text`,
+/// with the sealer `open` finds for its key; returns that sealer. A MAC that
+/// cannot be checked (no key, another key) or does not match is
+/// [`StateError::Tampered`], naming `path`.
+pub(super) fn verify(
+    path: &Path,
+    open: Opener,
+    mac: &Mac,
+    kind: &str,
+    prev: &str,
+    text: &str,
+) -> Result<std::sync::Arc<Sealer>, StateError> {
+    let tampered = |message: String| StateError::Tampered { path: path.to_path_buf(), message };
+    let sealer = open(&mac.key).map_err(|e| match e {
+        StateError::Secret { source: crate::secret::SecretError::Missing(var), .. } => {
+            tampered(format!("it carries a MAC under a key from {var}, which is not set: set {var} to read it"))
+        }
+        StateError::Secret { source: crate::secret::SecretError::WrongKey(var), .. } => {
+            tampered(format!("its MAC was made with another key than {var}"))
+        }
+        StateError::Secret { source, .. } => tampered(format!("its MAC cannot be checked: {source}")),
+        other => other,
+    })?;
+    let body = crate::secret::mac_input(text).ok_or_else(|| tampered("it is not JSON".into()))?;
+    if !sealer.verify(kind, prev, &body, &mac.tag) {
+        return Err(tampered("its MAC does not match: it was changed outside infra".into()));
+    }
+    Ok(sealer)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -72,7 +129,7 @@ struct VersionOnly {
     version: u32,
 }
 
-pub(super) fn load(path: &Path, open: Opener) -> Result<State, StateError> {
+pub(super) fn load(path: &Path, open: Opener) -> Result<Loaded, StateError> {
     match std::fs::read(path) {
         Ok(bytes) => {
             let text = String::from_utf8(bytes).map_err(|e| StateError::Corrupt {
@@ -81,18 +138,23 @@ pub(super) fn load(path: &Path, open: Opener) -> Result<State, StateError> {
             })?;
             parse(path, &text, open)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Loaded { state: State::default(), mac: None }),
         Err(source) => Err(StateError::Io { path: path.to_path_buf(), source }),
     }
 }
 
-pub(super) fn parse(path: &Path, text: &str, open: Opener) -> Result<State, StateError> {
+/// Parses a state file, checking its MAC first when it carries one.
+pub(super) fn parse(path: &Path, text: &str, open: Opener) -> Result<Loaded, StateError> {
     let corrupt = |message: String| StateError::Corrupt { path: path.to_path_buf(), message };
     let version: VersionOnly = serde_json::from_str(text).map_err(|e| corrupt(format!("{e}")))?;
     if version.version > VERSION {
         return Err(StateError::TooNew { path: path.to_path_buf(), found: version.version });
     }
     let file: FileV1 = serde_json::from_str(text).map_err(|e| corrupt(format!("{e}")))?;
+    let mac = match &file.mac {
+        Some(mac) => Some((verify(path, open, mac, MAC_KIND, "", text)?, mac.tag.clone())),
+        None => None,
+    };
     let sealer = match &file.encryption {
         Some(header) => Some(open(header)?),
         None => None,
@@ -104,7 +166,7 @@ pub(super) fn parse(path: &Path, text: &str, open: Opener) -> Result<State, Stat
         resources.insert(name, recorded);
     }
     let pending = file.pending.into_iter().map(|p| pending_from_v1(path, p)).collect::<Result<_, _>>()?;
-    Ok(State { serial: file.serial, lineage: file.lineage, resources, pending })
+    Ok(Loaded { state: State { serial: file.serial, lineage: file.lineage, resources, pending }, mac })
 }
 
 fn kind_of(path: &Path, name: &str, type_name: &str) -> Result<Kind, StateError> {
@@ -232,9 +294,10 @@ fn to_json(p: &Props, sealer: Option<&Sealer>) -> serde_json::Map<String, serde_
     p.iter().map(|(k, v)| (k.clone(), sealed_json(v, sealer))).collect()
 }
 
-/// The file's text; `sealer` is needed when the state holds secrets.
-pub(super) fn render(stack: &str, state: &State, sealer: Option<&Sealer>) -> String {
-    let file = FileV1 {
+/// The file's text; `sealer` is needed when the state holds secrets, and
+/// when given, the file carries a MAC under its key.
+pub(super) fn render(stack: &str, state: &State, sealer: Option<&Sealer>) -> Rendered {
+    let mut file = FileV1 {
         version: VERSION,
         serial: state.serial,
         lineage: state.lineage.clone(),
@@ -242,10 +305,15 @@ pub(super) fn render(stack: &str, state: &State, sealer: Option<&Sealer>) -> Str
         encryption: sealer.filter(|_| state.has_secrets()).map(|s| s.header().clone()),
         resources: state.resources.iter().map(|(name, r)| (name.clone(), resource_to_v1(r, sealer))).collect(),
         pending: state.pending.iter().map(pending_to_v1).collect(),
+        mac: None,
     };
-    let mut text = serde_json::to_string_pretty(&file).expect("state serialises");
-    text.push('\n');
-    text
+    let text = |file: &FileV1| serde_json::to_string_pretty(file).expect("state serialises") + "\n";
+    let Some(sealer) = sealer else { return Rendered { text: text(&file), tag: None } };
+    let body = crate::secret::mac_input(&text(&file)).expect("a rendered state is JSON");
+    let mac = sealer.mac(MAC_KIND, "", &body);
+    let tag = Some(mac.tag.clone());
+    file.mac = Some(mac);
+    Rendered { text: text(&file), tag }
 }
 
 /// Writes the state file atomically (see [`write_atomically`]).
@@ -255,8 +323,10 @@ pub(super) fn save(
     stack: &str,
     state: &State,
     sealer: Option<&Sealer>,
-) -> Result<(), StateError> {
-    write_atomically(dir, path, render(stack, state, sealer).as_bytes())
+) -> Result<Option<String>, StateError> {
+    let rendered = render(stack, state, sealer);
+    write_atomically(dir, path, rendered.text.as_bytes())?;
+    Ok(rendered.tag)
 }
 
 /// Writes to a private temporary file beside `path`, fsyncs it, renames it over
@@ -319,27 +389,29 @@ mod tests {
 
     #[test]
     fn a_saved_state_loads_back_equal() {
-        let text = render("dev", &sample(), None);
-        assert_eq!(parse(Path::new("s.json"), &text, &no_key).unwrap(), sample());
+        let text = render("dev", &sample(), None).text;
+        assert_eq!(parse(Path::new("s.json"), &text, &no_key).unwrap().state, sample());
     }
 
     #[test]
     fn a_truncated_file_is_reported_as_corrupt_with_its_path() {
-        let text = render("dev", &sample(), None);
+        let text = render("dev", &sample(), None).text;
         let err = parse(Path::new("state/dev.json"), &text[..text.len() / 2], &no_key).unwrap_err();
         assert!(err.to_string().starts_with("state/dev.json: not a valid state file"), "{err}");
     }
 
     #[test]
     fn a_newer_version_is_refused() {
-        let err = parse(Path::new("s.json"), r#"{"version": 99, "serial": 1, "stack": "dev"}"#, &no_key).unwrap_err();
+        let err = parse(Path::new("s.json"), r#"{"version": 99, "serial": 1, "stack": "dev"}"#, &no_key)
+            .map(|_| ())
+            .unwrap_err();
         assert!(matches!(err, StateError::TooNew { found: 99, .. }), "{err}");
     }
 
     #[test]
     fn a_resource_without_an_id_is_refused() {
         let text = r#"{"version":1,"serial":1,"stack":"dev","resources":{"a":{"type":"ec2.volume","id":""}}}"#;
-        let err = parse(Path::new("s.json"), text, &no_key).unwrap_err();
+        let err = parse(Path::new("s.json"), text, &no_key).map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("resource `a` has no id"), "{err}");
     }
 
@@ -350,7 +422,7 @@ mod tests {
         let path = dir.path().join("dev.json");
         save(dir.path(), &path, "dev", &sample(), None).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(load(&path, &no_key).unwrap(), sample());
+        assert_eq!(load(&path, &no_key).unwrap().state, sample());
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
     }
@@ -379,39 +451,52 @@ mod tests {
     #[test]
     fn a_secret_is_written_only_encrypted_and_reads_back_as_a_secret() {
         let sealer = Sealer::create(&KeySource::key([3; 32])).unwrap();
-        let text = render("dev", &with_secret(), Some(&sealer));
+        let text = render("dev", &with_secret(), Some(&sealer)).text;
         assert!(!text.contains(PASSWORD), "{text}");
         assert!(text.contains("\"$secret\": "), "{text}");
         assert!(text.contains("\"encryption\": {"), "{text}");
-        let back = parse(Path::new("s.json"), &text, &opener(KeySource::key([3; 32]))).unwrap();
+        let back = parse(Path::new("s.json"), &text, &opener(KeySource::key([3; 32]))).unwrap().state;
         assert_eq!(back, with_secret());
         // Without secrets, no header.
-        assert!(!render("dev", &sample(), Some(&sealer)).contains("encryption"));
+        assert!(!render("dev", &sample(), Some(&sealer)).text.contains("encryption"));
     }
 
     #[test]
     fn a_wrong_key_fails_to_read_state_with_a_clear_message() {
         let sealer = Sealer::create(&KeySource::key([3; 32])).unwrap();
-        let text = render("dev", &with_secret(), Some(&sealer));
-        let err = parse(Path::new("s.json"), &text, &opener(KeySource::key([4; 32]))).unwrap_err();
+        let text = without_mac(&render("dev", &with_secret(), Some(&sealer)).text);
+        let err = parse(Path::new("s.json"), &text, &opener(KeySource::key([4; 32]))).map(|_| ()).unwrap_err();
         assert_eq!(err.to_string(), "s.json: INFRA_STATE_KEY is not the key its secrets were encrypted with");
-        let err = parse(Path::new("s.json"), &text, &opener(KeySource::default())).unwrap_err();
+        let err = parse(Path::new("s.json"), &text, &opener(KeySource::default())).map(|_| ()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "s.json: its secrets are encrypted with a key from INFRA_STATE_KEY, which is not set"
+        );
+        // With its MAC, the MAC is what cannot be checked.
+        let text = render("dev", &with_secret(), Some(&sealer)).text;
+        let err = parse(Path::new("s.json"), &text, &opener(KeySource::key([4; 32]))).map(|_| ()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.json: its MAC was made with another key than INFRA_STATE_KEY; nothing was read from it, nor written"
+        );
+        let err = parse(Path::new("s.json"), &text, &opener(KeySource::default())).map(|_| ()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("s.json: it carries a MAC under a key from INFRA_STATE_KEY, which is not set"),
+            "{err}"
         );
     }
 
     #[test]
     fn an_altered_secret_in_state_is_detected_and_named_by_its_place() {
         let sealer = Sealer::create(&KeySource::key([3; 32])).unwrap();
-        let text = render("dev", &with_secret(), Some(&sealer));
+        // Without the MAC that would refuse it first.
+        let text = without_mac(&render("dev", &with_secret(), Some(&sealer)).text);
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let sealed = json["resources"]["web_sg"]["props"]["option_settings"][0]["value"]["$secret"].as_str().unwrap();
         // One base64 digit of the ciphertext changed.
         let flipped = if &sealed[40..41] == "A" { "B" } else { "A" };
         let text = text.replace(sealed, &format!("{}{flipped}{}", &sealed[..40], &sealed[41..]));
-        let err = parse(Path::new("s.json"), &text, &opener(KeySource::key([3; 32]))).unwrap_err();
+        let err = parse(Path::new("s.json"), &text, &opener(KeySource::key([3; 32]))).map(|_| ()).unwrap_err();
         assert!(matches!(err, StateError::Secret { source: SecretError::Damaged(_), .. }), "{err}");
         assert!(err.to_string().contains("resources.web_sg.props.option_settings[0].value"), "{err}");
     }
@@ -419,7 +504,44 @@ mod tests {
     #[test]
     fn a_sealed_secret_without_a_header_is_corrupt() {
         let text = r#"{"version":1,"serial":1,"stack":"dev","resources":{"a":{"type":"ec2.volume","id":"v","props":{"p":{"$secret":"AAAA"}}}}}"#;
-        let err = parse(Path::new("s.json"), text, &no_key).unwrap_err();
+        let err = parse(Path::new("s.json"), text, &no_key).map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("resources.a.props.p holds an encrypted secret"), "{err}");
+    }
+
+    /// A document's text with its `mac` member removed.
+    fn without_mac(text: &str) -> String {
+        let mut doc: serde_json::Value = serde_json::from_str(text).unwrap();
+        doc.as_object_mut().unwrap().remove("mac");
+        serde_json::to_string_pretty(&doc).unwrap()
+    }
+
+    #[test]
+    fn every_changed_byte_of_a_state_with_a_mac_is_refused_and_layout_is_not_content() {
+        let sealer = Sealer::create(&KeySource::key([3; 32])).unwrap();
+        let open = opener(KeySource::key([3; 32]));
+        let rendered = render("dev", &with_secret(), Some(&sealer));
+        let text = rendered.text;
+        let loaded = parse(Path::new("s.json"), &text, &open).unwrap();
+        assert_eq!(loaded.state, with_secret());
+        assert_eq!(loaded.mac.map(|(_, tag)| tag), rendered.tag);
+        // Stack, lineage, serial, an id, protection: each bound by the MAC.
+        for (from, to) in [
+            ("\"stack\": \"dev\"", "\"stack\": \"prod\""),
+            ("\"lineage\": \"l-1\"", "\"lineage\": \"l-2\""),
+            ("\"serial\": 3", "\"serial\": 4"),
+            ("\"id\": \"sg-1\"", "\"id\": \"sg-2\""),
+            ("\"outputs\": {", "\"protect\": true, \"outputs\": {"),
+        ] {
+            let edited = text.replacen(from, to, 1);
+            assert_ne!(edited, text, "{from}");
+            let err = parse(Path::new("state/dev.json"), &edited, &open).map(|_| ()).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "state/dev.json: its MAC does not match: it was changed outside infra; nothing was read from it, nor written",
+                "{from} -> {to}"
+            );
+        }
+        let relaid = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&text).unwrap()).unwrap();
+        assert_eq!(parse(Path::new("s.json"), &relaid, &open).unwrap().state, with_secret());
     }
 }

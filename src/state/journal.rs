@@ -15,6 +15,12 @@
 //! started; if it recorded results, the pending records before it still stand,
 //! and the next refresh finds what those calls made by its tags. Any other line
 //! that does not read is corruption, reported with its line number.
+//!
+//! With a state key, each line carries a `mac`: the MAC of the line chained to
+//! the MAC of the line before it, the first line's to the snapshot's. A line
+//! added, removed, reordered or changed by anyone without the key breaks the
+//! chain, and the journal is refused, naming the line. (Lines cut from the end
+//! leave a valid chain: the record of serials seen catches that rollback.)
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -25,7 +31,13 @@ use serde::{Deserialize, Serialize};
 
 use super::file::{self, Opener, PendingV1, ResourceV1, Unseal};
 use super::{State, StateError, Store};
-use crate::secret::Header;
+use crate::secret::{Header, Sealer};
+
+/// What a journal line's MAC is computed as.
+const MAC_KIND: &str = "journal";
+
+/// The sealer of a chain of MACs, and the tag of the last document in it.
+pub(super) type Chain = Option<(std::sync::Arc<Sealer>, String)>;
 
 /// The journal format version.
 const JOURNAL_VERSION: u32 = 1;
@@ -38,6 +50,9 @@ struct HeaderV1 {
     stack: String,
     lineage: String,
     base_serial: u64,
+    /// The line's MAC, chained to the snapshot's; present when written with a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
 }
 
 /// Every later line: the resources it changed (`null` for one removed) and
@@ -53,6 +68,9 @@ struct EntryV1 {
     resources: BTreeMap<String, Option<ResourceV1>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pending: BTreeMap<String, Vec<PendingV1>>,
+    /// The line's MAC, chained to the line before; present when written with a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
 }
 
 /// An open journal ([`Store::begin`]): one line per [`Journal::record`],
@@ -61,6 +79,20 @@ pub struct Journal<'a> {
     store: &'a Store,
     path: PathBuf,
     sink: Sink,
+    /// The chain the next line's MAC extends.
+    chain: Chain,
+}
+
+/// A line of `T` (with its `mac` member unset) as text with its newline: with
+/// a chain, it carries its MAC and the chain moves on to it.
+fn line_of<T: Serialize>(value: &mut T, chain: &mut Chain, mac_of: fn(&mut T) -> &mut Option<String>) -> String {
+    let text = serde_json::to_string(value).expect("a journal line serialises");
+    let Some((sealer, prev)) = chain.as_mut() else { return text + "\n" };
+    let body = crate::secret::mac_input(&text).expect("a journal line is JSON");
+    let tag = sealer.mac(MAC_KIND, prev, &body).tag;
+    *prev = tag.clone();
+    *mac_of(value) = Some(tag);
+    serde_json::to_string(value).expect("a journal line serialises") + "\n"
 }
 
 /// Where the lines go.
@@ -72,25 +104,29 @@ enum Sink {
 
 impl<'a> Journal<'a> {
     /// Starts a new, empty journal extending `state`, which must just have been
-    /// written as the snapshot (so it has a lineage).
-    pub(super) fn start(store: &'a Store, state: &State) -> Result<Self, StateError> {
-        let header = HeaderV1 {
+    /// written as the snapshot (so it has a lineage), with the MAC tag `tag`.
+    pub(super) fn start(store: &'a Store, state: &State, tag: Option<String>) -> Result<Self, StateError> {
+        let mut header = HeaderV1 {
             journal: JOURNAL_VERSION,
             stack: store.stack.clone(),
             lineage: state.lineage.clone().unwrap_or_default(),
             base_serial: state.serial,
+            mac: None,
         };
-        let mut line = serde_json::to_string(&header).expect("a journal header serialises");
-        line.push('\n');
+        let mut chain = match tag {
+            Some(tag) => Some((store.sealer()?, tag)),
+            None => None,
+        };
+        let line = line_of(&mut header, &mut chain, |h| &mut h.mac);
         let path = store.journal_path();
         if let Some(remote) = &store.remote {
             remote.append(state.serial, &line)?;
-            return Ok(Journal { store, path, sink: Sink::S3(remote.clone()) });
+            return Ok(Journal { store, path, sink: Sink::S3(remote.clone()), chain });
         }
         file::write_atomically(&store.dir, &path, line.as_bytes())?;
         let file =
             File::options().append(true).open(&path).map_err(|source| StateError::Io { path: path.clone(), source })?;
-        Ok(Journal { store, path, sink: Sink::File(file) })
+        Ok(Journal { store, path, sink: Sink::File(file), chain })
     }
 
     /// Appends the state of the resources named in `touched` (their records
@@ -110,7 +146,7 @@ impl<'a> Journal<'a> {
                 list.push(file::pending_to_v1(p));
             }
         }
-        let entry = EntryV1 {
+        let mut entry = EntryV1 {
             serial: state.serial,
             encryption: sealer.as_ref().map(|s| s.header().clone()),
             resources: records
@@ -118,17 +154,18 @@ impl<'a> Journal<'a> {
                 .map(|(name, r)| (name.to_string(), r.map(|r| file::resource_to_v1(r, sealer.as_deref()))))
                 .collect(),
             pending,
+            mac: None,
         };
-        let mut line = serde_json::to_string(&entry).expect("a journal entry serialises");
-        line.push('\n');
+        let line = line_of(&mut entry, &mut self.chain, |e| &mut e.mac);
         match &mut self.sink {
             Sink::File(file) => {
                 let io = |source| StateError::Io { path: self.path.clone(), source };
                 file.write_all(line.as_bytes()).map_err(io)?;
-                file.sync_data().map_err(io)
+                file.sync_data().map_err(io)?;
             }
-            Sink::S3(remote) => remote.append(state.serial, &line),
+            Sink::S3(remote) => remote.append(state.serial, &line)?,
         }
+        self.store.note_written(state, self.chain.is_some())
     }
 
     /// Folds the journal into a new snapshot of `state` and removes it.
@@ -140,7 +177,13 @@ impl<'a> Journal<'a> {
 
 /// Replays the journal at `path` over `state`, the snapshot it may extend;
 /// a missing or already folded-in journal changes nothing.
-pub(super) fn replay(path: &Path, stack: &str, state: &mut State, open: Opener) -> Result<(), StateError> {
+pub(super) fn replay(
+    path: &Path,
+    stack: &str,
+    state: &mut State,
+    open: Opener,
+    chain: Chain,
+) -> Result<(), StateError> {
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|e| StateError::Corrupt {
             path: path.to_path_buf(),
@@ -149,17 +192,34 @@ pub(super) fn replay(path: &Path, stack: &str, state: &mut State, open: Opener) 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(source) => return Err(StateError::Io { path: path.to_path_buf(), source }),
     };
-    apply_text(path, stack, &text, state, open)
+    apply_text(path, stack, &text, state, open, chain)
 }
 
 /// Replays a journal's text over `state`; `path` only names it in errors.
+/// With `chain` (the snapshot's MAC), every line must carry a MAC that
+/// extends it, and is checked before it is read any further.
 pub(super) fn apply_text(
     path: &Path,
     stack: &str,
     text: &str,
     state: &mut State,
     open: Opener,
+    mut chain: Chain,
 ) -> Result<(), StateError> {
+    let mut verify = |n: usize, line: &str, mac: Option<&String>| -> Result<(), StateError> {
+        let Some((sealer, prev)) = chain.as_mut() else { return Ok(()) };
+        let tampered = |what: &str| StateError::Tampered {
+            path: path.to_path_buf(),
+            message: format!("line {n} {what}: a line was added, removed, reordered or changed outside infra"),
+        };
+        let mac = mac.ok_or_else(|| tampered("carries no MAC"))?;
+        let body = crate::secret::mac_input(line).ok_or_else(|| tampered("is not JSON"))?;
+        if !sealer.verify(MAC_KIND, prev, &body, mac) {
+            return Err(tampered("does not match its MAC"));
+        }
+        *prev = mac.clone();
+        Ok(())
+    };
     let corrupt = |line: usize, message: String| StateError::Corrupt {
         path: path.to_path_buf(),
         message: format!("line {line}: {message}"),
@@ -190,8 +250,10 @@ pub(super) fn apply_text(
     if state.lineage.is_none() || state.serial != header.base_serial {
         return Ok(());
     }
+    verify(n, first, header.mac.as_ref())?;
     for (n, line) in lines {
         let entry: EntryV1 = serde_json::from_str(line).map_err(|e| corrupt(n, e.to_string()))?;
+        verify(n, line, entry.mac.as_ref())?;
         if state.serial.checked_add(1) != Some(entry.serial) {
             return Err(corrupt(n, format!("serial {} does not follow {}", entry.serial, state.serial)));
         }
@@ -343,14 +405,77 @@ mod tests {
         let store = store(dir.path());
         steps(&store);
         let text = std::fs::read_to_string(store.journal_path()).unwrap();
-        let damaged = text.replacen(r#""serial":3"#, r#""serial":9"#, 1);
-        std::fs::write(store.journal_path(), damaged).unwrap();
+        std::fs::write(store.journal_path(), text.replacen(r#""serial":3"#, r#""serial":"#, 1)).unwrap();
         let err = store.load().unwrap_err().to_string();
-        assert!(err.ends_with("dev.journal: not a valid state file: line 3: serial 9 does not follow 2"), "{err}");
+        assert!(err.contains("dev.journal: not a valid state file: line 3: expected value"), "{err}");
 
-        std::fs::write(store.journal_path(), text.replacen("vol-2", "", 1)).unwrap();
-        let err = store.load().unwrap_err().to_string();
+        // Without a key, lines carry no MAC, and what reads is checked as before.
+        let dir = tempfile::tempdir().unwrap();
+        let keyless = Store::with_keys(dir.path(), "dev", Ok(KeySource::default()));
+        let mut state = State::default();
+        let mut journal = keyless.begin(&mut state).unwrap();
+        state.resources.insert("data".into(), volume("vol-2"));
+        journal.record(&mut state, &["data"]).unwrap();
+        let text = std::fs::read_to_string(keyless.journal_path()).unwrap();
+        assert!(!text.contains("\"mac\""), "{text}");
+        std::fs::write(keyless.journal_path(), text.replacen(r#""serial":2"#, r#""serial":9"#, 1)).unwrap();
+        let err = keyless.load().unwrap_err().to_string();
+        assert!(err.ends_with("dev.journal: not a valid state file: line 2: serial 9 does not follow 1"), "{err}");
+        std::fs::write(keyless.journal_path(), text.replacen("vol-2", "", 1)).unwrap();
+        let err = keyless.load().unwrap_err().to_string();
         assert!(err.contains("dev.journal: not a valid state file: resource `data` has no id"), "{err}");
+    }
+
+    /// The journal's lines, each with its newline.
+    fn lines(store: &Store) -> Vec<String> {
+        let text = std::fs::read_to_string(store.journal_path()).unwrap();
+        text.split_inclusive('\n').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn a_line_added_by_a_stranger_is_refused_naming_the_journal_and_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        steps(&store);
+        let before = lines(&store);
+        // A stranger repoints `data` at another volume: with no MAC, then with
+        // the MAC of another line.
+        let forged = r#"{"serial":5,"resources":{"data":{"type":"ec2.volume","id":"vol-evil"}},"pending":{"data":[]}}"#;
+        let last_mac = before[3].split(r#""mac":"#).nth(1).unwrap().trim_end().trim_end_matches('}');
+        let with_mac = format!(r#"{},"mac":{last_mac}}}"#, &forged[..forged.len() - 1]);
+        for line in [forged.to_string(), with_mac] {
+            std::fs::write(store.journal_path(), before.concat() + &line + "\n").unwrap();
+            let err = store.load().unwrap_err();
+            assert!(matches!(err, StateError::Tampered { .. }), "{err}");
+            let message = err.to_string();
+            assert!(message.contains("dev.journal: line 5 "), "{message}");
+            assert!(message.contains("a line was added, removed, reordered or changed outside infra"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_removed_reordered_or_edited_line_breaks_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        steps(&store);
+        let l = lines(&store);
+        let cases = [
+            ("removed", [&l[0], &l[2], &l[3]].map(String::as_str).concat(), 2),
+            ("reordered", [&l[0], &l[2], &l[1], &l[3]].map(String::as_str).concat(), 2),
+            ("edited", l.concat().replacen("token-1", "token-2", 1), 2),
+            ("header edited", l.concat().replacen(r#""stack":"dev","lineage""#, r#""stack":"dev", "lineage""#, 1), 0),
+        ];
+        for (what, text, line) in cases {
+            std::fs::write(store.journal_path(), &text).unwrap();
+            let result = store.load();
+            if line == 0 {
+                // Spaces are layout, not content: the same line still matches.
+                assert!(result.is_ok(), "{what}: {result:?}");
+                continue;
+            }
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains(&format!("dev.journal: line {line} ")), "{what}: {err}");
+        }
     }
 
     #[test]

@@ -8,11 +8,21 @@
 //!
 //! Secret values are written only encrypted (see [`crate::secret`]): a state
 //! holding a secret cannot be written, nor read back, without the key.
+//!
+//! With a key, every document is also authenticated: the state file or object
+//! carries a MAC of the whole document, and each journal line a MAC chained to
+//! the line before it (the first to the snapshot's), so a changed, added,
+//! removed or reordered line fails to load. A state older than one this
+//! machine has already seen ([`seen`]) is refused unless rollback is allowed.
+//! A state that has a key but no MAC (written before MACs) is accepted, with
+//! a notice, unless this machine has read that state with a MAC before; the
+//! next write adds one.
 
 mod file;
 mod journal;
 mod lock;
 pub mod s3;
+mod seen;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -209,6 +219,14 @@ pub enum StateError {
     Refused { to: PathBuf, message: String },
     #[error("{path}: not a valid state file: {message}")]
     Corrupt { path: PathBuf, message: String },
+    #[error("{path}: {message}; nothing was read from it, nor written")]
+    Tampered { path: PathBuf, message: String },
+    #[error(
+        "{path}: serial {serial} is older than serial {seen} of the same state (lineage {lineage}), which this machine \
+         has already read or written: an old copy was put back; nothing was written. If that is what you meant, \
+         run again with --allow-rollback"
+    )]
+    Rollback { path: PathBuf, lineage: String, serial: u64, seen: u64 },
     #[error("{path}: state version {found} is newer than this infra understands ({VERSION}); upgrade infra")]
     TooNew { path: PathBuf, found: u32 },
     #[error("stack `{stack}` is locked by {holder}")]
@@ -268,6 +286,11 @@ pub struct Store {
     keys: Arc<Keys>,
     /// The S3 backend, when the stack declares one; `dir` otherwise.
     remote: Option<Arc<s3::Remote>>,
+    /// Where this machine records the highest serial it has seen of each
+    /// state ([`seen`]); `None`: no record, no rollback check.
+    seen: Option<PathBuf>,
+    /// Load a state older than one already seen (`--allow-rollback`).
+    allow_rollback: bool,
 }
 
 /// The key material, and the sealer once made (deriving a key from a
@@ -279,15 +302,54 @@ struct Keys {
 }
 
 impl Store {
-    /// A store whose key comes from `INFRA_STATE_KEY` or `INFRA_STATE_PASSPHRASE`.
+    /// A store whose key comes from `INFRA_STATE_KEY` or `INFRA_STATE_PASSPHRASE`,
+    /// and that records the serials it sees where [`seen::default_dir`] says.
     pub fn new(dir: impl Into<PathBuf>, stack: &str) -> Self {
-        Store::with_keys(dir, stack, KeySource::from_env())
+        Store::with_keys(dir, stack, KeySource::from_env()).with_seen(seen::default_dir())
     }
 
-    /// A store with the given key material (programs and tests).
+    /// A store with the given key material (programs and tests), with no
+    /// record of the serials seen.
     pub fn with_keys(dir: impl Into<PathBuf>, stack: &str, source: Result<KeySource, SecretError>) -> Self {
         let keys = Arc::new(Keys { source, sealer: Mutex::new(None) });
-        Store { dir: dir.into(), stack: stack.to_string(), keys, remote: None }
+        Store { dir: dir.into(), stack: stack.to_string(), keys, remote: None, seen: None, allow_rollback: false }
+    }
+
+    /// This store recording the highest serial it sees of its state in `dir`
+    /// (`None`: not at all), and refusing an older one.
+    pub fn with_seen(mut self, dir: Option<PathBuf>) -> Self {
+        self.seen = dir;
+        self
+    }
+
+    /// This store loading a state older than one already seen, when `allow`
+    /// (`--allow-rollback`).
+    pub fn allowing_rollback(mut self, allow: bool) -> Self {
+        self.allow_rollback = allow;
+        self
+    }
+
+    /// Whether a key is set: then every document written carries a MAC, and
+    /// every document read must.
+    pub fn keyed(&self) -> bool {
+        self.keys.source.as_ref().is_ok_and(KeySource::is_set)
+    }
+
+    /// The record of the serials this machine has seen of this state.
+    fn seen(&self) -> Option<seen::Seen> {
+        let location = match &self.remote {
+            Some(_) => self.path(),
+            None => std::path::absolute(self.path()).unwrap_or_else(|_| self.path()),
+        };
+        self.seen.as_deref().map(|dir| seen::Seen::new(dir, &location))
+    }
+
+    /// Records that `state` (with a MAC, or not) is now the latest.
+    fn note_written(&self, state: &State, mac: bool) -> Result<(), StateError> {
+        match (self.seen(), state.lineage.as_deref()) {
+            (Some(seen), Some(lineage)) => seen.record(lineage, state.serial, mac, true),
+            _ => Ok(()),
+        }
     }
 
     /// The store of `stack`: its `[backend]`, or local files in `dir`, with
@@ -403,16 +465,23 @@ impl Store {
     /// applied has an empty one.
     pub fn load(&self) -> Result<State, StateError> {
         let open = |header: &Header| self.sealer_for(header);
+        let seen = self.seen();
         let Some(remote) = &self.remote else {
-            let mut state = file::load(&self.path(), &open)?;
-            journal::replay(&self.journal_path(), &self.stack, &mut state, &open)?;
-            return Ok(state);
+            let loaded = file::load(&self.path(), &open)?;
+            let chain = self.chain(loaded.mac, &loaded.state, seen.as_ref())?;
+            let had_mac = chain.is_some();
+            let mut state = loaded.state;
+            journal::replay(&self.journal_path(), &self.stack, &mut state, &open, chain)?;
+            return self.checked(state, had_mac, seen.as_ref());
         };
         let (text, journal) = remote.load()?;
-        let mut state = match text {
+        let loaded = match text {
             Some(text) => file::parse(&self.path(), &text, &open)?,
-            None => State::default(),
+            None => file::Loaded { state: State::default(), mac: None },
         };
+        let chain = self.chain(loaded.mac, &loaded.state, seen.as_ref())?;
+        let had_mac = chain.is_some();
+        let mut state = loaded.state;
         // The journal extending this snapshot: its first line under the
         // snapshot's serial, then every serial in turn. What follows a gap was
         // written by a command that lost a race, and stopped.
@@ -425,8 +494,55 @@ impl Store {
         if !keys.is_empty() {
             let text = remote.read_journal(&keys)?;
             let at = remote.at.url(&keys[0]);
-            journal::apply_text(&at, &self.stack, &text, &mut state, &open)?;
+            journal::apply_text(&at, &self.stack, &text, &mut state, &open, chain)?;
         }
+        self.checked(state, had_mac, seen.as_ref())
+    }
+
+    /// What a journal extending a loaded snapshot is chained to: its MAC's
+    /// sealer and tag. A snapshot without a MAC while a key is set was
+    /// written before MACs: accepted, with a notice, unless this machine has
+    /// read this state with a MAC before (then the MAC was removed).
+    fn chain(
+        &self,
+        mac: Option<(Arc<Sealer>, String)>,
+        state: &State,
+        seen: Option<&seen::Seen>,
+    ) -> Result<Option<(Arc<Sealer>, String)>, StateError> {
+        if mac.is_some() || !self.keyed() || state.lineage.is_none() {
+            return Ok(mac);
+        }
+        if seen.map(seen::Seen::had_mac).transpose()?.unwrap_or(false) {
+            return Err(StateError::Tampered {
+                path: self.path(),
+                message: "it carries no MAC, though this machine has read it with one: \
+                          the MAC was removed outside infra"
+                    .into(),
+            });
+        }
+        eprintln!(
+            "notice: {}: written without a MAC (by an infra from before MACs, or without a state key); \
+             accepted this once, and the next write adds one",
+            self.path().display()
+        );
+        Ok(None)
+    }
+
+    /// Refuses `state` when older than what `seen` records of its lineage
+    /// (unless rollback is allowed); records it as seen (read with a MAC,
+    /// or not) otherwise.
+    fn checked(&self, state: State, mac: bool, seen: Option<&seen::Seen>) -> Result<State, StateError> {
+        let (Some(seen), Some(lineage)) = (seen, state.lineage.as_deref()) else { return Ok(state) };
+        let highest = seen.serial(lineage)?;
+        if highest.is_some_and(|h| h > state.serial) && !self.allow_rollback {
+            return Err(StateError::Rollback {
+                path: self.path(),
+                lineage: lineage.to_string(),
+                serial: state.serial,
+                seen: highest.unwrap_or_default(),
+            });
+        }
+        seen.record(lineage, state.serial, mac, false)?;
         Ok(state)
     }
 
@@ -434,26 +550,37 @@ impl Store {
     /// removes the journal it supersedes. In S3 the write is conditional on the
     /// state being as this command read it ([`StateError::Conflict`] otherwise).
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        self.save_snapshot(state).map(|_| ())
+    }
+
+    /// [`Store::save`], returning the new snapshot's MAC tag (when a key is set).
+    fn save_snapshot(&self, state: &mut State) -> Result<Option<String>, StateError> {
         state.bump_serial(&self.path())?;
         state.ensure_lineage();
-        let sealer = if state.has_secrets() { Some(self.sealer()?) } else { None };
-        if let Some(remote) = &self.remote {
-            return remote.save(&file::render(&self.stack, state, sealer.as_deref()));
-        }
-        file::save(&self.dir, &self.path(), &self.stack, state, sealer.as_deref())?;
-        let journal = self.journal_path();
-        match std::fs::remove_file(&journal) {
-            Ok(()) => file::sync_dir(&self.dir),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(StateError::Io { path: journal, source }),
-        }
+        let sealer = if state.has_secrets() || self.keyed() { Some(self.sealer()?) } else { None };
+        let tag = if let Some(remote) = &self.remote {
+            let rendered = file::render(&self.stack, state, sealer.as_deref());
+            remote.save(&rendered.text)?;
+            rendered.tag
+        } else {
+            let tag = file::save(&self.dir, &self.path(), &self.stack, state, sealer.as_deref())?;
+            let journal = self.journal_path();
+            match std::fs::remove_file(&journal) {
+                Ok(()) => file::sync_dir(&self.dir)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(StateError::Io { path: journal, source }),
+            }
+            tag
+        };
+        self.note_written(state, tag.is_some())?;
+        Ok(tag)
     }
 
     /// Writes `state` whole and opens a journal for the steps that follow:
     /// each then costs one appended line instead of a rewrite of the file.
     pub fn begin(&self, state: &mut State) -> Result<Journal<'_>, StateError> {
-        self.save(state)?;
-        Journal::start(self, state)
+        let tag = self.save_snapshot(state)?;
+        Journal::start(self, state, tag)
     }
 
     /// Removes the stack's lock, when `id` names it (`infra unlock`). Returns
@@ -525,7 +652,8 @@ pub fn copy(from: &Store, to: &Store) -> Result<State, StateError> {
 /// Parses a state file's text; `path` only names it in errors. A state holding
 /// secrets needs [`Store::load`], which has the key.
 pub fn parse(path: &Path, text: &str) -> Result<State, StateError> {
-    file::parse(path, text, &|_| Err(StateError::Secret { path: path.to_path_buf(), source: SecretError::NoKey }))
+    let no_key = |_: &Header| Err(StateError::Secret { path: path.to_path_buf(), source: SecretError::NoKey });
+    Ok(file::parse(path, text, &no_key)?.state)
 }
 
 /// Parses a state file's text and replays the text of its journal (of stack
@@ -539,6 +667,6 @@ pub fn parse_with_journal(
 ) -> Result<State, StateError> {
     let mut state = parse(path, text)?;
     let no_key = |_: &Header| Err(StateError::Secret { path: journal_path.to_path_buf(), source: SecretError::NoKey });
-    journal::apply_text(journal_path, stack, journal_text, &mut state, &no_key)?;
+    journal::apply_text(journal_path, stack, journal_text, &mut state, &no_key, None)?;
     Ok(state)
 }

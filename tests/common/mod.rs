@@ -300,6 +300,9 @@ pub fn command_of(binary: &Path, endpoint: &str, dir: &Path, args: &[&str]) -> C
     command.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     remove_aws_env(&mut command);
     command.envs(aws_env(endpoint)).env("NO_COLOR", "1");
+    // The serials this "machine" has seen of each state: kept with the
+    // project, not in the home directory of whoever runs the tests.
+    command.env("INFRA_SEEN_DIR", dir.join(".infra-seen"));
     command
 }
 
