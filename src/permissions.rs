@@ -88,7 +88,11 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-type Key = (BTreeSet<String>, BTreeMap<String, BTreeMap<String, Vec<String>>>, Option<String>);
+type Conditions = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+/// Resources, conditions, reason.
+type Key = (BTreeSet<String>, Conditions, Option<String>);
+/// Actions, conditions, reason.
+type Merged = (BTreeSet<String>, Conditions, Option<String>);
 
 /// The policy `stack`'s commands `what` need. `account` fills the ARNs'
 /// account (`*` when not given: any account's resource of these names).
@@ -151,10 +155,15 @@ pub fn policy(stack: &Stack, what: For, account: Option<&str>) -> Policy {
             .or_default()
             .insert("s3:GetBucketVersioning".into());
     }
-    let statements = grouped
+    // Statements alike but for their resources become one.
+    let mut merged: BTreeMap<Merged, BTreeSet<String>> = BTreeMap::new();
+    for ((resources, conditions, reason), actions) in grouped {
+        merged.entry((actions, conditions, reason)).or_default().extend(resources);
+    }
+    let statements = merged
         .into_iter()
         .enumerate()
-        .map(|(i, ((resources, conditions, reason), actions))| Statement {
+        .map(|(i, ((actions, conditions, reason), resources))| Statement {
             sid: sid(i, &actions, reason.is_some()),
             actions,
             resources,
