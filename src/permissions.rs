@@ -40,6 +40,13 @@ impl For {
         matches!(self, For::Apply | For::Destroy | For::All)
     }
 
+    /// Whether the commands search every kind for the stack's tags, not only
+    /// the kinds it declares (`infra drift` reports what is tagged as the
+    /// stack's and recorded nowhere).
+    pub fn searches_every_kind(self) -> bool {
+        matches!(self, For::Drift | For::All)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             For::Plan => "plan",
@@ -109,28 +116,26 @@ pub fn policy(stack: &Stack, what: For, account: Option<&str>) -> Policy {
     for (name, resource) in &stack.resources {
         let access = calls::access(resource.kind);
         for call in access.calls.iter().filter(|c| c.ops.iter().any(|op| ops.contains(op))) {
-            let conditions = conditions(call.when, &stack.name);
-            let reason = call.on.iter().find_map(|on| match on {
-                On::Any(reason) => Some((*reason).to_string()),
-                _ => None,
-            });
-            let resources: BTreeSet<String> = call
-                .on
-                .iter()
-                .map(|on| match on {
-                    On::Own => place.fill(access.arn, name, resource, access),
-                    On::Arn(pattern) => place.fill(pattern, name, resource, access),
-                    On::Any(_) => "*".to_string(),
-                })
-                .collect();
-            let key = (resources, conditions, reason);
+            let key = place.key(call, name, resource, access);
             grouped.entry(key).or_default().extend(call.actions.iter().map(|a| a.to_string()));
+        }
+    }
+    if what.searches_every_kind() {
+        // The search of a kind the stack declares nothing of: names the stack would give.
+        let declared: BTreeSet<Kind> = stack.resources.values().map(|r| r.kind).collect();
+        for kind in Kind::ALL.iter().filter(|k| !declared.contains(k)) {
+            let access = calls::access(*kind);
+            let unnamed = Resource::new(*kind);
+            for call in access.calls.iter().filter(|c| c.ops.contains(&Op::Adopt)) {
+                let key = place.key(call, "*", &unnamed, access);
+                grouped.entry(key).or_default().extend(call.actions.iter().map(|a| a.to_string()));
+            }
         }
     }
     if ops.contains(&Op::Create) || ops.contains(&Op::Update) {
         for (role, services) in passed_roles(stack) {
-            let arn =
-                place.fill(calls::access(Kind::Role).arn, &role, &stack.resources[&role], calls::access(Kind::Role));
+            let Some(declared) = stack.resources.get(&role) else { continue };
+            let arn = place.fill(calls::access(Kind::Role).arn, &role, declared, calls::access(Kind::Role));
             let mut when = BTreeMap::new();
             when.insert("StringEquals".to_string(), BTreeMap::from([("iam:PassedToService".to_string(), services)]));
             grouped.entry((BTreeSet::from([arn]), when, None)).or_default().insert("iam:PassRole".to_string());
@@ -255,6 +260,24 @@ fn literal_texts(value: &Value, out: &mut Vec<String>) {
 }
 
 impl Place<'_> {
+    /// A call's resources (filled for one resource), conditions and reason for `*`.
+    fn key(&self, call: &calls::Call, name: &str, resource: &Resource, access: &Access) -> Key {
+        let reason = call.on.iter().find_map(|on| match on {
+            On::Any(reason) => Some((*reason).to_string()),
+            _ => None,
+        });
+        let resources = call
+            .on
+            .iter()
+            .map(|on| match on {
+                On::Own => self.fill(access.arn, name, resource, access),
+                On::Arn(pattern) => self.fill(pattern, name, resource, access),
+                On::Any(_) => "*".to_string(),
+            })
+            .collect();
+        (resources, conditions(call.when, &self.stack.name), reason)
+    }
+
     /// A pattern with its placeholders filled for one resource.
     fn fill(&self, pattern: &str, name: &str, resource: &Resource, access: &Access) -> String {
         let mut out = pattern
@@ -290,6 +313,9 @@ impl Place<'_> {
             };
         }
         match naming {
+            // Any name the stack would generate (a kind it declares nothing of).
+            Naming::Parameter if name == "*" => format!("/{stack}/*"),
+            Naming::Declared | Naming::Bucket | Naming::Environment if name == "*" => format!("{stack}-*"),
             Naming::Declared => format!("{stack}-{name}*"),
             Naming::Bucket => format!("{}-*", format!("{stack}-{name}").to_lowercase().replace('_', "-")),
             Naming::Parameter => format!("/{stack}/{name}*"),

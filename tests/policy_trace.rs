@@ -78,7 +78,10 @@ fn run_and_check(emu: &Emulator, dir: &Path, stack: &str, args: &[&str], what: F
     known.extend(recorded(dir, stack));
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     let mut failures = Vec::new();
-    for call in doc["trace"].as_array().unwrap() {
+    let trace = doc["trace"].as_array().unwrap();
+    assert!(!trace.is_empty(), "`infra {args:?}` traced no call");
+    let mut on_own_arn = 0;
+    for call in trace {
         let operation = call["operation"].as_str().unwrap();
         let resource = call["resource"].as_str().map(|r| r.split('~').next().unwrap_or(r).to_string());
         let target = resource.as_ref().and_then(|r| known.get(r));
@@ -95,6 +98,7 @@ fn run_and_check(emu: &Emulator, dir: &Path, stack: &str, args: &[&str], what: F
                     .any(|c| c.actions.contains(&action.as_str()) && c.on.contains(&On::Own));
                 arn.clone().filter(|_| declared_on_own)
             });
+            on_own_arn += usize::from(own.is_some());
             let covered = match &own {
                 Some(arn) => policy.allows(&action, arn),
                 None => policy.has_action(&action),
@@ -109,6 +113,14 @@ fn run_and_check(emu: &Emulator, dir: &Path, stack: &str, args: &[&str], what: F
                 ));
             }
         }
+    }
+    eprintln!("infra {args:?}: {} calls, {on_own_arn} checked on the resource's own ARN", trace.len());
+    let mutating_on_resources = trace
+        .iter()
+        .filter(|c| c["resource"].is_string() && !infra::provider::stats::is_read(c["operation"].as_str().unwrap()))
+        .count();
+    if mutating_on_resources > 0 {
+        assert!(on_own_arn > 0, "`infra {args:?}` changed resources, yet no call was checked on their ARNs");
     }
     failures.sort();
     failures.dedup();

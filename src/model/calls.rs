@@ -223,7 +223,7 @@ static ROLE: Access = Access {
     naming: Naming::Declared,
     calls: &[
         call(
-            READ,
+            LIST,
             &["iam:GetAccountAuthorizationDetails"],
             &[On::Any("GetAccountAuthorizationDetails reads the whole account and takes no resource")],
         ),
