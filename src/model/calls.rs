@@ -87,7 +87,6 @@ pub struct Access {
     pub calls: &'static [Call],
 }
 
-const READ: &[Op] = &[Op::Read, Op::Import];
 const LIST: &[Op] = &[Op::Read, Op::Import, Op::Adopt];
 const READS: &[Op] = &[Op::Read, Op::Import, Op::Adopt, Op::Create, Op::Update, Op::Delete];
 const CREATE: &[Op] = &[Op::Create];
