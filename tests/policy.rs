@@ -97,6 +97,17 @@ fn the_apply_policy_has_no_wildcard_action_and_a_reason_on_every_wildcard_resour
 }
 
 #[test]
+fn the_dev_stack_s_apply_policy_fits_an_inline_role_policy() {
+    // IAM counts a policy's characters without whitespace: at most 10,240 for
+    // a role's inline policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+    for what in [For::Apply, For::All, For::Drift] {
+        let text = serde_json::to_string(&permissions::policy(&dev_stack(), what, Some(ACCOUNT)).to_json()).unwrap();
+        let size = text.chars().filter(|c| !c.is_whitespace()).count();
+        assert!(size <= 10_240, "--for {}: {size} characters", what.name());
+    }
+}
+
+#[test]
 fn the_stack_s_own_resources_are_allowed_and_another_stack_s_are_not() {
     let policy = permissions::policy(&dev_stack(), For::Apply, Some(ACCOUNT));
     let mine = "arn:aws:iam::123456789012:role/dev-build_role";
