@@ -14,6 +14,7 @@ pub mod config;
 pub mod cost;
 pub mod engine;
 pub mod model;
+pub mod permissions;
 pub mod plan;
 pub mod program;
 pub mod provider;

@@ -15,6 +15,7 @@ mod graph;
 mod import;
 mod output;
 mod plan;
+mod policy;
 mod progress;
 mod refresh;
 mod stacks;
@@ -77,6 +78,7 @@ pub enum Command {
     Backend(backend::Args),
     Cost(cost::Args),
     Graph(graph::Args),
+    Policy(policy::Args),
     #[command(hide = true)]
     Declare(declare::Args),
 }
@@ -145,6 +147,7 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
             Command::Backend(args) => backend::exec(args).await,
             Command::Cost(args) => cost::exec(args).await,
             Command::Graph(args) => graph::exec(args).await,
+            Command::Policy(args) => policy::exec(args).await,
             Command::Declare(args) => declare::exec(args).await,
         }
     });

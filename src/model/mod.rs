@@ -5,6 +5,7 @@
 //! Errors carry a [`Path`] into the declaration, which the stack-file loader maps
 //! to a file, line and column.
 
+pub mod calls;
 pub mod checks;
 pub mod cost;
 pub mod kind;
