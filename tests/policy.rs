@@ -127,6 +127,8 @@ fn an_s3_backend_adds_its_state_objects_and_only_reads_them_for_drift() {
         bucket: "acme-infra-state".into(),
         key_prefix: "infra/".into(),
         region: None,
+        expected_owner: None,
+        kms_key_id: None,
     });
     let apply = permissions::policy(&stack, For::Apply, Some(ACCOUNT));
     assert!(apply.allows("s3:PutObject", "arn:aws:s3:::acme-infra-state/infra/dev.lock"));
