@@ -31,10 +31,7 @@ size = 10
 "#;
 
 fn project(stack_file: &str) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("infra-tamper-").tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("stacks")).unwrap();
-    std::fs::write(dir.path().join(format!("stacks/{STACK}.toml")), stack_file).unwrap();
-    dir
+    common::project_of(STACK, stack_file)
 }
 
 fn ok(emu: &Emulator, dir: &Path, args: &[&str]) -> String {
