@@ -332,6 +332,11 @@ static EB_APPLICATION: Access = Access {
     naming: Naming::Declared,
     calls: &[
         call(READS, &["elasticbeanstalk:DescribeApplications", "elasticbeanstalk:ListTagsForResource"], OWN),
+        call(
+            LIST,
+            &["elasticbeanstalk:DescribeApplications"],
+            &[On::Any("DescribeApplications without names lists every application of the account")],
+        ),
         call(CREATE, &["elasticbeanstalk:CreateApplication"], OWN),
         call(UPDATE, &["elasticbeanstalk:UpdateApplication"], OWN),
         call(CHANGE, EB_TAGS, OWN),
@@ -374,6 +379,11 @@ static EB_ENVIRONMENT: Access = Access {
                 "elasticbeanstalk:ListTagsForResource",
             ],
             OWN,
+        ),
+        call(
+            LIST,
+            &["elasticbeanstalk:DescribeEnvironments"],
+            &[On::Any("DescribeEnvironments without names or ids lists every environment of the account")],
         ),
         call(
             READS,

@@ -1186,6 +1186,135 @@ def test_s3_conditional_writes_racing_on_one_etag_let_exactly_one_through():
         assert outcomes.count("PreconditionFailed") == 7, outcomes
 
 
+# IAM authorization (patches/iam_request_authorization.py): on a server of its own, since
+# turning authorization on holds for every later request to that server.
+
+
+def _authorized_server() -> tuple[subprocess.Popen, str, dict]:
+    """An emulator of its own, an administrator and a user `limited` made while it
+    authorizes nothing, then authorization on. Returns the server, its endpoint and
+    the user's credentials."""
+    global ENDPOINT
+    server, endpoint = start_server()
+    saved, ENDPOINT = ENDPOINT, endpoint
+    try:
+        iam = client("iam")
+        keys = {}
+        for user in ("admin", "limited"):
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+        admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(admin))
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        iam.create_role(RoleName="build", AssumeRolePolicyDocument=json.dumps(trust))
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"})).read()
+    finally:
+        ENDPOINT = saved
+    return server, endpoint, keys
+
+
+def _as(endpoint: str, keys: tuple[str, str], service: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+    )
+
+
+def _policy(endpoint: str, admin: tuple[str, str], statements: list[dict]) -> None:
+    document = {"Version": "2012-10-17", "Statement": statements}
+    _as(endpoint, admin, "iam").put_user_policy(UserName="limited", PolicyName="p", PolicyDocument=json.dumps(document))
+
+
+def test_iam_authorization_scopes_by_arn_tags_tag_on_create_and_passed_roles():
+    server, endpoint, keys = _authorized_server()
+    try:
+        admin, limited = keys["admin"], keys["limited"]
+        ec2, admin_ec2 = _as(endpoint, limited, "ec2"), _as(endpoint, admin, "ec2")
+        volumes = "arn:aws:ec2:us-east-1:123456789012:volume/*"
+        create = {
+            "Effect": "Allow",
+            "Action": "ec2:CreateVolume",
+            "Resource": volumes,
+            "Condition": {"StringEquals": {"aws:RequestTag/infra:stack": "dev"}},
+        }
+        tagged = {"ResourceType": "volume", "Tags": [{"Key": "infra:stack", "Value": "dev"}]}
+        _policy(endpoint, admin, [create])
+
+        # A create with tags also needs ec2:CreateTags, under ec2:CreateAction.
+        code, message = error_of(ec2.create_volume, AvailabilityZone="us-east-1a", Size=1, TagSpecifications=[tagged])
+        assert code == "UnauthorizedOperation", code
+        assert "ec2:CreateTags on resource: " + volumes in message, message
+        tag_on_create = {
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": volumes,
+            "Condition": {"StringEquals": {"ec2:CreateAction": "CreateVolume"}},
+        }
+        _policy(endpoint, admin, [create, tag_on_create])
+        mine = ec2.create_volume(AvailabilityZone="us-east-1a", Size=1, TagSpecifications=[tagged])["VolumeId"]
+        # Without the tag the request-tag condition is not met.
+        code, message = error_of(ec2.create_volume, AvailabilityZone="us-east-1a", Size=1)
+        assert (code, "ec2:CreateVolume" in message) == ("UnauthorizedOperation", True), (code, message)
+
+        # aws:ResourceTag: the tags the volume has now, not the ones it was made with.
+        delete = {
+            "Effect": "Allow",
+            "Action": "ec2:DeleteVolume",
+            "Resource": volumes,
+            "Condition": {"StringEquals": {"aws:ResourceTag/infra:stack": "dev"}},
+        }
+        _policy(endpoint, admin, [delete])
+        theirs = admin_ec2.create_volume(AvailabilityZone="us-east-1a", Size=1)["VolumeId"]
+        code, message = error_of(ec2.delete_volume, VolumeId=theirs)
+        assert code == "UnauthorizedOperation" and f"volume/{theirs}" in message, (code, message)
+        admin_ec2.create_tags(Resources=[mine], Tags=[{"Key": "infra:stack", "Value": "prod"}])
+        assert error_of(ec2.delete_volume, VolumeId=mine)[0] == "UnauthorizedOperation"
+        admin_ec2.create_tags(Resources=[mine], Tags=[{"Key": "infra:stack", "Value": "dev"}])
+        ec2.delete_volume(VolumeId=mine)
+
+        # A negated operator on a key the request lacks holds; an explicit Deny wins.
+        not_prod = dict(delete, Condition={"StringNotEquals": {"aws:ResourceTag/env": "prod"}})
+        deny = {"Effect": "Deny", "Action": "ec2:Delete*", "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/keep": "yes"}}}
+        _policy(endpoint, admin, [not_prod, deny])
+        kept = admin_ec2.create_volume(AvailabilityZone="us-east-1a", Size=1, TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "keep", "Value": "yes"}]}])["VolumeId"]
+        code, message = error_of(ec2.delete_volume, VolumeId=kept)
+        assert "explicitly denies" in message, message
+        ec2.delete_volume(VolumeId=theirs)
+
+        # Scoped to one project's ARN; passing its role needs iam:PassRole to CodeBuild.
+        codebuild = _as(endpoint, limited, "codebuild")
+        project = "arn:aws:codebuild:us-east-1:123456789012:project/dev-build"
+        role = "arn:aws:iam::123456789012:role/build"
+        source = {"type": "NO_SOURCE", "buildspec": "version: 0.2"}
+        env = {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"}
+        _policy(endpoint, admin, [{"Effect": "Allow", "Action": ["codebuild:CreateProject", "codebuild:BatchGetProjects"], "Resource": project}])
+        code, message = error_of(codebuild.create_project, name="dev-build", source=source, artifacts={"type": "NO_ARTIFACTS"}, environment=env, serviceRole=role)
+        assert code == "AccessDeniedException" and f"iam:PassRole on resource: {role}" in message, (code, message)
+        pass_to = lambda service: {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role, "Condition": {"StringEquals": {"iam:PassedToService": service}}}  # noqa: E731
+        _policy(endpoint, admin, [{"Effect": "Allow", "Action": "codebuild:CreateProject", "Resource": project}, pass_to("ec2.amazonaws.com")])
+        assert error_of(codebuild.create_project, name="dev-build", source=source, artifacts={"type": "NO_ARTIFACTS"}, environment=env, serviceRole=role)[0] == "AccessDeniedException"
+        _policy(endpoint, admin, [{"Effect": "Allow", "Action": ["codebuild:CreateProject", "codebuild:BatchGetProjects"], "Resource": project}, pass_to("codebuild.amazonaws.com")])
+        codebuild.create_project(name="dev-build", source=source, artifacts={"type": "NO_ARTIFACTS"}, environment=env, serviceRole=role)
+        assert codebuild.batch_get_projects(names=["dev-build"])["projects"][0]["name"] == "dev-build"
+        code, message = error_of(codebuild.batch_get_projects, names=["dev-build", "other"])
+        assert "project/other" in message, message
+
+        # An action with no resource-level permissions is authorized on `*` only.
+        _policy(endpoint, admin, [{"Effect": "Allow", "Action": "ec2:DescribeVolumes", "Resource": volumes}])
+        assert error_of(ec2.describe_volumes)[0] == "UnauthorizedOperation"
+        _policy(endpoint, admin, [{"Effect": "Allow", "Action": "ec2:describevolumes", "Resource": "*"}])
+        ec2.describe_volumes()
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
+
+
 def start_server() -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
         [sys.executable, str(HERE / "server.py"), "--port", "0"],
