@@ -60,12 +60,12 @@ async fn ec2_as(emu: &Emulator, keys: &Keys) -> aws_sdk_ec2::Client {
 
 /// The role `name` (trusting this account) whose only policy is `infra policy --for WHAT`,
 /// assumed: its session's keys.
-async fn role_with_policy(emu: &Emulator, dir: &Path, name: &str, what: &str) -> Keys {
+async fn role_with_policy(emu: &Emulator, dir: &Path, stack: &str, name: &str, what: &str) -> Keys {
     let config = emu.sdk_config().await;
     let policy = ok(common::run_infra(
         emu,
         dir,
-        &["policy", "--stack", "dev", "--for", what, "--format", "json", "--account", ACCOUNT],
+        &["policy", "--stack", stack, "--for", what, "--format", "json", "--account", ACCOUNT],
     ));
     let iam = aws_sdk_iam::Client::new(&config);
     let trust = serde_json::json!({
@@ -159,8 +159,8 @@ async fn the_apply_policy_deploys_and_destroys_the_dev_stack_and_the_drift_polic
     common::unprotect_data(dir);
 
     let admin = administrator(&emu).await;
-    let deploy = role_with_policy(&emu, dir, "infra-deploy", "apply").await;
-    let drift = role_with_policy(&emu, dir, "infra-drift", "drift").await;
+    let deploy = role_with_policy(&emu, dir, "dev", "infra-deploy", "apply").await;
+    let drift = role_with_policy(&emu, dir, "dev", "infra-drift", "drift").await;
     authorize_every_request(&emu);
     let ec2 = ec2_as(&emu, &admin).await;
 
@@ -210,4 +210,45 @@ async fn the_apply_policy_deploys_and_destroys_the_dev_stack_and_the_drift_polic
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("state/dev.json")).unwrap()).unwrap();
     assert_eq!(state["resources"], serde_json::json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_apply_policy_runs_resizes_and_terminates_an_instance_with_its_volume_and_attachment() {
+    let emu = Emulator::start();
+    let project = common::host_project();
+    let dir = project.path();
+    let admin = administrator(&emu).await;
+    let deploy = role_with_policy(&emu, dir, common::HOST_STACK, "infra-deploy", "apply").await;
+    authorize_every_request(&emu);
+    let ec2 = ec2_as(&emu, &admin).await;
+
+    // RunInstances is authorized on the instance, its volumes, network interface,
+    // subnet, groups and image; AttachVolume on the instance and the volume.
+    ok(run_as(&emu, &deploy, dir, &["apply", "--yes"]));
+    let attached = ec2.describe_volumes().send().await.unwrap();
+    assert!(
+        attached.volumes().iter().any(|v| !v.attachments().is_empty()),
+        "the data volume is attached: {attached:?}"
+    );
+    let again = run_as(&emu, &deploy, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.0, 0, "{again:?}");
+
+    // A bigger host and volume, in place: stop, modify, start; ModifyVolume.
+    let path = dir.join(format!("stacks/{}.toml", common::HOST_STACK));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("t3.medium", "t3.large", 1).replacen("size = 30", "size = 50", 1)).unwrap();
+    ok(run_as(&emu, &deploy, dir, &["apply", "--yes"]));
+    let sizes: Vec<i32> =
+        ec2.describe_volumes().send().await.unwrap().volumes().iter().filter_map(|v| v.size()).collect();
+    assert!(sizes.contains(&50), "{sizes:?}");
+
+    ok(run_as(&emu, &deploy, dir, &["destroy", "--yes"]));
+    let left = ec2.describe_instances().send().await.unwrap();
+    let running = left
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
+        .count();
+    assert_eq!(running, 0, "the instance is terminated");
 }

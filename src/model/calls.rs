@@ -358,15 +358,6 @@ static EB_VERSION: Access = Access {
     ],
 };
 
-const EB_ENV_USES: &[On] = &[
-    On::Own,
-    On::Arn(EB_VERSION_APP),
-    On::Arn("arn:{partition}:elasticbeanstalk:{region}:{account}:applicationversion/{prop:application}/*"),
-    On::Arn("arn:{partition}:elasticbeanstalk:{region}:{account}:configurationtemplate/{prop:application}/*"),
-    On::Arn("arn:{partition}:elasticbeanstalk:{region}::solutionstack/*"),
-    On::Arn("arn:{partition}:elasticbeanstalk:{region}::platform/*"),
-];
-
 static EB_ENVIRONMENT: Access = Access {
     arn: "arn:{partition}:elasticbeanstalk:{region}:{account}:environment/{prop:application}/{name}",
     naming: Naming::Environment,
@@ -390,7 +381,6 @@ static EB_ENVIRONMENT: Access = Access {
             &["elasticbeanstalk:DescribeConfigurationSettings", "elasticbeanstalk:DescribeEvents"],
             &[
                 On::Own,
-                On::Arn(EB_VERSION_APP),
                 On::Arn(
                     "arn:{partition}:elasticbeanstalk:{region}:{account}:configurationtemplate/{prop:application}/*",
                 ),
@@ -402,8 +392,11 @@ static EB_ENVIRONMENT: Access = Access {
             &["elasticbeanstalk:ListAvailableSolutionStacks"],
             &[On::Arn("arn:{partition}:elasticbeanstalk:{region}::solutionstack/*")],
         ),
-        call(CREATE, &["elasticbeanstalk:CreateEnvironment"], EB_ENV_USES),
-        call(UPDATE, &["elasticbeanstalk:UpdateEnvironment"], EB_ENV_USES),
+        // The version, template, solution stack and platform an environment uses are
+        // condition keys of these two (`elasticbeanstalk:FromApplicationVersion`, ...),
+        // not resources they act on.
+        call(CREATE, &["elasticbeanstalk:CreateEnvironment"], OWN),
+        call(UPDATE, &["elasticbeanstalk:UpdateEnvironment"], OWN),
         call(CHANGE, EB_TAGS, OWN),
         call(DELETE, &["elasticbeanstalk:TerminateEnvironment"], OWN),
     ],

@@ -494,47 +494,61 @@ def _eb_environment(req: Request, name: str | None, env_id: str | None) -> str |
 
 
 def eb_request(req: Request) -> list[Check]:
+    """Per the reference's Elastic Beanstalk page: CreateEnvironment and UpdateEnvironment
+    act on the environment only, the version, template, solution stack and platform they
+    use being condition keys (`elasticbeanstalk:FromApplicationVersion`, ...); the
+    application is `elasticbeanstalk:InApplication` wherever it is known."""
     p = req.params
     app = p.get("ApplicationName")
-    resources: list[str] = []
-    for name in p.get("ApplicationNames") or []:
-        resources.append(req.arn("elasticbeanstalk", f"application/{name}"))
+    eb = lambda resource, account=True: req.arn("elasticbeanstalk", resource, account=account)  # noqa: E731
+    context: dict = {}
+    environment = None
     if p.get("EnvironmentName") or p.get("EnvironmentId"):
-        resources.append(_eb_environment(req, p.get("EnvironmentName"), p.get("EnvironmentId")) or "*")
-    for name in p.get("EnvironmentNames") or []:
-        resources.append(_eb_environment(req, name, None) or "*")
-    for env_id in p.get("EnvironmentIds") or []:
-        resources.append(_eb_environment(req, None, env_id) or "*")
-    labels = list(p.get("VersionLabels") or []) + ([p["VersionLabel"]] if p.get("VersionLabel") else [])
-    for label in labels:
-        resources.append(req.arn("elasticbeanstalk", f"applicationversion/{app}/{label}"))
-    if p.get("TemplateName"):
-        resources.append(req.arn("elasticbeanstalk", f"configurationtemplate/{app}/{p['TemplateName']}"))
-    if p.get("SolutionStackName"):
-        resources.append(req.arn("elasticbeanstalk", f"solutionstack/{p['SolutionStackName']}", account=False))
-    if p.get("PlatformArn"):
-        resources.append(p["PlatformArn"])
-    if p.get("ResourceArn"):
-        resources.append(p["ResourceArn"])
-    if app and (not resources or req.action in ("CreateApplicationVersion", "CreateEnvironment", "UpdateEnvironment", "DescribeConfigurationSettings")):
-        resources.append(req.arn("elasticbeanstalk", f"application/{app}"))
-    if req.action == "ListAvailableSolutionStacks":
-        resources.append(req.arn("elasticbeanstalk", "solutionstack/*", account=False))
+        environment = _eb_environment(req, p.get("EnvironmentName"), p.get("EnvironmentId")) or "*"
+        if environment != "*":
+            app = app or environment.split("/")[-2]
+    if app:
+        context["elasticbeanstalk:InApplication"] = eb(f"application/{app}")
+    uses = {
+        "elasticbeanstalk:FromApplicationVersion": p.get("VersionLabel") and eb(f"applicationversion/{app}/{p['VersionLabel']}"),
+        "elasticbeanstalk:FromConfigurationTemplate": p.get("TemplateName") and eb(f"configurationtemplate/{app}/{p['TemplateName']}"),
+        "elasticbeanstalk:FromSolutionStack": p.get("SolutionStackName") and eb(f"solutionstack/{p['SolutionStackName']}", account=False),
+        "elasticbeanstalk:FromPlatform": p.get("PlatformArn"),
+    }
+    resources: list[str] = []
+    if req.action in ("CreateEnvironment", "UpdateEnvironment"):
+        resources = [environment or "*"]
+        context.update({k: v for k, v in uses.items() if v})
+    else:
+        resources += [eb(f"application/{name}") for name in p.get("ApplicationNames") or []]
+        resources += [environment] if environment else []
+        resources += [_eb_environment(req, name, None) or "*" for name in p.get("EnvironmentNames") or []]
+        resources += [_eb_environment(req, None, i) or "*" for i in p.get("EnvironmentIds") or []]
+        labels = list(p.get("VersionLabels") or []) + ([p["VersionLabel"]] if p.get("VersionLabel") else [])
+        resources += [eb(f"applicationversion/{app}/{label}") for label in labels]
+        if p.get("TemplateName"):
+            resources.append(uses["elasticbeanstalk:FromConfigurationTemplate"])
+        if p.get("ResourceArn"):
+            resources.append(p["ResourceArn"])
+        if app and (not resources or req.action == "CreateApplicationVersion"):
+            resources.append(eb(f"application/{app}"))
+        if req.action == "ListAvailableSolutionStacks":
+            resources.append(eb("solutionstack/*", account=False))
 
     tags = _tag_pairs(p.get("Tags") or p.get("TagsToAdd"))
-    creates = req.action in ("CreateApplication", "CreateApplicationVersion", "CreateEnvironment")
-    context = request_tags(tags) if creates else {}
+    if req.action in ("CreateApplication", "CreateApplicationVersion", "CreateEnvironment"):
+        context.update(request_tags(tags))
     checks: list[Check] = []
     if req.action == "UpdateTagsForResource":
-        # Authorized as AddTags and RemoveTags (the Service Authorization Reference's
-        # elasticbeanstalk:UpdateTagsForResource row: "Dependent actions").
+        # Authorized as AddTags and RemoveTags (the Elastic Beanstalk API Reference,
+        # UpdateTagsForResource: "elasticbeanstalk:AddTags ... elasticbeanstalk:RemoveTags").
         for arn in resources:
             if p.get("TagsToAdd"):
                 checks.append(Check("elasticbeanstalk:AddTags", arn, request_tags(tags)))
             if p.get("TagsToRemove"):
                 checks.append(Check("elasticbeanstalk:RemoveTags", arn, {"aws:TagKeys": sorted(p["TagsToRemove"])}))
         return checks or [req.check("*")]
-    checks = [req.check(arn, context) for arn in resources] or [req.check("*")]
+    checks = [req.check(arn, dict(context)) for arn in resources] or [req.check("*", dict(context))]
     if req.action in ("CreateEnvironment", "UpdateEnvironment"):
         for option in p.get("OptionSettings") or []:
             namespace, name, value = option.get("Namespace"), option.get("OptionName"), option.get("Value")
