@@ -74,7 +74,23 @@ pub struct Statement {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     pub statements: Vec<Statement>,
+    /// AWS managed policies the same principal needs beside this one, each
+    /// with why: permissions AWS services use on the caller's behalf, which
+    /// no call of infra's shows.
+    pub beside: Vec<(&'static str, &'static str)>,
 }
+
+/// Elastic Beanstalk builds, updates and terminates an environment's
+/// resources (its CloudFormation stack, Auto Scaling group, launch template,
+/// instance, its regional S3 bucket) with the caller's permissions ("Elastic
+/// Beanstalk user policies":
+/// https://docs.aws.amazon.com/elasticbeanstalk/latest/dg/concepts-roles-user.html),
+/// which its managed policy grants.
+pub const EB_ON_BEHALF: (&str, &str) = (
+    "arn:aws:iam::aws:policy/AdministratorAccess-AWSElasticBeanstalk",
+    "Elastic Beanstalk creates, updates and terminates an environment's CloudFormation stack, \
+     Auto Scaling group and instance with the caller's permissions (docs/policy.md)",
+);
 
 /// Where ARNs are: the stack's region and partition, and the account when known.
 struct Place<'a> {
@@ -176,7 +192,9 @@ pub fn policy(stack: &Stack, what: For, account: Option<&str>) -> Policy {
             reason,
         })
         .collect();
-    Policy { statements }
+    let has_environment = stack.resources.values().any(|r| r.kind == Kind::EbEnvironment);
+    let beside = if what.writes() && has_environment { vec![EB_ON_BEHALF] } else { Vec::new() };
+    Policy { statements, beside }
 }
 
 /// `Ec2Scoped3`, `IamAnyResource7`: the first action's service, and whether the statement is `*`.
@@ -439,6 +457,9 @@ impl Policy {
                     out.push_str(&format!("when {test} {key} = {}\n", values.join(" | ")));
                 }
             }
+        }
+        for (arn, why) in &self.beside {
+            out.push_str(&format!("\n# Beside it, attach the AWS managed policy {arn}:\n# {why}.\n"));
         }
         out
     }

@@ -193,3 +193,19 @@ fn infra_policy_prints_the_document_and_refuses_a_bad_account() {
     assert_eq!(code, Some(1));
     assert!(err.contains("--account \"12345\" is not an AWS account id"), "{err}");
 }
+
+#[test]
+fn a_stack_with_an_environment_names_elastic_beanstalk_s_managed_policy_beside_its_write_policies() {
+    let dev = dev_stack();
+    for what in [For::Apply, For::Destroy, For::All] {
+        let policy = permissions::policy(&dev, what, Some(ACCOUNT));
+        assert_eq!(policy.beside, [permissions::EB_ON_BEHALF], "{what:?}");
+        assert!(policy.to_text("dev", what).contains("AdministratorAccess-AWSElasticBeanstalk"));
+    }
+    for what in [For::Plan, For::Drift] {
+        assert!(permissions::policy(&dev, what, Some(ACCOUNT)).beside.is_empty(), "{what:?} reads only");
+    }
+    let mut no_environment = dev.clone();
+    no_environment.resources.retain(|_, r| r.kind != Kind::EbEnvironment);
+    assert!(permissions::policy(&no_environment, For::Apply, Some(ACCOUNT)).beside.is_empty());
+}

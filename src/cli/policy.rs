@@ -58,7 +58,13 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     };
     let policy = permissions::policy(&stack, what, args.account.as_deref());
     match args.format {
-        PolicyFormat::Json => common::print_json(&policy.to_json()),
+        PolicyFormat::Json => {
+            common::print_json(&policy.to_json());
+            // The document stays a document; what goes beside it is said on stderr.
+            for (arn, why) in &policy.beside {
+                eprintln!("Beside this policy, attach the AWS managed policy {arn}: {why}.");
+            }
+        }
         PolicyFormat::Text => common::print(&policy.to_text(&stack.name, what)),
     }
     Ok(Exit::Ok)
