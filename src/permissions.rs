@@ -157,7 +157,7 @@ pub fn policy(stack: &Stack, what: For, account: Option<&str>) -> Policy {
             grouped.entry((BTreeSet::from([arn]), when, None)).or_default().insert("iam:PassRole".to_string());
         }
     }
-    if let Some(Backend::S3 { bucket, key_prefix, .. }) = &stack.backend {
+    if let Some(Backend::S3 { bucket, key_prefix, region, kms_key_id, .. }) = &stack.backend {
         let objects = format!("arn:{}:s3:::{bucket}/{key_prefix}{}.*", place.partition, stack.name);
         let bucket_arn = format!("arn:{}:s3:::{bucket}", place.partition);
         let mut object_actions = BTreeSet::from(["s3:GetObject".to_string()]);
@@ -175,6 +175,19 @@ pub fn policy(stack: &Stack, what: For, account: Option<&str>) -> Policy {
             .entry((BTreeSet::from([bucket_arn]), BTreeMap::new(), None))
             .or_default()
             .insert("s3:GetBucketVersioning".into());
+        if let Some(key) = kms_key_id {
+            // Objects under an SSE-KMS default: reading needs kms:Decrypt, writing
+            // kms:GenerateDataKey, on the key ("Using server-side encryption with
+            // AWS KMS keys", Permissions:
+            // https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
+            let region = region.as_deref().unwrap_or(&place.region);
+            let (resource, conditions) = place.kms_key(key, region);
+            let mut actions = BTreeSet::from(["kms:Decrypt".to_string()]);
+            if what.writes() {
+                actions.insert("kms:GenerateDataKey".to_string());
+            }
+            grouped.entry((BTreeSet::from([resource]), conditions, None)).or_default().extend(actions);
+        }
     }
     // Statements alike but for their resources become one.
     let mut merged: BTreeMap<Merged, BTreeSet<String>> = BTreeMap::new();
@@ -278,6 +291,30 @@ fn literal_texts(value: &Value, out: &mut Vec<String>) {
 }
 
 impl Place<'_> {
+    /// The ARN a KMS key given by ARN, id or alias is authorised on: an alias
+    /// is not a resource of `kms:Decrypt` or `kms:GenerateDataKey`, so it
+    /// becomes any key of the account that has it (`kms:ResourceAliases`).
+    fn kms_key(&self, key: &str, region: &str) -> (String, Conditions) {
+        let keys = format!("arn:{}:kms:{region}:{}:key/", self.partition, self.account);
+        if key.starts_with("arn:") && key.contains(":key/") {
+            return (key.to_string(), Conditions::new());
+        }
+        let alias = key
+            .rsplit_once(":alias/")
+            .map(|(_, a)| format!("alias/{a}"))
+            .or_else(|| key.starts_with("alias/").then(|| key.to_string()));
+        match alias {
+            Some(alias) => (
+                format!("{keys}*"),
+                BTreeMap::from([(
+                    "ForAnyValue:StringEquals".to_string(),
+                    BTreeMap::from([("kms:ResourceAliases".to_string(), vec![alias])]),
+                )]),
+            ),
+            None => (format!("{keys}{key}"), Conditions::new()),
+        }
+    }
+
     /// A call's resources (filled for one resource), conditions and reason for `*`.
     fn key(&self, call: &calls::Call, name: &str, resource: &Resource, access: &Access) -> Key {
         let reason = call.on.iter().find_map(|on| match on {

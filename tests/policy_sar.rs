@@ -84,3 +84,33 @@ fn the_reference_check_finds_a_misspelt_action_a_resource_of_another_type_and_an
     let sids: Vec<&str> = found.iter().map(|p| p.split(':').next().unwrap()).collect();
     assert_eq!(sids, ["Misspelt", "OtherType", "Required", "Key"], "{found:#?}");
 }
+
+#[test]
+fn a_state_bucket_under_a_kms_key_adds_decrypt_and_for_writes_generate_data_key_on_that_key() {
+    let mut stack = load(&root().join("stacks/dev.toml"));
+    let mut documents = Vec::new();
+    for key in [
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "alias/infra-state",
+        "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ] {
+        stack.backend = Some(infra::model::Backend::S3 {
+            bucket: "acme-infra-state".into(),
+            key_prefix: "infra/".into(),
+            region: None,
+            expected_owner: None,
+            kms_key_id: Some(key.into()),
+        });
+        let apply = permissions::policy(&stack, For::Apply, Some(ACCOUNT));
+        let drift = permissions::policy(&stack, For::Drift, Some(ACCOUNT));
+        let key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        if !key.starts_with("alias/") {
+            assert!(apply.allows("kms:GenerateDataKey", key_arn) && apply.allows("kms:Decrypt", key_arn), "{key}");
+            assert!(drift.allows("kms:Decrypt", key_arn), "{key}");
+        }
+        assert!(apply.has_action("kms:GenerateDataKey") && !drift.has_action("kms:GenerateDataKey"), "{key}");
+        documents.extend([apply.to_json(), drift.to_json()]);
+    }
+    let found = problems(&documents);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
