@@ -12,8 +12,10 @@ use super::common::{self, StackArgs};
 use super::progress;
 use super::stacks;
 
-/// Show the plan, ask for confirmation, then make the changes, recording state
-/// after every step.
+/// Make the changes a plan shows, after confirmation.
+///
+/// Shows the plan, asks for confirmation, then makes the changes, recording
+/// state after every step.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

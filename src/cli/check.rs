@@ -6,7 +6,9 @@ use super::Exit;
 use super::common::{self, StackArgs};
 use super::stacks;
 
-/// Run the policy checks on the stack file, without AWS (docs/checks.md lists
+/// Run the policy checks on the stack file, without AWS.
+///
+/// docs/checks.md lists
 /// them: ports open to the whole internet, IAM wildcards and trust, S3,
 /// IMDSv1, Elastic Beanstalk's default group, CodeBuild, secrets in plain
 /// text, the bundle's ports against the groups). A finding is an error unless

@@ -5,7 +5,9 @@ use super::common::{self, Format, StackArgs};
 use super::stacks;
 use crate::cost::{self, PriceTable};
 
-/// Price the stack: each resource's monthly cost and its basis, from the
+/// Price the stack, without AWS.
+///
+/// Each resource's monthly cost and its basis, from the
 /// declaration alone (no AWS call), at the prices of the stack's region.
 #[derive(clap::Args, Debug)]
 pub struct Args {

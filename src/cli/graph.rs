@@ -10,7 +10,9 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-/// Print the dependency graph (references and depends_on), each resource
+/// Print the dependency graph, without AWS.
+///
+/// The graph of references and depends_on, each resource
 /// labelled with its type; an edge runs from a resource to one that depends
 /// on it. No AWS call.
 #[derive(clap::Args, Debug)]

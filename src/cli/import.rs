@@ -5,7 +5,9 @@ use super::Exit;
 use super::common::{self, StackArgs};
 use super::stacks;
 
-/// Record an existing AWS resource as a resource the stack declares. Its kind's
+/// Record an existing AWS resource as a resource the stack declares.
+///
+/// Its kind's
 /// provider reads it by id; the next plan shows only how it differs from the
 /// declaration. The id is the cloud id (`sg-...`, `vol-...`, a role or bucket
 /// name); docs/resources.md gives the form for kinds whose id is composite.

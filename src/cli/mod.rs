@@ -18,6 +18,7 @@ mod plan;
 mod policy;
 mod progress;
 mod refresh;
+mod shell;
 mod stacks;
 mod state;
 mod unlock;
@@ -39,7 +40,7 @@ use clap::{Parser, Subcommand};
 /// Exit codes: 0 success (or no changes), 1 error, 2 changes present
 /// (`plan --detailed-exitcode`) or drift found (`drift`).
 #[derive(Parser, Debug)]
-#[command(name = "infra", version, max_term_width = 100)]
+#[command(name = "infra", version = VERSION, max_term_width = 100)]
 pub struct Cli {
     /// Run as if started in DIR.
     #[arg(short = 'C', global = true, value_name = "DIR")]
@@ -79,9 +80,15 @@ pub enum Command {
     Cost(cost::Args),
     Graph(graph::Args),
     Policy(policy::Args),
+    Completions(shell::CompletionsArgs),
+    Man(shell::ManArgs),
     #[command(hide = true)]
     Declare(declare::Args),
 }
+
+/// `infra --version`: the crate's version and the commit it was built from
+/// (build.rs; `unknown` outside a git checkout).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("INFRA_COMMIT"), ")");
 
 /// What a command asks the process to exit with.
 pub enum Exit {
@@ -148,6 +155,8 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
             Command::Cost(args) => cost::exec(args).await,
             Command::Graph(args) => graph::exec(args).await,
             Command::Policy(args) => policy::exec(args).await,
+            Command::Completions(args) => shell::completions(args).await,
+            Command::Man(args) => shell::man(args).await,
             Command::Declare(args) => declare::exec(args).await,
         }
     });

@@ -23,8 +23,9 @@ pub enum PolicyFormat {
     Json,
 }
 
-/// Print the IAM policy that running the stack's commands needs, from the
-/// declaration alone (no AWS call): the actions each kind's calls need, on the
+/// Print the least-privilege IAM policy the stack's commands need.
+///
+/// From the declaration alone (no AWS call): the actions each kind's calls need, on the
 /// stack's own ARNs, narrowed by its `infra:stack` tag where AWS supports it,
 /// `*` only where AWS allows nothing narrower. `--for drift` and `--for plan`
 /// are read-only.

@@ -6,7 +6,9 @@ use super::Exit;
 use super::common::{self, StackArgs};
 use super::stacks;
 
-/// Accept live values into state: drifted properties take their live values and
+/// Accept live values into state, changing nothing in AWS.
+///
+/// Drifted properties take their live values and
 /// resources deleted outside infra leave state. Shows what it accepts and asks
 /// for confirmation like `apply`. Outputs (an instance's address) are read anew
 /// in any case. Changes nothing in AWS.

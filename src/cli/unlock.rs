@@ -6,7 +6,9 @@ use super::Exit;
 use super::common::{self, StackArgs};
 use super::stacks;
 
-/// Remove the stack's lock. A local lock's holder releases it when it exits,
+/// Remove the stack's lock.
+///
+/// A local lock's holder releases it when it exits,
 /// however it exits; a lock a running `infra` holds is refused here. An S3
 /// backend's lock outlives a holder that was killed or whose machine vanished
 /// (a CI runner) until its lease lapses (60 s, or INFRA_LOCK_LEASE_SECS), when

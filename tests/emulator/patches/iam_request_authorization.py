@@ -97,11 +97,13 @@ def _listed(value) -> list:
 
 
 def _compare(base: str, expected: str, actual: str) -> bool:
-    if base in ("StringEquals", "ArnEquals"):
+    if base == "StringEquals":
         return actual == expected
     if base == "StringEqualsIgnoreCase":
         return actual.lower() == expected.lower()
-    if base in ("StringLike", "ArnLike"):
+    if base in ("StringLike", "ArnLike", "ArnEquals"):
+        # ArnEquals and ArnLike alike take `*` and `?` ("Amazon Resource Name (ARN)
+        # condition operators").
         return _glob(expected, actual)
     if base == "Bool":
         return str(actual).lower() == str(expected).lower()
