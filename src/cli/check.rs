@@ -8,12 +8,11 @@ use super::stacks;
 
 /// Run the policy checks on the stack file, without AWS.
 ///
-/// docs/checks.md lists
-/// them: ports open to the whole internet, IAM wildcards and trust, S3,
-/// IMDSv1, Elastic Beanstalk's default group, CodeBuild, secrets in plain
-/// text, the bundle's ports against the groups). A finding is an error unless
-/// the resource allows it with a reason (`allow = { public_data_port = "why" }`).
-/// `plan` and `apply` run the same checks first.
+/// docs/checks.md lists them (ports open to the whole internet, IAM wildcards
+/// and trust, S3, IMDSv1, Elastic Beanstalk's default group, CodeBuild, secrets
+/// in plain text, the bundle's ports against the groups). A finding is an error
+/// unless the resource allows it with a reason (`allow = { public_data_port =
+/// "why" }`). `plan` and `apply` run the same checks first.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

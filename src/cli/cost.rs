@@ -7,8 +7,8 @@ use crate::cost::{self, PriceTable};
 
 /// Price the stack, without AWS.
 ///
-/// Each resource's monthly cost and its basis, from the
-/// declaration alone (no AWS call), at the prices of the stack's region.
+/// Each resource's monthly cost and its basis, from the declaration alone (no
+/// AWS call), at the prices of the stack's region.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

@@ -12,9 +12,8 @@ pub enum GraphFormat {
 
 /// Print the dependency graph, without AWS.
 ///
-/// The graph of references and depends_on, each resource
-/// labelled with its type; an edge runs from a resource to one that depends
-/// on it. No AWS call.
+/// The graph of references and depends_on, each resource labelled with its
+/// type; an edge runs from a resource to one that depends on it.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

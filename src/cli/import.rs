@@ -7,10 +7,10 @@ use super::stacks;
 
 /// Record an existing AWS resource as a resource the stack declares.
 ///
-/// Its kind's
-/// provider reads it by id; the next plan shows only how it differs from the
-/// declaration. The id is the cloud id (`sg-...`, `vol-...`, a role or bucket
-/// name); docs/resources.md gives the form for kinds whose id is composite.
+/// Its kind's provider reads it by id; the next plan shows only how it differs
+/// from the declaration. The id is the cloud id (`sg-...`, `vol-...`, a role or
+/// bucket name); docs/resources.md gives the form for kinds whose id is
+/// composite.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

@@ -25,10 +25,10 @@ pub enum PolicyFormat {
 
 /// Print the least-privilege IAM policy the stack's commands need.
 ///
-/// From the declaration alone (no AWS call): the actions each kind's calls need, on the
-/// stack's own ARNs, narrowed by its `infra:stack` tag where AWS supports it,
-/// `*` only where AWS allows nothing narrower. `--for drift` and `--for plan`
-/// are read-only.
+/// From the declaration alone (no AWS call): the actions each kind's calls
+/// need, on the stack's own ARNs, narrowed by its `infra:stack` tag where AWS
+/// supports it, `*` only where AWS allows nothing narrower. `--for drift` and
+/// `--for plan` are read-only.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

@@ -8,10 +8,9 @@ use super::stacks;
 
 /// Accept live values into state, changing nothing in AWS.
 ///
-/// Drifted properties take their live values and
-/// resources deleted outside infra leave state. Shows what it accepts and asks
-/// for confirmation like `apply`. Outputs (an instance's address) are read anew
-/// in any case. Changes nothing in AWS.
+/// Drifted properties take their live values and resources deleted outside
+/// infra leave state. Shows what it accepts and asks for confirmation like
+/// `apply`. Outputs (an instance's address) are read anew in any case.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]

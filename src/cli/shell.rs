@@ -9,9 +9,8 @@ use super::{Cli, Exit};
 
 /// Print the completion script for a shell.
 ///
-/// Commands, options and their
-/// fixed values complete; stack and resource names do not (clap_complete's
-/// dynamic completion is not stable yet).
+/// Commands, options and their fixed values complete; stack and resource names
+/// do not (clap_complete's dynamic completion is not stable yet).
 ///
 /// bash: `infra completions bash > ~/.local/share/bash-completion/completions/infra`;
 /// zsh: `infra completions zsh > "${fpath[1]}/_infra"`;

@@ -8,12 +8,12 @@ use super::stacks;
 
 /// Remove the stack's lock.
 ///
-/// A local lock's holder releases it when it exits,
-/// however it exits; a lock a running `infra` holds is refused here. An S3
-/// backend's lock outlives a holder that was killed or whose machine vanished
-/// (a CI runner) until its lease lapses (60 s, or INFRA_LOCK_LEASE_SECS), when
-/// the next command takes it over by itself; to go on sooner, remove it once
-/// you know that holder is gone. The command that met the lock names its id.
+/// A local lock's holder releases it when it exits, however it exits; a lock a
+/// running `infra` holds is refused here. An S3 backend's lock outlives a
+/// holder that was killed or whose machine vanished (a CI runner) until its
+/// lease lapses (60 s, or INFRA_LOCK_LEASE_SECS), when the next command takes
+/// it over by itself; to go on sooner, remove it once you know that holder is
+/// gone. The command that met the lock names its id.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
