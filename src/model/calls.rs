@@ -325,6 +325,8 @@ static BUILD_PROJECT: Access = Access {
     ],
 };
 
+const EB_LIST_ENVIRONMENTS: &str =
+    "DescribeEnvironments without environment names or ids (all of the account, or of an application) names none";
 const EB_TAGS: &[&str] = &["elasticbeanstalk:AddTags", "elasticbeanstalk:RemoveTags"];
 
 static EB_APPLICATION: Access = Access {
@@ -355,6 +357,9 @@ static EB_VERSION: Access = Access {
         call(CREATE, &["s3:PutObject", "s3:GetObject"], &[On::Arn(EB_BUNDLES)]),
         call(CREATE, &["elasticbeanstalk:CreateApplicationVersion"], &[On::Own, On::Arn(EB_VERSION_APP)]),
         call(DELETE, &["elasticbeanstalk:DeleteApplicationVersion"], OWN),
+        // A version in use by an environment still updating is deleted once the
+        // update ends: the application's environments are listed to see it.
+        call(DELETE, &["elasticbeanstalk:DescribeEnvironments"], &[On::Any(EB_LIST_ENVIRONMENTS)]),
     ],
 };
 
@@ -371,11 +376,7 @@ static EB_ENVIRONMENT: Access = Access {
             ],
             OWN,
         ),
-        call(
-            LIST,
-            &["elasticbeanstalk:DescribeEnvironments"],
-            &[On::Any("DescribeEnvironments without names or ids lists every environment of the account")],
-        ),
+        call(LIST, &["elasticbeanstalk:DescribeEnvironments"], &[On::Any(EB_LIST_ENVIRONMENTS)]),
         call(
             READS,
             &["elasticbeanstalk:DescribeConfigurationSettings", "elasticbeanstalk:DescribeEvents"],

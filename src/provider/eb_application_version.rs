@@ -214,20 +214,58 @@ impl Provider for EbVersions {
             .ok_or_else(|| ProviderError::Invalid(format!("application version {id} no longer exists")))
     }
 
-    async fn delete(&self, _ctx: &Ctx, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &Ctx, id: &str, _props: &Props) -> Result<(), ProviderError> {
         let (application, label) = split_id(id)?;
         if self.read_one(id).await?.is_none() {
             return Ok(());
         }
-        self.client
-            .delete_application_version()
+        // Elastic Beanstalk refuses to delete a version an environment uses, and an
+        // environment in the middle of an update (one an interrupted run started)
+        // still uses its old version until the update ends: wait that out.
+        let what = format!("the environments of {application} to finish updating from {label}");
+        super::wait::retrying(ctx, &what, super::wait::Backoff::default(), || async {
+            let deleted = self
+                .client
+                .delete_application_version()
+                .application_name(application)
+                .version_label(label)
+                .delete_source_bundle(true)
+                .send()
+                .await;
+            match deleted {
+                Ok(_) => Ok(Some(())),
+                Err(e) => {
+                    let e = aws_error("DeleteApplicationVersion", e);
+                    if e.says("InvalidParameterValue", "being used by environment")
+                        && self.updating(application).await?
+                    {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    }
+                }
+            }
+        })
+        .await
+    }
+}
+
+impl EbVersions {
+    /// Whether an environment of the application is launching or updating.
+    async fn updating(&self, application: &str) -> Result<bool, ProviderError> {
+        use aws_sdk_elasticbeanstalk::types::EnvironmentStatus;
+        let out = self
+            .client
+            .describe_environments()
             .application_name(application)
-            .version_label(label)
-            .delete_source_bundle(true)
+            .include_deleted(false)
             .send()
             .await
-            .map_err(|e| aws_error("DeleteApplicationVersion", e))?;
-        Ok(())
+            .map_err(|e| aws_error("DescribeEnvironments", e))?;
+        Ok(out
+            .environments()
+            .iter()
+            .any(|env| matches!(env.status(), Some(EnvironmentStatus::Launching | EnvironmentStatus::Updating))))
     }
 }
 
