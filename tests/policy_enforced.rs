@@ -25,14 +25,19 @@ struct Keys {
     token: Option<String>,
 }
 
-/// Runs infra as `keys`, with the emulator's other settings.
-fn run_as(emu: &Emulator, keys: &Keys, dir: &Path, args: &[&str]) -> (i32, String, String) {
+/// The `infra` command as `keys`, with the emulator's other settings.
+fn command_as(emu: &Emulator, keys: &Keys, dir: &Path, args: &[&str]) -> std::process::Command {
     let mut command = infra_command(&emu.endpoint, dir, args);
     command.env("AWS_ACCESS_KEY_ID", &keys.id).env("AWS_SECRET_ACCESS_KEY", &keys.secret);
     if let Some(token) = &keys.token {
         command.env("AWS_SESSION_TOKEN", token);
     }
-    let out = command.output().unwrap();
+    command
+}
+
+/// Runs infra as `keys`, with the emulator's other settings.
+fn run_as(emu: &Emulator, keys: &Keys, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = command_as(emu, keys, dir, args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -48,11 +53,7 @@ fn ok(out: (i32, String, String)) -> String {
 /// Starts `infra apply` as `keys` and kills it (SIGKILL) once it reports a resource created.
 fn kill_after_first_create(emu: &Emulator, keys: &Keys, dir: &Path) {
     use std::io::BufRead;
-    let mut command = infra_command(&emu.endpoint, dir, &["apply", "--yes"]);
-    command.env("AWS_ACCESS_KEY_ID", &keys.id).env("AWS_SECRET_ACCESS_KEY", &keys.secret);
-    if let Some(token) = &keys.token {
-        command.env("AWS_SESSION_TOKEN", token);
-    }
+    let mut command = command_as(emu, keys, dir, &["apply", "--yes"]);
     let mut child = command.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut seen = Vec::new();
