@@ -825,6 +825,40 @@ fn an_apply_stopped_between_a_replacements_create_and_delete_leaves_the_old_one_
 }
 
 #[test]
+fn an_ignored_property_still_holding_what_an_interrupted_replacement_s_old_copy_gave_follows_the_new_one() {
+    // app_env ignores version_label; a replaced version was created and recorded,
+    // and the apply stopped before the environment moved to it. Elastic Beanstalk
+    // refuses to delete a version an environment runs, so the environment moves.
+    let stack = dev_stack();
+    let mut state = applied(&stack);
+    let old = state.resources["app_version"].clone();
+    let key = state.depose("app_version", &old.id).unwrap();
+    let mut new = old.clone();
+    let old_label = old.outputs["label"].as_str().unwrap().to_string();
+    let new_label = format!("{old_label}-6f9619ff");
+    new.id = format!("dev-app/{new_label}");
+    new.outputs.insert("label".into(), Value::from(new_label.as_str()));
+    state.resources.insert("app_version".into(), new);
+    let mut seen = observe(&state);
+    let p = plan(&stack, &state, &seen).unwrap();
+    assert_eq!(changed(&p), ["~ app_env".to_string(), format!("- {key}")], "{}", infra::render::plan_text(&p));
+    let env = p.steps.iter().find(|s| s.name == "app_env").unwrap();
+    let moved = env.changes.iter().find(|c| c.prop == "version_label").unwrap();
+    assert_eq!(moved.after, Some(Value::from(new_label.as_str())), "{:?}", env.changes);
+    let ops = infra::plan::operations(&p, &state);
+    let delete = ops.iter().find(|o| o.resource == key).unwrap();
+    let waits: Vec<String> = delete.after.iter().map(|&i| ops[i].to_string()).collect();
+    assert_eq!(waits, ["update app_env"], "the environment leaves the old version before it goes");
+
+    // The pipeline deployed a version of its own meanwhile: the old copy is not
+    // in use, and the ignored property keeps what AWS has.
+    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
+    env.props.insert("version_label".into(), Value::from("code-pipeline-1765000000000"));
+    let p = plan(&stack, &state, &seen).unwrap();
+    assert_eq!(changed(&p), [format!("- {key}")], "{}", infra::render::plan_text(&p));
+}
+
+#[test]
 fn protection_wins_over_a_replace_request() {
     let message = refusal_text(&replacing("data"));
     assert!(

@@ -140,12 +140,14 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
                 // As declared, for a replacement, which makes a new resource.
                 let declared = (!res.ignore_changes.is_empty()).then(|| (resolved.clone(), step.desired.clone()));
                 // Ignored properties keep what AWS has, unless they refer to a resource
-                // this plan replaces (known only after apply): the old one is about to
-                // go, so they follow the new one.
+                // this plan replaces (known only after apply), or one whose old copy an
+                // interrupted replacement left for this plan to delete: the old one is
+                // about to go, so they follow the new one.
                 let ignored: Vec<String> = res
                     .ignore_changes
                     .iter()
                     .filter(|prop| resolved.get(prop.as_str()).is_none_or(Value::is_known))
+                    .filter(|prop| !holds_deposed(schema, prior, &known, &res.props, prop, &current))
                     .cloned()
                     .collect();
                 for prop in &ignored {
@@ -239,6 +241,32 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
 /// when it depends on a resource deleted first (its new self needs the new
 /// one, whose create waits for the old one's delete, which waits for this
 /// one's delete).
+/// Whether `prop` still holds what the old copy of a resource it refers to gave
+/// it, an old copy that an interrupted replacement left in state for this plan
+/// to delete: `prop` declared, resolved with the old copies' attributes in place
+/// of the new ones', is what AWS has.
+fn holds_deposed(
+    schema: &Schema,
+    prior: &State,
+    known: &BTreeMap<&str, Known>,
+    declared: &Props,
+    prop: &str,
+    current: &Props,
+) -> bool {
+    let Some(value) = declared.get(prop) else { return false };
+    let old = |name: &str| prior.resources.iter().find(|(key, _)| deposed_of(key) == Some(name)).map(|(_, r)| r);
+    if !value.refs().iter().any(|r| old(&r.resource).is_some()) {
+        return false;
+    }
+    let before = value.resolve(&|r: &Ref| match old(&r.resource) {
+        Some(rec) if r.attr == "id" => Value::Str(rec.id.clone()),
+        Some(rec) => rec.outputs.get(&r.attr).or_else(|| rec.props.get(&r.attr)).cloned().unwrap_or(Value::Unknown),
+        None => lookup(known, r),
+    });
+    let before = schema.normalized(&Props::from([(prop.to_string(), before)]));
+    before.get(prop).is_some_and(Value::is_known) && before.get(prop) == current.get(prop)
+}
+
 fn replace_order(schema: &Schema, step: &Step, deleted_first: &BTreeSet<&str>) -> ReplaceOrder {
     if step.depends_on.iter().any(|d| deleted_first.contains(d.as_str())) {
         return ReplaceOrder::DeleteFirst;
