@@ -228,7 +228,9 @@ impl Engine {
                 rec.protect = step.protected;
             }
         }
-        apply::apply(&planned.plan, self.providers.clone(), &self.store, &mut planned.state, options, reporter).await?;
+        let options = Options { retry_tokens: planned.observation.retry_tokens.clone(), ..options.clone() };
+        apply::apply(&planned.plan, self.providers.clone(), &self.store, &mut planned.state, &options, reporter)
+            .await?;
         Ok(())
     }
 

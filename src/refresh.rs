@@ -47,10 +47,15 @@ pub struct Observation {
     pub replacements: BTreeMap<String, Observed>,
     /// Resources tagged for this stack and a name, by another state.
     pub foreign: Vec<Foreign>,
+    /// The idempotency tokens of interrupted creates that made nothing found,
+    /// by resource ([`adopt`] sets them): the create that takes the resource up
+    /// again reuses its token, so that a request still in flight when the run
+    /// was killed, landing after this run searched, makes the same resource.
+    pub retry_tokens: BTreeMap<String, String>,
 }
 
 /// The lineage a resource found in AWS is tagged with.
-fn lineage_tag(o: &Observed) -> Option<&str> {
+pub fn lineage_tag(o: &Observed) -> Option<&str> {
     o.props.get("tags")?.as_map()?.get(TAG_LINEAGE)?.as_str()
 }
 
@@ -295,6 +300,12 @@ pub fn adopt(state: &mut State, stack: &Stack, obs: &mut Observation) -> Vec<Str
     // Every pending operation is now resolved: a pending create was searched for
     // by its tags (adopted above, or proved absent), and a pending update or
     // delete acted on a recorded resource, which refresh has just read.
+    obs.retry_tokens = state
+        .pending
+        .iter()
+        .filter(|p| p.op == PendingOp::Create && !adopted.contains(&p.resource))
+        .filter_map(|p| Some((p.resource.clone(), p.client_token.clone()?)))
+        .collect();
     state.pending.clear();
     adopted
 }

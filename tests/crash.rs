@@ -702,3 +702,74 @@ async fn an_apply_on_the_s3_backend_killed_at_ten_moments_converges_from_a_fresh
     // tests) and the next apply takes it over: nobody runs `infra unlock`.
     assert_eq!(unlocked, 0, "a killed apply's lock needed `infra unlock`");
 }
+
+/// A volume and a role, whose creates the killed run's requests race with.
+const IN_FLIGHT_STACK: &str = r#"
+[stack]
+region = "us-east-1"
+
+[resources.data]
+type = "ec2.volume"
+availability_zone = "us-east-1a"
+size = 10
+
+[resources.role]
+type = "iam.role"
+assume_role_policy = { Version = "2012-10-17", Statement = [
+  { Effect = "Allow", Principal = { Service = "ec2.amazonaws.com" }, Action = "sts:AssumeRole" },
+] }
+"#;
+
+/// Waits until `proxy` has logged `line` `count` times.
+fn wait_for_log(proxy: &common::FaultProxy, line: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.stderr().matches(line).count() < count {
+        assert!(Instant::now() < deadline, "the proxy never logged {count} of {line:?}:\n{}", proxy.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_still_in_flight_when_apply_is_killed_lands_after_the_next_run_searched_and_is_not_made_twice() {
+    // The killed run's CreateVolume and CreateRole reach AWS whole, and AWS
+    // carries them out after the next run has searched by tags and found
+    // nothing. The next run creates with the killed run's token: EC2 gives the
+    // same volume for it, and the role's name, taken meanwhile, is found by
+    // its tags. One of each, an empty plan, nothing unmanaged.
+    let emu = Emulator::start();
+    let project = common::project_of("flight", IN_FLIGHT_STACK);
+    let dir = project.path();
+    let late = common::FaultProxy::holding(&emu, &[("CreateVolume", 3.0), ("CreateRole", 3.0)]);
+    let mut killed = common::infra_command(&late.endpoint, dir, &["apply", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_log(&late, "infra-faultproxy: held ", 2);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let store = common::store(dir, "flight");
+    let pending: Vec<String> =
+        load_state(&store, "after the kill").pending.iter().map(|p| p.resource.clone()).collect();
+    assert_eq!(pending, ["data", "role"], "both creates were journaled before they were sent");
+
+    // This run's own CreateRole reaches AWS after the killed run's has landed.
+    let slow = common::FaultProxy::holding(&emu, &[("CreateRole", 6.0)]);
+    let next = common::run_infra_via(&slow.endpoint, dir, &["apply", "--yes"]);
+    wait_for_log(&late, "infra-faultproxy: released ", 2);
+    assert_eq!(next.0, 0, "the next apply failed:\n{}\n{}", next.1, next.2);
+
+    let aws = Aws::new(&emu).await;
+    let tagged = Filter::builder().name("tag:infra:stack").values("flight").build();
+    let volumes = aws.ec2.describe_volumes().filters(tagged).send().await.unwrap();
+    let volumes: Vec<&str> = volumes.volumes().iter().filter_map(|v| v.volume_id()).collect();
+    let state = load_state(&store, "after the next apply");
+    assert_eq!(volumes, [state.resources["data"].id.as_str()], "one volume, the one state records");
+    let roles = aws.iam.list_roles().send().await.unwrap();
+    let roles: Vec<&str> = roles.roles().iter().map(|r| r.role_name()).filter(|n| n.starts_with("flight-")).collect();
+    assert_eq!(roles, [state.resources["role"].id.as_str()], "one role, the one state records");
+    let (code, out, err) = common::run_infra(&emu, dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "a plan after the next apply is not empty:\n{out}\n{err}");
+    let (code, out, err) = common::run_infra(&emu, dir, &["drift"]);
+    assert_eq!(code, 0, "drift after the next apply:\n{out}\n{err}");
+}

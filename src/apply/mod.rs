@@ -23,8 +23,8 @@ use crate::model::{Props, Ref};
 use crate::plan::graph::{self, Op, OpKind};
 use crate::plan::{Plan, Step};
 use crate::provider::stats::RESOURCE;
-use crate::provider::{Ctx, Observed, Progress, ProviderError, Providers};
-use crate::state::{Pending, PendingOp, Recorded, State, StateError, Store, deposed_key};
+use crate::provider::{Ctx, Observed, Progress, Provider, ProviderError, Providers};
+use crate::state::{Pending, PendingOp, Recorded, State, StateError, Store, deposed_key, deposed_of};
 
 /// How the executor runs.
 #[derive(Clone, Debug, Default)]
@@ -36,12 +36,15 @@ pub struct Options {
     pub parallelism: Option<usize>,
     /// Once set, no new operation starts; those in flight finish and are recorded.
     pub interrupt: Interrupt,
+    /// The idempotency token each create takes up again, by resource: an
+    /// interrupted run's ([`crate::refresh::Observation::retry_tokens`]).
+    pub retry_tokens: BTreeMap<String, String>,
 }
 
 impl Options {
     /// At most `parallelism` operations at once.
     pub fn with_parallelism(parallelism: usize) -> Self {
-        Options { parallelism: Some(parallelism.max(1)), interrupt: Interrupt::default() }
+        Options { parallelism: Some(parallelism.max(1)), ..Options::default() }
     }
 }
 
@@ -147,16 +150,18 @@ pub async fn apply(
                     continue;
                 }
             };
-            let token = uuid::Uuid::new_v4().to_string();
+            let retried = options.retry_tokens.get(&op.resource).filter(|_| op.kind == OpKind::Create);
+            let token = retried.cloned().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             state.pending.push(pending(op, step, &token));
-            starting.push((i, token, props));
+            let retry = retried.map(|_| Retry { lineage: state.lineage.clone(), known: ids_of(state, &op.resource) });
+            starting.push((i, token, props, retry));
         }
         // One journal line records every operation about to start.
         if !starting.is_empty() {
-            let touched: Vec<&str> = starting.iter().map(|(i, _, _)| ops[*i].resource.as_str()).collect();
+            let touched: Vec<&str> = starting.iter().map(|(i, ..)| ops[*i].resource.as_str()).collect();
             journal.record(state, &touched)?;
         }
-        for (i, token, props) in starting.drain(..) {
+        for (i, token, props, retry) in starting.drain(..) {
             let op = &ops[i];
             let step = steps[op.resource.as_str()];
             reporter.started(op);
@@ -168,7 +173,7 @@ pub async fn apply(
                 replacing: op.coexists,
                 progress: Progress::new(move |r, m| watcher.status(r, m)),
             };
-            let task = run_op(providers.clone(), ctx, i, op.kind, step.clone(), props);
+            let task = run_op(providers.clone(), ctx, i, op.kind, step.clone(), props, retry);
             running.spawn(RESOURCE.scope(op.resource.clone(), task));
         }
 
@@ -295,7 +300,50 @@ impl<'a> Queue<'a> {
     }
 }
 
-async fn run_op(providers: Arc<Providers>, ctx: Ctx, index: usize, kind: OpKind, step: Step, props: Props) -> Done {
+/// A create that takes up an interrupted run's token ([`Options::retry_tokens`]).
+struct Retry {
+    /// The state's lineage, which what that run made is tagged with.
+    lineage: Option<String>,
+    /// The ids state records for the resource (the old one of a replacement):
+    /// not what that run made.
+    known: Vec<String>,
+}
+
+/// The ids state records under `name` and its deposed keys.
+fn ids_of(state: &State, name: &str) -> Vec<String> {
+    state
+        .resources
+        .iter()
+        .filter(|(key, _)| key.as_str() == name || deposed_of(key) == Some(name))
+        .map(|(_, r)| r.id.clone())
+        .collect()
+}
+
+/// What the interrupted create whose token `ctx` took up made, found now: the
+/// killed run's request may land after this run searched for it (refresh), and
+/// then this create fails on the name it took, or the parameters changed since.
+async fn made_meanwhile(provider: &dyn Provider, ctx: &Ctx, retry: &Retry) -> Result<Option<Observed>, ProviderError> {
+    let ours = |o: &Observed| {
+        !retry.known.contains(&o.id) && crate::refresh::lineage_tag(o).map(str::to_string) == retry.lineage
+    };
+    if let Some(o) = provider.find_created(&ctx.stack, &ctx.name, &ctx.client_token).await?
+        && !retry.known.contains(&o.id)
+    {
+        return Ok(Some(o));
+    }
+    let tagged = provider.find_tagged(&ctx.stack).await?;
+    Ok(tagged.into_iter().find(|(name, o)| name == &ctx.name && ours(o)).map(|(_, o)| o))
+}
+
+async fn run_op(
+    providers: Arc<Providers>,
+    mut ctx: Ctx,
+    index: usize,
+    kind: OpKind,
+    step: Step,
+    props: Props,
+    retry: Option<Retry>,
+) -> Done {
     let start = Instant::now();
     let provider = providers.get(step.kind);
     let id = step.id.clone().unwrap_or_default();
@@ -306,7 +354,20 @@ async fn run_op(providers: Arc<Providers>, ctx: Ctx, index: usize, kind: OpKind,
     let before = reveal(&step.prior.clone().unwrap_or_default());
     let call = async {
         match kind {
-            OpKind::Create => provider.create(&ctx, &after).await.map(Some),
+            OpKind::Create => match (provider.create(&ctx, &after).await, &retry) {
+                (Ok(created), _) => Ok(Some(created)),
+                (Err(e), None) => Err(e),
+                // The interrupted run's create, made meanwhile; or else nothing
+                // was made and this create tries again with a token of its own.
+                (Err(e), Some(retry)) => match made_meanwhile(provider, &ctx, retry).await? {
+                    Some(made) => Ok(Some(made)),
+                    None => {
+                        ctx.status(&format!("create failed with the interrupted run's token ({e}); trying a new one"));
+                        ctx.client_token = uuid::Uuid::new_v4().to_string();
+                        provider.create(&ctx, &after).await.map(Some)
+                    }
+                },
+            },
             OpKind::Update => provider.update(&ctx, &id, &before, &after).await.map(Some),
             OpKind::Delete => provider.delete(&ctx, &id, &before).await.map(|()| None),
         }

@@ -421,6 +421,22 @@ impl FaultProxy {
         FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
     }
 
+    /// Starts the proxy on a free port in front of `emu`, forwarding the first
+    /// request of each operation only the seconds given after it arrived,
+    /// whether or not its client is still there, and everything else at once.
+    pub fn holding(emu: &Emulator, holds: &[(&str, f64)]) -> FaultProxy {
+        let mut args: Vec<String> =
+            ["--port", "0", "--upstream", &emu.endpoint, "--fault-rate", "0"].iter().map(|a| a.to_string()).collect();
+        for (operation, seconds) in holds {
+            args.push("--hold".into());
+            args.push(format!("{operation}={seconds}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (child, stderr_log, port) =
+            start_server("the holding proxy", "tests/emulator/faultproxy.py", &args, FAULTPROXY_PORT_LINE_PREFIX);
+        FaultProxy { endpoint: format!("http://127.0.0.1:{port}"), child, stderr_log }
+    }
+
     /// Everything the proxy wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.stderr_log.path()).unwrap_or_default()

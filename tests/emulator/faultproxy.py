@@ -44,6 +44,12 @@ requests of OPERATION with the error CODE and MESSAGE an AWS service documents, 
 request's protocol: a scripted answer, such as the ones services give while IAM has not
 yet shown them a role just made.
 
+`--hold OPERATION=SECONDS` (repeatable) forwards the first request of OPERATION only
+SECONDS after it arrived, whether or not its client is still there: a request in flight
+when the client was killed, which AWS still carries out once it has it whole. The proxy
+logs `held <service> <operation> t=...` when it arrives and `released <service>
+<operation> t=...` once the emulator has answered it.
+
 `--seed` makes the sequence of fault decisions deterministic (the n-th request to arrive
 gets the n-th decision); which request is n-th can still vary between runs when the client
 sends requests concurrently.
@@ -272,6 +278,22 @@ class Scripted:
             return entry[1], entry[2]
 
 
+class Held:
+    """`--hold OPERATION=SECONDS`: the first request of each OPERATION waits SECONDS
+    before it is forwarded."""
+
+    def __init__(self, specs: list[str]) -> None:
+        self.lock = threading.Lock()
+        self.left: dict[str, float] = {}
+        for spec in specs:
+            operation, _, seconds = spec.partition("=")
+            self.left[operation] = float(seconds)
+
+    def take(self, operation: str) -> float | None:
+        with self.lock:
+            return self.left.pop(operation, None)
+
+
 def make_handler(
     faults: Faults,
     upstream_host: str,
@@ -279,6 +301,7 @@ def make_handler(
     latency: float = 0.0,
     buckets: TokenBuckets | None = None,
     scripted: Scripted | None = None,
+    held: Held | None = None,
 ):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -323,6 +346,16 @@ def make_handler(
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+                return
+            hold = held.take(request.operation) if held else None
+            if hold is not None:
+                log(f"held {request.service or '-'} {request.operation} t={time.monotonic() - faults.started:.1f}s")
+                time.sleep(hold)
+                try:
+                    self.forward(body)
+                except OSError:
+                    pass  # the client is gone; the emulator has carried the request out
+                log(f"released {request.service or '-'} {request.operation} t={time.monotonic() - faults.started:.1f}s")
                 return
             kind = faults.decide()
             if kind is None and buckets and not buckets.take((request.service, request.operation or self.path)):
@@ -414,6 +447,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="OPERATION=COUNT:CODE:MESSAGE",
         help="answer the first COUNT requests of OPERATION with AWS's error CODE and MESSAGE (repeatable)",
     )
+    parser.add_argument(
+        "--hold",
+        action="append",
+        default=[],
+        metavar="OPERATION=SECONDS",
+        help="forward the first request of OPERATION SECONDS after it arrived, client or not (repeatable)",
+    )
     parser.add_argument("--ignore-stdin", action="store_true", help="do not exit when stdin reaches end-of-file")
     args = parser.parse_args(argv)
     for spec in args.fail_first:
@@ -421,6 +461,14 @@ def main(argv: list[str] | None = None) -> int:
         parts = rest.split(":", 2)
         if not operation or len(parts) != 3 or not parts[0].isdigit() or not parts[1]:
             parser.error(f"--fail-first {spec}: write OPERATION=COUNT:CODE:MESSAGE")
+    for spec in args.hold:
+        operation, _, seconds = spec.partition("=")
+        try:
+            valid = bool(operation) and float(seconds) >= 0
+        except ValueError:
+            valid = False
+        if not valid:
+            parser.error(f"--hold {spec}: write OPERATION=SECONDS")
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is out of range")
     if not 0.0 <= args.fault_rate <= 1.0:
@@ -455,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         buckets = TokenBuckets(args.bucket_size, args.refill_per_second) if args.bucket_size else None
         scripted = Scripted(args.fail_first) if args.fail_first else None
-        handler = make_handler(faults, LOOPBACK, upstream.port, args.latency_ms / 1000, buckets, scripted)
+        held = Held(args.hold) if args.hold else None
+        handler = make_handler(faults, LOOPBACK, upstream.port, args.latency_ms / 1000, buckets, scripted, held)
         server = Server((LOOPBACK, args.port), handler)
     except OSError as error:
         log(f"error: cannot listen on {LOOPBACK}:{args.port}: {error}")

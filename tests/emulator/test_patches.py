@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -984,6 +985,149 @@ def test_security_group_filters_match_ids_exactly_and_wildcards_as_globs():
     assert ids[2] in [g["GroupId"] for g in found["SecurityGroups"]], found
     found = ec2.describe_security_groups(Filters=[{"Name": "description", "Values": [f"{run} *"]}])
     assert sorted(g["GroupId"] for g in found["SecurityGroups"]) == sorted(ids), found
+
+
+def without_client_token(ec2) -> None:
+    """Makes `ec2` send CreateVolume and RunInstances with no ClientToken at all (boto3, like
+    every SDK, fills in a fresh one when the caller gives none)."""
+
+    def drop(params, **_):
+        params["body"].pop("ClientToken", None)
+
+    ec2.meta.events.register("before-call.ec2.CreateVolume", drop)
+    ec2.meta.events.register("before-call.ec2.RunInstances", drop)
+
+
+def test_ec2_create_volume_with_a_client_token_is_idempotent():
+    ec2 = client("ec2")
+    run = f"token-{time.time_ns()}"
+    tags = [{"ResourceType": "volume", "Tags": [{"Key": "run", "Value": run}]}]
+
+    def volume_ids() -> list[str]:
+        found = ec2.describe_volumes(Filters=[{"Name": "tag:run", "Values": [run]}])["Volumes"]
+        return sorted(v["VolumeId"] for v in found)
+
+    def create(token: str | None = None, zone: str = "us-east-1a", size: int = 1, on=ec2) -> dict:
+        args = {"ClientToken": token} if token else {}
+        return on.create_volume(AvailabilityZone=zone, Size=size, TagSpecifications=tags, **args)
+
+    # The same token and parameters: one volume, and the same answer.
+    first = create(f"{run}-a")
+    again = create(f"{run}-a")
+    assert again["VolumeId"] == first["VolumeId"], (first, again)
+    assert (again["Size"], again["AvailabilityZone"]) == (1, "us-east-1a"), again
+    assert volume_ids() == [first["VolumeId"]]
+
+    # The same token with another parameter fails and creates nothing.
+    code, message = error_of(
+        ec2.create_volume, AvailabilityZone="us-east-1a", Size=2, TagSpecifications=tags, ClientToken=f"{run}-a"
+    )
+    assert code == "IdempotentParameterMismatch", (code, message)
+    assert "inconsistent with arguments used in previous request" in message, message
+    code, _ = error_of(ec2.create_volume, AvailabilityZone="us-east-1a", Size=1, ClientToken=f"{run}-a")
+    assert code == "IdempotentParameterMismatch", code  # without the tags
+    assert volume_ids() == [first["VolumeId"]]
+
+    # A token is case-sensitive, and per Availability Zone (the guide excepts the zone from
+    # the parameters compared): another token, or another zone, is another request.
+    upper = create(f"{run}-A")
+    elsewhere = create(f"{run}-a", zone="us-east-1b")
+    assert elsewhere["AvailabilityZone"] == "us-east-1b", elsewhere
+    assert len({first["VolumeId"], upper["VolumeId"], elsewhere["VolumeId"]}) == 3
+    assert create(f"{run}-a", zone="us-east-1b")["VolumeId"] == elsewhere["VolumeId"]
+    assert volume_ids() == sorted([first["VolumeId"], upper["VolumeId"], elsewhere["VolumeId"]])
+
+    # A request that failed is not remembered: its token is still free.
+    code, _ = error_of(
+        ec2.create_volume, AvailabilityZone="us-east-1a", VolumeType="io1", Size=4, ClientToken=f"{run}-failed"
+    )
+    assert code == "InvalidParameterDependency", code
+    assert create(f"{run}-failed")["VolumeId"] not in [first["VolumeId"], upper["VolumeId"], elsewhere["VolumeId"]]
+    assert len(volume_ids()) == 4
+
+    # Without a token, each request creates a volume: with none sent at all, and with the
+    # fresh token the SDK fills in.
+    bare = client("ec2")
+    without_client_token(bare)
+    created = [create(on=bare)["VolumeId"], create(on=bare)["VolumeId"], create()["VolumeId"], create()["VolumeId"]]
+    assert len(set(created)) == 4, created
+    assert len(volume_ids()) == 8
+
+    # The answer is the volume as it is now: attached, then deleted.
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, Placement={"AvailabilityZone": "us-east-1a"})
+    instance_id = instance["Instances"][0]["InstanceId"]
+    ec2.attach_volume(VolumeId=first["VolumeId"], InstanceId=instance_id, Device="/dev/sdf")
+    attached = create(f"{run}-a")
+    assert attached["VolumeId"] == first["VolumeId"] and attached["State"] == "in-use", attached
+    assert [a["InstanceId"] for a in attached["Attachments"]] == [instance_id], attached
+    ec2.detach_volume(VolumeId=first["VolumeId"], InstanceId=instance_id, Device="/dev/sdf")
+    ec2.delete_volume(VolumeId=first["VolumeId"])
+    deleted = create(f"{run}-a")
+    assert deleted["VolumeId"] == first["VolumeId"] and deleted["State"] == "deleted", deleted
+    assert first["VolumeId"] not in volume_ids() and len(volume_ids()) == 7
+    ec2.terminate_instances(InstanceIds=[instance_id])
+
+    # Concurrent requests with one token make one volume.
+    clients = [client("ec2") for _ in range(8)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        raced = set(pool.map(lambda c: create(f"{run}-race", size=3, on=c)["VolumeId"], clients))
+    assert len(raced) == 1, raced
+    assert len(volume_ids()) == 8
+
+
+def test_ec2_run_instances_with_a_client_token_is_idempotent():
+    ec2 = client("ec2")
+    run = f"token-{time.time_ns()}"
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = [{"ResourceType": "instance", "Tags": [{"Key": "run", "Value": run}]}]
+
+    def launch(token: str | None = None, count: int = 2, on=ec2) -> dict:
+        args = {"ClientToken": token} if token else {}
+        return on.run_instances(
+            ImageId=image, InstanceType="t3.micro", MinCount=count, MaxCount=count, TagSpecifications=tags, **args
+        )
+
+    def reservations() -> dict[str, list[str]]:
+        found = ec2.describe_instances(Filters=[{"Name": "tag:run", "Values": [run]}])["Reservations"]
+        return {r["ReservationId"]: sorted(i["InstanceId"] for i in r["Instances"]) for r in found}
+
+    def ids(reservation: dict) -> list[str]:
+        return sorted(i["InstanceId"] for i in reservation["Instances"])
+
+    first = launch(f"{run}-a")
+    assert len(first["Instances"]) == 2, first
+    assert all(i["ClientToken"] == f"{run}-a" for i in first["Instances"]), first
+    again = launch(f"{run}-a")
+    assert again["ReservationId"] == first["ReservationId"], (first, again)
+    assert ids(again) == ids(first), (first, again)
+    assert reservations() == {first["ReservationId"]: ids(first)}
+
+    code, message = error_of(
+        ec2.run_instances,
+        ImageId=image,
+        InstanceType="t3.small",
+        MinCount=2,
+        MaxCount=2,
+        TagSpecifications=tags,
+        ClientToken=f"{run}-a",
+    )
+    assert code == "IdempotentParameterMismatch", (code, message)
+    assert reservations() == {first["ReservationId"]: ids(first)}
+
+    # The answer reports the instances as they are now.
+    ec2.terminate_instances(InstanceIds=ids(first))
+    later = launch(f"{run}-a")
+    assert later["ReservationId"] == first["ReservationId"] and ids(later) == ids(first), later
+    assert {i["State"]["Name"] for i in later["Instances"]} <= {"shutting-down", "terminated"}, later
+    assert reservations() == {first["ReservationId"]: ids(first)}
+
+    # Without a token, each request launches.
+    bare = client("ec2")
+    without_client_token(bare)
+    others = [launch(count=1, on=bare), launch(count=1, on=bare), launch(count=1)]
+    assert len({r["ReservationId"] for r in others}) == 3, others
+    assert len(reservations()) == 4
 
 
 def test_s3_conditional_writes_and_deletes_behave_as_aws_documents():
