@@ -82,6 +82,7 @@ pub enum Command {
     Policy(policy::Args),
     Completions(shell::CompletionsArgs),
     Man(shell::ManArgs),
+    Schema(shell::SchemaArgs),
     #[command(hide = true)]
     Declare(declare::Args),
 }
@@ -157,6 +158,7 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
             Command::Policy(args) => policy::exec(args).await,
             Command::Completions(args) => shell::completions(args).await,
             Command::Man(args) => shell::man(args).await,
+            Command::Schema(args) => shell::schema(args).await,
             Command::Declare(args) => declare::exec(args).await,
         }
     });

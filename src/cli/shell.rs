@@ -1,5 +1,6 @@
-//! `infra completions` and `infra man`: the command line described for shells
-//! and for `man`, generated from the same clap definition the parser uses.
+//! `infra completions`, `infra man` and `infra schema`: the command line
+//! described for shells and for `man`, generated from the same clap definition
+//! the parser uses, and the stack file described for editors.
 
 use std::io::Write;
 
@@ -39,6 +40,21 @@ pub async fn man(_: ManArgs) -> anyhow::Result<Exit> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut out)?;
     write_out(&out)
+}
+
+/// Print the JSON Schema of stack files, for editors.
+///
+/// Editors that run the TOML language server taplo (VS Code's Even Better
+/// TOML, Zed, Helix, Neovim) complete and check stack files with it: save it
+/// (`infra schema > stack.schema.json`) and name it in the project's
+/// `.taplo.toml`, or in a `#:schema stack.schema.json` line at the top of a
+/// stack file. The repository keeps a copy as docs/stack.schema.json.
+#[derive(clap::Args, Debug)]
+pub struct SchemaArgs {}
+
+pub async fn schema(_: SchemaArgs) -> anyhow::Result<Exit> {
+    let text = serde_json::to_string_pretty(&crate::config::schema::stack_file())? + "\n";
+    write_out(text.as_bytes())
 }
 
 fn write_out(bytes: &[u8]) -> anyhow::Result<Exit> {

@@ -34,13 +34,15 @@ impl Problem {
 type Key<'i> = Spanned<DeString<'i>>;
 type Val<'i> = Spanned<DeValue<'i>>;
 
-const TOP_LEVEL: &[&str] = &["stack", "backend", "config", "secrets", "cost", "resources", "outputs"];
-const BACKENDS: &[&str] = &["s3"];
-const S3_KEYS: &[&str] = &["bucket", "key_prefix", "region", "expected_owner", "kms_key_id"];
-const SECRET_SOURCES: &[&str] = &["env", "file"];
+pub(super) const TOP_LEVEL: &[&str] = &["stack", "backend", "config", "secrets", "cost", "resources", "outputs"];
+pub(super) const BACKENDS: &[&str] = &["s3"];
+pub(super) const S3_KEYS: &[&str] = &["bucket", "key_prefix", "region", "expected_owner", "kms_key_id"];
+pub(super) const SECRET_SOURCES: &[&str] = &["env", "file"];
 /// Secret files larger than this are refused: a secret is a password or a key.
 const MAX_SECRET_SIZE: u64 = 64 * 1024;
-const STACK_KEYS: &[&str] = &["region", "tags", "program", "program_timeout"];
+/// What `${<name>.KEY}` refers to besides resources: no resource takes these names.
+pub(super) const REFERRED_TABLES: &[&str] = &["config", "secret", "stack"];
+pub(super) const STACK_KEYS: &[&str] = &["region", "tags", "program", "program_timeout"];
 /// How long a stack program may take to declare its stack, unless `program_timeout` says.
 pub const PROGRAM_TIMEOUT_SECS: u64 = 600;
 
@@ -286,7 +288,7 @@ impl Builder<'_> {
             return Err(Problem::new(key.span(), "`aws` cannot name a resource")
                 .hint("`${aws.account_id}`, `${aws.region}` and `${aws.partition}` are AWS's; choose another name"));
         }
-        if name == "config" || name == "secret" || name == "stack" {
+        if REFERRED_TABLES.contains(&name) {
             return Err(Problem::new(key.span(), format!("`{name}` cannot name a resource")).hint(format!(
                 "`${{{name}.KEY}}` refers to the [{name}{}] table; choose another name",
                 if name == "secret" { "s" } else { "" }

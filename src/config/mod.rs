@@ -21,9 +21,11 @@
 //! - `spans`: that record; a validation error's path is mapped to its longest
 //!   recorded prefix.
 //! - `error`: [`LoadError`] and its rustc-like rendering.
+//! - `schema`: the JSON Schema of the format, for editors (`infra schema`).
 
 mod build;
 mod error;
+pub mod schema;
 mod spans;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@
 use serde::Deserialize;
 
 /// `[cost]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
@@ -26,7 +26,7 @@ pub struct Settings {
 }
 
 /// `[cost.usage]`: the usage assumed for usage-priced resources.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Usage {
     /// CodeBuild build minutes a month, per project.
@@ -42,7 +42,7 @@ impl Default for Usage {
 }
 
 /// `[cost.managed]`: the managed services that would do what `replaces` does.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Managed {
     /// The stack's resources the managed services make unnecessary.
@@ -55,7 +55,7 @@ pub struct Managed {
 
 /// An ElastiCache (Redis OSS) cluster: `shards` node groups of one primary
 /// and `replicas` replicas each.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ElastiCache {
     pub node_type: String,
@@ -65,7 +65,7 @@ pub struct ElastiCache {
 }
 
 /// An OpenSearch Service domain: data instances and their EBS storage.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenSearch {
     pub instance_type: String,
