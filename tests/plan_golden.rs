@@ -6,6 +6,8 @@
 //! the rendered plan with `tests/golden/plan/<name>.txt` (and `.json`).
 //! `UPDATE_GOLDEN=1 cargo test --test plan_golden` rewrites the files.
 
+mod common;
+
 use std::path::Path;
 
 use infra::model::{Kind, Observed, Props, Stack, Value, map};
@@ -160,11 +162,18 @@ fn a_new_stack_plans_every_resource_as_a_create_with_unknowns_from_dependencies(
     let p = plan(&dev_stack(), &unapplied(), &Refreshed::new()).unwrap();
     assert_eq!(p.summary().create, 17);
     assert!(p.steps.iter().all(|s| s.kind != Kind::Instance && s.kind != Kind::VolumeAttachment));
-    // The environment's instance goes beside the data volume, whose zone is an
-    // output known once the volume exists.
+    // The environment's instance goes beside the data volume: the volume
+    // declares its zone, so the plan knows it. The volume's id is AWS's to
+    // give: the option setting that hands it to the instance is known after apply.
     let env = p.steps.iter().find(|s| s.name == "app_env").unwrap();
     let zone = env.changes.iter().find(|c| c.prop == "availability_zone").unwrap();
-    assert_eq!(zone.after, Some(Value::Unknown));
+    assert_eq!(zone.after, Some(Value::from("us-east-1a")));
+    let settings = env.changes.iter().find(|c| c.prop == "option_settings").unwrap();
+    let volume_id = settings.after.as_ref().and_then(Value::as_list).unwrap().iter().find_map(|s| {
+        let s = s.as_map()?;
+        (s.get("name")? == &Value::from("DATA_VOLUME_ID")).then(|| s["value"].clone())
+    });
+    assert_eq!(volume_id, Some(Value::Unknown));
     golden("create", &p);
 }
 
@@ -211,9 +220,10 @@ fn a_new_zone_replaces_the_data_volume_says_why_and_moves_the_environment_in_pla
     data.props.insert("availability_zone".into(), Value::from("us-east-1b"));
     let p = plan(&stack, &state, &observe(&state)).unwrap();
     let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
-    // What refers to the volume (its zone, id or ARN) is known only after the
-    // new volume exists: the instance role's policy and the environment, which
-    // moves its instance beside the new volume without being replaced.
+    // What refers to the volume follows it: the instance role's policy (its ARN,
+    // known only after the new volume exists) and the environment, which moves
+    // its instance beside the new volume (in the zone the volume declares)
+    // without being replaced.
     assert_eq!(
         changed,
         vec![
@@ -226,7 +236,18 @@ fn a_new_zone_replaces_the_data_volume_says_why_and_moves_the_environment_in_pla
     assert_eq!(data.reason, Some(infra::plan::Reason::ForcedBy(vec!["availability_zone".into()])));
     let env = p.steps.iter().find(|s| s.name == "app_env").unwrap();
     let zone = env.changes.iter().find(|c| c.prop == "availability_zone").unwrap();
-    assert_eq!((zone.after.clone(), zone.forces_replace), (Some(Value::Unknown), false));
+    assert_eq!((zone.after.clone(), zone.forces_replace), (Some(Value::from("us-east-1b")), false));
+    // The policy's only unknown is the new volume's id: the plan shows the
+    // policy with the id marked in place, and keeps the value itself unknown.
+    let role = p.steps.iter().find(|s| s.name == "app_instance_role").unwrap();
+    let policies = role.changes.iter().find(|c| c.prop == "inline_policies").unwrap();
+    assert!(!policies.after.as_ref().unwrap().is_known());
+    let preview = policies.preview.as_ref().and_then(Value::as_map).unwrap();
+    let document = preview["data_volume"].as_str().unwrap();
+    assert!(
+        document.contains(r#""arn:aws:ec2:us-east-1:123456789012:volume/(known after apply: data.id)""#),
+        "{document}"
+    );
     golden("replace", &p);
 }
 
@@ -896,4 +917,62 @@ fn a_refresh_only_plan_shows_what_refresh_would_accept_and_no_steps() {
     assert_eq!(p.outputs_renewed, ["app_env"]);
     assert!(!refresh_only(&stack, &state, &observe(&state)).unwrap().has_changes());
     golden("refresh_only", &p);
+}
+
+/// The plan a pull request on the dev stack gets as its comment
+/// (examples/ci/github-actions-plan-apply.yml): a bigger host and one more
+/// rule, priced as `infra plan` prices it.
+fn pull_request_plan() -> Plan {
+    let mut stack = dev_stack();
+    let state = applied(&stack);
+    let env = stack.resources.get_mut("app_env").unwrap();
+    env.props.insert("instance_type".into(), Value::from("t3.large"));
+    let sg = stack.resources.get_mut("data_sg").unwrap();
+    let Some(Value::List(rules)) = sg.props.get_mut("ingress") else { panic!("data_sg has ingress rules") };
+    let mut rule = rules[2].clone();
+    if let Value::Map(m) = &mut rule {
+        m.insert("ports".into(), Value::from(9300));
+        m.insert("description".into(), Value::from("elasticsearch transport"));
+    }
+    rules.push(rule);
+    let mut p = plan(&stack, &state, &observe(&state)).unwrap();
+    let table = infra::cost::PriceTable::shipped().unwrap();
+    let region = infra::cost::region_of(&stack).unwrap();
+    p.cost = Some(infra::plan::cost::delta(&p, &stack.cost.usage, &table, &region).unwrap());
+    p
+}
+
+#[test]
+fn a_pull_request_s_plan_comment_shows_what_changes_and_what_it_costs() {
+    let p = pull_request_plan();
+    let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
+    assert_eq!(changed, vec![("data_sg".into(), Action::Update), ("app_env".into(), Action::Update)]);
+    golden("pull_request", &p);
+    let markdown = infra::render::plan_markdown(&p);
+    assert!(markdown.contains("**Cost:** +$"), "{markdown}");
+
+    // README shows the comment as GitHub renders it: the same markdown.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = "<!-- the comment: tests/golden/plan/pull_request.md -->\n";
+    let shown = readme.split(start).nth(1).and_then(|rest| rest.split("<!-- end of the comment -->").next());
+    assert_eq!(shown, Some(markdown.as_str()), "README.md's plan comment is not tests/golden/plan/pull_request.md");
+
+    // As GitHub renders it (cmark-gfm, GitHub's renderer): a heading and a table
+    // per resource, the cost in bold, no table cell broken by a `|` in a value.
+    common::ensure_venv();
+    let render = "import cmarkgfm, sys; print(cmarkgfm.github_flavored_markdown_to_html(sys.stdin.read()))";
+    let mut python = std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
+        .args(["-c", render])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut python.stdin.take().unwrap(), markdown.as_bytes()).unwrap();
+    let html = String::from_utf8(python.wait_with_output().unwrap().stdout).unwrap();
+    assert_eq!(html.matches("<table>").count(), 2, "{html}");
+    assert_eq!(html.matches("<h3>").count(), 2, "{html}");
+    assert!(html.contains("<strong>Cost:</strong> +$30.37/month"), "{html}");
+    for row in html.split("<tr>").skip(1) {
+        assert_eq!(row.matches("<td>").count() + row.matches("<th>").count(), 4, "a row of four cells: {row}");
+    }
 }

@@ -350,18 +350,31 @@ impl Value {
     /// an unknown part becomes `Unknown` as a whole; one with a secret part
     /// becomes a secret as a whole.
     pub fn resolve(&self, lookup: &dyn Fn(&Ref) -> Value) -> Value {
+        self.resolve_with(lookup, false)
+    }
+
+    /// [`Value::resolve`], but a reference still unknown inside a string is
+    /// marked in place, `(known after apply: bucket.arn)`, instead of making
+    /// the whole string unknown: what a plan shows of a value it cannot know
+    /// yet. A string holding a secret stays unknown whole.
+    pub fn resolve_marked(&self, lookup: &dyn Fn(&Ref) -> Value) -> Value {
+        self.resolve_with(lookup, true)
+    }
+
+    fn resolve_with(&self, lookup: &dyn Fn(&Ref) -> Value, mark: bool) -> Value {
         match self {
             Value::Ref(r) => lookup(r),
             Value::Template(parts) => {
                 let mut s = String::new();
                 let mut secret = false;
+                let mut marked = false;
                 for p in parts {
-                    let found = match p {
+                    let (r, found) = match p {
                         Part::Lit(l) => {
                             s.push_str(l);
                             continue;
                         }
-                        Part::Ref(r) => lookup(r),
+                        Part::Ref(r) => (r, lookup(r)),
                     };
                     let found = match found {
                         Value::Secret(inner) => {
@@ -375,14 +388,22 @@ impl Value {
                         Value::Int(i) => s.push_str(&i.to_string()),
                         Value::Bool(b) => s.push_str(&b.to_string()),
                         _ if secret => return Value::secret(Value::Unknown),
+                        _ if mark => {
+                            marked = true;
+                            s.push_str(&format!("(known after apply: {r})"));
+                        }
                         _ => return Value::Unknown,
                     }
                 }
-                if secret { Value::secret(s) } else { Value::Str(s) }
+                match (secret, marked) {
+                    (true, true) => Value::secret(Value::Unknown),
+                    (true, false) => Value::secret(s),
+                    (false, _) => Value::Str(s),
+                }
             }
-            Value::Secret(s) => Value::secret(s.expose().resolve(lookup)),
-            Value::List(l) => Value::List(l.iter().map(|v| v.resolve(lookup)).collect()),
-            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve(lookup))).collect()),
+            Value::Secret(s) => Value::secret(s.expose().resolve_with(lookup, mark)),
+            Value::List(l) => Value::List(l.iter().map(|v| v.resolve_with(lookup, mark)).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve_with(lookup, mark))).collect()),
             other => other.clone(),
         }
     }

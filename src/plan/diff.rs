@@ -30,9 +30,11 @@ pub enum PlanError {
     Cycle(#[from] Cycle),
 }
 
-/// A resource's properties and outputs as far as they are known at plan time.
+/// A resource's attributes as far as they are known at plan time: what AWS
+/// reports of it, and what the plan gives it. A resource the plan creates has
+/// no id or outputs yet, but the properties it declares are known.
 struct Known {
-    id: String,
+    id: Option<String>,
     props: Props,
     outputs: Props,
 }
@@ -211,12 +213,36 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
                 }
                 if matches!(step.action, Action::NoOp | Action::Update) {
                     let mut outputs = outputs;
-                    if step.action == Action::Update && (schema.update_renews_outputs)(&current, &resolved) {
-                        outputs.retain(|k, _| !schema.volatile_outputs.contains(&k.as_str()));
+                    let mut props = current;
+                    if step.action == Action::Update {
+                        if (schema.update_renews_outputs)(&props, &resolved) {
+                            outputs.retain(|k, _| !schema.volatile_outputs.contains(&k.as_str()));
+                        }
+                        // What the update sets, where the plan knows it; an output
+                        // that mirrors a changed property is the new value too.
+                        for c in &step.changes {
+                            outputs.remove(&c.prop);
+                            match resolved.get(&c.prop).filter(|v| v.is_known()) {
+                                Some(v) => props.insert(c.prop.clone(), v.clone()),
+                                None => props.remove(&c.prop),
+                            };
+                        }
                     }
-                    known.insert(name, Known { id, props: current, outputs });
+                    known.insert(name, Known { id: Some(id), props, outputs });
                 }
             }
+        }
+        // An unknown made of known text and unknown references shows the text.
+        for c in step.changes.iter_mut().filter(|c| c.after.as_ref().is_some_and(|v| !v.is_known())) {
+            let Some(value) = res.props.get(&c.prop) else { continue };
+            let marked = value.resolve_marked(&|r: &Ref| self::lookup(&known, r));
+            let marked = schema.normalized(&Props::from([(c.prop.clone(), marked)])).remove(&c.prop);
+            c.preview = marked.filter(|m| Some(m) != c.after.as_ref());
+        }
+        if matches!(step.action, Action::Create | Action::Replace) {
+            // Its id and outputs are AWS's to give; what it declares is known now.
+            let props = resolved.iter().filter(|(_, v)| v.is_known()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            known.insert(name, Known { id: None, props, outputs: Props::new() });
         }
         steps.push(step);
     }
@@ -235,12 +261,6 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
     Ok(plan)
 }
 
-/// A replacement creates the new resource first where the two can coexist
-/// (the kind's [`Replacement`] rule: no unique name, a generated one, or a
-/// declared one that changes), and deletes the old one first otherwise, or
-/// when it depends on a resource deleted first (its new self needs the new
-/// one, whose create waits for the old one's delete, which waits for this
-/// one's delete).
 /// Whether `prop` still holds what the old copy of a resource it refers to gave
 /// it, an old copy that an interrupted replacement left in state for this plan
 /// to delete: `prop` declared, resolved with the old copies' attributes in place
@@ -267,6 +287,12 @@ fn holds_deposed(
     before.get(prop).is_some_and(Value::is_known) && before.get(prop) == current.get(prop)
 }
 
+/// A replacement creates the new resource first where the two can coexist
+/// (the kind's [`Replacement`] rule: no unique name, a generated one, or a
+/// declared one that changes), and deletes the old one first otherwise, or
+/// when it depends on a resource deleted first (its new self needs the new
+/// one, whose create waits for the old one's delete, which waits for this
+/// one's delete).
 fn replace_order(schema: &Schema, step: &Step, deleted_first: &BTreeSet<&str>) -> ReplaceOrder {
     if step.depends_on.iter().any(|d| deleted_first.contains(d.as_str())) {
         return ReplaceOrder::DeleteFirst;
@@ -349,7 +375,7 @@ fn with_tags(stack: &Stack, prior: &State, name: &str, kind: Kind, props: &Props
 fn lookup(known: &BTreeMap<&str, Known>, r: &Ref) -> Value {
     let Some(k) = known.get(r.resource.as_str()) else { return Value::Unknown };
     if r.attr == "id" {
-        return Value::Str(k.id.clone());
+        return k.id.clone().map_or(Value::Unknown, Value::Str);
     }
     k.outputs.get(&r.attr).or_else(|| k.props.get(&r.attr)).cloned().unwrap_or(Value::Unknown)
 }
@@ -362,7 +388,15 @@ fn change(
     forces: bool,
 ) -> Change {
     let secret = schema.field(prop).is_some_and(|f| f.secret);
-    Change { prop: prop.to_string(), before, after, forces_replace: forces, secret, reverts_drift: false }
+    Change {
+        prop: prop.to_string(),
+        before,
+        after,
+        preview: None,
+        forces_replace: forces,
+        secret,
+        reverts_drift: false,
+    }
 }
 
 /// The properties that differ between `before` and `after`. For drift

@@ -67,6 +67,11 @@ pub struct Change {
     pub before: Option<Value>,
     /// `None`: removed (or the resource is deleted). May be `Unknown`.
     pub after: Option<Value>,
+    /// What the plan knows of an `after` that is not all known: the value
+    /// with each reference still unknown inside a string marked in place
+    /// ([`Value::resolve_marked`]), for people to read; `after` stays unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<Value>,
     /// This change alone would force a replacement.
     pub forces_replace: bool,
     /// The property is secret: renderers show `[secret]`.

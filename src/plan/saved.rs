@@ -116,6 +116,7 @@ mod tests {
             prop: "p".into(),
             before: Some(Value::secret("old-one")),
             after: Some(Value::secret("hunter2")),
+            preview: None,
             forces_replace: false,
             secret: false,
             reverts_drift: false,

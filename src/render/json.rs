@@ -42,13 +42,17 @@ fn change(c: &Change) -> J {
         Some(_) if c.secret => J::String("[secret]".into()),
         Some(v) => value(v),
     };
-    json!({
+    let mut out = json!({
         "property": c.prop,
         "before": show(&c.before),
         "after": show(&c.after),
         "forces_replace": c.forces_replace,
         "cause": if c.reverts_drift { "drift" } else { "stack" },
-    })
+    });
+    if let Some(preview) = c.preview.as_ref().filter(|_| !c.secret) {
+        out["after_preview"] = value(preview);
+    }
+    out
 }
 
 fn reason(r: &Option<Reason>) -> J {

@@ -3,9 +3,10 @@
 
 use std::fmt::Write;
 
-use super::inline;
+use super::{Sign, inline, keys, long_text, members, unified};
 use crate::engine::DriftReport;
-use crate::model::Value;
+use crate::model::schema::Ty;
+use crate::model::{Kind, Value};
 use crate::plan::{Action, Change, Plan, Reason};
 
 fn cell(v: &Option<Value>, secret: bool) -> String {
@@ -16,11 +17,53 @@ fn cell(v: &Option<Value>, secret: bool) -> String {
     }
 }
 
-fn change_rows(out: &mut String, name: &str, changes: &[Change], before: &str, after: &str) {
+fn text_cell(text: Option<&str>) -> String {
+    text.map_or_else(|| "—".to_string(), |t| format!("`{}`", t.replace('|', "\\|").replace('`', "'")))
+}
+
+/// A table of `changes` to `name`, a row per change, as the text plan shows
+/// them: a set's members and a table's keys that changed each get a row; a
+/// document or a multi-line string gets a unified diff after the table.
+fn change_rows(out: &mut String, name: &str, kind: Kind, changes: &[Change], before: &str, after: &str) {
     let _ = writeln!(out, "| resource | property | {before} | {after} |\n| --- | --- | --- | --- |");
+    let mut diffs = Vec::new();
     for c in changes {
-        let _ =
-            writeln!(out, "| `{name}` | `{}` | {} | {} |", c.prop, cell(&c.before, c.secret), cell(&c.after, c.secret));
+        let shown = Change { after: c.preview.clone().or_else(|| c.after.clone()), ..c.clone() };
+        let c = &shown;
+        let ty = kind.schema().field(&c.prop).map(|f| &f.ty);
+        let long = |v: &Option<Value>| v.as_ref().and_then(|v| long_text(ty, v));
+        let row = |out: &mut String, prop: &str, b: String, a: String| {
+            let _ = writeln!(out, "| `{name}` | `{prop}` | {b} | {a} |");
+        };
+        match (&c.before, &c.after) {
+            _ if c.secret => row(out, &c.prop, cell(&c.before, true), cell(&c.after, true)),
+            (b, a) if long(b).is_some() || long(a).is_some() => {
+                let side = |v: &Option<Value>| {
+                    if long(v).is_some() { "see the diff below".to_string() } else { cell(v, false) }
+                };
+                row(out, &c.prop, side(b), side(a));
+                let diff = unified(&long(b).unwrap_or_default(), &long(a).unwrap_or_default(), "");
+                diffs.push((c.prop.clone(), anstream::adapter::strip_str(&diff).to_string()));
+            }
+            (Some(Value::List(b)), Some(Value::List(a))) if matches!(ty, Some(Ty::Set(_))) => {
+                for (sign, member) in members(b, a) {
+                    match sign {
+                        Sign::Removed => row(out, &c.prop, text_cell(Some(&member)), text_cell(None)),
+                        Sign::Added | Sign::Changed => row(out, &c.prop, text_cell(None), text_cell(Some(&member))),
+                    }
+                }
+            }
+            (Some(Value::Map(b)), Some(Value::Map(a))) => {
+                for (_, key, x, y) in keys(b, a) {
+                    let prop = format!("{}.{}", c.prop, crate::model::text::key(key));
+                    row(out, &prop, cell(&x.cloned(), false), cell(&y.cloned(), false));
+                }
+            }
+            _ => row(out, &c.prop, cell(&c.before, false), cell(&c.after, false)),
+        }
+    }
+    for (prop, diff) in diffs {
+        let _ = writeln!(out, "\n`{prop}` of `{name}`:\n\n```diff\n{}```", diff);
     }
 }
 
@@ -179,7 +222,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
             );
         }
         if !step.changes.is_empty() {
-            change_rows(&mut out, &step.name, &step.changes, "before", "after");
+            change_rows(&mut out, &step.name, step.kind, &step.changes, "before", "after");
             out.push('\n');
         }
     }
@@ -219,7 +262,7 @@ fn refresh_only_markdown(out: &mut String, plan: &Plan) {
     }
     let _ = writeln!(out, "`infra refresh` would accept into state (nothing in AWS changes):\n");
     for d in plan.drift.iter().filter(|d| !d.deleted) {
-        change_rows(out, &d.name, &d.changes, "recorded", "live");
+        change_rows(out, &d.name, d.kind, &d.changes, "recorded", "live");
         out.push('\n');
     }
     for d in plan.drift.iter().filter(|d| d.deleted) {

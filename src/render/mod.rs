@@ -256,6 +256,8 @@ fn step_text(out: &mut String, step: &Step, width: usize) {
 }
 
 fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
+    let shown = Change { after: c.preview.clone().or_else(|| c.after.clone()), ..c.clone() };
+    let c = &shown;
     let indent = "      ";
     let mut forces = if c.forces_replace { paint(MAGENTA, "  # forces replacement") } else { String::new() };
     if c.reverts_drift {
