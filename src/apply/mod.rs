@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use crate::model::{Props, Ref};
 use crate::plan::graph::{self, Op, OpKind};
 use crate::plan::{Plan, Step};
-use crate::provider::stats::RESOURCE;
+use crate::provider::stats::{OpSpan, RESOURCE, TRACE};
 use crate::provider::{Ctx, Observed, Progress, Provider, ProviderError, Providers};
 use crate::state::{Pending, PendingOp, Recorded, State, StateError, Store, deposed_key, deposed_of};
 
@@ -110,6 +110,7 @@ struct Done {
     index: usize,
     result: Result<Option<Observed>, ProviderError>,
     props: Props,
+    started: Instant,
     elapsed: Duration,
 }
 
@@ -174,7 +175,8 @@ pub async fn apply(
                 progress: Progress::new(move |r, m| watcher.status(r, m)),
             };
             let task = run_op(providers.clone(), ctx, i, op.kind, step.clone(), props, retry);
-            running.spawn(RESOURCE.scope(op.resource.clone(), task));
+            let trace = providers.stats().clone();
+            running.spawn(RESOURCE.scope(op.resource.clone(), TRACE.scope(trace, task)));
         }
 
         // After an interrupt nothing new starts: the loop ends once the
@@ -191,6 +193,17 @@ pub async fn apply(
         for done in completed {
             let op = &ops[done.index];
             let step = steps[op.resource.as_str()];
+            let span = OpSpan {
+                index: done.index,
+                resource: op.resource.clone(),
+                op: op.kind.to_string(),
+                kind: step.kind.to_string(),
+                after: op.after.clone(),
+                start_ms: 0.0,
+                end_ms: 0.0,
+                ok: done.result.is_ok(),
+            };
+            providers.stats().record_op(span, done.started);
             state.pending.retain(|p| p.resource != op.resource);
             match done.result {
                 Ok(observed) => {
@@ -377,7 +390,7 @@ async fn run_op(
     let result = AssertUnwindSafe(call).catch_unwind().await.unwrap_or_else(|_| {
         Err(ProviderError::Invalid(format!("internal error in the {} provider (a bug: please report it)", step.kind)))
     });
-    Done { index, result, props, elapsed: start.elapsed() }
+    Done { index, result, props, started: start, elapsed: start.elapsed() }
 }
 
 /// The step's desired properties with references replaced by what state now

@@ -70,6 +70,7 @@ pub async fn engine(stack: &Stack) -> Engine {
 pub struct Stats {
     calls: std::collections::BTreeMap<String, u64>,
     trace: Vec<crate::provider::stats::Call>,
+    timeline: crate::provider::stats::Trace,
     limits: std::collections::BTreeMap<&'static str, crate::provider::limit::LimitReport>,
     wall: std::time::Duration,
     peak_kib: u64,
@@ -77,11 +78,11 @@ pub struct Stats {
 
 impl Stats {
     pub fn collect(wall: std::time::Duration) -> Self {
-        let (calls, trace, limits) = match CALLS.get() {
-            Some((stats, limits)) => (stats.snapshot(), stats.trace(), limits.report()),
+        let (calls, trace, timeline, limits) = match CALLS.get() {
+            Some((stats, limits)) => (stats.snapshot(), stats.trace(), stats.timeline(), limits.report()),
             None => Default::default(),
         };
-        Stats { calls, trace, limits, wall, peak_kib: crate::provider::stats::peak_rss_kib() }
+        Stats { calls, trace, timeline, limits, wall, peak_kib: crate::provider::stats::peak_rss_kib() }
     }
 
     fn totals(&self) -> (u64, u64) {
@@ -104,6 +105,10 @@ impl Stats {
         for (op, n) in &self.calls {
             let _ = writeln!(err, "  {op:width$}  {n:>6}");
         }
+        if !self.timeline.calls.is_empty() {
+            let path = crate::render::timeline::critical_path(&self.timeline);
+            let _ = writeln!(err, "{}", crate::render::timeline::critical_path_line(&path));
+        }
     }
 
     pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
@@ -116,10 +121,24 @@ impl Stats {
             "mutating": writes,
             "concurrency": self.limits,
             "trace": self.trace,
+            "waits": self.timeline.sleeps,
+            "operations": self.timeline.ops,
+            "critical_path": crate::render::timeline::critical_path(&self.timeline),
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing statistics to {}", path.display()))
     }
+}
+
+/// Writes the timeline of this process's AWS calls: a picture for `.svg`,
+/// the data for `.json` (`--timeline`).
+pub fn write_timeline(path: &Path, title: &str) -> anyhow::Result<()> {
+    let trace = CALLS.get().map(|(stats, _)| stats.timeline()).unwrap_or_default();
+    let text = match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => crate::render::timeline::svg(&trace, title),
+        _ => serde_json::to_string_pretty(&crate::render::timeline::json(&trace))? + "\n",
+    };
+    std::fs::write(path, text).with_context(|| format!("writing the timeline to {}", path.display()))
 }
 
 /// Asks before a change: on a terminal, a typed `yes`; elsewhere, only `--yes`.

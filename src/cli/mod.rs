@@ -55,6 +55,13 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub stats_json: Option<std::path::PathBuf>,
 
+    /// After the command, draw its run in FILE.svg (any browser opens it), or
+    /// write the same as data to FILE.json: a lane per resource, a bar per AWS
+    /// call, the waits between polls, and the critical path, the chain of
+    /// calls and waits that set the wall time.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub timeline: Option<std::path::PathBuf>,
+
     /// Load a state older than one this machine has already read or written
     /// (an old copy put back on purpose). Without it, such a state is refused.
     #[arg(long, global = true)]
@@ -131,7 +138,17 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
         return ExitCode::from(1);
     }
     common::allow_rollback(cli.allow_rollback);
+    if let Some(path) = &cli.timeline
+        && !matches!(path.extension().and_then(|e| e.to_str()), Some("svg" | "json"))
+    {
+        common::print_error(&anyhow::anyhow!(
+            "--timeline {}: name a .svg file (a picture) or a .json file (the data)",
+            path.display()
+        ));
+        return ExitCode::from(1);
+    }
     let command = cli.command;
+    let title = format!("infra {}", format!("{command:?}").split('(').next().unwrap_or_default().to_lowercase());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -162,6 +179,12 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
             Command::Declare(args) => declare::exec(args).await,
         }
     });
+    if let Some(path) = &cli.timeline
+        && let Err(e) = common::write_timeline(path, &title)
+    {
+        common::print_error(&e);
+        return ExitCode::from(1);
+    }
     if cli.stats || cli.stats_json.is_some() {
         let stats = common::Stats::collect(started.elapsed());
         if cli.stats {

@@ -255,6 +255,8 @@ pub trait Provider: Send + Sync {
 /// and region they act in (`${aws.*}`).
 pub struct Providers {
     by_kind: BTreeMap<Kind, Box<dyn Provider>>,
+    /// What every client's calls are recorded in.
+    stats: CallStats,
     sts: aws_sdk_sts::Client,
     region: Option<String>,
     context: tokio::sync::OnceCell<AwsContext>,
@@ -306,7 +308,12 @@ impl Providers {
         by_kind.insert(Kind::EventRule, Box::new(events_rule::Rules::new(events)));
         by_kind.insert(Kind::SsmParameter, Box::new(ssm_parameter::Parameters::new(ssm)));
         let region = config.region().map(|r| r.to_string());
-        Providers { by_kind, sts, region, context: tokio::sync::OnceCell::new() }
+        Providers { by_kind, stats: stats.clone(), sts, region, context: tokio::sync::OnceCell::new() }
+    }
+
+    /// Where the calls, waits and operations of a run are recorded.
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
     }
 
     /// The account and region the providers act in, for `${aws.*}`: the

@@ -20,6 +20,8 @@ tokio::task_local! {
     /// The resource whose operation the current task runs (set by the
     /// executor), so that each call can be told to belong to it.
     pub static RESOURCE: String;
+    /// Where the current task's waits are recorded (set by the executor).
+    pub static TRACE: CallStats;
 }
 
 /// Calls made, by `service:Operation`, and each call's span. Cloning shares them.
@@ -30,6 +32,8 @@ pub struct CallStats(Arc<Mutex<Calls>>);
 struct Calls {
     counts: BTreeMap<String, u64>,
     trace: Vec<Call>,
+    sleeps: Vec<Sleep>,
+    ops: Vec<OpSpan>,
     origin: Instant,
 }
 
@@ -43,11 +47,54 @@ pub struct Call {
     pub operation: String,
     pub start_ms: f64,
     pub end_ms: f64,
+    /// Attempts the SDK made: more than one when AWS throttled the call or
+    /// failed it in a way worth retrying.
+    pub attempts: u32,
+}
+
+/// A pause between polls of something AWS is still doing ([`super::wait`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sleep {
+    pub resource: Option<String>,
+    pub start_ms: f64,
+    pub end_ms: f64,
+}
+
+/// One operation of an apply, as the executor ran it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OpSpan {
+    /// Its index in the apply's list of operations.
+    pub index: usize,
+    pub resource: String,
+    /// `create`, `update` or `delete`.
+    pub op: String,
+    /// The kind's type name (`ec2.volume`).
+    pub kind: String,
+    /// The operations it waited for (indexes).
+    pub after: Vec<usize>,
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub ok: bool,
+}
+
+/// Everything recorded of a run: its calls, its waits and its operations.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Trace {
+    pub calls: Vec<Call>,
+    pub sleeps: Vec<Sleep>,
+    pub ops: Vec<OpSpan>,
 }
 
 impl Default for CallStats {
     fn default() -> Self {
-        CallStats(Arc::new(Mutex::new(Calls { counts: BTreeMap::new(), trace: Vec::new(), origin: Instant::now() })))
+        let calls = Calls {
+            counts: BTreeMap::new(),
+            trace: Vec::new(),
+            sleeps: Vec::new(),
+            ops: Vec::new(),
+            origin: Instant::now(),
+        };
+        CallStats(Arc::new(Mutex::new(calls)))
     }
 }
 
@@ -61,6 +108,42 @@ impl CallStats {
     pub fn trace(&self) -> Vec<Call> {
         self.0.lock().map(|m| m.trace.clone()).unwrap_or_default()
     }
+
+    /// The calls, waits and operations so far.
+    pub fn timeline(&self) -> Trace {
+        self.0
+            .lock()
+            .map(|m| Trace { calls: m.trace.clone(), sleeps: m.sleeps.clone(), ops: m.ops.clone() })
+            .unwrap_or_default()
+    }
+
+    /// Milliseconds from the start of the stats to `t`.
+    fn ms(m: &Calls, t: Instant) -> f64 {
+        t.saturating_duration_since(m.origin).as_secs_f64() * 1000.0
+    }
+
+    /// Records a pause from `start` until now.
+    pub fn record_sleep(&self, resource: Option<String>, start: Instant) {
+        if let Ok(mut m) = self.0.lock() {
+            let sleep = Sleep { resource, start_ms: Self::ms(&m, start), end_ms: Self::ms(&m, Instant::now()) };
+            m.sleeps.push(sleep);
+        }
+    }
+
+    /// Records an operation that ran from `start` until now.
+    pub fn record_op(&self, op: OpSpan, start: Instant) {
+        if let Ok(mut m) = self.0.lock() {
+            let span = OpSpan { start_ms: Self::ms(&m, start), end_ms: Self::ms(&m, Instant::now()), ..op };
+            m.ops.push(span);
+        }
+    }
+}
+
+/// Records, for the task's resource, a pause from `start` until now, when the
+/// task runs under the executor ([`TRACE`]).
+pub fn record_sleep(start: Instant) {
+    let resource = RESOURCE.try_with(|r| r.clone()).ok();
+    let _ = TRACE.try_with(|t| t.record_sleep(resource, start));
 }
 
 /// Whether an operation only reads (by AWS's naming conventions).
@@ -74,6 +157,14 @@ pub fn is_read(operation: &str) -> bool {
 struct Started(Instant);
 
 impl Storable for Started {
+    type Storer = StoreReplace<Self>;
+}
+
+/// How many attempts the call in this config bag has made.
+#[derive(Clone, Debug)]
+struct Attempts(u32);
+
+impl Storable for Attempts {
     type Storer = StoreReplace<Self>;
 }
 
@@ -101,6 +192,17 @@ impl Intercept for CallStats {
         Ok(())
     }
 
+    fn read_before_attempt(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Attempts(n) = cfg.load::<Attempts>().cloned().unwrap_or(Attempts(0));
+        cfg.interceptor_state().store_put(Attempts(n + 1));
+        Ok(())
+    }
+
     fn read_after_execution(
         &self,
         _context: &FinalizerInterceptorContextRef<'_>,
@@ -113,7 +215,8 @@ impl Intercept for CallStats {
         let resource = RESOURCE.try_with(|r| r.clone()).ok();
         if let Ok(mut m) = self.0.lock() {
             let ms = |t: Instant| t.saturating_duration_since(m.origin).as_secs_f64() * 1000.0;
-            let call = Call { resource, operation, start_ms: ms(start), end_ms: ms(Instant::now()) };
+            let attempts = cfg.load::<Attempts>().map_or(1, |a| a.0.max(1));
+            let call = Call { resource, operation, start_ms: ms(start), end_ms: ms(Instant::now()), attempts };
             m.trace.push(call);
         }
         Ok(())

@@ -63,7 +63,9 @@ where
                     "waiting for IAM to show a new role or profile ({}s): {e}",
                     start.elapsed().as_secs()
                 ));
+                let slept = Instant::now();
                 tokio::time::sleep(intervals.next().unwrap_or(Backoff::default().max)).await;
+                super::stats::record_sleep(slept);
             }
             other => return other,
         }
@@ -97,7 +99,11 @@ where
     let start = Instant::now();
     let first = now.then_some(Duration::ZERO);
     for interval in first.into_iter().chain(backoff.intervals()) {
-        tokio::time::sleep(interval).await;
+        if !interval.is_zero() {
+            let slept = Instant::now();
+            tokio::time::sleep(interval).await;
+            super::stats::record_sleep(slept);
+        }
         if let Some(done) = check().await? {
             return Ok(done);
         }

@@ -10,6 +10,7 @@ mod cost;
 mod graph;
 mod json;
 mod markdown;
+pub mod timeline;
 mod value;
 
 use std::collections::{BTreeMap, BTreeSet};
