@@ -67,7 +67,7 @@ pub fn declare(ctx: &mut Ctx) -> Result<(), ProgramError> {
             ec2::Rule::new().protocol(ec2::Protocol::Tcp).ports(22).cidrs(cfg.ssh_cidrs.iter()).description("ssh"),
         ]),
     )?;
-    // Protected: no plan deletes or replaces the data (README: Day-2 operations).
+    // Protected: no plan deletes or replaces the data (docs/day2.md: Protection).
     let data = ctx.add_with(
         "data",
         ec2::Volume::new(cfg.zone.as_str(), 30).volume_type(ec2::VolumeType::Gp3),

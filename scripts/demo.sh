@@ -114,7 +114,7 @@ if "$infra" -C "$work" destroy --stack dev --yes; then
     exit 1
 fi
 
-# The documented teardown (README: Day-2 operations): lift the protection in the
+# The documented teardown (docs/day2.md: Protection): lift the protection in the
 # (copied) stack file, apply it (no AWS change), then destroy.
 step "lifting the data volume's protection: protect = false in stacks/dev.toml"
 stack_file="$work/stacks/dev.toml"

@@ -133,15 +133,15 @@ fn the_dev_stack_s_graph_matches_its_golden_files_and_the_readme_shows_it() {
     let mermaid = ok(infra(dir, &["graph", "--format", "mermaid"]));
     check_golden("dev-graph.mmd", &mermaid);
     assert!(mermaid.contains("  data --> app_env\n") && mermaid.contains("  app_env --> pipeline\n"), "{mermaid}");
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/stack-file.md")).unwrap();
     let block = readme
         .split("```mermaid\n")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
-        .expect("README.md has a mermaid block");
+        .expect("docs/stack-file.md has a mermaid block");
     assert!(
         block == mermaid,
-        "README.md's mermaid block is not what `infra graph --format mermaid` prints:\n{mermaid}"
+        "docs/stack-file.md's mermaid block is not what `infra graph --format mermaid` prints:\n{mermaid}"
     );
 }
 

@@ -951,11 +951,11 @@ fn a_pull_request_s_plan_comment_shows_what_changes_and_what_it_costs() {
     let markdown = infra::render::plan_markdown(&p);
     assert!(markdown.contains("**Cost:** +$"), "{markdown}");
 
-    // README shows the comment as GitHub renders it: the same markdown.
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    // docs/state.md shows the comment as GitHub renders it: the same markdown.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/state.md")).unwrap();
     let start = "<!-- the comment: tests/golden/plan/pull_request.md -->\n";
     let shown = readme.split(start).nth(1).and_then(|rest| rest.split("<!-- end of the comment -->").next());
-    assert_eq!(shown, Some(markdown.as_str()), "README.md's plan comment is not tests/golden/plan/pull_request.md");
+    assert_eq!(shown, Some(markdown.as_str()), "docs/state.md's plan comment is not tests/golden/plan/pull_request.md");
 
     // As GitHub renders it (cmark-gfm, GitHub's renderer): a heading and a table
     // per resource, the cost in bold, no table cell broken by a `|` in a value.

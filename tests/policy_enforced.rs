@@ -4,7 +4,7 @@
 //! every resource the request acts on, with the tags, the roles passed and the
 //! tag-on-create checks in the request context
 //! (tests/emulator/patches/iam_request_authorization.py). Two roles, as the
-//! README's "Permissions" gives them: a deploy role whose only policy is
+//! docs/security.md's "Permissions" gives them: a deploy role whose only policy is
 //! `infra policy --for apply`, and a drift-check role whose only policy is
 //! `infra policy --for drift`. The deploy role applies, updates and destroys
 //! the dev stack; the drift role checks drift, and its apply of a change is

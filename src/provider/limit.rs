@@ -20,7 +20,7 @@
 //! the throttled request after a backoff and paces the client; the limit here
 //! decides how many requests may be waiting on AWS at once. Against real AWS,
 //! a small stack is then bound by latency (everything at once) and a large one
-//! by the service's request rate (see README "Performance").
+//! by the service's request rate (see docs/performance.md, "The round-trip model").
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
