@@ -248,6 +248,9 @@ def run_case(
                     "calls": stats["calls"],
                     "trace": stats.get("trace", []),
                     "concurrency": stats.get("concurrency", {}),
+                    "floor": stats.get("floor", {}).get("round_trips", 0),
+                    "path_calls": stats.get("critical_path", {}).get("calls", 0),
+                    "path_waits": stats.get("critical_path", {}).get("waits", 0),
                     "kinds": kinds_of(stack_text),
                 }
             )
@@ -265,18 +268,28 @@ def kinds_of(stack_text: str) -> dict[str, str]:
 
 
 def table(rows: list[dict], latency_ms: int) -> str:
+    """One row per step. The critical path is the chain of calls and waits that
+    set the wall time (`--stats-json`'s critical_path); the floor, the round
+    trips in sequence AWS forces on the run's longest dependency chain
+    (src/model/floor.rs); with added latency, wall ÷ floor is the wall time over
+    the floor's round trips at that latency."""
     trips = latency_ms > 0
     lines = [
         "| stack | step | wall | "
-        + ("round trips | " if trips else "")
-        + "infra CPU | emulator CPU | peak memory | reads | mutating | calls by operation |",
-        "| --- | --- | ---: | " + ("---: | " if trips else "") + "---: | ---: | ---: | ---: | ---: | --- |",
+        + ("round trips | floor | wall ÷ floor | " if trips else "floor | ")
+        + "critical path | infra CPU | emulator CPU | peak memory | reads | mutating | calls by operation |",
+        "| --- | --- | ---: | "
+        + ("---: | ---: | ---: | " if trips else "---: | ")
+        + "---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         calls = ", ".join(f"{op.split(':', 1)[1]} {n}" for op, n in sorted(r["calls"].items()))
+        floor = r.get("floor", 0)
+        ratio = f"{r['wall'] * 1000 / (floor * latency_ms):.2f}" if trips and floor else "—"
         lines.append(
             f"| {r['case']} | {r['step']} | {r['wall']:.3f} s | "
-            + (f"{r['wall'] * 1000 / latency_ms:.1f} | " if trips else "")
+            + (f"{r['wall'] * 1000 / latency_ms:.1f} | {floor} | {ratio} | " if trips else f"{floor} | ")
+            + f"{r.get('path_calls', 0)} calls, {r.get('path_waits', 0)} waits | "
             + f"{r['cpu']:.3f} s | {r['emulator_cpu']:.2f} s | "
             f"{r['peak_mib']:.1f} MiB | {r['reads']} | "
             f"{r['mutating']} | {calls or '—'} |"

@@ -108,6 +108,13 @@ impl Stats {
         if !self.timeline.calls.is_empty() {
             let path = crate::render::timeline::critical_path(&self.timeline);
             let _ = writeln!(err, "{}", crate::render::timeline::critical_path_line(&path));
+            let floor = crate::render::timeline::floor(&self.timeline);
+            let _ = writeln!(
+                err,
+                "floor: {} round trips in sequence that AWS forces: {}",
+                floor.round_trips,
+                floor.chain.join(" → ")
+            );
         }
     }
 
@@ -124,6 +131,7 @@ impl Stats {
             "waits": self.timeline.sleeps,
             "operations": self.timeline.ops,
             "critical_path": crate::render::timeline::critical_path(&self.timeline),
+            "floor": crate::render::timeline::floor(&self.timeline),
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing statistics to {}", path.display()))

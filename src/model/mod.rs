@@ -8,6 +8,7 @@
 pub mod calls;
 pub mod checks;
 pub mod cost;
+pub mod floor;
 pub mod kind;
 pub mod kinds;
 pub mod schema;

@@ -1,8 +1,9 @@
 //! Waiting for AWS to reach a state: polls that start fast and back off.
 //!
-//! The first poll comes about 200 ms after the call that started the change, so a
-//! resource that is ready quickly is noticed quickly; the interval then grows by
-//! half each time, up to 15 s, until the timeout. [`retrying`] makes its first
+//! The first poll comes 25 ms after the call that started the change, so a
+//! resource that is ready at once (or nearly) is not paid for as a long sleep;
+//! the interval then grows by half each time (past a second from the eleventh
+//! poll on), up to 15 s, until the timeout. [`retrying`] makes its first
 //! attempt at once, for a call that usually succeeds straight away but may meet
 //! EC2's eventual consistency (a group just created, not yet visible).
 //!
@@ -24,7 +25,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { first: Duration::from_millis(200), max: Duration::from_secs(15), timeout: Duration::from_secs(900) }
+        Backoff { first: Duration::from_millis(25), max: Duration::from_secs(15), timeout: Duration::from_secs(900) }
     }
 }
 
@@ -121,10 +122,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn polls_start_at_200ms_and_back_off_to_15s() {
-        let got: Vec<Duration> = Backoff::default().intervals().take(20).collect();
-        assert_eq!(got[0], Duration::from_millis(200));
-        assert_eq!(got[1], Duration::from_millis(300));
+    fn polls_start_at_25ms_and_back_off_to_15s() {
+        let got: Vec<Duration> = Backoff::default().intervals().take(24).collect();
+        assert_eq!(got[0], Duration::from_millis(25));
+        assert_eq!(got[1], Duration::from_micros(37_500));
+        assert!(got[9] < Duration::from_secs(1) && got[10] > Duration::from_secs(1), "{got:?}");
         assert!(got.windows(2).all(|w| w[0] <= w[1]));
         assert_eq!(*got.last().unwrap(), Duration::from_secs(15));
     }

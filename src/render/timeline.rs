@@ -126,6 +126,38 @@ pub fn critical_path(trace: &Trace) -> CriticalPath {
     }
 }
 
+/// The fewest round trips in sequence a run could take: one for refresh (when
+/// it read anything: every kind at once), then, along the longest chain of
+/// operations that wait for each other, the calls each cannot do without
+/// ([`crate::model::floor::forced`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Floor {
+    pub round_trips: usize,
+    /// That chain, call by call: `(refresh)`, then `resource: Call`.
+    pub chain: Vec<String>,
+}
+
+/// The floor of the run the trace records.
+pub fn floor(trace: &Trace) -> Floor {
+    let mut best: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut ops: Vec<&crate::provider::stats::OpSpan> = trace.ops.iter().collect();
+    ops.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+    for op in &ops {
+        let before = op.after.iter().filter_map(|i| best.get(i)).max_by_key(|c| c.len()).cloned().unwrap_or_default();
+        let kind = crate::model::Kind::from_type_name(&op.kind);
+        let own = kind.map_or(&["(one call)"][..], |k| crate::model::floor::forced(k, &op.op));
+        let mut chain = before;
+        chain.extend(own.iter().map(|call| format!("{}: {call}", op.resource)));
+        best.insert(op.index, chain);
+    }
+    let mut chain = Vec::new();
+    if trace.calls.iter().any(|c| c.resource.is_none()) {
+        chain.push(REFRESH.to_string());
+    }
+    chain.extend(best.into_values().max_by_key(Vec::len).unwrap_or_default());
+    Floor { round_trips: chain.len(), chain }
+}
+
 /// The critical path in one line, for `--stats`.
 pub fn critical_path_line(path: &CriticalPath) -> String {
     let chain: Vec<&str> = path.segments.iter().map(|s| if s.is_wait() { "(wait)" } else { s.what.as_str() }).collect();
@@ -146,6 +178,7 @@ pub fn json(trace: &Trace) -> serde_json::Value {
         "segments": segments(trace),
         "operations": trace.ops,
         "critical_path": critical_path(trace),
+        "floor": floor(trace),
     })
 }
 
@@ -440,6 +473,26 @@ mod tests {
         assert_eq!(picture.matches("class=\"critical\"").count(), 6);
         assert_eq!(picture.matches("class=\"wait\"").count(), 1);
         assert!(picture.contains("critical path 0.70 s: 5 calls in sequence, 1 waits"), "{picture}");
+    }
+
+    #[test]
+    fn the_floor_is_refresh_then_the_forced_calls_of_the_longest_chain() {
+        let mut t = trace();
+        t.ops[2].kind = "ec2.instance".into();
+        t.ops[0].kind = "ec2.security_group".into();
+        t.ops[1].kind = "iam.role".into();
+        let f = floor(&t);
+        assert_eq!(
+            f.chain,
+            [
+                "(refresh)",
+                "sg: CreateSecurityGroup",
+                "sg: AuthorizeSecurityGroupIngress",
+                "host: RunInstances",
+                "host: DescribeInstances"
+            ]
+        );
+        assert_eq!(f.round_trips, 5);
     }
 
     #[test]
