@@ -122,7 +122,19 @@ pub async fn refresh(
             .map_err(|source| RefreshError { kind: p.kind, source })?;
         Ok::<_, RefreshError>((p.resource.clone(), p.kind, found))
     });
-    let (reads, searches, lookups) = tokio::join!(join_all(reads), join_all(searches), join_all(lookups));
+    // What the coming creates will look up, looked up now, beside the reads
+    // (not for drift, which creates nothing).
+    let mut to_create: BTreeMap<Kind, Vec<&crate::model::Props>> = BTreeMap::new();
+    if !search_all {
+        for (name, r) in &stack.resources {
+            if !state.resources.contains_key(name) {
+                to_create.entry(r.kind).or_default().push(&r.props);
+            }
+        }
+    }
+    let prepares = to_create.iter().map(|(kind, declared)| providers.get(*kind).prepare_creates(declared));
+    let (reads, searches, lookups, _) =
+        tokio::join!(join_all(reads), join_all(searches), join_all(lookups), join_all(prepares));
 
     let mut obs = Observation::default();
     for read in reads {

@@ -90,6 +90,9 @@ pub struct Access {
 const LIST: &[Op] = &[Op::Read, Op::Import, Op::Adopt];
 const READS: &[Op] = &[Op::Read, Op::Import, Op::Adopt, Op::Create, Op::Update, Op::Delete];
 const CREATE: &[Op] = &[Op::Create];
+/// A lookup a create needs, made in refresh's round when a create is coming
+/// (`Provider::prepare_creates`), so in plan's too: read-only.
+const PREPARE: &[Op] = &[Op::Adopt, Op::Create];
 const UPDATE: &[Op] = &[Op::Update];
 const CHANGE: &[Op] = &[Op::Create, Op::Update];
 const DELETE: &[Op] = &[Op::Delete];
@@ -118,7 +121,7 @@ static SECURITY_GROUP: Access = Access {
     naming: Naming::Id,
     calls: &[
         call(READS, &["ec2:DescribeSecurityGroups"], EC2_DESCRIBE),
-        call(CREATE, &["ec2:DescribeVpcs"], EC2_DESCRIBE),
+        call(PREPARE, &["ec2:DescribeVpcs"], EC2_DESCRIBE),
         call_if(CREATE, &["ec2:CreateSecurityGroup"], OWN, &[REQUEST_TAG]),
         call(CREATE, &["ec2:CreateSecurityGroup"], &[On::Arn("arn:{partition}:ec2:{region}:{account}:vpc/*")]),
         call_if(

@@ -239,6 +239,12 @@ pub trait Provider: Send + Sync {
         Ok(None)
     }
 
+    /// Looks up, in refresh's round and once per run, what the creates of
+    /// these declared resources of the kind will need (the default VPC, say),
+    /// so that no create waits for it in sequence. Best effort: a lookup that
+    /// fails is made again by the create, which reports it.
+    async fn prepare_creates(&self, _declared: &[&Props]) {}
+
     /// Creates the resource and waits until it is ready.
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError>;
 

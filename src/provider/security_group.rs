@@ -168,6 +168,15 @@ impl SecurityGroups {
         Ok(self.read_many(&[id.to_string()]).await?.remove(id))
     }
 
+    /// The ARN of a group whose create did not answer with it (an older EC2
+    /// API): read back.
+    async fn arn_of(&self, id: &str) -> Result<String, ProviderError> {
+        let read = self.read_one(id).await?;
+        let read =
+            read.ok_or_else(|| ProviderError::Invalid(format!("security group {id} vanished after it was created")))?;
+        Ok(read.outputs.get("arn").and_then(Value::as_str).unwrap_or_default().to_string())
+    }
+
     async fn default_vpc(&self) -> Result<String, ProviderError> {
         self.default_vpc.get_or_try_init(|| self.find_default_vpc()).await.cloned()
     }
@@ -277,6 +286,13 @@ impl Provider for SecurityGroups {
         read_tagged(self, stack).await
     }
 
+    /// The default VPC, for groups that name none.
+    async fn prepare_creates(&self, declared: &[&Props]) {
+        if declared.iter().any(|p| !p.contains_key("vpc_id")) {
+            let _ = self.default_vpc().await;
+        }
+    }
+
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
         let props = SCHEMA.normalized(props);
         let name = match props.get("name").and_then(Value::as_str) {
@@ -315,9 +331,24 @@ impl Provider for SecurityGroups {
             }
         })
         .await?;
-        self.read_one(&id)
-            .await?
-            .ok_or_else(|| ProviderError::Invalid(format!("security group {id} vanished after it was created")))
+        // What was sent and what the create answered is the group: a read
+        // back would tell nothing new.
+        let arn = match created.security_group_arn() {
+            Some(a) => a.to_string(),
+            None => self.arn_of(&id).await?,
+        };
+        let mut outputs = Props::new();
+        outputs.insert("id".into(), Value::from(id.as_str()));
+        outputs.insert("arn".into(), Value::from(arn));
+        outputs.insert("vpc_id".into(), Value::from(vpc_id.as_str()));
+        outputs.insert("name".into(), Value::from(name.as_str()));
+        let mut made = props.clone();
+        made.insert("name".into(), Value::from(name.as_str()));
+        made.insert("vpc_id".into(), Value::from(vpc_id));
+        if !made.contains_key("egress") {
+            made.insert("egress".into(), fresh["egress"].clone());
+        }
+        Ok(Observed { id, props: made, outputs })
     }
 
     async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {

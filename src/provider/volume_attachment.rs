@@ -129,27 +129,29 @@ impl Provider for VolumeAttachments {
 
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
         let a = AttachmentId::of(props)?;
-        // An attachment has no tags to be found by: an interrupted run that
-        // attached the volume is recognised here, and the attachment adopted.
-        if self.state(&a).await?.is_none() {
-            self.ec2
-                .attach_volume()
-                .volume_id(&a.volume_id)
-                .instance_id(&a.instance_id)
-                .device(&a.device_name)
-                .send()
-                .await
-                .map_err(|e| aws_error("AttachVolume", e))?;
+        let attached = self
+            .ec2
+            .attach_volume()
+            .volume_id(&a.volume_id)
+            .instance_id(&a.instance_id)
+            .device(&a.device_name)
+            .send()
+            .await
+            .map_err(|e| aws_error("AttachVolume", e));
+        // An attachment has no tags to be found by: one an interrupted run
+        // made is recognised by EC2's refusal (the volume is in use), and
+        // adopted when it is this attachment.
+        if let Err(e) = attached {
+            if e.code() != Some("VolumeInUse") || self.state(&a).await?.is_none() {
+                return Err(e);
+            }
         }
         wait::until(ctx, &format!("volume {} to be attached", a.volume_id), Backoff::default(), || async {
             Ok((self.state(&a).await? == Some(VolumeAttachmentState::Attached)).then_some(()))
         })
         .await?;
-        let id = a.id();
-        self.read_many(std::slice::from_ref(&id))
-            .await?
-            .remove(&id)
-            .ok_or_else(|| ProviderError::Invalid(format!("volume attachment {id} vanished after it was made")))
+        // The wait has just seen it attached: it is what was asked.
+        Ok(a.observed())
     }
 
     async fn update(&self, _ctx: &Ctx, id: &str, _b: &Props, _a: &Props) -> Result<Observed, ProviderError> {

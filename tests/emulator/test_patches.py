@@ -998,6 +998,26 @@ def without_client_token(ec2) -> None:
     ec2.meta.events.register("before-call.ec2.RunInstances", drop)
 
 
+def test_ec2_attach_volume_refuses_a_volume_attached_already():
+    ec2 = client("ec2")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    instances = ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2, Placement={"AvailabilityZone": "us-east-1a"})
+    first, second = (i["InstanceId"] for i in instances["Instances"])
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=1)["VolumeId"]
+    ec2.attach_volume(VolumeId=volume, InstanceId=first, Device="/dev/sdf")
+    for instance in (first, second):
+        try:
+            ec2.attach_volume(VolumeId=volume, InstanceId=instance, Device="/dev/sdg")
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "VolumeInUse", e.response
+        else:
+            raise AssertionError(f"an attached volume was attached again, to {instance}")
+    attachments = ec2.describe_volumes(VolumeIds=[volume])["Volumes"][0]["Attachments"]
+    assert [(a["InstanceId"], a["Device"]) for a in attachments] == [(first, "/dev/sdf")], attachments
+    ec2.detach_volume(VolumeId=volume, InstanceId=first, Device="/dev/sdf")
+    ec2.attach_volume(VolumeId=volume, InstanceId=second, Device="/dev/sdg")
+
+
 def test_ec2_create_volume_with_a_client_token_is_idempotent():
     ec2 = client("ec2")
     run = f"token-{time.time_ns()}"
