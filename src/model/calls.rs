@@ -23,6 +23,9 @@ pub enum Op {
     Delete,
     /// The search by ownership tags (refresh's adoption, crash recovery).
     Adopt,
+    /// A lookup a create needs, made in refresh's round when a create is
+    /// coming (`Provider::prepare_creates`): in plan and apply.
+    Prepare,
     /// `infra import`: one resource read by id.
     Import,
 }
@@ -90,9 +93,8 @@ pub struct Access {
 const LIST: &[Op] = &[Op::Read, Op::Import, Op::Adopt];
 const READS: &[Op] = &[Op::Read, Op::Import, Op::Adopt, Op::Create, Op::Update, Op::Delete];
 const CREATE: &[Op] = &[Op::Create];
-/// A lookup a create needs, made in refresh's round when a create is coming
-/// (`Provider::prepare_creates`), so in plan's too: read-only.
-const PREPARE: &[Op] = &[Op::Adopt, Op::Create];
+/// A lookup a create needs, in refresh's round (and by the create, should it fail there).
+const PREPARE: &[Op] = &[Op::Prepare, Op::Create];
 const UPDATE: &[Op] = &[Op::Update];
 const CHANGE: &[Op] = &[Op::Create, Op::Update];
 const DELETE: &[Op] = &[Op::Delete];
@@ -181,7 +183,7 @@ static INSTANCE: Access = Access {
     naming: Naming::Id,
     calls: &[
         call(READS, &["ec2:DescribeInstances", "ec2:DescribeImages"], EC2_DESCRIBE),
-        call(CREATE, &["ssm:GetParameter"], &[On::Arn("arn:{partition}:ssm:{region}::parameter/aws/service/*")]),
+        call(PREPARE, &["ssm:GetParameter"], &[On::Arn("arn:{partition}:ssm:{region}::parameter/aws/service/*")]),
         call_if(CREATE, &["ec2:RunInstances"], &[On::Own, On::Arn(VOLUME_ARN)], &[REQUEST_TAG]),
         call(
             CREATE,
@@ -392,7 +394,8 @@ static EB_ENVIRONMENT: Access = Access {
         ),
         call(READS, &["ec2:DescribeInstances", "ec2:DescribeSecurityGroups"], EC2_DESCRIBE),
         call(
-            CHANGE,
+            // Looked up in refresh's round when an environment is coming, and by updates.
+            &[Op::Prepare, Op::Create, Op::Update],
             &["elasticbeanstalk:ListAvailableSolutionStacks"],
             &[On::Arn("arn:{partition}:elasticbeanstalk:{region}::solutionstack/*")],
         ),

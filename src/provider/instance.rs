@@ -67,11 +67,13 @@ fn str_list(props: &Props, key: &str) -> Option<Vec<String>> {
 pub struct Instances {
     ec2: aws_sdk_ec2::Client,
     ssm: aws_sdk_ssm::Client,
+    /// The AMI each SSM parameter named, asked once per run.
+    amis: tokio::sync::Mutex<BTreeMap<String, String>>,
 }
 
 impl Instances {
     pub fn new(ec2: aws_sdk_ec2::Client, ssm: aws_sdk_ssm::Client) -> Self {
-        Instances { ec2, ssm }
+        Instances { ec2, ssm, amis: tokio::sync::Mutex::new(BTreeMap::new()) }
     }
 
     /// Every instance matching `filters`, all pages, with its owner's account id.
@@ -162,11 +164,18 @@ impl Instances {
             return Ok(ami);
         }
         let parameter = str_prop(props, "ami_parameter").unwrap_or_else(|| AL2023_PARAMETER.to_string());
+        let mut amis = self.amis.lock().await;
+        if let Some(ami) = amis.get(&parameter) {
+            return Ok(ami.clone());
+        }
         let out = self.ssm.get_parameter().name(&parameter).send().await.map_err(|e| aws_error("GetParameter", e))?;
-        out.parameter()
+        let ami = out
+            .parameter()
             .and_then(|p| p.value())
             .map(str::to_string)
-            .ok_or_else(|| ProviderError::Invalid(format!("the SSM parameter {parameter} has no value")))
+            .ok_or_else(|| ProviderError::Invalid(format!("the SSM parameter {parameter} has no value")))?;
+        amis.insert(parameter, ami.clone());
+        Ok(ami)
     }
 
     /// The AMI's root device name, to size the root volume.
@@ -237,6 +246,13 @@ impl Provider for Instances {
 
     async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         read_tagged(self, stack).await
+    }
+
+    /// The AMIs the SSM parameters of instances without a declared AMI name.
+    async fn prepare_creates(&self, declared: &[&Props]) {
+        for props in declared.iter().filter(|p| !p.contains_key("ami")) {
+            let _ = self.ami(props).await;
+        }
     }
 
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {

@@ -128,11 +128,13 @@ pub struct EbEnvironments {
     client: Client,
     /// For the environment's instance: its private IP.
     ec2: aws_sdk_ec2::Client,
+    /// The solution stacks Elastic Beanstalk offers, asked once per run.
+    solution_stacks: tokio::sync::OnceCell<Vec<String>>,
 }
 
 impl EbEnvironments {
     pub fn new(client: Client, ec2: aws_sdk_ec2::Client) -> Self {
-        EbEnvironments { client, ec2 }
+        EbEnvironments { client, ec2, solution_stacks: tokio::sync::OnceCell::new() }
     }
 
     /// Leaves the group Elastic Beanstalk made out of `security_groups` (AWS
@@ -351,13 +353,21 @@ impl EbEnvironments {
     }
 
     async fn solution_stack(&self, prefix: &str, platform: &str) -> Result<String, ProviderError> {
-        let out = self
-            .client
-            .list_available_solution_stacks()
-            .send()
+        pick_solution_stack(self.solution_stacks().await?, prefix, platform).map_err(ProviderError::Invalid)
+    }
+
+    async fn solution_stacks(&self) -> Result<&Vec<String>, ProviderError> {
+        self.solution_stacks
+            .get_or_try_init(|| async {
+                let out = self
+                    .client
+                    .list_available_solution_stacks()
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("ListAvailableSolutionStacks", e))?;
+                Ok(out.solution_stacks().to_vec())
+            })
             .await
-            .map_err(|e| aws_error("ListAvailableSolutionStacks", e))?;
-        pick_solution_stack(out.solution_stacks(), prefix, platform).map_err(ProviderError::Invalid)
     }
 
     /// Polls the environment until `done` says so, reporting its status and
@@ -495,6 +505,11 @@ impl Provider for EbEnvironments {
             found.push((name, self.observe(env).await?));
         }
         Ok(found)
+    }
+
+    /// The solution stacks, to pick the newest platform from.
+    async fn prepare_creates(&self, _declared: &[&Props]) {
+        let _ = self.solution_stacks().await;
     }
 
     async fn create(&self, ctx: &Ctx, props: &Props) -> Result<Observed, ProviderError> {
