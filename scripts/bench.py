@@ -98,7 +98,8 @@ def mixed_stack() -> str:
     role = (
         '[resources.{name}]\ntype = "iam.role"\n'
         'assume_role_policy = {{ Version = "2012-10-17", Statement = [\n'
-        '  {{ Effect = "Allow", Principal = {{ Service = "{service}" }}, Action = "sts:AssumeRole" }},\n'
+        '  {{ Effect = "Allow", Principal = {{ Service = "{service}" }}, Action = "sts:AssumeRole", '
+        'Condition = {{ StringEquals = {{ "aws:SourceAccount" = "123456789012" }} }} }},\n'
         "] }}\n"
     )
     return (
