@@ -363,7 +363,7 @@ impl Provider for Pipelines {
         let name = pipeline_name(ctx, &props);
         let tags = tags(&props)?;
         let pipeline = declaration(&name, &props)?;
-        wait::through_iam_propagation(ctx, role_not_seen, || async {
+        let created = wait::through_iam_propagation(ctx, role_not_seen, || async {
             self.client
                 .create_pipeline()
                 .pipeline(pipeline.clone())
@@ -373,7 +373,20 @@ impl Provider for Pipelines {
                 .map_err(|e| aws_error("CreatePipeline", e))
         })
         .await?;
-        self.read_existing(&name).await
+        // CreatePipeline answers with the pipeline and its tags; its ARN is
+        // `arn:<partition>:codepipeline:<region>:<account>:<name>` (Service
+        // Authorization Reference, CodePipeline's resource types), the account
+        // and partition those of its role. A read back would tell nothing new.
+        let account = pipeline.role_arn().split(':').nth(4).filter(|a| !a.is_empty());
+        let partition = pipeline.role_arn().split(':').nth(1).unwrap_or("aws");
+        let region = self.client.config().region().map(|r| r.to_string());
+        match (created.pipeline(), account, region) {
+            (Some(made), Some(account), Some(region)) => {
+                let arn = format!("arn:{partition}:codepipeline:{region}:{account}:{name}");
+                Ok(observe(made, &arn, created.tags()))
+            }
+            _ => self.read_existing(&name).await,
+        }
     }
 
     async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {

@@ -209,8 +209,15 @@ impl Rules {
         self.complete(rule).await?.ok_or_else(|| ProviderError::Invalid(format!("rule {name} does not exist")))
     }
 
-    async fn put_rule(&self, name: &str, props: &Props, tags: Option<Vec<Tag>>) -> Result<(), ProviderError> {
-        self.client
+    /// Creates or updates the rule; its ARN.
+    async fn put_rule(
+        &self,
+        name: &str,
+        props: &Props,
+        tags: Option<Vec<Tag>>,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .client
             .put_rule()
             .name(name)
             .event_pattern(pattern(props)?)
@@ -220,7 +227,7 @@ impl Rules {
             .send()
             .await
             .map_err(|e| aws_error("PutRule", e))?;
-        Ok(())
+        Ok(out.rule_arn().map(str::to_string))
     }
 
     /// Adds or replaces the given targets (PutTargets takes at most 10, a
@@ -315,10 +322,22 @@ impl Provider for Rules {
         let props = SCHEMA.normalized(props);
         let name = rule_name(ctx, &props);
         let tags = tags_of(&props);
-        self.put_rule(&name, &props, if tags.is_empty() { None } else { Some(sdk_tags(tags)?) }).await?;
+        let arn = self.put_rule(&name, &props, if tags.is_empty() { None } else { Some(sdk_tags(tags)?) }).await?;
         let targets = targets(&props).unwrap_or_default();
         self.put_targets(&name, &targets.values().collect::<Vec<_>>()).await?;
-        self.read_one(&name).await
+        let Some(arn) = arn else { return self.read_one(&name).await };
+        // What was sent and the ARN PutRule answered with are the rule: a read
+        // back would tell nothing new.
+        let mut made = props.clone();
+        made.insert("name".into(), Value::from(name.as_str()));
+        made.entry("state".into()).or_insert_with(|| Value::from("ENABLED"));
+        made.entry("targets".into()).or_insert_with(|| Value::List(Vec::new()));
+        let outputs = Props::from([
+            ("id".to_string(), Value::from(name.as_str())),
+            ("arn".to_string(), Value::from(arn)),
+            ("name".to_string(), Value::from(name.as_str())),
+        ]);
+        Ok(Observed { id: name, props: SCHEMA.canonical(&made), outputs })
     }
 
     async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {

@@ -309,7 +309,8 @@ impl Provider for Roles {
         let trust = props
             .get("assume_role_policy")
             .ok_or_else(|| ProviderError::Invalid("an iam.role needs `assume_role_policy`".into()))?;
-        self.client
+        let created = self
+            .client
             .create_role()
             .role_name(&name)
             .assume_role_policy_document(document_text(trust)?)
@@ -321,8 +322,25 @@ impl Provider for Roles {
         ctx.status("attaching policies");
         let none = Props::new();
         tokio::try_join!(self.sync_inline(&name, &none, &props), self.sync_managed(&name, &none, &props))?;
-        // IAM is eventually consistent: a new role may take a moment to be listed.
-        wait::until(ctx, &format!("role {name} to appear"), Backoff::default(), || self.read_one(&name)).await
+        // CreateRole answers with the role's ARN, and the policies are what was
+        // just put: the role is what was sent. (IAM is eventually consistent: a
+        // service that cannot see the role yet is retried by what uses it,
+        // `wait::through_iam_propagation`, and an instance profile waits for it.)
+        let Some(arn) = created.role().map(|r| r.arn().to_string()) else {
+            return wait::until(ctx, &format!("role {name} to appear"), Backoff::default(), || self.read_one(&name))
+                .await;
+        };
+        let mut made = props.clone();
+        made.insert("name".into(), Value::from(name.as_str()));
+        made.entry("managed_policy_arns".into()).or_insert_with(|| Value::List(Vec::new()));
+        made.entry("inline_policies".into()).or_insert_with(|| Value::Map(Default::default()));
+        made.entry("tags".into()).or_insert_with(|| Value::Map(Default::default()));
+        let outputs = Props::from([
+            ("id".to_string(), Value::from(name.as_str())),
+            ("name".to_string(), Value::from(name.as_str())),
+            ("arn".to_string(), Value::from(arn)),
+        ]);
+        Ok(Observed { id: name, props: SCHEMA.canonical(&made), outputs })
     }
 
     async fn update(&self, _ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
