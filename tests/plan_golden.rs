@@ -220,10 +220,10 @@ fn a_new_zone_replaces_the_data_volume_says_why_and_moves_the_environment_in_pla
     data.props.insert("availability_zone".into(), Value::from("us-east-1b"));
     let p = plan(&stack, &state, &observe(&state)).unwrap();
     let changed: Vec<(String, Action)> = actions(&p).into_iter().filter(|(_, a)| *a != Action::NoOp).collect();
-    // What refers to the volume follows it: the instance role's policy (its ARN,
-    // known only after the new volume exists) and the environment, which moves
-    // its instance beside the new volume (in the zone the volume declares)
-    // without being replaced.
+    // What refers to the volume follows it: the instance role's policy and the
+    // environment, which moves its instance beside the new volume without being
+    // replaced. What the new volume reports of itself (its id, its zone) is
+    // known once it exists: it is created beside the old one.
     assert_eq!(
         changed,
         vec![
@@ -236,7 +236,7 @@ fn a_new_zone_replaces_the_data_volume_says_why_and_moves_the_environment_in_pla
     assert_eq!(data.reason, Some(infra::plan::Reason::ForcedBy(vec!["availability_zone".into()])));
     let env = p.steps.iter().find(|s| s.name == "app_env").unwrap();
     let zone = env.changes.iter().find(|c| c.prop == "availability_zone").unwrap();
-    assert_eq!((zone.after.clone(), zone.forces_replace), (Some(Value::from("us-east-1b")), false));
+    assert_eq!((zone.after.clone(), zone.forces_replace), (Some(Value::Unknown), false));
     // The policy's only unknown is the new volume's id: the plan shows the
     // policy with the id marked in place, and keeps the value itself unknown.
     let role = p.steps.iter().find(|s| s.name == "app_instance_role").unwrap();
@@ -394,7 +394,16 @@ fn an_ignored_property_keeps_what_aws_has_in_place_but_a_replacement_is_made_as_
     assert_eq!(step.action, Action::Replace);
     assert_eq!(step.desired["version_label"], declared, "the new environment gets the declared version");
 
-    // A replaced version: the environment leaves the old one, which is then deleted.
+    // A replaced version: the environment leaves the old one, which is then
+    // deleted. Its label is declared (bundle::prepare gives the content's), but
+    // the new version, made beside the old one, takes a label of its own.
+    let mut stack = stack;
+    let label = Value::from("v-0123456789abcdef");
+    stack.resources.get_mut("app_version").unwrap().props.insert("label".into(), label);
+    let state = applied(&stack);
+    let mut seen = observe(&state);
+    let env = seen.get_mut("app_env").unwrap().as_mut().unwrap();
+    env.props.insert("version_label".into(), Value::from("code-pipeline-1765000000000"));
     let request = Request { replace: vec!["app_version".into()], ..Request::default() };
     let replaced = plan_with(&stack, &state, &seen, &request).unwrap();
     let env = replaced.steps.iter().find(|s| s.name == "app_env").unwrap();

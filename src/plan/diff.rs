@@ -240,8 +240,17 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
             c.preview = marked.filter(|m| Some(m) != c.after.as_ref());
         }
         if matches!(step.action, Action::Create | Action::Replace) {
-            // Its id and outputs are AWS's to give; what it declares is known now.
-            let props = resolved.iter().filter(|(_, v)| v.is_known()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            // Its id and outputs are AWS's to give; what it declares is known
+            // now. A create beside the resource it replaces (or beside another
+            // state's) may be given another name or label to coexist with it:
+            // what it reports of itself is known only after apply.
+            let coexists = step.order == Some(ReplaceOrder::CreateFirst) || step.name_taken;
+            let reported = |k: &str| coexists && schema.outputs.contains(&k);
+            let props = resolved
+                .iter()
+                .filter(|(k, v)| v.is_known() && !reported(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             known.insert(name, Known { id: None, props, outputs: Props::new() });
         }
         steps.push(step);
