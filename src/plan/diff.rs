@@ -239,13 +239,12 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
             let marked = schema.normalized(&Props::from([(c.prop.clone(), marked)])).remove(&c.prop);
             c.preview = marked.filter(|m| Some(m) != c.after.as_ref());
         }
-        if matches!(step.action, Action::Create | Action::Replace) {
-            // Its id and outputs are AWS's to give; what it declares is known
-            // now. A create beside the resource it replaces (or beside another
-            // state's) may be given another name or label to coexist with it:
-            // what it reports of itself is known only after apply.
-            let coexists = step.order == Some(ReplaceOrder::CreateFirst) || step.name_taken;
-            let reported = |k: &str| coexists && schema.outputs.contains(&k);
+        if step.action == Action::Create {
+            // A new resource: its id and outputs are AWS's to give, what it
+            // declares is known now. (A replacement stays unknown whole: it is
+            // another resource, which what holds the old one must follow, and a
+            // create beside another resource may take another name or label.)
+            let reported = |k: &str| step.name_taken && schema.outputs.contains(&k);
             let props = resolved
                 .iter()
                 .filter(|(k, v)| v.is_known() && !reported(k))

@@ -220,8 +220,8 @@ impl Provider for EbVersions {
             return Ok(());
         }
         // Elastic Beanstalk refuses to delete a version an environment uses, and an
-        // environment in the middle of an update (one an interrupted run started)
-        // still uses its old version until the update ends: wait that out.
+        // environment in the middle of an update or a termination (one an
+        // interrupted run started) still uses it until that ends: wait that out.
         let what = format!("the environments of {application} to finish updating from {label}");
         super::wait::retrying(ctx, &what, super::wait::Backoff::default(), || async {
             let deleted = self
@@ -251,7 +251,8 @@ impl Provider for EbVersions {
 }
 
 impl EbVersions {
-    /// Whether an environment of the application is launching or updating.
+    /// Whether an environment of the application is launching, updating or
+    /// terminating (or has just ended that: this describe may see it end).
     async fn updating(&self, application: &str) -> Result<bool, ProviderError> {
         use aws_sdk_elasticbeanstalk::types::EnvironmentStatus;
         let out = self
@@ -262,10 +263,17 @@ impl EbVersions {
             .send()
             .await
             .map_err(|e| aws_error("DescribeEnvironments", e))?;
-        Ok(out
-            .environments()
-            .iter()
-            .any(|env| matches!(env.status(), Some(EnvironmentStatus::Launching | EnvironmentStatus::Updating))))
+        Ok(out.environments().iter().any(|env| {
+            matches!(
+                env.status(),
+                Some(
+                    EnvironmentStatus::Launching
+                        | EnvironmentStatus::Updating
+                        | EnvironmentStatus::Terminating
+                        | EnvironmentStatus::Terminated
+                )
+            )
+        }))
     }
 }
 

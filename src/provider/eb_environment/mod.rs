@@ -241,6 +241,20 @@ impl EbEnvironments {
         }
     }
 
+    /// The id of the environment named `name` while it is terminating (or has
+    /// just terminated: this very describe may be the one that sees it end).
+    async fn terminating(&self, name: &str) -> Result<Option<String>, ProviderError> {
+        let envs = self.describe(None).await?;
+        let ending = |e: &&EnvironmentDescription| {
+            matches!(e.status(), Some(EnvironmentStatus::Terminating | EnvironmentStatus::Terminated))
+        };
+        Ok(envs
+            .iter()
+            .filter(ending)
+            .find(|e| e.environment_name() == Some(name))
+            .and_then(|e| e.environment_id().map(str::to_string)))
+    }
+
     async fn describe_one(&self, id: &str) -> Result<Option<EnvironmentDescription>, ProviderError> {
         let envs = self.describe(Some(&[id.to_string()])).await?;
         Ok(envs.into_iter().find(|e| e.environment_id() == Some(id)))
@@ -532,10 +546,27 @@ impl Provider for EbEnvironments {
             .set_version_label(props.get("version_label").and_then(Value::as_str).map(str::to_string))
             .set_option_settings(Some(aws_settings(&settings_of(&props))))
             .set_tags(Some(tag_list(&props)).filter(|t| !t.is_empty()));
-        let created = wait::through_iam_propagation(ctx, profile_not_seen, || async {
-            call.clone().send().await.map_err(|e| aws_error("CreateEnvironment", e))
-        })
-        .await?;
+        let create = || {
+            wait::through_iam_propagation(ctx, profile_not_seen, || async {
+                call.clone().send().await.map_err(|e| aws_error("CreateEnvironment", e))
+            })
+        };
+        let created = match create().await {
+            // The name is held by an environment still terminating (a run
+            // killed while it replaced this one): it is free once that ends,
+            // which a describe made meanwhile may already have seen.
+            Err(e) if e.says("InvalidParameterValue", "already exists") => {
+                if let Some(old) = self.terminating(&name).await? {
+                    let what = format!("environment {name} to finish terminating before it is made again");
+                    self.wait_env(ctx, &old, &what, now(), |e| {
+                        Ok(e.is_none_or(|e| e.status() == Some(&EnvironmentStatus::Terminated)))
+                    })
+                    .await?;
+                }
+                create().await?
+            }
+            other => other?,
+        };
         let id = created.environment_id().unwrap_or_default().to_string();
         self.wait_ready(ctx, &id, &format!("environment {name} to be ready"), since).await?;
         self.read_one(&id).await?.ok_or_else(|| gone(&id))
