@@ -69,7 +69,6 @@ pub async fn engine(stack: &Stack) -> Engine {
 /// `--stats-json` adds each call's span and what each service's limit did.
 pub struct Stats {
     calls: std::collections::BTreeMap<String, u64>,
-    trace: Vec<crate::provider::stats::Call>,
     timeline: crate::provider::stats::Trace,
     limits: std::collections::BTreeMap<&'static str, crate::provider::limit::LimitReport>,
     wall: std::time::Duration,
@@ -78,11 +77,11 @@ pub struct Stats {
 
 impl Stats {
     pub fn collect(wall: std::time::Duration) -> Self {
-        let (calls, trace, timeline, limits) = match CALLS.get() {
-            Some((stats, limits)) => (stats.snapshot(), stats.trace(), stats.timeline(), limits.report()),
+        let (calls, timeline, limits) = match CALLS.get() {
+            Some((stats, limits)) => (stats.snapshot(), stats.timeline(), limits.report()),
             None => Default::default(),
         };
-        Stats { calls, trace, timeline, limits, wall, peak_kib: crate::provider::stats::peak_rss_kib() }
+        Stats { calls, timeline, limits, wall, peak_kib: crate::provider::stats::peak_rss_kib() }
     }
 
     fn totals(&self) -> (u64, u64) {
@@ -127,7 +126,7 @@ impl Stats {
             "reads": reads,
             "mutating": writes,
             "concurrency": self.limits,
-            "trace": self.trace,
+            "trace": self.timeline.calls,
             "waits": self.timeline.sleeps,
             "operations": self.timeline.ops,
             "critical_path": crate::render::timeline::critical_path(&self.timeline),

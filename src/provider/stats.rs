@@ -104,12 +104,7 @@ impl CallStats {
         self.0.lock().map(|m| m.counts.clone()).unwrap_or_default()
     }
 
-    /// Every call that has completed, in the order they completed.
-    pub fn trace(&self) -> Vec<Call> {
-        self.0.lock().map(|m| m.trace.clone()).unwrap_or_default()
-    }
-
-    /// The calls, waits and operations so far.
+    /// The calls (in the order they completed), waits and operations so far.
     pub fn timeline(&self) -> Trace {
         self.0
             .lock()
