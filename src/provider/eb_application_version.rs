@@ -252,14 +252,17 @@ impl Provider for EbVersions {
 
 impl EbVersions {
     /// Whether an environment of the application is launching, updating or
-    /// terminating (or has just ended that: this describe may see it end).
+    /// terminating, or has terminated in the last minute (it may have let go of
+    /// the version between Elastic Beanstalk's refusal and this describe).
     async fn updating(&self, application: &str) -> Result<bool, ProviderError> {
         use aws_sdk_elasticbeanstalk::types::EnvironmentStatus;
+        let minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
         let out = self
             .client
             .describe_environments()
             .application_name(application)
-            .include_deleted(false)
+            .include_deleted(true)
+            .included_deleted_back_to(aws_smithy_types::DateTime::from(minute_ago))
             .send()
             .await
             .map_err(|e| aws_error("DescribeEnvironments", e))?;
