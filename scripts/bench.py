@@ -250,6 +250,7 @@ def run_case(
                     "trace": stats.get("trace", []),
                     "concurrency": stats.get("concurrency", {}),
                     "floor": stats.get("floor", {}).get("round_trips", 0),
+                    "forced_calls": stats.get("floor", {}).get("forced_calls", 0),
                     "path_calls": stats.get("critical_path", {}).get("calls", 0),
                     "path_waits": stats.get("critical_path", {}).get("waits", 0),
                     "kinds": kinds_of(stack_text),
@@ -268,28 +269,59 @@ def kinds_of(stack_text: str) -> dict[str, str]:
     return {name: r["type"] for name, r in tomllib.loads(stack_text).get("resources", {}).items()}
 
 
+def floor_seconds(r: dict, latency_ms: int) -> tuple[float, float]:
+    """The two lower bounds on a step's wall time, in seconds.
+
+    - The chain: the floor's round trips in sequence (src/model/floor.rs, and
+      each "not yet" AWS answered), each at least the latency.
+    - The server: every request reaches the emulator no sooner than the latency,
+      and moto answers one at a time (one Python process, one interpreter lock).
+      Refresh's reads are answered no sooner than the latency plus the server's
+      time for them; what the operations then send reaches it no sooner than
+      one latency more, and is answered no sooner than the server's time for
+      it. So the last answer comes no sooner than the latency (twice, when
+      operations follow refresh) plus the server's time for the calls the run
+      could not do without: the emulator's CPU over the step, in the share of
+      the calls made that were forced (`--stats-json` floor.forced_calls:
+      refresh's reads, and each operation's forced calls and "not yet"
+      answers). On AWS this bound is the service's request rate instead."""
+    made = r["reads"] + r["mutating"]
+    share = min(1.0, r.get("forced_calls", 0) / made) if made else 0.0
+    floor = r.get("floor", 0)
+    chain = floor * latency_ms / 1000
+    trips = 2 if floor > 1 else 1
+    server = (trips * latency_ms / 1000 + r["emulator_cpu"] * share) if made else 0.0
+    return chain, server
+
+
 def table(rows: list[dict], latency_ms: int) -> str:
     """One row per step. The critical path is the chain of calls and waits that
-    set the wall time (`--stats-json`'s critical_path); the floor, the round
-    trips in sequence AWS forces on the run's longest dependency chain
-    (src/model/floor.rs); with added latency, wall ÷ floor is the wall time over
-    the floor's round trips at that latency."""
+    set the wall time (`--stats-json`'s critical_path); the floor is the larger
+    of two lower bounds (`floor_seconds`): the round trips in sequence AWS
+    forces on the run's longest dependency chain, and the time the emulator
+    needs to serve the calls the run could not do without."""
     trips = latency_ms > 0
     lines = [
         "| stack | step | wall | "
-        + ("round trips | floor | wall ÷ floor | " if trips else "floor | ")
+        + ("round trips | floor: chain | floor: server | wall ÷ floor | " if trips else "floor: chain | ")
         + "critical path | infra CPU | emulator CPU | peak memory | reads | mutating | calls by operation |",
         "| --- | --- | ---: | "
-        + ("---: | ---: | ---: | " if trips else "---: | ")
+        + ("---: | ---: | ---: | ---: | " if trips else "---: | ")
         + "---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         calls = ", ".join(f"{op.split(':', 1)[1]} {n}" for op, n in sorted(r["calls"].items()))
         floor = r.get("floor", 0)
-        ratio = f"{r['wall'] * 1000 / (floor * latency_ms):.2f}" if trips and floor else "—"
+        chain, server = floor_seconds(r, latency_ms)
+        bound = max(chain, server)
+        ratio = f"{r['wall'] / bound:.2f}" if trips and bound else "—"
         lines.append(
             f"| {r['case']} | {r['step']} | {r['wall']:.3f} s | "
-            + (f"{r['wall'] * 1000 / latency_ms:.1f} | {floor} | {ratio} | " if trips else f"{floor} | ")
+            + (
+                f"{r['wall'] * 1000 / latency_ms:.1f} | {floor} ({chain:.2f} s) | {server:.2f} s | {ratio} | "
+                if trips
+                else f"{floor} | "
+            )
             + f"{r.get('path_calls', 0)} calls, {r.get('path_waits', 0)} waits | "
             + f"{r['cpu']:.3f} s | {r['emulator_cpu']:.2f} s | "
             f"{r['peak_mib']:.1f} MiB | {r['reads']} | "

@@ -172,6 +172,17 @@ impl Engine {
     /// a protected resource is returned, marked, for showing; [`Engine::apply`]
     /// refuses it.
     pub async fn plan(&self, stack: &Stack, request: &Request) -> Result<Planned, EngineError> {
+        self.plan_then(stack, request, false).await
+    }
+
+    /// [`Engine::plan`] for an apply that follows at once: what the plan's
+    /// creates need (the default VPC, the newest platform, an AMI) is looked up
+    /// in refresh's round, beside its reads, instead of on the creates' path.
+    pub async fn plan_to_apply(&self, stack: &Stack, request: &Request) -> Result<Planned, EngineError> {
+        self.plan_then(stack, request, true).await
+    }
+
+    async fn plan_then(&self, stack: &Stack, request: &Request, prepare: bool) -> Result<Planned, EngineError> {
         if stack.has_secrets() {
             // State will hold them, only encrypted: no key, no AWS call.
             self.store.require_key()?;
@@ -189,11 +200,16 @@ impl Engine {
         plan::check_request(&unbound, &state, request)?;
         // So are the bundles: one that would take a file it must not fails here.
         bundle::prepare(&mut unbound, &self.base)?;
-        let target = match self.bound(&unbound).await? {
+        // The account is asked beside refresh's round: refresh reads what state
+        // records and searches by the stack's names and kinds, which binding
+        // `${aws.*}` does not change.
+        let (bound, observation) =
+            tokio::join!(self.bound(&unbound), refresh::refresh(&self.providers, &unbound, &state, false, prepare));
+        let target = match bound? {
             Cow::Owned(bound) => bound,
             Cow::Borrowed(_) => unbound,
         };
-        let mut observation = refresh::refresh(&self.providers, &target, &state, false).await?;
+        let mut observation = observation?;
         let resolved = !state.pending.is_empty();
         let adopted = refresh::adopt(&mut state, &target, &mut observation);
         let renewed = refresh::renew_outputs(&mut state, &observation.resources);
@@ -206,7 +222,7 @@ impl Engine {
     pub async fn refresh_only_plan(&self, stack: &Stack) -> Result<Plan, EngineError> {
         let state = self.store.load()?;
         let stack = &*self.bound(stack).await?;
-        let observation = refresh::refresh(&self.providers, stack, &state, false).await?;
+        let observation = refresh::refresh(&self.providers, stack, &state, false, false).await?;
         Ok(plan::refresh_only(stack, &state, &observation.resources)?)
     }
 
@@ -238,8 +254,10 @@ impl Engine {
     /// deleted out of band, and tagged resources state does not know.
     pub async fn drift(&self, stack: &Stack) -> Result<DriftReport, EngineError> {
         let state = self.store.load()?;
-        let stack = &*self.bound(stack).await?;
-        let observation = refresh::refresh(&self.providers, stack, &state, true).await?;
+        // The account is asked beside refresh's round, as for a plan.
+        let (bound, observation) =
+            tokio::join!(self.bound(stack), refresh::refresh(&self.providers, stack, &state, true, false));
+        let (stack, observation) = (&*bound?, observation?);
         let plan = plan::plan(stack, &state, &observation.resources)?;
         let mut unmanaged: Vec<(String, Kind, String)> =
             observation.unmanaged.iter().map(|(n, (k, o))| (n.clone(), *k, o.id.clone())).collect();
@@ -258,7 +276,7 @@ impl Engine {
     pub async fn refreshed_state(&self, stack: &Stack) -> Result<RefreshedState, EngineError> {
         let mut state = self.store.load()?;
         let stack = &*self.bound(stack).await?;
-        let observation = refresh::refresh(&self.providers, stack, &state, false).await?;
+        let observation = refresh::refresh(&self.providers, stack, &state, false, false).await?;
         let plan = plan::refresh_only(stack, &state, &observation.resources)?;
         for d in &plan.drift {
             if d.deleted {

@@ -28,7 +28,7 @@ impl For {
     pub fn ops(self) -> &'static [Op] {
         match self {
             For::Drift => &[Op::Read, Op::Adopt],
-            For::Plan => &[Op::Read, Op::Adopt, Op::Prepare],
+            For::Plan => &[Op::Read, Op::Adopt],
             For::Apply => &[Op::Read, Op::Adopt, Op::Prepare, Op::Create, Op::Update, Op::Delete],
             For::Destroy => &[Op::Read, Op::Adopt, Op::Delete],
             For::All => &[Op::Read, Op::Adopt, Op::Prepare, Op::Create, Op::Update, Op::Delete, Op::Import],

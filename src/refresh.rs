@@ -60,12 +60,15 @@ pub fn lineage_tag(o: &Observed) -> Option<&str> {
 }
 
 /// Reads every recorded resource of the stack, and searches by tag for declared
-/// resources missing from state (or for everything, with `search_all`).
+/// resources missing from state (or for everything, with `search_all`); with
+/// `prepare`, looks up beside them what the coming creates need
+/// (`Provider::prepare_creates`).
 pub async fn refresh(
     providers: &Providers,
     stack: &Stack,
     state: &State,
     search_all: bool,
+    prepare: bool,
 ) -> Result<Observation, RefreshError> {
     let mut by_kind: BTreeMap<Kind, Vec<(&str, &str)>> = BTreeMap::new();
     let mut outputs: BTreeMap<Kind, RecordedOutputs> = BTreeMap::new();
@@ -122,10 +125,10 @@ pub async fn refresh(
             .map_err(|source| RefreshError { kind: p.kind, source })?;
         Ok::<_, RefreshError>((p.resource.clone(), p.kind, found))
     });
-    // What the coming creates will look up, looked up now, beside the reads
-    // (not for drift, which creates nothing).
+    // What the coming creates will look up, looked up now, beside the reads,
+    // when they are about to run (an apply's plan).
     let mut to_create: BTreeMap<Kind, Vec<&crate::model::Props>> = BTreeMap::new();
-    if !search_all {
+    if prepare {
         for (name, r) in &stack.resources {
             if !state.resources.contains_key(name) {
                 to_create.entry(r.kind).or_default().push(&r.props);

@@ -76,7 +76,6 @@ async fn live_targets(events: &aws_sdk_eventbridge::Client, rule: &str) -> Vec<(
 async fn a_rule_is_created_read_updated_in_place_found_by_its_tags_and_deleted_with_its_targets() {
     let env = env().await;
     let rules = env.providers.get(Kind::EventRule);
-    let schema = Kind::EventRule.schema();
     let declared = props(vec![
         ("name", "dev-source_changed".into()),
         ("description", "starts the pipeline".into()),

@@ -10,6 +10,7 @@
 //! pending operation in state; after it, the result: an interrupted apply never
 //! loses track of a resource. A failed operation fails only what depends on it.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -249,11 +250,18 @@ fn pending(op: &Op, step: &Step, token: &str) -> Pending {
 }
 
 /// Which operations can start: each waits for the operations it comes after;
-/// one that failed (or was skipped) makes its dependents skip.
+/// one that failed (or was skipped) makes its dependents skip. Of those ready,
+/// the one with the longest chain of operations still to follow it starts
+/// first: its requests reach AWS ahead of the others', so what sets the wall
+/// time waits least behind what does not (critical-path-first list
+/// scheduling).
 struct Queue<'a> {
     ops: &'a [Op],
     waiting: Vec<usize>,
     ready: Vec<usize>,
+    /// Each operation's chain: itself and the longest line of operations
+    /// that wait for it, one after another.
+    chain: Vec<usize>,
     /// Failed operations, with the resource whose failure it was.
     failed: BTreeMap<usize, String>,
     /// Which operations have finished (completed, failed or skipped).
@@ -264,8 +272,9 @@ struct Queue<'a> {
 impl<'a> Queue<'a> {
     fn new(ops: &'a [Op]) -> Self {
         let waiting: Vec<usize> = ops.iter().map(|op| op.after.len()).collect();
-        let ready = (0..ops.len()).filter(|i| waiting[*i] == 0).rev().collect();
-        Queue { ops, waiting, ready, failed: BTreeMap::new(), done: vec![false; ops.len()], finished: 0 }
+        let ready = (0..ops.len()).filter(|i| waiting[*i] == 0).collect();
+        let chain = chains(ops);
+        Queue { ops, waiting, ready, chain, failed: BTreeMap::new(), done: vec![false; ops.len()], finished: 0 }
     }
 
     fn all_done(&self) -> bool {
@@ -285,9 +294,11 @@ impl<'a> Queue<'a> {
             .collect()
     }
 
-    /// The next ready operation, taken off the queue.
+    /// The next ready operation, taken off the queue: the longest chain
+    /// first, then the plan's order.
     fn take_ready(&mut self) -> Option<usize> {
-        self.ready.pop()
+        let next = (0..self.ready.len()).max_by_key(|&k| (self.chain[self.ready[k]], Reverse(self.ready[k])))?;
+        Some(self.ready.swap_remove(next))
     }
 
     /// The resource whose failure stops `op`, if any of its predecessors failed.
@@ -311,6 +322,50 @@ impl<'a> Queue<'a> {
             }
         }
     }
+}
+
+/// For each operation, the length of the longest line of operations that
+/// starts with it and follows `before` (what waits for it), each computed once,
+/// dependents first. The planner refuses cycles; should one reach here anyway,
+/// the edge that closes it is not followed (the executor then reports the
+/// operations that wait forever).
+fn chains(ops: &[Op]) -> Vec<usize> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done(usize),
+    }
+    let mut mark = vec![Mark::New; ops.len()];
+    for start in 0..ops.len() {
+        // Depth-first, without recursion: a node is done once all it leads to are.
+        let mut stack = vec![start];
+        while let Some(&i) = stack.last() {
+            match mark[i] {
+                Mark::Done(_) => {
+                    stack.pop();
+                }
+                Mark::New => {
+                    mark[i] = Mark::Open;
+                    stack.extend(ops[i].before.iter().copied().filter(|&n| mark[n] == Mark::New));
+                }
+                Mark::Open => {
+                    let longest = ops[i]
+                        .before
+                        .iter()
+                        .filter_map(|&n| match mark[n] {
+                            Mark::Done(c) => Some(c),
+                            _ => None,
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    mark[i] = Mark::Done(1 + longest);
+                    stack.pop();
+                }
+            }
+        }
+    }
+    mark.into_iter().map(|m| if let Mark::Done(c) = m { c } else { 1 }).collect()
 }
 
 /// A create that takes up an interrupted run's token ([`Options::retry_tokens`]).
@@ -450,6 +505,41 @@ mod tests {
     use super::*;
     use crate::model::Kind;
     use crate::plan::{Action, ReplaceOrder};
+
+    fn op(resource: &str, after: Vec<usize>, before: Vec<usize>) -> Op {
+        Op {
+            resource: resource.into(),
+            kind: crate::plan::OpKind::Delete,
+            after,
+            before,
+            replace: false,
+            coexists: false,
+        }
+    }
+
+    #[test]
+    fn of_the_operations_ready_the_one_with_the_longest_chain_after_it_starts_first() {
+        // Volumes 0 and 1 stand alone; the instance (2) comes before its
+        // group (3), which comes before the group's rule holder (4).
+        let ops = vec![
+            op("v0", vec![], vec![]),
+            op("v1", vec![], vec![]),
+            op("host", vec![], vec![3]),
+            op("sg", vec![2], vec![4]),
+            op("vpc", vec![3], vec![]),
+        ];
+        assert_eq!(chains(&ops), [1, 1, 3, 2, 1]);
+        let mut queue = Queue::new(&ops);
+        assert_eq!(queue.take_ready(), Some(2), "the instance heads the longest chain");
+        assert_eq!(queue.take_ready(), Some(0), "then the plan's order");
+        assert_eq!(queue.take_ready(), Some(1));
+        assert_eq!(queue.take_ready(), None);
+        queue.complete(2);
+        assert_eq!(queue.take_ready(), Some(3));
+        // A cycle (which the planner refuses) still ends.
+        let cycle = vec![op("a", vec![1], vec![1]), op("b", vec![0], vec![0])];
+        assert_eq!(chains(&cycle), [2, 1]);
+    }
 
     struct Silent;
     impl Reporter for Silent {

@@ -60,7 +60,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
             planned
         }
         None => {
-            let mut planned = engine.plan(&stack, &args.controls.request()).await?;
+            let mut planned = engine.plan_to_apply(&stack, &args.controls.request()).await?;
             common::price_plan(&stack, &mut planned.plan);
             planned
         }

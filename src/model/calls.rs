@@ -24,7 +24,7 @@ pub enum Op {
     /// The search by ownership tags (refresh's adoption, crash recovery).
     Adopt,
     /// A lookup a create needs, made in refresh's round when a create is
-    /// coming (`Provider::prepare_creates`): in plan and apply.
+    /// about to run (`Provider::prepare_creates`): in apply only.
     Prepare,
     /// `infra import`: one resource read by id.
     Import,
@@ -184,6 +184,8 @@ static INSTANCE: Access = Access {
     calls: &[
         call(READS, &["ec2:DescribeInstances", "ec2:DescribeImages"], EC2_DESCRIBE),
         call(PREPARE, &["ssm:GetParameter"], &[On::Arn("arn:{partition}:ssm:{region}::parameter/aws/service/*")]),
+        // The root device of the AMI, when the root volume is sized.
+        call(PREPARE, &["ec2:DescribeImages"], EC2_DESCRIBE),
         call_if(CREATE, &["ec2:RunInstances"], &[On::Own, On::Arn(VOLUME_ARN)], &[REQUEST_TAG]),
         call(
             CREATE,

@@ -30,8 +30,11 @@ pub fn forced(kind: Kind, op: &str) -> &'static [&'static str] {
         (Kind::Role, "delete") => &["ListRolePolicies", "DeleteRolePolicy", "DeleteRole"],
         (Kind::InstanceProfile, "create") => &["CreateInstanceProfile", "AddRoleToInstanceProfile"],
         (Kind::InstanceProfile, "delete") => &["RemoveRoleFromInstanceProfile", "DeleteInstanceProfile"],
-        // A bucket's settings go on a bucket that exists, all at once.
-        (Kind::Bucket, "create") => &["CreateBucket", "PutBucketVersioning"],
+        // A bucket's settings go on a bucket that exists, all at once, after
+        // its tags: S3's CreateBucket takes none for a general purpose bucket,
+        // and a bucket is tagged first so that a run killed after it can find
+        // it (infra's rule that no resource is lost track of).
+        (Kind::Bucket, "create") => &["CreateBucket", "PutBucketTagging", "PutBucketVersioning"],
         (Kind::Bucket, "delete") => &["ListObjectVersions", "DeleteBucket"],
         (Kind::BuildProject, "create") => &["CreateProject"],
         (Kind::BuildProject, "delete") => &["DeleteProject"],

@@ -187,23 +187,30 @@ impl Provider for EbVersions {
             .await
             .map_err(|e| aws_error("CreateApplicationVersion", e));
         let id = format!("{application}/{label}");
-        if let Err(e) = created {
-            // The label is a content hash: a version that already has it (an
-            // interrupted apply created it) is this one, if its bundle is ours.
-            let existing = self.read_one(&id).await?;
-            return match existing {
-                Some(o)
-                    if o.outputs.get("key") == Some(&Value::from(key.as_str()))
-                        && o.props.get("bucket") == Some(&Value::from(bucket)) =>
-                {
-                    Ok(o)
-                }
-                _ => Err(e),
-            };
+        let created = match created {
+            Ok(created) => created,
+            Err(e) => {
+                // The label is a content hash: a version that already has it (an
+                // interrupted apply created it) is this one, if its bundle is ours.
+                let existing = self.read_one(&id).await?;
+                return match existing {
+                    Some(o)
+                        if o.outputs.get("key") == Some(&Value::from(key.as_str()))
+                            && o.props.get("bucket") == Some(&Value::from(bucket)) =>
+                    {
+                        Ok(o)
+                    }
+                    _ => Err(e),
+                };
+            }
+        };
+        // CreateApplicationVersion answers with the version's description.
+        match created.application_version() {
+            Some(made) => Ok(observe(made)),
+            None => self.read_one(&id).await?.ok_or_else(|| {
+                ProviderError::Invalid(format!("application version {id} vanished after it was created"))
+            }),
         }
-        self.read_one(&id)
-            .await?
-            .ok_or_else(|| ProviderError::Invalid(format!("application version {id} vanished after it was created")))
     }
 
     /// Only `source_dir` changes in place, and with the same label it is the

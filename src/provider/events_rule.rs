@@ -28,13 +28,17 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::iam_role::{owned_by, owned_name};
 use super::shared::{ok_if_gone, put, tag_changes};
-use super::{Ctx, Observed, Provider, ProviderError, Tagged, aws_error, tags_of};
+use super::{Ctx, Observed, Provider, ProviderError, RecordedOutputs, Tagged, aws_error, recorded, tags_of};
 use crate::model::kinds::events_rule::MAX_NAME;
 pub use crate::model::kinds::events_rule::SCHEMA;
 use crate::model::{Kind, Props, Value};
 
 /// EventBridge's answer for a rule it does not have.
 const NOT_FOUND: &str = "ResourceNotFoundException";
+
+/// A rule's reads made from what state recorded: the ARN they used, its
+/// targets, and its tags (when an ARN was recorded).
+type Early = (Option<String>, Result<Vec<Target>, ProviderError>, Option<Result<Vec<Tag>, ProviderError>>);
 
 /// How many rules' targets and tags are read at once.
 const READ_CONCURRENCY: usize = 8;
@@ -196,6 +200,19 @@ impl Rules {
         Ok(found.into_iter().flatten().map(|o| (o.id.clone(), o)).collect())
     }
 
+    /// A recorded rule's targets (by its name) and tags (by its recorded ARN),
+    /// read before the list that confirms them arrives.
+    async fn early(&self, name: String, arn: Option<&str>) -> (String, Early) {
+        let tags = async {
+            match arn {
+                Some(arn) => Some(self.tags(arn).await),
+                None => None,
+            }
+        };
+        let (targets, tags) = tokio::join!(self.targets(&name), tags);
+        (name, (arn.map(str::to_string), targets, tags))
+    }
+
     /// One rule, described by name.
     async fn read_one(&self, name: &str) -> Result<Observed, ProviderError> {
         let out = self.client.describe_rule().name(name).send().await.map_err(|e| aws_error("DescribeRule", e))?;
@@ -304,6 +321,39 @@ impl Provider for Rules {
         self.complete_all(wanted).await
     }
 
+    /// The list of rules and, at once, each recorded rule's targets (by its
+    /// name) and tags (by its recorded ARN); a rule the list reports with
+    /// another ARN has its tags read again.
+    async fn read_recorded(
+        &self,
+        _stack: &str,
+        ids: &[String],
+        outputs: &RecordedOutputs,
+    ) -> Result<BTreeMap<String, Observed>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let early =
+            futures::future::join_all(ids.iter().map(|id| self.early(id.clone(), recorded(outputs, id, "arn"))));
+        let (rules, early) = tokio::join!(self.list(), early);
+        let mut early: BTreeMap<String, Early> = early.into_iter().collect();
+        let mut found = BTreeMap::new();
+        for rule in rules? {
+            let Some((arn, targets, tags)) = rule.name().and_then(|n| early.remove(n)) else { continue };
+            let tags = match tags {
+                Some(tags) if arn.as_deref() == rule.arn() => tags,
+                _ => self.tags(rule.arn().unwrap_or_default()).await,
+            };
+            let observed = match (targets, tags) {
+                (Ok(targets), Ok(tags)) => observe(&rule, &targets, &tags),
+                (Err(e), _) | (_, Err(e)) if e.code() == Some(NOT_FOUND) => continue,
+                (Err(e), _) | (_, Err(e)) => return Err(e),
+            };
+            found.insert(observed.id.clone(), observed);
+        }
+        Ok(found)
+    }
+
     async fn find_tagged(&self, stack: &str) -> Result<Tagged, ProviderError> {
         let tagged = stream::iter(self.list().await?.into_iter().map(|rule| async move {
             match self.tags(rule.arn().unwrap_or_default()).await {
@@ -365,8 +415,29 @@ impl Provider for Rules {
     }
 
     /// Removes the rule's targets, then the rule; a rule already gone is deleted.
-    async fn delete(&self, _ctx: &Ctx, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        ok_if_gone(self.try_delete(id).await, &[NOT_FOUND])
+    /// Removes the targets state records and deletes the rule, listing its
+    /// targets only when that fails: EventBridge refuses the delete of a rule
+    /// that still has targets ("Rule can't be deleted since it has targets"),
+    /// such as one added behind infra's back.
+    async fn delete(&self, _ctx: &Ctx, id: &str, props: &Props) -> Result<(), ProviderError> {
+        let recorded: Vec<String> = match props.get("targets") {
+            Some(Value::List(targets)) => {
+                targets.iter().filter_map(|t| t.as_map()?.get("id")?.as_str().map(str::to_string)).collect()
+            }
+            _ => Vec::new(),
+        };
+        let first = async {
+            self.remove_targets(id, recorded).await?;
+            self.client.delete_rule().name(id).send().await.map_err(|e| aws_error("DeleteRule", e))?;
+            Ok::<(), ProviderError>(())
+        };
+        match first.await {
+            Err(e) if e.code() == Some(NOT_FOUND) => Ok(()),
+            // Targets other than the recorded ones (or a recorded one already
+            // gone): the targets as EventBridge lists them, then the delete.
+            Err(_) => ok_if_gone(self.try_delete(id).await, &[NOT_FOUND]),
+            Ok(()) => Ok(()),
+        }
     }
 }
 

@@ -190,7 +190,8 @@ impl Provider for InstanceProfiles {
         let role = role_of(&props)
             .ok_or_else(|| ProviderError::Invalid("an iam.instance_profile needs `role`".into()))?
             .to_string();
-        self.client
+        let created = self
+            .client
             .create_instance_profile()
             .instance_profile_name(&name)
             .set_tags(Some(iam_tags(&tags_of(&props))?).filter(|t| !t.is_empty()))
@@ -198,7 +199,20 @@ impl Provider for InstanceProfiles {
             .await
             .map_err(|e| aws_error("CreateInstanceProfile", e))?;
         self.add_role_when_known(ctx, &name, &role).await?;
-        wait::until(ctx, &format!("instance profile {name} to appear"), Backoff::default(), || self.get(&name)).await
+        // CreateInstanceProfile answers with the profile (its name and ARN), and
+        // its role and tags are what was just sent: no read back. (A service
+        // that cannot see the new profile yet retries its own call,
+        // `wait::through_iam_propagation`.)
+        let Some(profile) = created.instance_profile() else {
+            return wait::until(ctx, &format!("instance profile {name} to appear"), Backoff::default(), || {
+                self.get(&name)
+            })
+            .await;
+        };
+        let mut made = observe(profile);
+        made.props.insert("role".into(), Value::from(role.as_str()));
+        made.props.insert("tags".into(), props.get("tags").cloned().unwrap_or_else(|| Value::Map(Default::default())));
+        Ok(made)
     }
 
     async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
@@ -214,7 +228,17 @@ impl Provider for InstanceProfiles {
         self.get(id).await?.ok_or_else(|| ProviderError::Invalid(format!("instance profile {id} no longer exists")))
     }
 
-    async fn delete(&self, _ctx: &Ctx, id: &str, _props: &Props) -> Result<(), ProviderError> {
-        ok_if_gone(self.try_delete(id).await, &[NO_SUCH_ENTITY])
+    /// Removes the role state records and deletes the profile, asking first
+    /// which roles it holds only when IAM refuses the delete because it still
+    /// holds one (a role put in it behind infra's back): `DeleteConflict`.
+    async fn delete(&self, _ctx: &Ctx, id: &str, props: &Props) -> Result<(), ProviderError> {
+        if let Some(role) = role_of(props) {
+            self.remove_role(id, role).await?;
+        }
+        let call = self.client.delete_instance_profile().instance_profile_name(id);
+        match call.send().await.map(|_| ()).map_err(|e| aws_error("DeleteInstanceProfile", e)) {
+            Err(e) if e.code() == Some("DeleteConflict") => ok_if_gone(self.try_delete(id).await, &[NO_SUCH_ENTITY]),
+            other => ok_if_gone(other, &[NO_SUCH_ENTITY]),
+        }
     }
 }

@@ -16,6 +16,7 @@
 //! taken for a declared `ec2.volume` of that name.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -63,17 +64,34 @@ fn str_list(props: &Props, key: &str) -> Option<Vec<String>> {
     Some(list.iter().filter_map(Value::as_str).map(str::to_string).collect())
 }
 
+/// The root device name DescribeImages reports for `ami` (owned arguments,
+/// so that a lookup can run on its own task).
+async fn describe_root_device(ec2: aws_sdk_ec2::Client, ami: String) -> Result<String, ProviderError> {
+    let out = ec2.describe_images().image_ids(&ami).send().await.map_err(|e| aws_error("DescribeImages", e))?;
+    Ok(out.images().first().and_then(|i| i.root_device_name()).unwrap_or(DEFAULT_ROOT_DEVICE).to_string())
+}
+
 /// Instances, through the EC2 and SSM APIs.
 pub struct Instances {
     ec2: aws_sdk_ec2::Client,
     ssm: aws_sdk_ssm::Client,
     /// The AMI each SSM parameter named, asked once per run.
     amis: tokio::sync::Mutex<BTreeMap<String, String>>,
+    /// Each AMI's root device name, asked once per run: a cell per AMI, which
+    /// a create waits on while a lookup started beforehand is in flight.
+    root_devices: std::sync::Mutex<BTreeMap<String, RootDevice>>,
 }
+
+type RootDevice = Arc<tokio::sync::OnceCell<String>>;
 
 impl Instances {
     pub fn new(ec2: aws_sdk_ec2::Client, ssm: aws_sdk_ssm::Client) -> Self {
-        Instances { ec2, ssm, amis: tokio::sync::Mutex::new(BTreeMap::new()) }
+        Instances {
+            ec2,
+            ssm,
+            amis: tokio::sync::Mutex::new(BTreeMap::new()),
+            root_devices: std::sync::Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// Every instance matching `filters`, all pages, with its owner's account id.
@@ -180,9 +198,14 @@ impl Instances {
 
     /// The AMI's root device name, to size the root volume.
     async fn root_device(&self, ami: &str) -> Result<String, ProviderError> {
-        let out = self.ec2.describe_images().image_ids(ami).send().await.map_err(|e| aws_error("DescribeImages", e))?;
-        let name = out.images().first().and_then(|i| i.root_device_name());
-        Ok(name.unwrap_or(DEFAULT_ROOT_DEVICE).to_string())
+        let cell = self.root_device_cell(ami);
+        cell.get_or_try_init(|| describe_root_device(self.ec2.clone(), ami.to_string())).await.cloned()
+    }
+
+    /// The cell holding `ami`'s root device name, made empty on first use.
+    fn root_device_cell(&self, ami: &str) -> RootDevice {
+        let mut cells = self.root_devices.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cells.entry(ami.to_string()).or_default().clone()
     }
 
     /// Stops the instance (unless it is stopped), changes its type, and starts it
@@ -248,10 +271,21 @@ impl Provider for Instances {
         read_tagged(self, stack).await
     }
 
-    /// The AMIs the SSM parameters of instances without a declared AMI name.
+    /// The AMIs the SSM parameters of instances without a declared AMI name
+    /// and, on a task of its own that refresh does not wait for, the root
+    /// device of each AMI whose root volume is sized: a create that needs it
+    /// waits for that lookup instead of making its own. A failure here is
+    /// left for the create to meet and report.
     async fn prepare_creates(&self, declared: &[&Props]) {
-        for props in declared.iter().filter(|p| !p.contains_key("ami")) {
-            let _ = self.ami(props).await;
+        for props in declared {
+            let Ok(ami) = self.ami(props).await else { continue };
+            if props.contains_key("root_volume_size") {
+                let cell = self.root_device_cell(&ami);
+                let ec2 = self.ec2.clone();
+                tokio::spawn(async move {
+                    let _ = cell.get_or_try_init(|| describe_root_device(ec2, ami)).await;
+                });
+            }
         }
     }
 

@@ -288,6 +288,10 @@ impl Buckets {
             .set_lambda_function_configurations(current.lambda_function_configurations)
             .set_event_bridge_configuration(enabled.then(|| EventBridgeConfiguration::builder().build()))
             .build();
+        self.put_notifications(name, config).await
+    }
+
+    async fn put_notifications(&self, name: &str, config: NotificationConfiguration) -> Result<(), ProviderError> {
         let call = self.client.put_bucket_notification_configuration().bucket(name).notification_configuration(config);
         call.send().await.map_err(|e| aws_error("PutBucketNotificationConfiguration", e))?;
         Ok(())
@@ -484,18 +488,41 @@ impl Provider for Buckets {
         let eventbridge = bool_prop(&props, "eventbridge").unwrap_or(false);
         // A bucket is created unversioned; versioning once on can only be suspended.
         let versioning = async { if versioned { self.put_versioning(&name, true).await } else { Ok(()) } };
-        // A bucket is created without notifications.
-        let events = async { if eventbridge { self.put_eventbridge(&name, true).await } else { Ok(()) } };
+        // A bucket is created without notifications: there is nothing to keep.
+        let events = async {
+            if eventbridge {
+                let config = NotificationConfiguration::builder()
+                    .event_bridge_configuration(EventBridgeConfiguration::builder().build())
+                    .build();
+                self.put_notifications(&name, config).await
+            } else {
+                Ok(())
+            }
+        };
+        let policy = props.get("policy").and_then(Value::as_str);
+        let tls_only = bool_prop(&props, "tls_only").unwrap_or(true);
+        let effective = effective_policy(policy, tls_only, &bucket_arn(&name));
+        let put_policy = || async {
+            match &effective {
+                Some(effective) => self.put_policy(&name, Some(effective)).await,
+                None => Ok(()),
+            }
+        };
+        // A new bucket blocks public policies ("all Block Public Access settings
+        // are enabled by default" for new buckets, S3 User Guide, "Blocking
+        // public access to your Amazon S3 storage"): with access kept blocked,
+        // the policy goes beside the other settings; a bucket opened to public
+        // policies takes its policy once it is opened.
+        let beside = async { if blocked { put_policy().await } else { Ok(()) } };
         tokio::try_join!(
             self.put_public_access_block(&name, blocked),
             self.put_encryption(&name, algorithm),
             versioning,
-            events
+            events,
+            beside
         )?;
-        let policy = props.get("policy").and_then(Value::as_str);
-        let tls_only = bool_prop(&props, "tls_only").unwrap_or(true);
-        if let Some(effective) = effective_policy(policy, tls_only, &bucket_arn(&name)) {
-            self.put_policy(&name, Some(&effective)).await?;
+        if !blocked {
+            put_policy().await?;
         }
         // What a read would report follows from what was just set.
         let mut observed = Props::from([

@@ -33,6 +33,7 @@ struct Calls {
     counts: BTreeMap<String, u64>,
     trace: Vec<Call>,
     sleeps: Vec<Sleep>,
+    not_yet: Vec<NotYet>,
     ops: Vec<OpSpan>,
     origin: Instant,
 }
@@ -60,6 +61,15 @@ pub struct Sleep {
     pub end_ms: f64,
 }
 
+/// An answer by which AWS said "not yet": a poll that found the resource still
+/// on its way, or a call refused until IAM shows a new role. Each one is a
+/// round trip AWS forced (`render::timeline::floor`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NotYet {
+    pub resource: Option<String>,
+    pub at_ms: f64,
+}
+
 /// One operation of an apply, as the executor ran it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OpSpan {
@@ -82,6 +92,7 @@ pub struct OpSpan {
 pub struct Trace {
     pub calls: Vec<Call>,
     pub sleeps: Vec<Sleep>,
+    pub not_yet: Vec<NotYet>,
     pub ops: Vec<OpSpan>,
 }
 
@@ -91,6 +102,7 @@ impl Default for CallStats {
             counts: BTreeMap::new(),
             trace: Vec::new(),
             sleeps: Vec::new(),
+            not_yet: Vec::new(),
             ops: Vec::new(),
             origin: Instant::now(),
         };
@@ -108,7 +120,12 @@ impl CallStats {
     pub fn timeline(&self) -> Trace {
         self.0
             .lock()
-            .map(|m| Trace { calls: m.trace.clone(), sleeps: m.sleeps.clone(), ops: m.ops.clone() })
+            .map(|m| Trace {
+                calls: m.trace.clone(),
+                sleeps: m.sleeps.clone(),
+                not_yet: m.not_yet.clone(),
+                ops: m.ops.clone(),
+            })
             .unwrap_or_default()
     }
 
@@ -122,6 +139,14 @@ impl CallStats {
         if let Ok(mut m) = self.0.lock() {
             let sleep = Sleep { resource, start_ms: Self::ms(&m, start), end_ms: Self::ms(&m, Instant::now()) };
             m.sleeps.push(sleep);
+        }
+    }
+
+    /// Records a "not yet" answer, now.
+    pub fn record_not_yet(&self, resource: Option<String>) {
+        if let Ok(mut m) = self.0.lock() {
+            let at_ms = Self::ms(&m, Instant::now());
+            m.not_yet.push(NotYet { resource, at_ms });
         }
     }
 
@@ -139,6 +164,13 @@ impl CallStats {
 pub fn record_sleep(start: Instant) {
     let resource = RESOURCE.try_with(|r| r.clone()).ok();
     let _ = TRACE.try_with(|t| t.record_sleep(resource, start));
+}
+
+/// Records, for the task's resource, a "not yet" answer from AWS, when the
+/// task runs under the executor ([`TRACE`]).
+pub fn record_not_yet() {
+    let resource = RESOURCE.try_with(|r| r.clone()).ok();
+    let _ = TRACE.try_with(|t| t.record_not_yet(resource));
 }
 
 /// Whether an operation only reads (by AWS's naming conventions).

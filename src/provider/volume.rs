@@ -260,9 +260,8 @@ impl Provider for Volumes {
             }
             other => other?,
         }
-        wait::until(ctx, &format!("volume {id} to be deleted"), Backoff::default(), || async {
-            Ok(matches!(self.state(id).await?, None | Some(VolumeState::Deleted)).then_some(()))
-        })
-        .await
+        // Accepted: the volume is `deleting`, which AWS finishes on its own and
+        // which reads take as gone (`is_gone`), so nothing waits on it.
+        Ok(())
     }
 }

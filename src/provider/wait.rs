@@ -60,6 +60,7 @@ where
     loop {
         match call().await {
             Err(e) if unseen(&e) && start.elapsed() < IAM_PROPAGATION => {
+                super::stats::record_not_yet();
                 ctx.status(&format!(
                     "waiting for IAM to show a new role or profile ({}s): {e}",
                     start.elapsed().as_secs()
@@ -108,6 +109,7 @@ where
         if let Some(done) = check().await? {
             return Ok(done);
         }
+        super::stats::record_not_yet();
         let elapsed = start.elapsed();
         if elapsed >= backoff.timeout {
             return Err(ProviderError::Timeout { what: what.to_string(), secs: elapsed.as_secs() });

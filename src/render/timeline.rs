@@ -129,12 +129,16 @@ pub fn critical_path(trace: &Trace) -> CriticalPath {
 /// The fewest round trips in sequence a run could take: one for refresh (when
 /// it read anything: every kind at once), then, along the longest chain of
 /// operations that wait for each other, the calls each cannot do without
-/// ([`crate::model::floor::forced`]).
+/// ([`crate::model::floor::forced`]) and each "not yet" AWS answered it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Floor {
     pub round_trips: usize,
     /// That chain, call by call: `(refresh)`, then `resource: Call`.
     pub chain: Vec<String>,
+    /// The calls the whole run could not do without, chain or not: refresh's
+    /// reads, and each operation's forced calls and "not yet" answers. What a
+    /// server that answers one request at a time must at least serve.
+    pub forced_calls: usize,
 }
 
 /// The floor of the run the trace records.
@@ -142,12 +146,22 @@ pub fn floor(trace: &Trace) -> Floor {
     let mut best: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut ops: Vec<&crate::provider::stats::OpSpan> = trace.ops.iter().collect();
     ops.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+    let mut forced_calls = trace.calls.iter().filter(|c| c.resource.is_none()).count();
     for op in &ops {
         let before = op.after.iter().filter_map(|i| best.get(i)).max_by_key(|c| c.len()).cloned().unwrap_or_default();
         let kind = crate::model::Kind::from_type_name(&op.kind);
         let own = kind.map_or(&["(one call)"][..], |k| crate::model::floor::forced(k, &op.op));
+        // Each time AWS answered "not yet" during the operation is one more
+        // round trip: no implementation learns sooner that it is done.
+        let not_yet = trace
+            .not_yet
+            .iter()
+            .filter(|n| n.resource.as_deref() == Some(&op.resource) && (op.start_ms..=op.end_ms).contains(&n.at_ms))
+            .count();
         let mut chain = before;
         chain.extend(own.iter().map(|call| format!("{}: {call}", op.resource)));
+        chain.extend((0..not_yet).map(|_| format!("{}: (not yet)", op.resource)));
+        forced_calls += own.len() + not_yet;
         best.insert(op.index, chain);
     }
     let mut chain = Vec::new();
@@ -155,7 +169,7 @@ pub fn floor(trace: &Trace) -> Floor {
         chain.push(REFRESH.to_string());
     }
     chain.extend(best.into_values().max_by_key(Vec::len).unwrap_or_default());
-    Floor { round_trips: chain.len(), chain }
+    Floor { round_trips: chain.len(), chain, forced_calls }
 }
 
 /// The critical path in one line, for `--stats`.
@@ -407,7 +421,7 @@ fn nice_step(wall_ms: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::stats::{Call, OpSpan, Sleep};
+    use crate::provider::stats::{Call, NotYet, OpSpan, Sleep};
 
     fn call(resource: Option<&str>, operation: &str, start_ms: f64, end_ms: f64) -> Call {
         Call { resource: resource.map(str::to_string), operation: operation.into(), start_ms, end_ms, attempts: 1 }
@@ -439,6 +453,7 @@ mod tests {
                 call(Some("host"), "ec2:DescribeInstances", 601.0, 700.0),
             ],
             sleeps: vec![Sleep { resource: Some("host".into()), start_ms: 400.0, end_ms: 600.0 }],
+            not_yet: vec![],
             ops: vec![
                 op(0, "sg", vec![], 101.0, 300.0),
                 op(1, "role", vec![], 101.0, 150.0),
@@ -493,6 +508,23 @@ mod tests {
             ]
         );
         assert_eq!(f.round_trips, 5);
+        assert_eq!(f.forced_calls, 1 + 2 + 2 + 2, "refresh's read, the group's, the role's and the host's calls");
+    }
+
+    #[test]
+    fn each_not_yet_answer_during_an_operation_is_a_forced_round_trip() {
+        let mut t = trace();
+        t.ops[2].kind = "ec2.instance".into();
+        t.ops[0].kind = "ec2.security_group".into();
+        t.ops[1].kind = "iam.role".into();
+        // The host's first poll found it pending; the role's answer came after its operation.
+        t.not_yet = vec![
+            NotYet { resource: Some("host".into()), at_ms: 500.0 },
+            NotYet { resource: Some("role".into()), at_ms: 500.0 },
+        ];
+        let f = floor(&t);
+        assert_eq!(f.chain.last().map(String::as_str), Some("host: (not yet)"));
+        assert_eq!((f.round_trips, f.forced_calls), (6, 8));
     }
 
     #[test]

@@ -82,16 +82,32 @@ use settings::{aws_settings, props_from_settings, setting_changes, settings_of};
 use watch::{Watch, in_progress, live, now, status_of};
 
 /// An environment's option settings, tags and instance (with its private IP).
-type Read = (Vec<ConfigurationOptionSetting>, Value, Option<(String, Option<String>)>);
+type Read = (InEffect, Value, Option<(String, Option<String>)>);
+
+/// The option settings in effect, and the ids of the groups among them that
+/// Elastic Beanstalk made itself (it adds its own to those the stack names).
+type InEffect = (Vec<ConfigurationOptionSetting>, BTreeSet<String>);
 
 /// The reads of an environment made before its description arrived, from
 /// what state recorded: settings and tags for the recorded ARN, when there
 /// is one.
 struct Early {
     arn: Option<String>,
-    settings: Option<Result<Vec<ConfigurationOptionSetting>, ProviderError>>,
+    settings: Option<Result<InEffect, ProviderError>>,
     tags: Option<Result<Value, ProviderError>>,
     instance: Result<Option<(String, Option<String>)>, ProviderError>,
+}
+
+/// Leaves the groups Elastic Beanstalk made (`eb`) out of `security_groups`,
+/// and the property out when no other is left: Elastic Beanstalk's group alone
+/// is what an environment has when the stack names none.
+fn drop_groups(props: &mut Props, eb: &BTreeSet<String>) {
+    if let Some(Value::List(groups)) = props.get_mut("security_groups") {
+        groups.retain(|g| g.as_str().is_none_or(|g| !eb.contains(g)));
+        if groups.is_empty() {
+            props.remove("security_groups");
+        }
+    }
 }
 
 /// Whether a described group is the one Elastic Beanstalk made.
@@ -137,38 +153,26 @@ impl EbEnvironments {
         EbEnvironments { client, ec2, solution_stacks: tokio::sync::OnceCell::new() }
     }
 
-    /// Leaves the group Elastic Beanstalk made out of `security_groups` (AWS
-    /// reports groups by id), and the property out when no other is left. A
-    /// group that no longer exists stays: it is drift.
-    async fn drop_eb_group(&self, props: &mut Props) -> Result<(), ProviderError> {
-        let Some(Value::List(groups)) = props.get("security_groups") else { return Ok(()) };
-        let ids: Vec<String> =
-            groups.iter().filter_map(Value::as_str).filter(|g| g.starts_with("sg-")).map(str::to_string).collect();
-        let eb: BTreeSet<String> = if ids.is_empty() {
-            BTreeSet::new()
-        } else {
-            match self.ec2.describe_security_groups().set_group_ids(Some(ids)).send().await {
-                Ok(out) => out
-                    .security_groups()
-                    .iter()
-                    .filter(|g| made_by_eb(g))
-                    .filter_map(|g| g.group_id().map(str::to_string))
-                    .collect(),
-                Err(e) => match aws_error("DescribeSecurityGroups", e) {
-                    e if e.code() == Some("InvalidGroup.NotFound") => BTreeSet::new(),
-                    e => return Err(e),
-                },
-            }
-        };
-        if let Some(Value::List(groups)) = props.get_mut("security_groups") {
-            groups.retain(|g| g.as_str().is_none_or(|g| !eb.contains(g)));
-            // Elastic Beanstalk's group alone is what an environment has when
-            // the stack names none.
-            if groups.is_empty() {
-                props.remove("security_groups");
-            }
-        }
-        Ok(())
+    /// The ids of the security groups Elastic Beanstalk made for the
+    /// environment `id`: its CloudFormation stack `awseb-<id>-stack` names its
+    /// group `awseb-<id>-stack-AWSEBSecurityGroup-<suffix>`. Asked beside the
+    /// settings, which name groups by id.
+    async fn eb_groups(&self, id: &str) -> Result<BTreeSet<String>, ProviderError> {
+        let filter =
+            aws_sdk_ec2::types::Filter::builder().name("group-name").values(format!("awseb-{id}-stack-*")).build();
+        let out = self
+            .ec2
+            .describe_security_groups()
+            .filters(filter)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeSecurityGroups", e))?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .filter(|g| made_by_eb(g))
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect())
     }
 
     /// The environment's instance and its private IP: DescribeEnvironmentResources,
@@ -261,27 +265,24 @@ impl EbEnvironments {
     }
 
     /// The option settings in effect: the deployed configuration, when AWS also
-    /// reports a draft being applied.
-    async fn settings(&self, env: &EnvironmentDescription) -> Result<Vec<ConfigurationOptionSetting>, ProviderError> {
-        self.settings_of(env.application_name().unwrap_or_default(), env.environment_name().unwrap_or_default()).await
+    /// reports a draft being applied; with Elastic Beanstalk's own groups.
+    async fn settings(&self, env: &EnvironmentDescription) -> Result<InEffect, ProviderError> {
+        let (app, name) = (env.application_name().unwrap_or_default(), env.environment_name().unwrap_or_default());
+        self.settings_of(app, name, env.environment_id().unwrap_or_default()).await
     }
 
-    /// [`Self::settings`] of the environment `env` of the application `app`.
-    async fn settings_of(&self, app: &str, env: &str) -> Result<Vec<ConfigurationOptionSetting>, ProviderError> {
-        let out = self
-            .client
-            .describe_configuration_settings()
-            .application_name(app)
-            .environment_name(env)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeConfigurationSettings", e))?;
+    /// [`Self::settings`] of the environment `env` (id `id`) of the application `app`.
+    async fn settings_of(&self, app: &str, env: &str, id: &str) -> Result<InEffect, ProviderError> {
+        let call = self.client.describe_configuration_settings().application_name(app).environment_name(env).send();
+        let (out, eb) = tokio::join!(call, self.eb_groups(id));
+        let out = out.map_err(|e| aws_error("DescribeConfigurationSettings", e))?;
         let configs = out.configuration_settings();
         let config = configs
             .iter()
             .find(|c| c.deployment_status() == Some(&ConfigurationDeploymentStatus::Deployed))
             .or(configs.first());
-        Ok(config.map(|c| c.option_settings().to_vec()).unwrap_or_default())
+        let settings = config.map(|c| c.option_settings().to_vec()).unwrap_or_default();
+        Ok((settings, eb?))
     }
 
     async fn observe(&self, env: &EnvironmentDescription) -> Result<Observed, ProviderError> {
@@ -299,7 +300,7 @@ impl EbEnvironments {
         let names = arn.and_then(|a| a.split_once(":environment/")).and_then(|(_, rest)| rest.rsplit_once('/'));
         let settings = async {
             match names {
-                Some((app, env)) => Some(self.settings_of(app, env).await),
+                Some((app, env)) => Some(self.settings_of(app, env, id).await),
                 None => None,
             }
         };
@@ -345,8 +346,9 @@ impl EbEnvironments {
         let (prefix, platform) = split_solution_stack(env.solution_stack_name().unwrap_or_default());
         put(&mut props, "solution_stack_prefix", prefix);
         put(&mut props, "platform", platform);
+        let (settings, eb) = settings;
         props_from_settings(&settings, &mut props);
-        self.drop_eb_group(&mut props).await?;
+        drop_groups(&mut props, &eb);
         props.insert("tags".into(), without_system_tags(tags));
         let mut outputs = Props::new();
         outputs.insert("id".into(), Value::from(id.as_str()));
@@ -385,42 +387,59 @@ impl EbEnvironments {
     }
 
     /// Polls the environment until `done` says so, reporting its status and
-    /// events since `since`.
-    async fn wait_env<F>(&self, ctx: &Ctx, id: &str, what: &str, since: DateTime, done: F) -> Result<(), ProviderError>
+    /// events since `since` (asked beside each describe); the last description
+    /// (none once the environment is gone).
+    async fn wait_env<F>(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        what: &str,
+        since: DateTime,
+        done: F,
+    ) -> Result<Option<EnvironmentDescription>, ProviderError>
     where
         F: Fn(Option<&EnvironmentDescription>) -> Result<bool, ProviderError> + Send + Sync,
     {
         let watch = &Watch::new(since);
         let done = &done;
         wait::until(ctx, what, Backoff::default(), || async move {
-            let env = self.describe_one(id).await?;
-            watch.report(&self.client, ctx, id, env.as_ref()).await?;
-            Ok(done(env.as_ref())?.then_some(()))
+            let (env, events) = tokio::join!(self.describe_one(id), watch.events(&self.client, id));
+            let env = env?;
+            watch.report(ctx, env.as_ref(), events?);
+            Ok(done(env.as_ref())?.then_some(env))
         })
         .await
     }
 
     /// Waits until the environment is Ready, failing if it is terminated or
-    /// ends up Ready with a Red health.
-    async fn wait_ready(&self, ctx: &Ctx, id: &str, what: &str, since: DateTime) -> Result<(), ProviderError> {
-        self.wait_env(ctx, id, what, since, |env| {
-            let Some(env) = env.filter(|e| live(e)) else {
-                return Err(ProviderError::Invalid(format!(
-                    "environment {id} was terminated while waiting for {what}; see its events"
-                )));
-            };
-            match env.status() {
-                Some(EnvironmentStatus::Ready) if env.health() == Some(&EnvironmentHealth::Red) => {
-                    Err(ProviderError::Invalid(format!(
-                        "environment {} is Ready but its health is Red; see its events",
-                        env.environment_name().unwrap_or(id)
-                    )))
+    /// ends up Ready with a Red health; its description then.
+    async fn wait_ready(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        what: &str,
+        since: DateTime,
+    ) -> Result<EnvironmentDescription, ProviderError> {
+        let ready = self
+            .wait_env(ctx, id, what, since, |env| {
+                let Some(env) = env.filter(|e| live(e)) else {
+                    return Err(ProviderError::Invalid(format!(
+                        "environment {id} was terminated while waiting for {what}; see its events"
+                    )));
+                };
+                match env.status() {
+                    Some(EnvironmentStatus::Ready) if env.health() == Some(&EnvironmentHealth::Red) => {
+                        Err(ProviderError::Invalid(format!(
+                            "environment {} is Ready but its health is Red; see its events",
+                            env.environment_name().unwrap_or(id)
+                        )))
+                    }
+                    Some(EnvironmentStatus::Ready) => Ok(true),
+                    _ => Ok(false),
                 }
-                Some(EnvironmentStatus::Ready) => Ok(true),
-                _ => Ok(false),
-            }
-        })
-        .await
+            })
+            .await?;
+        ready.ok_or_else(|| gone(id))
     }
 
     /// One UpdateEnvironment call, then a wait until the environment is Ready.
@@ -439,7 +458,8 @@ impl EbEnvironments {
             call.clone().send().await.map_err(|e| aws_error("UpdateEnvironment", e))
         })
         .await?;
-        self.wait_ready(ctx, id, what, since).await
+        self.wait_ready(ctx, id, what, since).await?;
+        Ok(())
     }
 }
 
@@ -568,8 +588,10 @@ impl Provider for EbEnvironments {
             other => other?,
         };
         let id = created.environment_id().unwrap_or_default().to_string();
-        self.wait_ready(ctx, &id, &format!("environment {name} to be ready"), since).await?;
-        self.read_one(&id).await?.ok_or_else(|| gone(&id))
+        // The last poll's description is the environment as it is now: what
+        // it reads is read from it, not described again.
+        let env = self.wait_ready(ctx, &id, &format!("environment {name} to be ready"), since).await?;
+        self.observe(&env).await
     }
 
     async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {
@@ -607,7 +629,30 @@ impl Provider for EbEnvironments {
         self.read_one(id).await?.ok_or_else(|| gone(id))
     }
 
-    async fn delete(&self, ctx: &Ctx, id: &str, _props: &Props) -> Result<(), ProviderError> {
+    /// TerminateEnvironment at once; only when Elastic Beanstalk refuses it
+    /// (the environment is in the middle of an operation, already terminating,
+    /// or gone) is it described, waited for and terminated as it then allows.
+    async fn delete(&self, ctx: &Ctx, id: &str, props: &Props) -> Result<(), ProviderError> {
+        let since = now();
+        if let Err(e) = self.client.terminate_environment().environment_id(id).send().await {
+            let e = aws_error("TerminateEnvironment", e);
+            ctx.status(&format!("not terminated at once ({e}); describing it"));
+            return self.terminate_when_settled(ctx, id).await;
+        }
+        let name = props.get("name").and_then(Value::as_str).unwrap_or(id);
+        self.wait_env(ctx, id, &format!("environment {name} to terminate"), since, |e| {
+            Ok(e.is_none_or(|e| e.status() == Some(&EnvironmentStatus::Terminated)))
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+impl EbEnvironments {
+    /// Waits until the environment is settled (AWS terminates only an
+    /// environment that is not in the middle of an operation), then
+    /// terminates it unless it is already on its way, and waits until it is.
+    async fn terminate_when_settled(&self, ctx: &Ctx, id: &str) -> Result<(), ProviderError> {
         let Some(env) = self.describe_one(id).await? else { return Ok(()) };
         let name = env.environment_name().unwrap_or(id).to_string();
         let settled = |e: Option<&EnvironmentDescription>| {
@@ -618,13 +663,15 @@ impl Provider for EbEnvironments {
                 )
             })
         };
-        if !settled(Some(&env)) {
+        let env = if settled(Some(&env)) {
+            Some(env)
+        } else {
             // AWS terminates only an environment that is not in the middle of an operation.
             let what = format!("environment {name} to finish {} before terminating it", status_of(&env));
-            self.wait_env(ctx, id, &what, now(), |e| Ok(settled(e))).await?;
-        }
+            self.wait_env(ctx, id, &what, now(), |e| Ok(settled(e))).await?
+        };
         let since = now();
-        match self.describe_one(id).await? {
+        match env {
             None => return Ok(()),
             Some(e) if e.status() == Some(&EnvironmentStatus::Terminated) => return Ok(()),
             Some(e) if e.status() == Some(&EnvironmentStatus::Terminating) => {}
@@ -640,7 +687,8 @@ impl Provider for EbEnvironments {
         self.wait_env(ctx, id, &format!("environment {name} to terminate"), since, |e| {
             Ok(e.is_none_or(|e| e.status() == Some(&EnvironmentStatus::Terminated)))
         })
-        .await
+        .await?;
+        Ok(())
     }
 }
 
@@ -790,6 +838,17 @@ mod tests {
         assert_eq!(merged["instance_id"], Value::from("i-new"));
         assert!(!merged.contains_key("private_ip"));
         assert_eq!(merged["name"], Value::from("dev-app-env"), "other outputs are kept");
+    }
+
+    #[test]
+    fn the_groups_elastic_beanstalk_made_are_left_out_by_id_and_the_property_with_them() {
+        let mut props = Props::from([("security_groups".to_string(), Value::from(vec!["sg-mine", "sg-eb"]))]);
+        let eb = BTreeSet::from(["sg-eb".to_string()]);
+        drop_groups(&mut props, &eb);
+        assert_eq!(props["security_groups"], Value::from(vec!["sg-mine"]));
+        let mut only_eb = Props::from([("security_groups".to_string(), Value::from(vec!["sg-eb"]))]);
+        drop_groups(&mut only_eb, &eb);
+        assert!(!only_eb.contains_key("security_groups"), "{only_eb:?}");
     }
 
     #[test]

@@ -43,19 +43,8 @@ impl Watch {
         Watch { since: Mutex::new(since), shown: Mutex::new(BTreeSet::new()), status: Mutex::new(String::new()) }
     }
 
-    /// Reports a status change, and every event since the last poll, oldest first.
-    pub async fn report(
-        &self,
-        client: &Client,
-        ctx: &Ctx,
-        id: &str,
-        env: Option<&EnvironmentDescription>,
-    ) -> Result<(), ProviderError> {
-        let status = env.map(status_of).unwrap_or("Terminated").to_string();
-        if *self.status.lock().unwrap_or_else(PoisonError::into_inner) != status {
-            ctx.status(&format!("status {status}"));
-            *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status.clone();
-        }
+    /// The environment's events since the last one reported, oldest first.
+    pub async fn events(&self, client: &Client, id: &str) -> Result<Vec<(i64, u32, String)>, ProviderError> {
         let since = *self.since.lock().unwrap_or_else(PoisonError::into_inner);
         let out = client
             .describe_events()
@@ -73,6 +62,16 @@ impl Watch {
             })
             .collect();
         events.sort();
+        Ok(events)
+    }
+
+    /// Reports a status change, and each of `events` not reported yet.
+    pub fn report(&self, ctx: &Ctx, env: Option<&EnvironmentDescription>, events: Vec<(i64, u32, String)>) {
+        let status = env.map(status_of).unwrap_or("Terminated").to_string();
+        if *self.status.lock().unwrap_or_else(PoisonError::into_inner) != status {
+            ctx.status(&format!("status {status}"));
+            *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status.clone();
+        }
         let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
         for event in events {
             if !shown.contains(&event) {
@@ -81,6 +80,5 @@ impl Watch {
                 shown.insert(event);
             }
         }
-        Ok(())
     }
 }
