@@ -461,6 +461,54 @@ impl EbEnvironments {
         self.wait_ready(ctx, id, what, since).await?;
         Ok(())
     }
+
+    /// Waits until the environment `name` (id `id`) is terminated, reporting
+    /// its events since `since`.
+    async fn wait_terminated(&self, ctx: &Ctx, id: &str, name: &str, since: DateTime) -> Result<(), ProviderError> {
+        self.wait_env(ctx, id, &format!("environment {name} to terminate"), since, |e| {
+            Ok(e.is_none_or(|e| e.status() == Some(&EnvironmentStatus::Terminated)))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Waits until the environment is settled (AWS terminates only an
+    /// environment that is not in the middle of an operation), then
+    /// terminates it unless it is already on its way, and waits until it is.
+    async fn terminate_when_settled(&self, ctx: &Ctx, id: &str) -> Result<(), ProviderError> {
+        let Some(env) = self.describe_one(id).await? else { return Ok(()) };
+        let name = env.environment_name().unwrap_or(id).to_string();
+        let settled = |e: Option<&EnvironmentDescription>| {
+            e.is_none_or(|e| {
+                matches!(
+                    e.status(),
+                    Some(EnvironmentStatus::Ready | EnvironmentStatus::Terminating | EnvironmentStatus::Terminated)
+                )
+            })
+        };
+        let env = if settled(Some(&env)) {
+            Some(env)
+        } else {
+            // AWS terminates only an environment that is not in the middle of an operation.
+            let what = format!("environment {name} to finish {} before terminating it", status_of(&env));
+            self.wait_env(ctx, id, &what, now(), |e| Ok(settled(e))).await?
+        };
+        let since = now();
+        match env {
+            None => return Ok(()),
+            Some(e) if e.status() == Some(&EnvironmentStatus::Terminated) => return Ok(()),
+            Some(e) if e.status() == Some(&EnvironmentStatus::Terminating) => {}
+            Some(_) => {
+                self.client
+                    .terminate_environment()
+                    .environment_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("TerminateEnvironment", e))?;
+            }
+        }
+        self.wait_terminated(ctx, id, &name, since).await
+    }
 }
 
 /// Elastic Beanstalk's answer for an instance profile IAM has not shown it
@@ -640,55 +688,7 @@ impl Provider for EbEnvironments {
             return self.terminate_when_settled(ctx, id).await;
         }
         let name = props.get("name").and_then(Value::as_str).unwrap_or(id);
-        self.wait_env(ctx, id, &format!("environment {name} to terminate"), since, |e| {
-            Ok(e.is_none_or(|e| e.status() == Some(&EnvironmentStatus::Terminated)))
-        })
-        .await?;
-        Ok(())
-    }
-}
-
-impl EbEnvironments {
-    /// Waits until the environment is settled (AWS terminates only an
-    /// environment that is not in the middle of an operation), then
-    /// terminates it unless it is already on its way, and waits until it is.
-    async fn terminate_when_settled(&self, ctx: &Ctx, id: &str) -> Result<(), ProviderError> {
-        let Some(env) = self.describe_one(id).await? else { return Ok(()) };
-        let name = env.environment_name().unwrap_or(id).to_string();
-        let settled = |e: Option<&EnvironmentDescription>| {
-            e.is_none_or(|e| {
-                matches!(
-                    e.status(),
-                    Some(EnvironmentStatus::Ready | EnvironmentStatus::Terminating | EnvironmentStatus::Terminated)
-                )
-            })
-        };
-        let env = if settled(Some(&env)) {
-            Some(env)
-        } else {
-            // AWS terminates only an environment that is not in the middle of an operation.
-            let what = format!("environment {name} to finish {} before terminating it", status_of(&env));
-            self.wait_env(ctx, id, &what, now(), |e| Ok(settled(e))).await?
-        };
-        let since = now();
-        match env {
-            None => return Ok(()),
-            Some(e) if e.status() == Some(&EnvironmentStatus::Terminated) => return Ok(()),
-            Some(e) if e.status() == Some(&EnvironmentStatus::Terminating) => {}
-            Some(_) => {
-                self.client
-                    .terminate_environment()
-                    .environment_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error("TerminateEnvironment", e))?;
-            }
-        }
-        self.wait_env(ctx, id, &format!("environment {name} to terminate"), since, |e| {
-            Ok(e.is_none_or(|e| e.status() == Some(&EnvironmentStatus::Terminated)))
-        })
-        .await?;
-        Ok(())
+        self.wait_terminated(ctx, id, name, since).await
     }
 }
 
