@@ -3,7 +3,7 @@
 //! use by tests/ensure-chromium.sh, and the browser part skipped, saying so,
 //! where it cannot be). The SVG must parse, hold a lane per resource and mark
 //! the critical path that `--stats-json` reports. `UPDATE_GOLDEN=1` keeps the
-//! screenshot as docs/timeline-dev.png, the picture docs/performance.md shows.
+//! screenshot as docs/timeline-dev.png, the picture README and docs/performance.md show.
 
 mod common;
 
