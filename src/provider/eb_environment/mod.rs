@@ -406,7 +406,14 @@ impl EbEnvironments {
             let (env, events) = tokio::join!(self.describe_one(id), watch.events(&self.client, id));
             let env = env?;
             watch.report(ctx, env.as_ref(), events?);
-            Ok(done(env.as_ref())?.then_some(env))
+            if !done(env.as_ref())? {
+                return Ok(None);
+            }
+            // The events asked beside the describe that saw the end may predate
+            // it ("... completed successfully" comes with the change of status):
+            // they are asked once more, so that the last of them is shown.
+            watch.report(ctx, env.as_ref(), watch.events(&self.client, id).await?);
+            Ok(Some(env))
         })
         .await
     }
