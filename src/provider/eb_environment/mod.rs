@@ -400,35 +400,50 @@ impl EbEnvironments {
     where
         F: Fn(Option<&EnvironmentDescription>) -> Result<bool, ProviderError> + Send + Sync,
     {
-        let watch = &Watch::new(since);
-        let done = &done;
-        wait::until(ctx, what, Backoff::default(), || async move {
-            let (env, events) = tokio::join!(self.describe_one(id), watch.events(&self.client, id));
-            let env = env?;
-            watch.report(ctx, env.as_ref(), events?);
-            if !done(env.as_ref())? {
-                return Ok(None);
-            }
-            // The events asked beside the describe that saw the end may predate
-            // it ("... completed successfully" comes with the change of status):
-            // they are asked once more, so that the last of them is shown.
-            watch.report(ctx, env.as_ref(), watch.events(&self.client, id).await?);
-            Ok(Some(env))
-        })
-        .await
+        let (env, watch) = self.watch_until(ctx, id, what, since, done).await?;
+        watch.flush(&self.client, ctx, id, env.as_ref()).await?;
+        Ok(env)
     }
 
-    /// Waits until the environment is Ready, failing if it is terminated or
-    /// ends up Ready with a Red health; its description then.
-    async fn wait_ready(
+    /// [`Self::wait_env`] without the last events: the watch is returned, for
+    /// the caller to [`Watch::flush`] beside what it does next.
+    async fn watch_until<F>(
         &self,
         ctx: &Ctx,
         id: &str,
         what: &str,
         since: DateTime,
-    ) -> Result<EnvironmentDescription, ProviderError> {
-        let ready = self
-            .wait_env(ctx, id, what, since, |env| {
+        done: F,
+    ) -> Result<(Option<EnvironmentDescription>, Watch), ProviderError>
+    where
+        F: Fn(Option<&EnvironmentDescription>) -> Result<bool, ProviderError> + Send + Sync,
+    {
+        let watch = Watch::new(since);
+        let env = {
+            let (watch, done) = (&watch, &done);
+            wait::until(ctx, what, Backoff::default(), || async move {
+                let (env, events) = tokio::join!(self.describe_one(id), watch.events(&self.client, id));
+                let env = env?;
+                watch.report(ctx, env.as_ref(), events?);
+                Ok(done(env.as_ref())?.then_some(env))
+            })
+            .await?
+        };
+        Ok((env, watch))
+    }
+
+    /// Waits until the environment is Ready, failing if it is terminated or
+    /// ends up Ready with a Red health; its description then, and the watch
+    /// whose last events are still to be shown ([`Watch::flush`]).
+    async fn watch_ready(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        what: &str,
+        since: DateTime,
+    ) -> Result<(EnvironmentDescription, Watch), ProviderError> {
+        let (ready, watch) = self
+            .watch_until(ctx, id, what, since, |env| {
                 let Some(env) = env.filter(|e| live(e)) else {
                     return Err(ProviderError::Invalid(format!(
                         "environment {id} was terminated while waiting for {what}; see its events"
@@ -446,7 +461,13 @@ impl EbEnvironments {
                 }
             })
             .await?;
-        ready.ok_or_else(|| gone(id))
+        Ok((ready.ok_or_else(|| gone(id))?, watch))
+    }
+
+    /// [`Self::watch_ready`], its last events shown.
+    async fn wait_ready(&self, ctx: &Ctx, id: &str, what: &str, since: DateTime) -> Result<(), ProviderError> {
+        let (env, watch) = self.watch_ready(ctx, id, what, since).await?;
+        watch.flush(&self.client, ctx, id, Some(&env)).await
     }
 
     /// One UpdateEnvironment call, then a wait until the environment is Ready.
@@ -465,8 +486,7 @@ impl EbEnvironments {
             call.clone().send().await.map_err(|e| aws_error("UpdateEnvironment", e))
         })
         .await?;
-        self.wait_ready(ctx, id, what, since).await?;
-        Ok(())
+        self.wait_ready(ctx, id, what, since).await
     }
 
     /// Waits until the environment `name` (id `id`) is terminated, reporting
@@ -644,9 +664,11 @@ impl Provider for EbEnvironments {
         };
         let id = created.environment_id().unwrap_or_default().to_string();
         // The last poll's description is the environment as it is now: what
-        // it reads is read from it, not described again.
-        let env = self.wait_ready(ctx, &id, &format!("environment {name} to be ready"), since).await?;
-        self.observe(&env).await
+        // it reads is read from it, not described again, beside its last events.
+        let (env, watch) = self.watch_ready(ctx, &id, &format!("environment {name} to be ready"), since).await?;
+        let (observed, shown) = tokio::join!(self.observe(&env), watch.flush(&self.client, ctx, &id, Some(&env)));
+        shown?;
+        observed
     }
 
     async fn update(&self, ctx: &Ctx, id: &str, before: &Props, after: &Props) -> Result<Observed, ProviderError> {

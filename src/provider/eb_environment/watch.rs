@@ -65,6 +65,21 @@ impl Watch {
         Ok(events)
     }
 
+    /// Reports the events that came with the end of a wait: the ones asked
+    /// beside the describe that saw it may predate it ("... completed
+    /// successfully" comes with the change of status).
+    pub async fn flush(
+        &self,
+        client: &Client,
+        ctx: &Ctx,
+        id: &str,
+        env: Option<&EnvironmentDescription>,
+    ) -> Result<(), ProviderError> {
+        let events = self.events(client, id).await?;
+        self.report(ctx, env, events);
+        Ok(())
+    }
+
     /// Reports a status change, and each of `events` not reported yet.
     pub fn report(&self, ctx: &Ctx, env: Option<&EnvironmentDescription>, events: Vec<(i64, u32, String)>) {
         let status = env.map(status_of).unwrap_or("Terminated").to_string();
