@@ -519,8 +519,8 @@ mod tests {
 
     #[test]
     fn of_the_operations_ready_the_one_with_the_longest_chain_after_it_starts_first() {
-        // Volumes 0 and 1 stand alone; the instance (2) comes before its
-        // group (3), which comes before the group's rule holder (4).
+        // A destroy: volumes 0 and 1 stand alone; the instance (2) goes before
+        // its group (3), which goes before the VPC that holds it (4).
         let ops = vec![
             op("v0", vec![], vec![]),
             op("v1", vec![], vec![]),
