@@ -193,21 +193,24 @@ impl Engine {
         state.ensure_lineage();
         // Names the request gives are checked before any AWS call.
         let mut unbound = if request.destroy {
-            Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() }
+            Cow::Owned(Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() })
         } else {
-            stack.clone()
+            Cow::Borrowed(stack)
         };
         plan::check_request(&unbound, &state, request)?;
         // So are the bundles: one that would take a file it must not fails here.
-        bundle::prepare(&mut unbound, &self.base)?;
+        // (Only a stack with application versions is copied to label them.)
+        if unbound.resources.values().any(|r| r.kind == Kind::EbVersion) {
+            bundle::prepare(unbound.to_mut(), &self.base)?;
+        }
         // The account is asked beside refresh's round: refresh reads what state
         // records and searches by the stack's names and kinds, which binding
         // `${aws.*}` does not change.
         let (bound, observation) =
             tokio::join!(self.bound(&unbound), refresh::refresh(&self.providers, &unbound, &state, false, prepare));
         let target = match bound? {
-            Cow::Owned(bound) => bound,
             Cow::Borrowed(_) => unbound,
+            bound => bound,
         };
         let mut observation = observation?;
         let resolved = !state.pending.is_empty();

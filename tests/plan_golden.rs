@@ -157,6 +157,23 @@ fn actions(p: &Plan) -> Vec<(String, Action)> {
     p.steps.iter().map(|s| (s.name.clone(), s.action)).collect()
 }
 
+/// The planner normalises a declaration without references once, and takes it
+/// as its own resolution: that holds only if normalising what is normal
+/// changes nothing, for every kind the dev stack and the host fixture declare.
+#[test]
+fn normalising_a_normalised_declaration_changes_nothing() {
+    let (dev, host) = (dev_stack(), host_stack());
+    let resources = dev.resources.iter().chain(&host.resources);
+    let mut kinds = std::collections::BTreeSet::new();
+    for (name, res) in resources {
+        let schema = res.kind.schema();
+        let once = schema.normalized(&res.props);
+        assert_eq!(schema.normalized(&once), once, "{name} ({})", res.kind);
+        kinds.insert(res.kind);
+    }
+    assert_eq!(kinds.len(), Kind::ALL.len(), "every kind is declared by one of the two stacks");
+}
+
 #[test]
 fn a_new_stack_plans_every_resource_as_a_create_with_unknowns_from_dependencies() {
     let p = plan(&dev_stack(), &unapplied(), &Refreshed::new()).unwrap();

@@ -46,8 +46,7 @@ pub struct RunArgs {
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = stacks::load_stack(&args.stack)?;
-    common::enforce_checks(&stack)?;
-    let engine = common::engine(&stack).await;
+    let engine = common::checked_engine(&stack).await?;
     let lock = engine.lock("apply")?;
     let planned = match &args.plan {
         Some(path) => {

@@ -59,7 +59,23 @@ pub fn allow_rollback(allow: bool) {
 /// The engine for a stack, configured from the standard AWS chain.
 pub async fn engine(stack: &Stack) -> Engine {
     let config = aws_config(stack.region.as_deref()).await;
-    let mut engine = Engine::new(&config, Path::new(STATE_DIR), &stack.name);
+    with_store(stack, Engine::new(&config, Path::new(STATE_DIR), &stack.name))
+}
+
+/// [`engine`], for a stack that must first pass its policy checks
+/// ([`enforce_checks`]). The SDK's set-up (its credentials chain, its TLS
+/// roots) runs on another thread beside the checks: neither calls AWS, and a
+/// stack that fails them gets no engine.
+pub async fn checked_engine(stack: &Stack) -> anyhow::Result<Engine> {
+    let region = stack.region.clone();
+    let config = tokio::spawn(async move { aws_config(region.as_deref()).await });
+    enforce_checks(stack)?;
+    let config = config.await?;
+    Ok(with_store(stack, Engine::new(&config, Path::new(STATE_DIR), &stack.name)))
+}
+
+/// The engine, with the stack's state store, its calls counted for `--stats`.
+fn with_store(stack: &Stack, mut engine: Engine) -> Engine {
     engine.store = store(stack);
     let _ = CALLS.set((engine.stats.clone(), engine.limits.clone()));
     engine

@@ -60,8 +60,7 @@ impl Controls {
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = stacks::load_stack(&args.stack)?;
-    common::enforce_checks(&stack)?;
-    let engine = common::engine(&stack).await;
+    let engine = common::checked_engine(&stack).await?;
     let format = if args.json { Format::Json } else { args.format };
     if args.refresh_only {
         let plan = engine.refresh_only_plan(&stack).await?;

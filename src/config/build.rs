@@ -66,9 +66,9 @@ pub struct Extras {
     pub program: Option<(String, u64)>,
 }
 
-/// Parses `text` and builds the stack it declares, with the spans of its parts;
-/// `[secrets]` are read from `sources`.
-pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans, Extras), Problem> {
+/// Parses `text` and builds the stack it declares, recording the spans of its
+/// parts in `spans`; `[secrets]` are read from `sources`.
+pub fn build(name: &str, text: &str, sources: &Sources, spans: Spans) -> Result<(Stack, Spans, Extras), Problem> {
     let doc = DeTable::parse(text).map_err(|e| syntax_problem(text, &e))?;
     let root = doc.get_ref();
     for (key, _) in entries(root) {
@@ -77,8 +77,7 @@ pub fn build(name: &str, text: &str, sources: &Sources) -> Result<(Stack, Spans,
             return Err(unknown_key(key, message, TOP_LEVEL, "top-level tables"));
         }
     }
-    let mut b =
-        Builder { text, stack_name: name, config: BTreeMap::new(), secrets: BTreeMap::new(), spans: Spans::default() };
+    let mut b = Builder { text, stack_name: name, config: BTreeMap::new(), secrets: BTreeMap::new(), spans };
     let mut stack = Stack::new(name);
     if let Some(config) = root.get("config") {
         for (key, value) in entries(table(config)?) {

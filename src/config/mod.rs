@@ -39,6 +39,7 @@ pub use error::LoadError;
 
 use crate::model::schema::{Field, Ty};
 use crate::model::{Seg, Stack};
+use spans::Spans;
 
 /// Stack files larger than this are refused before they are parsed.
 pub const MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
@@ -114,9 +115,11 @@ fn load_str_extras(name: &str, file: &Path, text: &str, sources: &Sources) -> Re
     if text.len() as u64 > MAX_FILE_SIZE {
         return Err(too_large(file, text.len() as u64));
     }
-    let (stack, spans, extras) = build::build(name, text, sources)
+    let (stack, _, extras) = build::build(name, text, sources, Spans::off())
         .map_err(|p| LoadError::at(file, text, p.span, p.message).with_hint(p.hint))?;
     stack.validate().map_err(|e| {
+        // Built again, recording where each part is, to show the error at it.
+        let spans = build::build(name, text, sources, Spans::default()).map(|(_, spans, _)| spans).unwrap_or_default();
         // A bad reference in a list or table is shown at the string holding it.
         let span = quoted_reference(&e.message)
             .and_then(|r| spans.find_inside(&e.path, |s| text.get(s.clone()).is_some_and(|t| t.contains(r))))

@@ -1,5 +1,7 @@
 //! Where each part of a stack came from: a map from a model [`Path`] to the byte
-//! ranges of its key and its value in the file.
+//! ranges of its key and its value in the file. Only an error shows a span, so
+//! a stack file is first built with recording off ([`Spans::off`]), and built
+//! again with it on only when it fails to validate.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -7,7 +9,10 @@ use std::ops::Range;
 use crate::model::Path;
 
 #[derive(Debug, Default)]
-pub struct Spans(BTreeMap<Path, Entry>);
+pub struct Spans {
+    off: bool,
+    entries: BTreeMap<Path, Entry>,
+}
 
 #[derive(Debug)]
 struct Entry {
@@ -16,8 +21,15 @@ struct Entry {
 }
 
 impl Spans {
+    /// Spans that record nothing.
+    pub fn off() -> Spans {
+        Spans { off: true, entries: BTreeMap::new() }
+    }
+
     pub fn record(&mut self, path: &Path, key: Option<Range<usize>>, value: Range<usize>) {
-        self.0.insert(path.clone(), Entry { key, value });
+        if !self.off {
+            self.entries.insert(path.clone(), Entry { key, value });
+        }
     }
 
     /// The span of `path`'s value or, when `at_key`, of its key; for a path that was
@@ -25,7 +37,7 @@ impl Spans {
     /// longest recorded prefix's value.
     pub fn find(&self, path: &Path, at_key: bool) -> Option<Range<usize>> {
         (0..=path.0.len()).rev().find_map(|n| {
-            let entry = self.0.get(&Path(path.0[..n].to_vec()))?;
+            let entry = self.entries.get(&Path(path.0[..n].to_vec()))?;
             match &entry.key {
                 Some(key) if at_key && n == path.0.len() => Some(key.clone()),
                 _ => Some(entry.value.clone()),
@@ -35,7 +47,7 @@ impl Spans {
 
     /// The smallest value recorded inside `path` (not at it) whose span is `wanted`.
     pub fn find_inside(&self, path: &Path, wanted: impl Fn(&Range<usize>) -> bool) -> Option<Range<usize>> {
-        self.0
+        self.entries
             .range(path.clone()..)
             .take_while(|(p, _)| p.0.starts_with(&path.0))
             .filter(|(p, e)| p.0.len() > path.0.len() && wanted(&e.value))
@@ -63,5 +75,13 @@ mod tests {
         spans.record(&res.key("ingress_x"), None, 41..45);
         let inside = |wanted: usize| spans.find_inside(&res.key("ingress"), |s| s.contains(&wanted));
         assert_eq!((inside(32), inside(21), inside(42)), (Some(31..39), None, None));
+    }
+
+    #[test]
+    fn spans_that_are_off_find_nothing() {
+        let mut spans = Spans::off();
+        let res = Path::root().key("resources").key("sg");
+        spans.record(&res, Some(1..3), 0..10);
+        assert_eq!(spans.find(&res, true), None);
     }
 }

@@ -151,7 +151,8 @@ pub fn price(
     usage: &Usage,
     region: &str,
 ) -> Result<Line, CostError> {
-    let props = &kind.schema().normalized(props);
+    // Normalised only for the kinds that read them: most kinds are free.
+    let props = std::cell::LazyCell::new(|| kind.schema().normalized(props));
     let line = |monthly: f64, basis: String, assumption: bool| Line {
         resource: resource.to_string(),
         kind: kind.type_name().to_string(),
@@ -178,7 +179,7 @@ pub fn price(
         // (https://aws.amazon.com/systems-manager/pricing/, Parameter Store).
         // Standard-throughput API calls are free too; the AWS managed key
         // aws/ssm has no monthly fee.
-        Kind::SsmParameter => match text(resource, props, "tier")?.as_deref() {
+        Kind::SsmParameter => match text(resource, &props, "tier")?.as_deref() {
             Some("Advanced") => line(
                 SSM_ADVANCED_PARAMETER_MONTH,
                 format!("1 advanced parameter × {}/month", usd(SSM_ADVANCED_PARAMETER_MONTH)),
@@ -188,15 +189,15 @@ pub fn price(
         },
         Kind::EbVersion => zero(resource, kind, "a source bundle in the artifact bucket, priced with the bucket"),
         Kind::Volume => {
-            let ty = text(resource, props, "volume_type")?.unwrap_or_else(|| "gp3".into());
-            let size = number(resource, props, "size")?.unwrap_or(0);
+            let ty = text(resource, &props, "volume_type")?.unwrap_or_else(|| "gp3".into());
+            let size = number(resource, &props, "size")?.unwrap_or(0);
             let rate = lookup("volume type", &prices.ebs_gb_month, &ty)?;
             line(size as f64 * rate, format!("{size} GB-month × {}/GB ({ty})", usd(rate)), false)
         }
         Kind::Instance => {
-            let ty = text(resource, props, "instance_type")?.unwrap_or_default();
+            let ty = text(resource, &props, "instance_type")?.unwrap_or_default();
             let hourly = lookup("instance type", &prices.ec2_instance_hour, &ty)?;
-            let root = number(resource, props, "root_volume_size")?.unwrap_or(8);
+            let root = number(resource, &props, "root_volume_size")?.unwrap_or(8);
             let gp3 = lookup("volume type", &prices.ebs_gb_month, "gp3")?;
             let monthly = HOURS_PER_MONTH * hourly + root as f64 * gp3;
             line(
@@ -206,7 +207,7 @@ pub fn price(
             )
         }
         Kind::EbEnvironment => {
-            let ty = text(resource, props, "instance_type")?.unwrap_or_else(|| "t3.medium".into());
+            let ty = text(resource, &props, "instance_type")?.unwrap_or_else(|| "t3.medium".into());
             let hourly = lookup("instance type", &prices.ec2_instance_hour, &ty)?;
             let mut monthly = HOURS_PER_MONTH * hourly;
             let mut basis = format!("730 h × {}/h (its {ty} instance)", usd(hourly));
@@ -225,7 +226,7 @@ pub fn price(
             line(gb * rate, format!("{gb} GB-month × {}/GB (assumed: [cost.usage] s3_gb)", usd(rate)), true)
         }
         Kind::BuildProject => {
-            let ty = text(resource, props, "compute_type")?.unwrap_or_else(|| "BUILD_GENERAL1_SMALL".into());
+            let ty = text(resource, &props, "compute_type")?.unwrap_or_else(|| "BUILD_GENERAL1_SMALL".into());
             let rate = lookup("build compute type", &prices.codebuild_minute, &ty)?;
             let minutes = usage.build_minutes;
             line(

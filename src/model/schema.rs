@@ -213,29 +213,38 @@ impl Schema {
     /// Declared properties in canonical form: defaults filled in, then
     /// [`Schema::canonical`].
     pub fn normalized(&self, props: &Props) -> Props {
-        let mut out = props.clone();
+        self.normalize_props(props.clone())
+    }
+
+    /// [`Schema::normalized`], in place of a copy: for properties the caller
+    /// owns and will not use again.
+    pub fn normalize_props(&self, mut props: Props) -> Props {
         for f in self.fields {
-            if !out.contains_key(f.name)
+            if !props.contains_key(f.name)
                 && let Some(d) = default_value(f.default)
             {
-                out.insert(f.name.to_string(), d);
+                props.insert(f.name.to_string(), d);
             }
         }
-        self.canonical(&out)
+        self.canonicalize(props)
     }
 
     /// Properties in canonical form, without filling in defaults (for what AWS
     /// reports, where a missing property means "not reported", not "default"):
     /// set semantics and the kind's own normalisation.
     pub fn canonical(&self, props: &Props) -> Props {
-        let mut out = props.clone();
+        self.canonicalize(props.clone())
+    }
+
+    /// [`Schema::canonical`], in place of a copy.
+    pub fn canonicalize(&self, mut props: Props) -> Props {
         for f in self.fields {
-            if let Some(v) = out.get_mut(f.name) {
+            if let Some(v) = props.get_mut(f.name) {
                 normalize_field(f, v);
             }
         }
-        (self.normalize)(&mut out);
-        out
+        (self.normalize)(&mut props);
+        props
     }
 
     /// Names of the secret properties.

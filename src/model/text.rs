@@ -8,29 +8,55 @@ use super::{Part, Value};
 /// The value on one line, as a person reads it; unknown values show as
 /// `(known after apply)`, secrets as `[secret]`.
 pub fn inline(v: &Value) -> String {
+    let mut out = String::new();
+    write_inline(&mut out, v);
+    out
+}
+
+/// [`inline`], written onto `out`: one string for the whole value, however
+/// deep (a plan of a thousand resources writes a great many).
+fn write_inline(out: &mut String, v: &Value) {
     match v {
-        Value::Secret(_) => "[secret]".to_string(),
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Str(s) => quote(s),
-        Value::List(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
-        Value::Map(m) if m.is_empty() => "{}".to_string(),
-        Value::Map(m) => format!(
-            "{{ {} }}",
-            m.iter().map(|(k, v)| format!("{} = {}", key(k), inline(v))).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Ref(r) => format!("${{{r}}}"),
-        Value::Template(parts) => quote(
-            &parts
+        Value::Secret(_) => out.push_str("[secret]"),
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Str(s) => out.push_str(&quote(s)),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_inline(out, item);
+            }
+            out.push(']');
+        }
+        Value::Map(m) if m.is_empty() => out.push_str("{}"),
+        Value::Map(m) => {
+            out.push_str("{ ");
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_key(out, k);
+                out.push_str(" = ");
+                write_inline(out, v);
+            }
+            out.push_str(" }");
+        }
+        Value::Ref(r) => out.push_str(&format!("${{{r}}}")),
+        Value::Template(parts) => {
+            let text: String = parts
                 .iter()
                 .map(|p| match p {
                     Part::Lit(l) => l.clone(),
                     Part::Ref(r) => format!("${{{r}}}"),
                 })
-                .collect::<String>(),
-        ),
-        Value::Unknown => "(known after apply)".to_string(),
+                .collect();
+            out.push_str(&quote(&text));
+        }
+        Value::Unknown => out.push_str("(known after apply)"),
     }
 }
 
@@ -40,10 +66,16 @@ fn quote(s: &str) -> String {
 
 /// A table key, quoted when it is not a bare key.
 pub fn key(k: &str) -> String {
+    let mut out = String::new();
+    write_key(&mut out, k);
+    out
+}
+
+fn write_key(out: &mut String, k: &str) {
     if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        k.to_string()
+        out.push_str(k);
     } else {
-        quote(k)
+        out.push_str(&quote(k));
     }
 }
 

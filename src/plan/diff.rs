@@ -61,10 +61,15 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
     for name in &order {
         let res = &stack.resources[name];
         let schema = res.kind.schema();
-        let declared = schema.normalized(&with_tags(stack, prior, name, res.kind, &res.props));
-        let lookup = |r: &Ref| lookup(&known, r);
-        let mut resolved: Props = declared.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
-        resolved = schema.normalized(&resolved);
+        let declared = schema.normalize_props(with_tags(stack, prior, name, res.kind, &res.props));
+        // Only references change in resolving: a declaration without any is
+        // its own resolution, normalised already.
+        let mut resolved = if declared.values().all(Value::is_known) {
+            declared.clone()
+        } else {
+            let lookup = |r: &Ref| lookup(&known, r);
+            schema.normalize_props(declared.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect())
+        };
 
         let recorded = prior.resources.get(name);
         if let Some(rec) = recorded
@@ -87,7 +92,7 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
             reason: None,
             changes: Vec::new(),
             depends_on: res.dependencies().into_iter().map(str::to_string).collect(),
-            desired: declared.clone(),
+            desired: declared,
             prior: None,
             protected: res.protect.unwrap_or(recorded.is_some_and(|r| r.protect)),
             protection_changed: false,
@@ -116,7 +121,7 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
                         trim(&rec.props, &mut live);
                     }
                     mark_secrets(&rec.props, &mut live);
-                    schema.canonical(&live)
+                    schema.canonicalize(live)
                 });
                 let mut current = rec.props.clone();
                 if let Some(live) = &live {
@@ -245,11 +250,7 @@ pub fn plan_with(stack: &Stack, prior: &State, refreshed: &Refreshed, request: &
             // another resource, which what holds the old one must follow, and a
             // create beside another resource may take another name or label.)
             let reported = |k: &str| step.name_taken && schema.outputs.contains(&k);
-            let props = resolved
-                .iter()
-                .filter(|(k, v)| v.is_known() && !reported(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let props = resolved.into_iter().filter(|(k, v)| v.is_known() && !reported(k)).collect();
             known.insert(name, Known { id: None, props, outputs: Props::new() });
         }
         steps.push(step);

@@ -257,8 +257,8 @@ fn step_text(out: &mut String, step: &Step, width: usize) {
 }
 
 fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
-    let shown = Change { after: c.preview.clone().or_else(|| c.after.clone()), ..c.clone() };
-    let c = &shown;
+    // What the plan can show of a value not yet known stands in for it.
+    let (before, after) = (c.before.as_ref(), c.preview.as_ref().or(c.after.as_ref()));
     let indent = "      ";
     let mut forces = if c.forces_replace { paint(MAGENTA, "  # forces replacement") } else { String::new() };
     if c.reverts_drift {
@@ -266,25 +266,25 @@ fn change_text(out: &mut String, step: &Step, c: &Change, width: usize) {
     }
     let show = |v: &Value| if c.secret { "[secret]".to_string() } else { block(v, indent, 110) };
     let ty = step.kind.schema().field(&c.prop).map(|f| &f.ty);
-    let (sign, style) = match (&c.before, &c.after) {
+    let (sign, style) = match (before, after) {
         (None, _) => ("+", GREEN),
         (_, None) => ("-", RED),
         _ => ("~", YELLOW),
     };
-    let text = |v: &Option<Value>| v.as_ref().and_then(|v| long_text(ty, v));
     if c.secret {
         let _ = writeln!(out, "{indent}{} {:width$} = [secret]{forces}", paint(style, sign), c.prop);
         return;
     }
     // Documents and multi-line strings: a unified diff.
-    if let (Some(_), _) | (_, Some(_)) = (text(&c.before), text(&c.after)) {
-        let before = text(&c.before).unwrap_or_default();
-        let after = text(&c.after).unwrap_or_default();
+    let text = |v: Option<&Value>| v.and_then(|v| long_text(ty, v));
+    let (long_before, long_after) = (text(before), text(after));
+    if long_before.is_some() || long_after.is_some() {
+        let (before, after) = (long_before.unwrap_or_default(), long_after.unwrap_or_default());
         let _ = writeln!(out, "{indent}{} {}{forces}", paint(style, sign), c.prop);
         out.push_str(&unified(&before, &after, &format!("{indent}    ")));
         return;
     }
-    match (&c.before, &c.after) {
+    match (before, after) {
         (None, Some(after)) => {
             let _ = writeln!(out, "{indent}{} {:width$} = {}{forces}", paint(GREEN, "+"), c.prop, show(after));
         }
