@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{Rule, RuleState, Tag, Target};
 use aws_smithy_types::error::operation::BuildError;
+use futures::future::OptionFuture;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::iam_role::{owned_by, owned_name};
@@ -203,12 +204,7 @@ impl Rules {
     /// A recorded rule's targets (by its name) and tags (by its recorded ARN),
     /// read before the list that confirms them arrives.
     async fn early(&self, name: String, arn: Option<&str>) -> (String, Early) {
-        let tags = async {
-            match arn {
-                Some(arn) => Some(self.tags(arn).await),
-                None => None,
-            }
-        };
+        let tags = OptionFuture::from(arn.map(|arn| self.tags(arn)));
         let (targets, tags) = tokio::join!(self.targets(&name), tags);
         (name, (arn.map(str::to_string), targets, tags))
     }

@@ -68,7 +68,7 @@ use aws_sdk_elasticbeanstalk::types::{
     EnvironmentStatus, EnvironmentTier, OptionSpecification,
 };
 use aws_smithy_types::DateTime;
-use futures::future::{join_all, try_join_all, try_join3};
+use futures::future::{OptionFuture, join_all, try_join_all, try_join3};
 
 use super::eb_application::{list_tags, owned_by, tag_list, update_tags};
 use super::shared::put;
@@ -183,12 +183,7 @@ impl EbEnvironments {
     /// made only when the environment's instances turn out to be others.
     async fn instance(&self, id: &str, known: Option<&str>) -> Result<Option<(String, Option<String>)>, ProviderError> {
         let resources = self.client.describe_environment_resources().environment_id(id).send();
-        let early = async {
-            match known {
-                Some(known) => Some(self.describe_instances(vec![known.to_string()]).await),
-                None => None,
-            }
-        };
+        let early = OptionFuture::from(known.map(|known| self.describe_instances(vec![known.to_string()])));
         let (out, early) = tokio::join!(resources, early);
         let out = out.map_err(|e| aws_error("DescribeEnvironmentResources", e))?;
         let ids: Vec<String> = out
@@ -298,18 +293,8 @@ impl EbEnvironments {
     async fn early(&self, id: &str, outputs: &RecordedOutputs) -> Early {
         let arn = recorded(outputs, id, "arn");
         let names = arn.and_then(|a| a.split_once(":environment/")).and_then(|(_, rest)| rest.rsplit_once('/'));
-        let settings = async {
-            match names {
-                Some((app, env)) => Some(self.settings_of(app, env, id).await),
-                None => None,
-            }
-        };
-        let tags = async {
-            match arn {
-                Some(arn) => Some(list_tags(&self.client, arn).await),
-                None => None,
-            }
-        };
+        let settings = OptionFuture::from(names.map(|(app, env)| self.settings_of(app, env, id)));
+        let tags = OptionFuture::from(arn.map(|arn| list_tags(&self.client, arn)));
         let instance = self.instance(id, recorded(outputs, id, "instance_id"));
         let (settings, tags, instance) = tokio::join!(settings, tags, instance);
         Early { arn: arn.map(str::to_string), settings, tags, instance }
