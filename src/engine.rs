@@ -172,17 +172,41 @@ impl Engine {
     /// a protected resource is returned, marked, for showing; [`Engine::apply`]
     /// refuses it.
     pub async fn plan(&self, stack: &Stack, request: &Request) -> Result<Planned, EngineError> {
-        self.plan_then(stack, request, false).await
+        Ok(self.plan_then(stack, request, false, Arc::new(|_: &mut Plan| ())).await?.0)
     }
 
-    /// [`Engine::plan`] for an apply that follows at once: what the plan's
-    /// creates need (the default VPC, the newest platform, an AMI) is looked up
-    /// in refresh's round, beside its reads, instead of on the creates' path.
-    pub async fn plan_to_apply(&self, stack: &Stack, request: &Request) -> Result<Planned, EngineError> {
-        self.plan_then(stack, request, true).await
+    /// [`Engine::plan`], and what `show` makes of the plan (its cost, its
+    /// text). For a stack state records nothing of, both are made while
+    /// refresh's round trip is in flight (see `plan_then`).
+    pub async fn plan_shown<T: Send + 'static>(
+        &self,
+        stack: &Stack,
+        request: &Request,
+        show: Show<T>,
+    ) -> Result<(Planned, T), EngineError> {
+        self.plan_then(stack, request, false, show).await
     }
 
-    async fn plan_then(&self, stack: &Stack, request: &Request, prepare: bool) -> Result<Planned, EngineError> {
+    /// [`Engine::plan_shown`] for an apply that follows at once: what the
+    /// plan's creates need (the default VPC, the newest platform, an AMI) is
+    /// looked up in refresh's round, beside its reads, instead of on the
+    /// creates' path.
+    pub async fn plan_to_apply<T: Send + 'static>(
+        &self,
+        stack: &Stack,
+        request: &Request,
+        show: Show<T>,
+    ) -> Result<(Planned, T), EngineError> {
+        self.plan_then(stack, request, true, show).await
+    }
+
+    async fn plan_then<T: Send + 'static>(
+        &self,
+        stack: &Stack,
+        request: &Request,
+        prepare: bool,
+        show: Show<T>,
+    ) -> Result<(Planned, T), EngineError> {
         if stack.has_secrets() {
             // State will hold them, only encrypted: no key, no AWS call.
             self.store.require_key()?;
@@ -203,6 +227,7 @@ impl Engine {
         if unbound.resources.values().any(|r| r.kind == Kind::EbVersion) {
             bundle::prepare(unbound.to_mut(), &self.base)?;
         }
+        let early = early_plan(&unbound, &state, request, &show);
         // The account is asked beside refresh's round: refresh reads what state
         // records and searches by the stack's names and kinds, which binding
         // `${aws.*}` does not change.
@@ -216,9 +241,29 @@ impl Engine {
         let resolved = !state.pending.is_empty();
         let adopted = refresh::adopt(&mut state, &target, &mut observation);
         let renewed = refresh::renew_outputs(&mut state, &observation.resources);
+        let refreshed = resolved || !renewed.is_empty();
+        // The early plan stands when it was made from what this one would be:
+        // the same state, nothing recorded refreshed, nothing adopted, no name
+        // held by another state.
+        if let Some(early) = early
+            && early.state == state
+            && observation.resources.is_empty()
+            && observation.foreign.is_empty()
+            && adopted.is_empty()
+        {
+            match early.made.await {
+                Ok(made) => {
+                    let (plan, shown) = made?;
+                    return Ok((Planned { plan, state, adopted, refreshed, observation }, shown));
+                }
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => {} // cancelled, as the runtime shuts down: plan here
+            }
+        }
         let mut plan = plan::plan_with(&target, &state, &observation.resources, request)?;
         mark_ownership(&mut plan, &state, &adopted, &observation);
-        Ok(Planned { plan, state, adopted, refreshed: resolved || !renewed.is_empty(), observation })
+        let shown = show(&mut plan);
+        Ok((Planned { plan, state, adopted, refreshed, observation }, shown))
     }
 
     /// What `infra refresh` would accept, as a plan with no steps (`plan --refresh-only`).
@@ -378,6 +423,43 @@ fn mark_ownership(plan: &mut Plan, state: &State, adopted: &[String], observatio
             && observation.foreign.iter().any(|f| f.name == step.name && f.kind == step.kind);
     }
     plan.foreign.clone_from(&observation.foreign);
+}
+
+/// What a command makes of a plan to show it (its cost, its text), run on
+/// the plan [`Engine::plan_shown`] returns.
+pub type Show<T> = Arc<dyn Fn(&mut Plan) -> T + Send + Sync>;
+
+/// A plan made before refresh answers, and the state it was made from.
+struct EarlyPlan<T> {
+    state: State,
+    made: tokio::task::JoinHandle<Result<(Plan, T), PlanError>>,
+}
+
+/// For a stack that state records nothing of (its first plan), with nothing
+/// pending and nothing to bind: refresh can then only search by tag, and
+/// when it finds nothing, as it does for a stack never applied, the plan is
+/// the stack's creates whatever AWS answers. That plan, and what `show` makes
+/// of it, are made on another thread while the search's round trip is in
+/// flight, so that a large first plan's CPU time is not added to it.
+fn early_plan<T: Send + 'static>(
+    stack: &Stack,
+    state: &State,
+    request: &Request,
+    show: &Show<T>,
+) -> Option<EarlyPlan<T>> {
+    if !state.resources.is_empty() || !state.pending.is_empty() || stack.uses_aws() {
+        return None;
+    }
+    let (stack, state, request, show) = (stack.clone(), state.clone(), request.clone(), show.clone());
+    Some(EarlyPlan {
+        state: state.clone(),
+        made: tokio::task::spawn_blocking(move || {
+            let mut plan = plan::plan_with(&stack, &state, &Default::default(), &request)?;
+            mark_ownership(&mut plan, &state, &[], &Observation::default());
+            let shown = show(&mut plan);
+            Ok((plan, shown))
+        }),
+    })
 }
 
 /// `stack` as a saved plan would make it: each declared resource the plan

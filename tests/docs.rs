@@ -1,6 +1,6 @@
 //! docs/resources.md is generated from the resource schemas, so the reference
 //! can never drift from the code. `UPDATE_GOLDEN=1 cargo test --test docs`
-//! rewrites it.
+//! rewrites it. The README's floor table is checked against `model::floor`.
 
 use std::fmt::Write;
 
@@ -151,4 +151,26 @@ fn the_checks_reference_matches_the_checks_and_their_fixtures() {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(expected == actual, "docs/checks.md is out of date; run UPDATE_GOLDEN=1 cargo test --test docs");
+}
+
+#[test]
+fn the_readme_floor_table_gives_every_kind_the_calls_aws_forces_in_their_order() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for kind in Kind::ALL {
+        let prefix = format!("| `{}` |", kind.type_name());
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("README has no floor row for {kind:?}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        for (cell, op) in [(cells[2], "create"), (cells[3], "delete")] {
+            let mut rest = cell;
+            for call in infra::model::floor::forced(*kind, op) {
+                let at = rest
+                    .find(call)
+                    .unwrap_or_else(|| panic!("{prefix} {op}: `{cell}` lacks {call}, or has it out of order"));
+                rest = &rest[at + call.len()..];
+            }
+        }
+    }
 }

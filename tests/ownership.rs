@@ -2,8 +2,9 @@
 //! two projects that both call their stack `shared`, in one account, never
 //! adopt, change or delete each other's resources; a resource of this state's
 //! lineage that state lost track of is adopted, shown in every format and
-//! asked about like any other change; a stack applied before lineage tags
-//! gets them as an ordinary plan step.
+//! asked about like any other change, even when state lost track of every
+//! resource; a stack applied before lineage tags gets them as an ordinary
+//! plan step.
 
 mod common;
 
@@ -199,5 +200,34 @@ async fn a_stack_applied_before_lineage_tags_gets_them_as_a_plan_step_and_then_p
     let tags = iam.list_role_tags().role_name(&role).send().await.unwrap();
     let lineage = recorded(dir).1;
     assert!(tags.tags().iter().any(|t| t.key() == "infra:lineage" && t.value() == lineage), "{tags:?}");
+    ok("an empty plan", run_infra(&emu, dir, &["plan", "--detailed-exitcode"]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_that_lost_track_of_every_resource_adopts_them_all_instead_of_planning_them_anew() {
+    let emu = Emulator::start();
+    let project = project();
+    let dir = project.path();
+    ok("apply", run_infra(&emu, dir, &["apply", "--yes"]));
+    let (ids, lineage) = recorded(dir);
+    ok("state rm", run_infra(&emu, dir, &["state", "rm", "sg", "data", "role", "artifacts"]));
+    let state = common::store(dir, "shared").load().unwrap();
+    assert!(state.resources.is_empty() && state.pending.is_empty(), "state records nothing, as before a first plan");
+    assert_eq!(state.lineage.as_deref(), Some(lineage.as_str()), "but keeps its lineage");
+
+    // The plan made for a state that records nothing gives way to what the
+    // tag search found: four adoptions, no create.
+    for args in [&["plan", "--json"][..], &["plan", "--json", "--no-cost"][..]] {
+        let plan = json(&ok("plan --json", run_infra(&emu, dir, args)));
+        assert_eq!(plan["summary"]["adopt"], 4, "{plan}");
+        assert_eq!(plan["summary"]["create"], 0, "{plan}");
+        for (name, id) in &ids {
+            assert_eq!(step(&plan, name)["adopted"]["id"], id.as_str(), "{name}: {plan}");
+        }
+    }
+    let text = ok("plan", run_infra(&emu, dir, &["plan"]));
+    assert!(text.contains("4 to adopt"), "{text}");
+    ok("apply --yes", run_infra(&emu, dir, &["apply", "--yes"]));
+    assert_eq!(recorded(dir).0, ids, "each resource is recorded again under its own id");
     ok("an empty plan", run_infra(&emu, dir, &["plan", "--detailed-exitcode"]));
 }

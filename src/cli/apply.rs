@@ -8,7 +8,7 @@ use crate::state::Lock;
 use anyhow::{Context, bail};
 
 use super::Exit;
-use super::common::{self, StackArgs};
+use super::common::{self, Format, Shown, StackArgs};
 use super::progress;
 use super::stacks;
 
@@ -48,7 +48,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let stack = stacks::load_stack(&args.stack)?;
     let engine = common::checked_engine(&stack).await?;
     let lock = engine.lock("apply")?;
-    let planned = match &args.plan {
+    let (planned, shown) = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let plan = engine.read_saved_plan(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -56,26 +56,27 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
             // The policy checks judge what the plan holds, before any AWS call.
             common::enforce_checks(&crate::engine::declared_by_plan(&stack, &planned.plan))
                 .with_context(|| format!("{}: the saved plan's contents", path.display()))?;
-            planned
+            let shown = Shown::text(&planned.plan);
+            (planned, shown)
         }
         None => {
-            let mut planned = engine.plan_to_apply(&stack, &args.controls.request()).await?;
-            common::price_plan(&stack, &mut planned.plan);
-            planned
+            let show = common::show_plan(&stack, Format::Text, true);
+            engine.plan_to_apply(&stack, &args.controls.request(), show).await?
         }
     };
-    execute(&engine, planned, &args.run, &lock, "Apply").await
+    execute(&engine, planned, &shown, &args.run, &lock, "Apply").await
 }
 
 /// Shows the plan, confirms, executes it with progress, and reports.
 pub async fn execute(
     engine: &Engine,
     mut planned: Planned,
+    shown: &Shown,
     run: &RunArgs,
     lock: &Lock,
     verb: &str,
 ) -> anyhow::Result<Exit> {
-    common::print(&crate::render::plan_text(&planned.plan));
+    shown.print();
     if let Some(refusal) = planned.plan.refusal() {
         return Err(refusal.into());
     }

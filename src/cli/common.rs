@@ -7,7 +7,7 @@ use std::path::Path;
 use anstyle::{AnsiColor, Style};
 use anyhow::{Context, bail};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Show};
 use crate::model::Stack;
 use crate::provider::aws_config;
 
@@ -29,17 +29,62 @@ pub(super) fn cwd() -> String {
 /// The call counts and limits of the engine this process made, for `--stats`.
 static CALLS: std::sync::OnceLock<(crate::provider::CallStats, crate::provider::Limits)> = std::sync::OnceLock::new();
 
-/// Prices what `plan` changes into its `cost`; a stack that cannot be priced
-/// (a region or type the price table lacks) is said so on stderr, and the
-/// plan goes on without it.
-pub fn price_plan(stack: &Stack, plan: &mut crate::plan::Plan) {
-    let priced = crate::cost::PriceTable::load().and_then(|table| {
-        let region = crate::cost::region_of(stack)?;
-        crate::plan::cost::delta(plan, &stack.cost.usage, &table, &region)
-    });
-    match priced {
-        Ok(delta) => plan.cost = Some(delta),
-        Err(e) => eprintln!("Cost: not priced: {e}"),
+/// A plan as a command shows it: its text, and why it could not be priced.
+pub struct Shown {
+    pub text: String,
+    pub not_priced: Option<String>,
+}
+
+impl Shown {
+    /// A plan shown as text, unpriced (a saved plan's, priced when it was made).
+    pub fn text(plan: &crate::plan::Plan) -> Shown {
+        Shown { text: crate::render::plan_text(plan), not_priced: None }
+    }
+
+    /// Prints the plan on stdout; a plan that could not be priced says so on
+    /// stderr first, and goes on without its cost.
+    pub fn print(&self) {
+        if let Some(why) = &self.not_priced {
+            eprintln!("Cost: not priced: {why}");
+        }
+        print(&self.text);
+    }
+}
+
+/// How a command shows a plan of `stack`: priced (what it changes of the
+/// monthly bill) unless `priced` is false, then rendered in `format`. The
+/// engine runs it on the plan it makes (`Engine::plan_shown`).
+pub fn show_plan(stack: &Stack, format: Format, priced: bool) -> Show<Shown> {
+    let plain = anstream::AutoStream::choice(&std::io::stdout()) == anstream::ColorChoice::Never;
+    let pricing = priced.then(|| (crate::cost::region_of(stack).map_err(|e| e.to_string()), stack.cost.usage.clone()));
+    std::sync::Arc::new(move |plan: &mut crate::plan::Plan| {
+        let not_priced = pricing.as_ref().and_then(|(region, usage)| {
+            let delta = region.clone().and_then(|region| {
+                let table = crate::cost::PriceTable::load().map_err(|e| e.to_string())?;
+                crate::plan::cost::delta(plan, usage, &table, &region).map_err(|e| e.to_string())
+            });
+            match delta {
+                Ok(delta) => {
+                    plan.cost = Some(delta);
+                    None
+                }
+                Err(why) => Some(why),
+            }
+        });
+        let text = render_plan(plan, format);
+        let text = if plain { anstream::adapter::strip_str(&text).to_string() } else { text };
+        Shown { text, not_priced }
+    })
+}
+
+/// A plan in `format`.
+pub fn render_plan(plan: &crate::plan::Plan, format: Format) -> String {
+    match format {
+        Format::Json => {
+            format!("{}\n", serde_json::to_string_pretty(&crate::render::plan_json(plan)).unwrap_or_default())
+        }
+        Format::Markdown => crate::render::plan_markdown(plan),
+        Format::Text => crate::render::plan_text(plan),
     }
 }
 

@@ -37,7 +37,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         exclude_protected: args.exclude_protected,
         ..Default::default()
     };
-    let mut planned = engine.plan(&stack, &request).await?;
-    common::price_plan(&stack, &mut planned.plan);
-    execute(&engine, planned, &args.run, &lock, "Destroy").await
+    let show = common::show_plan(&stack, common::Format::Text, true);
+    let (planned, shown) = engine.plan_shown(&stack, &request, show).await?;
+    execute(&engine, planned, &shown, &args.run, &lock, "Destroy").await
 }

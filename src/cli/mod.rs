@@ -179,6 +179,10 @@ pub fn main_with(program: Option<Box<crate::program::DeclareFn>>) -> ExitCode {
             Command::Declare(args) => declare::exec(args).await,
         }
     });
+    // Nothing the command left running matters now (an idle connection, a
+    // read-only lookup, a plan made early and not used): the process exits
+    // without waiting for the runtime's threads to wind down.
+    runtime.shutdown_background();
     if let Some(path) = &cli.timeline
         && let Err(e) = common::write_timeline(path, &title)
     {

@@ -64,14 +64,12 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let format = if args.json { Format::Json } else { args.format };
     if args.refresh_only {
         let plan = engine.refresh_only_plan(&stack).await?;
-        print_plan(&plan, format);
+        common::print(&common::render_plan(&plan, format));
         return Ok(if args.detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Ok });
     }
-    let mut planned = engine.plan(&stack, &args.controls.request()).await?;
-    if !args.no_cost {
-        common::price_plan(&stack, &mut planned.plan);
-    }
-    print_plan(&planned.plan, format);
+    let show = common::show_plan(&stack, format, !args.no_cost);
+    let (planned, shown) = engine.plan_shown(&stack, &args.controls.request(), show).await?;
+    shown.print();
     if let Some(refusal) = planned.plan.refusal() {
         return Err(refusal.into());
     }
@@ -97,15 +95,6 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         }
     }
     Ok(if args.detailed_exitcode && planned.plan.has_changes() { Exit::Changes } else { Exit::Ok })
-}
-
-/// Prints a plan in `format`.
-fn print_plan(plan: &crate::plan::Plan, format: Format) {
-    match format {
-        Format::Json => common::print_json(&crate::render::plan_json(plan)),
-        Format::Markdown => common::print(&crate::render::plan_markdown(plan)),
-        Format::Text => common::print(&crate::render::plan_text(plan)),
-    }
 }
 
 /// Writes `text` to `path`, readable and writable by its owner only (0600,
