@@ -10,7 +10,9 @@ generated stack, apply and destroy once more with --parallelism 32. For each ste
 it records wall time (process start included), infra's CPU time, the emulator's
 CPU time over the same step (moto is one Python process: its CPU time is a floor
 under the wall time), peak memory, and the AWS API calls by operation (counted by
-infra's SDK interceptor, `--stats-json`).
+infra's SDK interceptor, `--stats-json`). A plan, which changes neither AWS nor
+state, is run three times and the run with the median wall time kept; apply and
+destroy run once.
 
 With `--latency-ms N` (`make bench LATENCY_MS=100`) every request goes through
 tests/emulator/faultproxy.py, which holds it N ms before forwarding it: the round
@@ -50,6 +52,9 @@ STEPS = [
 ]
 # For the largest stack, apply and destroy again with more operations at once:
 # how far the emulator, not infra, is the bound.
+# A plan changes nothing, so it is run this many times and the median kept: one
+# sample on a shared machine varies by 15% or more.
+PLAN_RUNS = 3
 WIDE = 32
 WIDE_STEPS = [
     (f"apply, --parallelism {WIDE}", ["apply", "--yes", "--parallelism", str(WIDE)]),
@@ -217,51 +222,61 @@ def run_case(
         )
         rows = []
         for label, args in steps:
-            stats_file = work / "stats.json"
-            start = time.perf_counter()
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            emulator_before = emulator.cpu()
-            done = subprocess.run(
-                [str(infra), "-C", str(work), *args, "--stack", "bench", "--stats-json", str(stats_file)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            wall = time.perf_counter() - start
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            emulator_cpu = emulator.cpu() - emulator_before
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            if done.returncode != 0:
-                raise SystemExit(f"bench: {name}: infra {' '.join(args)} failed:\n{done.stderr}")
-            stats = json.loads(stats_file.read_text())
-            rows.append(
-                {
-                    "case": name,
-                    "step": label,
-                    "wall": wall,
-                    "cpu": cpu,
-                    "emulator_cpu": emulator_cpu,
-                    "peak_mib": stats["peak_rss_kib"] / 1024,
-                    "reads": stats["reads"],
-                    "mutating": stats["mutating"],
-                    "calls": stats["calls"],
-                    "trace": stats.get("trace", []),
-                    "concurrency": stats.get("concurrency", {}),
-                    "floor": stats.get("floor", {}).get("round_trips", 0),
-                    "forced_calls": stats.get("floor", {}).get("forced_calls", 0),
-                    "path_calls": stats.get("critical_path", {}).get("calls", 0),
-                    "path_waits": stats.get("critical_path", {}).get("waits", 0),
-                    "kinds": kinds_of(stack_text),
-                }
-            )
-            print(f"  {name:>14}  {label:<18} {wall:8.3f}s wall {cpu:6.3f}s cpu {emulator_cpu:6.3f}s emulator cpu  "
-                  f"{rows[-1]['peak_mib']:6.1f} MiB  "
-                  f"{stats['reads']:5} reads {stats['mutating']:5} mutating", file=sys.stderr)
+            # A plan changes neither AWS nor state: it is run PLAN_RUNS times,
+            # and the run with the median wall time is the row.
+            runs = [run_step(infra, emulator, work, env, name, label, args, stack_text)
+                    for _ in range(PLAN_RUNS if args[0] == "plan" else 1)]
+            rows.append(sorted(runs, key=lambda r: r["wall"])[len(runs) // 2])
+            r = rows[-1]
+            print(f"  {name:>14}  {label:<18} {r['wall']:8.3f}s wall {r['cpu']:6.3f}s cpu "
+                  f"{r['emulator_cpu']:6.3f}s emulator cpu  {r['peak_mib']:6.1f} MiB  "
+                  f"{r['reads']:5} reads {r['mutating']:5} mutating"
+                  + (f" (median of {len(runs)} runs)" if len(runs) > 1 else ""), file=sys.stderr)
         return rows
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def run_step(infra: Path, emulator: "Emulator", work: Path, env: dict, name: str, label: str, args: list[str],
+             stack_text: str) -> dict:
+    """Runs one step in `work` and measures it."""
+    stats_file = work / "stats.json"
+    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    emulator_before = emulator.cpu()
+    done = subprocess.run(
+        [str(infra), "-C", str(work), *args, "--stack", "bench", "--stats-json", str(stats_file)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    emulator_cpu = emulator.cpu() - emulator_before
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode != 0:
+        raise SystemExit(f"bench: {name}: infra {' '.join(args)} failed:\n{done.stderr}")
+    stats = json.loads(stats_file.read_text())
+    return {
+        "case": name,
+        "step": label,
+        "wall": wall,
+        "cpu": cpu,
+        "emulator_cpu": emulator_cpu,
+        "peak_mib": stats["peak_rss_kib"] / 1024,
+        "reads": stats["reads"],
+        "mutating": stats["mutating"],
+        "calls": stats["calls"],
+        "trace": stats.get("trace", []),
+        "concurrency": stats.get("concurrency", {}),
+        "floor": stats.get("floor", {}).get("round_trips", 0),
+        "forced_calls": stats.get("floor", {}).get("forced_calls", 0),
+        "path_calls": stats.get("critical_path", {}).get("calls", 0),
+        "path_waits": stats.get("critical_path", {}).get("waits", 0),
+        "kinds": kinds_of(stack_text),
+    }
 
 
 def kinds_of(stack_text: str) -> dict[str, str]:
@@ -455,7 +470,8 @@ def main() -> None:
         f"  infra process's user+system time, emulator CPU the moto server's over the same step: with one\n"
         f"  Python process behind a global interpreter lock, emulator CPU is a floor under wall time);\n"
         f"  `make bench LATENCY_MS=100` puts tests/emulator/faultproxy.py in front of the emulator, holding\n"
-        f"  every request 100 ms, and adds round trips: wall time divided by the latency\n\n"
+        f"  every request 100 ms, and adds round trips: wall time divided by the latency; a plan, which\n"
+        f"  changes nothing, is run {PLAN_RUNS} times and the run with the median wall time shown\n\n"
     )
     when = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit or 'unknown'}"
     if args.latency_ms:
