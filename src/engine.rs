@@ -172,15 +172,17 @@ impl Engine {
     /// a protected resource is returned, marked, for showing; [`Engine::apply`]
     /// refuses it.
     pub async fn plan(&self, stack: &Stack, request: &Request) -> Result<Planned, EngineError> {
-        Ok(self.plan_then(stack, request, false, Arc::new(|_: &mut Plan| ())).await?.0)
+        let show: Show<()> = Arc::new(|_| ());
+        Ok(self.plan_then(Arc::new(stack.clone()), request, false, show).await?.0)
     }
 
     /// [`Engine::plan`], and what `show` makes of the plan (its cost, its
-    /// text). For a stack state records nothing of, both are made while
-    /// refresh's round trip is in flight (see `plan_then`).
+    /// text), on a stack the caller shares instead of copying. For a stack
+    /// state records nothing of, both are made while refresh's round trip is
+    /// in flight ([`early_plan`]).
     pub async fn plan_shown<T: Send + 'static>(
         &self,
-        stack: &Stack,
+        stack: Arc<Stack>,
         request: &Request,
         show: Show<T>,
     ) -> Result<(Planned, T), EngineError> {
@@ -193,7 +195,7 @@ impl Engine {
     /// creates' path.
     pub async fn plan_to_apply<T: Send + 'static>(
         &self,
-        stack: &Stack,
+        stack: Arc<Stack>,
         request: &Request,
         show: Show<T>,
     ) -> Result<(Planned, T), EngineError> {
@@ -202,7 +204,7 @@ impl Engine {
 
     async fn plan_then<T: Send + 'static>(
         &self,
-        stack: &Stack,
+        stack: Arc<Stack>,
         request: &Request,
         prepare: bool,
         show: Show<T>,
@@ -217,15 +219,15 @@ impl Engine {
         state.ensure_lineage();
         // Names the request gives are checked before any AWS call.
         let mut unbound = if request.destroy {
-            Cow::Owned(Stack { resources: Default::default(), outputs: Default::default(), ..stack.clone() })
+            Arc::new(Stack { resources: Default::default(), outputs: Default::default(), ..(*stack).clone() })
         } else {
-            Cow::Borrowed(stack)
+            stack
         };
         plan::check_request(&unbound, &state, request)?;
         // So are the bundles: one that would take a file it must not fails here.
         // (Only a stack with application versions is copied to label them.)
         if unbound.resources.values().any(|r| r.kind == Kind::EbVersion) {
-            bundle::prepare(unbound.to_mut(), &self.base)?;
+            bundle::prepare(Arc::make_mut(&mut unbound), &self.base)?;
         }
         let early = early_plan(&unbound, &state, request, &show);
         // The account is asked beside refresh's round: refresh reads what state
@@ -233,23 +235,22 @@ impl Engine {
         // `${aws.*}` does not change.
         let (bound, observation) =
             tokio::join!(self.bound(&unbound), refresh::refresh(&self.providers, &unbound, &state, false, prepare));
-        let target = match bound? {
-            Cow::Borrowed(_) => unbound,
-            bound => bound,
-        };
+        let target = &*bound?;
         let mut observation = observation?;
         let resolved = !state.pending.is_empty();
-        let adopted = refresh::adopt(&mut state, &target, &mut observation);
+        let adopted = refresh::adopt(&mut state, target, &mut observation);
         let renewed = refresh::renew_outputs(&mut state, &observation.resources);
         let refreshed = resolved || !renewed.is_empty();
-        // The early plan stands when it was made from what this one would be:
-        // the same state, nothing recorded refreshed, nothing adopted, no name
-        // held by another state.
+        // The early plan stands when this one would be made from what it
+        // assumed: the same stack (it was made only for one with nothing to
+        // bind), the same state, nothing refreshed, nothing adopted, no name
+        // another state holds. (From a state that records nothing, an
+        // unchanged state already implies the middle two.)
         if let Some(early) = early
             && early.state == state
             && observation.resources.is_empty()
-            && observation.foreign.is_empty()
             && adopted.is_empty()
+            && observation.foreign.is_empty()
         {
             match early.made.await {
                 Ok(made) => {
@@ -260,7 +261,7 @@ impl Engine {
                 Err(_) => {} // cancelled, as the runtime shuts down: plan here
             }
         }
-        let mut plan = plan::plan_with(&target, &state, &observation.resources, request)?;
+        let mut plan = plan::plan_with(target, &state, &observation.resources, request)?;
         mark_ownership(&mut plan, &state, &adopted, &observation);
         let shown = show(&mut plan);
         Ok((Planned { plan, state, adopted, refreshed, observation }, shown))
@@ -440,9 +441,12 @@ struct EarlyPlan<T> {
 /// when it finds nothing, as it does for a stack never applied, the plan is
 /// the stack's creates whatever AWS answers. That plan, and what `show` makes
 /// of it, are made on another thread while the search's round trip is in
-/// flight, so that a large first plan's CPU time is not added to it.
+/// flight, so that a large first plan's CPU time is not added to it. The
+/// stack is shared with that thread, not copied. A plan not kept (the search
+/// found resources this state lost track of, or a name another state holds)
+/// is left to finish there, unused.
 fn early_plan<T: Send + 'static>(
-    stack: &Stack,
+    stack: &Arc<Stack>,
     state: &State,
     request: &Request,
     show: &Show<T>,

@@ -9,8 +9,11 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Emulator, run_infra};
+use infra::plan::{Refreshed, Request};
 use serde_json::Value as J;
 
 const STACK: &str = r#"
@@ -230,4 +233,50 @@ async fn a_state_that_lost_track_of_every_resource_adopts_them_all_instead_of_pl
     ok("apply --yes", run_infra(&emu, dir, &["apply", "--yes"]));
     assert_eq!(recorded(dir).0, ids, "each resource is recorded again under its own id");
     ok("an empty plan", run_infra(&emu, dir, &["plan", "--detailed-exitcode"]));
+}
+
+/// Plans `stack` as `infra plan` does, with a `show` that counts the plans it
+/// is run on: once when the plan made beside refresh stands, twice when it is
+/// made again after refresh.
+async fn plan_counting(
+    engine: &infra::engine::Engine,
+    stack: &Arc<infra::model::Stack>,
+    request: &Request,
+) -> (infra::engine::Planned, usize) {
+    let shows = Arc::new(AtomicUsize::new(0));
+    let counter = shows.clone();
+    let show: infra::engine::Show<()> = Arc::new(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let (planned, ()) = engine.plan_shown(stack.clone(), request, show).await.unwrap();
+    (planned, shows.load(Ordering::SeqCst))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_plan_made_beside_refresh_stands_when_refresh_finds_nothing_and_is_made_again_when_it_finds_a_name_taken()
+ {
+    let emu = Emulator::start();
+    let config = emu.sdk_config().await;
+    let (first, other) = (project(), project());
+    let stack = Arc::new(infra::config::load_file(&first.path().join("stacks/shared.toml")).unwrap());
+    let engine = infra::engine::Engine::new(&config, &first.path().join("state"), "shared");
+
+    // Nothing in AWS yet: the plan made beside refresh stands, and it is the
+    // planner's plan for the state as recorded.
+    let targeted = Request { targets: vec!["sg".into()], ..Request::default() };
+    for request in [Request::default(), targeted] {
+        let (planned, shows) = plan_counting(&engine, &stack, &request).await;
+        assert_eq!(shows, 1, "one plan, made beside refresh");
+        let recorded = infra::plan::plan_with(&stack, &planned.state, &Refreshed::new(), &request).unwrap();
+        assert_eq!(planned.plan, recorded);
+        assert!(planned.plan.foreign.is_empty());
+    }
+
+    // Another project of the same name applies: refresh finds its resources,
+    // so the plan is made again, with the names they hold.
+    ok("the other project's apply", run_infra(&emu, other.path(), &["apply", "--yes"]));
+    let (planned, shows) = plan_counting(&engine, &stack, &Request::default()).await;
+    assert_eq!(shows, 2, "the plan made beside refresh gives way to one made after it");
+    assert_eq!(planned.plan.foreign.len(), 4, "{:?}", planned.plan.foreign);
+    assert!(planned.plan.steps.iter().any(|s| s.name == "role" && s.name_taken), "the role's name is taken");
 }

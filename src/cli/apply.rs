@@ -45,7 +45,7 @@ pub struct RunArgs {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = stacks::load_stack(&args.stack)?;
+    let stack = Arc::new(stacks::load_stack(&args.stack)?);
     let engine = common::checked_engine(&stack).await?;
     let lock = engine.lock("apply")?;
     let (planned, shown) = match &args.plan {
@@ -56,12 +56,12 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
             // The policy checks judge what the plan holds, before any AWS call.
             common::enforce_checks(&crate::engine::declared_by_plan(&stack, &planned.plan))
                 .with_context(|| format!("{}: the saved plan's contents", path.display()))?;
-            let shown = Shown::text(&planned.plan);
+            let shown = Shown::saved(&planned.plan);
             (planned, shown)
         }
         None => {
             let show = common::show_plan(&stack, Format::Text, true);
-            engine.plan_to_apply(&stack, &args.controls.request(), show).await?
+            engine.plan_to_apply(stack.clone(), &args.controls.request(), show).await?
         }
     };
     execute(&engine, planned, &shown, &args.run, &lock, "Apply").await

@@ -29,16 +29,17 @@ pub(super) fn cwd() -> String {
 /// The call counts and limits of the engine this process made, for `--stats`.
 static CALLS: std::sync::OnceLock<(crate::provider::CallStats, crate::provider::Limits)> = std::sync::OnceLock::new();
 
-/// A plan as a command shows it: its text, and why it could not be priced.
+/// A plan as a command shows it: the text for stdout, ready as it is
+/// ([`for_stdout`]), and why it could not be priced.
 pub struct Shown {
     pub text: String,
     pub not_priced: Option<String>,
 }
 
 impl Shown {
-    /// A plan shown as text, unpriced (a saved plan's, priced when it was made).
-    pub fn text(plan: &crate::plan::Plan) -> Shown {
-        Shown { text: crate::render::plan_text(plan), not_priced: None }
+    /// A saved plan, shown as text (it was priced when it was made).
+    pub fn saved(plan: &crate::plan::Plan) -> Shown {
+        Shown { text: for_stdout(crate::render::plan_text(plan), Format::Text, stdout_plain()), not_priced: None }
     }
 
     /// Prints the plan on stdout; a plan that could not be priced says so on
@@ -47,15 +48,16 @@ impl Shown {
         if let Some(why) = &self.not_priced {
             eprintln!("Cost: not priced: {why}");
         }
-        print(&self.text);
+        print_ready(&self.text);
     }
 }
 
 /// How a command shows a plan of `stack`: priced (what it changes of the
-/// monthly bill) unless `priced` is false, then rendered in `format`. The
-/// engine runs it on the plan it makes (`Engine::plan_shown`).
+/// monthly bill) unless `priced` is false, rendered in `format`, made ready
+/// for stdout. The engine runs it on the plan it makes (`Engine::plan_shown`,
+/// `Engine::plan_to_apply`), on another thread for a first plan.
 pub fn show_plan(stack: &Stack, format: Format, priced: bool) -> Show<Shown> {
-    let plain = anstream::AutoStream::choice(&std::io::stdout()) == anstream::ColorChoice::Never;
+    let plain = stdout_plain();
     let pricing = priced.then(|| (crate::cost::region_of(stack).map_err(|e| e.to_string()), stack.cost.usage.clone()));
     std::sync::Arc::new(move |plan: &mut crate::plan::Plan| {
         let not_priced = pricing.as_ref().and_then(|(region, usage)| {
@@ -71,20 +73,31 @@ pub fn show_plan(stack: &Stack, format: Format, priced: bool) -> Show<Shown> {
                 Err(why) => Some(why),
             }
         });
-        let text = render_plan(plan, format);
-        let text = if plain { anstream::adapter::strip_str(&text).to_string() } else { text };
-        Shown { text, not_priced }
+        Shown { text: for_stdout(render_plan(plan, format), format, plain), not_priced }
     })
 }
 
 /// A plan in `format`.
 pub fn render_plan(plan: &crate::plan::Plan, format: Format) -> String {
     match format {
-        Format::Json => {
-            format!("{}\n", serde_json::to_string_pretty(&crate::render::plan_json(plan)).unwrap_or_default())
-        }
+        Format::Json => json_text(&crate::render::plan_json(plan)),
         Format::Markdown => crate::render::plan_markdown(plan),
         Format::Text => crate::render::plan_text(plan),
+    }
+}
+
+/// Whether stdout shows no styles (`NO_COLOR`, not a terminal: anstream's
+/// choice for it).
+pub fn stdout_plain() -> bool {
+    anstream::AutoStream::choice(&std::io::stdout()) == anstream::ColorChoice::Never
+}
+
+/// `text` in `format` as stdout takes it: what [`print`] would write of text
+/// and markdown (their styles stripped when stdout is `plain`), JSON as it is.
+pub fn for_stdout(text: String, format: Format, plain: bool) -> String {
+    match format {
+        Format::Text | Format::Markdown if plain => anstream::adapter::strip_str(&text).to_string(),
+        _ => text,
     }
 }
 
@@ -247,9 +260,21 @@ pub fn print(text: &str) {
     let _ = out.flush();
 }
 
+/// Writes text made ready for stdout ([`for_stdout`]) as it is.
+pub fn print_ready(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// A JSON document, pretty, on its own line.
+pub fn json_text(v: &serde_json::Value) -> String {
+    format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
+}
+
 /// Writes a JSON document on its own line.
 pub fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    print_ready(&json_text(v));
 }
 
 /// How a report is printed.

@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = stacks::load_stack(&args.stack)?;
+    let stack = std::sync::Arc::new(stacks::load_stack(&args.stack)?);
     let engine = common::engine(&stack).await;
     let lock = engine.lock("destroy")?;
     let request = crate::plan::Request {
@@ -38,6 +38,6 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
         ..Default::default()
     };
     let show = common::show_plan(&stack, common::Format::Text, true);
-    let (planned, shown) = engine.plan_shown(&stack, &request, show).await?;
+    let (planned, shown) = engine.plan_shown(stack.clone(), &request, show).await?;
     execute(&engine, planned, &shown, &args.run, &lock, "Destroy").await
 }

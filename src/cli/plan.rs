@@ -1,6 +1,7 @@
 //! `infra plan`: what would change, and why.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
@@ -59,16 +60,16 @@ impl Controls {
 }
 
 pub async fn exec(args: Args) -> anyhow::Result<Exit> {
-    let stack = stacks::load_stack(&args.stack)?;
+    let stack = Arc::new(stacks::load_stack(&args.stack)?);
     let engine = common::checked_engine(&stack).await?;
     let format = if args.json { Format::Json } else { args.format };
     if args.refresh_only {
         let plan = engine.refresh_only_plan(&stack).await?;
-        common::print(&common::render_plan(&plan, format));
+        common::print_ready(&common::for_stdout(common::render_plan(&plan, format), format, common::stdout_plain()));
         return Ok(if args.detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Ok });
     }
     let show = common::show_plan(&stack, format, !args.no_cost);
-    let (planned, shown) = engine.plan_shown(&stack, &args.controls.request(), show).await?;
+    let (planned, shown) = engine.plan_shown(stack.clone(), &args.controls.request(), show).await?;
     shown.print();
     if let Some(refusal) = planned.plan.refusal() {
         return Err(refusal.into());
