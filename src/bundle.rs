@@ -153,10 +153,10 @@ impl Walk {
         let root = dir.canonicalize().map_err(io_err(dir))?;
         let mut ebignore = GitignoreBuilder::new(dir);
         let ebignore_path = dir.join(EBIGNORE);
-        if ebignore_path.is_file() {
-            if let Some(e) = ebignore.add(&ebignore_path) {
-                return Err(BundleError::Ignore { path: ebignore_path, message: e.to_string() });
-            }
+        if ebignore_path.is_file()
+            && let Some(e) = ebignore.add(&ebignore_path)
+        {
+            return Err(BundleError::Ignore { path: ebignore_path, message: e.to_string() });
         }
         let ebignore =
             ebignore.build().map_err(|e| BundleError::Ignore { path: ebignore_path, message: e.to_string() })?;
@@ -218,10 +218,10 @@ impl Walk {
                     let target = target_name.as_deref()?;
                     self.sensitive(target, false).map(|why| format!("a link to {target}, which {why}"))
                 });
-                if let Some(why) = why {
-                    if !self.allowed.contains(&name) {
-                        return Err(BundleError::Sensitive { path, name, why, allow: self.allow_file.clone() });
-                    }
+                if let Some(why) = why
+                    && !self.allowed.contains(&name)
+                {
+                    return Err(BundleError::Sensitive { path, name, why, allow: self.allow_file.clone() });
                 }
                 out.push((name, path));
             }

@@ -16,7 +16,7 @@ use crate::bundle::{self, BundleError};
 use crate::model::{Kind, Stack};
 use crate::plan::{self, Action, Drift, Foreign, Plan, PlanError, Refusal, Request};
 use crate::provider::{CallStats, Limits, ProviderError, Providers};
-use crate::refresh::{self, Observation, RefreshError};
+use crate::refresh::{self, Observation, RefreshError, Scope};
 use crate::state::{Lock, State, StateError, Store};
 
 /// Anything an engine operation can fail with.
@@ -233,8 +233,10 @@ impl Engine {
         // The account is asked beside refresh's round: refresh reads what state
         // records and searches by the stack's names and kinds, which binding
         // `${aws.*}` does not change.
-        let (bound, observation) =
-            tokio::join!(self.bound(&unbound), refresh::refresh(&self.providers, &unbound, &state, false, prepare));
+        let (bound, observation) = tokio::join!(
+            self.bound(&unbound),
+            refresh::refresh(&self.providers, &unbound, &state, Scope { prepare_creates: prepare, ..Scope::default() })
+        );
         let target = &*bound?;
         let mut observation = observation?;
         let resolved = !state.pending.is_empty();
@@ -271,7 +273,7 @@ impl Engine {
     pub async fn refresh_only_plan(&self, stack: &Stack) -> Result<Plan, EngineError> {
         let state = self.store.load()?;
         let stack = &*self.bound(stack).await?;
-        let observation = refresh::refresh(&self.providers, stack, &state, false, false).await?;
+        let observation = refresh::refresh(&self.providers, stack, &state, Scope::default()).await?;
         Ok(plan::refresh_only(stack, &state, &observation.resources)?)
     }
 
@@ -304,8 +306,10 @@ impl Engine {
     pub async fn drift(&self, stack: &Stack) -> Result<DriftReport, EngineError> {
         let state = self.store.load()?;
         // The account is asked beside refresh's round, as for a plan.
-        let (bound, observation) =
-            tokio::join!(self.bound(stack), refresh::refresh(&self.providers, stack, &state, true, false));
+        let (bound, observation) = tokio::join!(
+            self.bound(stack),
+            refresh::refresh(&self.providers, stack, &state, Scope { every_kind: true, ..Scope::default() })
+        );
         let (stack, observation) = (&*bound?, observation?);
         let plan = plan::plan(stack, &state, &observation.resources)?;
         let mut unmanaged: Vec<(String, Kind, String)> =
@@ -325,7 +329,7 @@ impl Engine {
     pub async fn refreshed_state(&self, stack: &Stack) -> Result<RefreshedState, EngineError> {
         let mut state = self.store.load()?;
         let stack = &*self.bound(stack).await?;
-        let observation = refresh::refresh(&self.providers, stack, &state, false, false).await?;
+        let observation = refresh::refresh(&self.providers, stack, &state, Scope::default()).await?;
         let plan = plan::refresh_only(stack, &state, &observation.resources)?;
         for d in &plan.drift {
             if d.deleted {

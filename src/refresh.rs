@@ -59,16 +59,24 @@ pub fn lineage_tag(o: &Observed) -> Option<&str> {
     o.props.get("tags")?.as_map()?.get(TAG_LINEAGE)?.as_str()
 }
 
+/// What a refresh does beyond reading what state records and searching by
+/// tag for the kinds of declared resources state lacks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scope {
+    /// Search every kind by tag (a drift check's unmanaged resources).
+    pub every_kind: bool,
+    /// Look up, beside the reads, what the coming creates need
+    /// (`Provider::prepare_creates`): an apply's plan.
+    pub prepare_creates: bool,
+}
+
 /// Reads every recorded resource of the stack, and searches by tag for declared
-/// resources missing from state (or for everything, with `search_all`); with
-/// `prepare`, looks up beside them what the coming creates need
-/// (`Provider::prepare_creates`).
+/// resources missing from state; `scope` says what more.
 pub async fn refresh(
     providers: &Providers,
     stack: &Stack,
     state: &State,
-    search_all: bool,
-    prepare: bool,
+    scope: Scope,
 ) -> Result<Observation, RefreshError> {
     let mut by_kind: BTreeMap<Kind, Vec<(&str, &str)>> = BTreeMap::new();
     let mut outputs: BTreeMap<Kind, RecordedOutputs> = BTreeMap::new();
@@ -90,7 +98,7 @@ pub async fn refresh(
     let mut missing: BTreeSet<Kind> =
         stack.resources.iter().filter(|(name, _)| !state.resources.contains_key(*name)).map(|(_, r)| r.kind).collect();
     missing.extend(state.pending.iter().map(|p| p.kind));
-    if search_all {
+    if scope.every_kind {
         missing.extend(Kind::ALL.iter().copied());
     }
 
@@ -128,7 +136,7 @@ pub async fn refresh(
     // What the coming creates will look up, looked up now, beside the reads,
     // when they are about to run (an apply's plan).
     let mut to_create: BTreeMap<Kind, Vec<&crate::model::Props>> = BTreeMap::new();
-    if prepare {
+    if scope.prepare_creates {
         for (name, r) in &stack.resources {
             if !state.resources.contains_key(name) {
                 to_create.entry(r.kind).or_default().push(&r.props);

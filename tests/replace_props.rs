@@ -188,7 +188,7 @@ fn unique_name(kind: Kind, props: &Props, object: &str) -> Option<String> {
     use infra::model::schema::Replacement;
     let declared = |field: &str| props.get(field).and_then(Value::as_str).map(|n| format!("{kind}:{n}"));
     match kind.schema().replacement {
-        Replacement::CreateFirst { unique_name: Some(field) } => Some(declared(field).unwrap_or(format!("{object}"))),
+        Replacement::CreateFirst { unique_name: Some(field) } => Some(declared(field).unwrap_or(object.to_string())),
         // Delete-first kinds' rule: one at a time, by logical name here.
         Replacement::DeleteFirst => Some(declared("name").unwrap_or(format!("{kind}:{object}"))),
         Replacement::CreateFirst { unique_name: None } => None,
@@ -263,8 +263,10 @@ fn run(p: &Plan, prior: &State) -> Result<State, String> {
                 let slot = matches!(step.kind.schema().replacement, infra::model::schema::Replacement::DeleteFirst)
                     .then(|| op.resource.clone());
                 for o in objects.values() {
-                    if unique.is_some() && o.unique == unique {
-                        return Err(format!("create {}: {} is taken", op.resource, unique.unwrap()));
+                    if let Some(name) = &unique
+                        && o.unique.as_ref() == Some(name)
+                    {
+                        return Err(format!("create {}: {name} is taken", op.resource));
                     }
                     if slot.is_some() && o.slot == slot && o.kind == step.kind {
                         return Err(format!("create {}: the old one still exists", op.resource));

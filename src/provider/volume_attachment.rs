@@ -141,10 +141,10 @@ impl Provider for VolumeAttachments {
         // An attachment has no tags to be found by: one an interrupted run
         // made is recognised by EC2's refusal (the volume is in use), and
         // adopted when it is this attachment.
-        if let Err(e) = attached {
-            if e.code() != Some("VolumeInUse") || self.state(&a).await?.is_none() {
-                return Err(e);
-            }
+        if let Err(e) = attached
+            && (e.code() != Some("VolumeInUse") || self.state(&a).await?.is_none())
+        {
+            return Err(e);
         }
         wait::until(ctx, &format!("volume {} to be attached", a.volume_id), Backoff::default(), || async {
             Ok((self.state(&a).await? == Some(VolumeAttachmentState::Attached)).then_some(()))

@@ -115,12 +115,15 @@ fn unpacked_bundle() -> tempfile::TempDir {
     staging
 }
 
+/// Settings by name, in order: (name, value).
+type Settings = Vec<(String, String)>;
+
 /// The environment's settings as an instance gets them, from the dev stack's `app_env`
 /// option settings: its properties and its secrets (whose values the platform fetches), by
 /// name. References resolve as
 /// `infra` resolves them here (the data volume's id, the stack's [config], the secret's
 /// value), and a secret's ARN to the value Elastic Beanstalk would fetch: these tests'.
-fn environment_settings(volume: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn environment_settings(volume: &str) -> (Settings, Settings) {
     let text = fs::read_to_string(repo().join("stacks/dev.toml")).unwrap();
     let stack: toml::Table = toml::from_str(&text).unwrap();
     let settings = stack["resources"]["app_env"]["option_settings"].as_array().unwrap();
