@@ -30,7 +30,7 @@ pub(super) fn cwd() -> String {
 static CALLS: std::sync::OnceLock<(crate::provider::CallStats, crate::provider::Limits)> = std::sync::OnceLock::new();
 
 /// A plan as a command shows it: the text for stdout, ready as it is
-/// ([`for_stdout`]), and why it could not be priced.
+/// ([`plan_for_stdout`]), and why it could not be priced.
 pub struct Shown {
     pub text: String,
     pub not_priced: Option<String>,
@@ -39,7 +39,7 @@ pub struct Shown {
 impl Shown {
     /// A saved plan, shown as text (it was priced when it was made).
     pub fn saved(plan: &crate::plan::Plan) -> Shown {
-        Shown { text: for_stdout(crate::render::plan_text(plan), Format::Text, stdout_plain()), not_priced: None }
+        Shown { text: plan_for_stdout(plan, Format::Text, stdout_plain()), not_priced: None }
     }
 
     /// Prints the plan on stdout; a plan that could not be priced says so on
@@ -73,32 +73,26 @@ pub fn show_plan(stack: &Stack, format: Format, priced: bool) -> Show<Shown> {
                 Err(why) => Some(why),
             }
         });
-        Shown { text: for_stdout(render_plan(plan, format), format, plain), not_priced }
+        Shown { text: plan_for_stdout(plan, format, plain), not_priced }
     })
 }
 
-/// A plan in `format`.
-pub fn render_plan(plan: &crate::plan::Plan, format: Format) -> String {
-    match format {
-        Format::Json => json_text(&crate::render::plan_json(plan)),
+/// A plan in `format`, as stdout takes it: what [`print`] would write of
+/// text and markdown (their styles stripped when stdout is `plain`: see
+/// [`stdout_plain`]), JSON as it is.
+pub fn plan_for_stdout(plan: &crate::plan::Plan, format: Format, plain: bool) -> String {
+    let text = match format {
+        Format::Json => return json_text(&crate::render::plan_json(plan)),
         Format::Markdown => crate::render::plan_markdown(plan),
         Format::Text => crate::render::plan_text(plan),
-    }
+    };
+    if plain { anstream::adapter::strip_str(&text).to_string() } else { text }
 }
 
 /// Whether stdout shows no styles (`NO_COLOR`, not a terminal: anstream's
 /// choice for it).
 pub fn stdout_plain() -> bool {
     anstream::AutoStream::choice(&std::io::stdout()) == anstream::ColorChoice::Never
-}
-
-/// `text` in `format` as stdout takes it: what [`print`] would write of text
-/// and markdown (their styles stripped when stdout is `plain`), JSON as it is.
-pub fn for_stdout(text: String, format: Format, plain: bool) -> String {
-    match format {
-        Format::Text | Format::Markdown if plain => anstream::adapter::strip_str(&text).to_string(),
-        _ => text,
-    }
 }
 
 /// The store of a stack's state: its [backend], or `state/`.
@@ -260,7 +254,7 @@ pub fn print(text: &str) {
     let _ = out.flush();
 }
 
-/// Writes text made ready for stdout ([`for_stdout`]) as it is.
+/// Writes text made ready for stdout ([`plan_for_stdout`], [`json_text`]) as it is.
 pub fn print_ready(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());

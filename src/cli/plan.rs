@@ -65,7 +65,7 @@ pub async fn exec(args: Args) -> anyhow::Result<Exit> {
     let format = if args.json { Format::Json } else { args.format };
     if args.refresh_only {
         let plan = engine.refresh_only_plan(&stack).await?;
-        common::print_ready(&common::for_stdout(common::render_plan(&plan, format), format, common::stdout_plain()));
+        common::print_ready(&common::plan_for_stdout(&plan, format, common::stdout_plain()));
         return Ok(if args.detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Ok });
     }
     let show = common::show_plan(&stack, format, !args.no_cost);
